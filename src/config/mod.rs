@@ -1,0 +1,275 @@
+//! The YAML configuration: structs, their defaults, and validation.
+//!
+//! In: a YAML file (or nothing: every field has a default, so `serve` runs on embedded
+//! defaults). Out: a `Config` whose every field was checked, with secrets loaded, or a
+//! `ConfigError` listing every problem at once. Parsing is strict: an unknown key is an
+//! error naming the key and its line. `deploy/harbinger.yml` documents every field and
+//! is itself checked by the tests.
+
+pub mod duration;
+mod secret;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use serde::Deserialize;
+
+pub use secret::Secret;
+
+use crate::ingest::{DecodeLimits, LabelLimits};
+
+/// Everything `harbinger serve` reads from its configuration file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the HTTP server (remote write, /metrics, health).
+    pub listen: SocketAddr,
+    /// Directory for harbinger's state (created if missing).
+    pub data_dir: PathBuf,
+    /// How long shutdown may take (stop accepting, drain the queue) before exiting.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub shutdown_timeout: Duration,
+    pub ingest: IngestConfig,
+    /// Authentication required on `POST /api/v1/write`; none when absent.
+    pub write_auth: Option<WriteAuthConfig>,
+}
+
+/// Limits and queues of the remote-write receiver.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest compressed request body; larger ones are answered 413.
+    pub max_body_bytes: ByteSize,
+    /// Largest decompressed body, read from the snappy header before allocating (413).
+    pub max_decoded_bytes: ByteSize,
+    /// Most labels one series may carry (400 past it).
+    pub max_labels_per_series: usize,
+    /// Longest label name in bytes (400 past it).
+    pub max_label_name_bytes: usize,
+    /// Longest label value in bytes (400 past it).
+    pub max_label_value_bytes: usize,
+    /// Cap on active series; samples of new series past it are dropped and counted.
+    pub max_active_series: usize,
+    /// A series with no new sample for this long is evicted.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub series_idle_timeout: Duration,
+    /// Batches waiting for the pipeline; when full, writes are answered 503.
+    pub queue_capacity: usize,
+}
+
+/// How remote-write senders authenticate: set exactly one of `bearer` and `basic`.
+/// Secrets come from a file or an environment variable, never from this file, and are
+/// never logged.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WriteAuthConfig {
+    /// `Authorization: Bearer <token>`, as Prometheus's `authorization` block sends.
+    pub bearer: Option<BearerConfig>,
+    /// `Authorization: Basic ...`, as Prometheus's `basic_auth` block sends.
+    pub basic: Option<BasicConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BearerConfig {
+    /// File holding the token (surrounding whitespace is ignored).
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding the token.
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BasicConfig {
+    pub username: String,
+    /// File holding the password (surrounding whitespace is ignored).
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9799)),
+            data_dir: PathBuf::from("data"),
+            shutdown_timeout: Duration::from_secs(30),
+            ingest: IngestConfig::default(),
+            write_auth: None,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        let decode = DecodeLimits::default();
+        IngestConfig {
+            max_body_bytes: ByteSize::mib(32),
+            max_decoded_bytes: ByteSize::b(decode.max_decoded_bytes as u64),
+            max_labels_per_series: decode.labels.max_labels_per_series,
+            max_label_name_bytes: decode.labels.max_name_bytes,
+            max_label_value_bytes: decode.labels.max_value_bytes,
+            max_active_series: 2_000_000,
+            series_idle_timeout: Duration::from_secs(15 * 60),
+            queue_capacity: 1024,
+        }
+    }
+}
+
+impl IngestConfig {
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_decoded_bytes: self.max_decoded_bytes.as_u64() as usize,
+            labels: LabelLimits {
+                max_labels_per_series: self.max_labels_per_series,
+                max_name_bytes: self.max_label_name_bytes,
+                max_value_bytes: self.max_label_value_bytes,
+            },
+        }
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+/// A configuration that passed validation, with its secrets loaded.
+#[derive(Debug, Clone)]
+pub struct ValidConfig {
+    pub config: Config,
+    pub write_auth: Option<WriteAuth>,
+}
+
+/// Credentials a write request must present.
+#[derive(Debug, Clone)]
+pub enum WriteAuth {
+    Bearer(Secret),
+    Basic { username: String, password: Secret },
+}
+
+impl Config {
+    /// Reads and parses a file, strictly; it is not validated yet.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_yaml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Config, String> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks every field and loads secrets, reporting all problems at once. `origin`
+    /// names the file (or "defaults") in the error.
+    pub fn validate(self, origin: &Path) -> Result<ValidConfig, ConfigError> {
+        let mut problems = Vec::new();
+        let ingest = &self.ingest;
+        let positive = [
+            ("ingest.max_body_bytes", ingest.max_body_bytes.as_u64() as usize),
+            ("ingest.max_decoded_bytes", ingest.max_decoded_bytes.as_u64() as usize),
+            ("ingest.max_labels_per_series", ingest.max_labels_per_series),
+            ("ingest.max_label_name_bytes", ingest.max_label_name_bytes),
+            ("ingest.max_label_value_bytes", ingest.max_label_value_bytes),
+            ("ingest.max_active_series", ingest.max_active_series),
+            ("ingest.queue_capacity", ingest.queue_capacity),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                problems.push(format!("{field}: must be greater than 0"));
+            }
+        }
+        // Spans into a decoded body are 32-bit.
+        if ingest.max_decoded_bytes.as_u64() >= 4 << 30 {
+            problems.push("ingest.max_decoded_bytes: must be below 4 GiB".to_owned());
+        }
+        if ingest.max_decoded_bytes < ingest.max_body_bytes {
+            problems.push(format!(
+                "ingest.max_decoded_bytes ({}) is smaller than ingest.max_body_bytes ({}): snappy never shrinks a body that much",
+                ingest.max_decoded_bytes, ingest.max_body_bytes
+            ));
+        }
+        if ingest.series_idle_timeout < Duration::from_secs(60) {
+            problems.push(format!(
+                "ingest.series_idle_timeout ({}): must be at least 1m, or series of a normal scrape interval would be evicted between samples",
+                duration::format(ingest.series_idle_timeout)
+            ));
+        }
+        if self.shutdown_timeout.is_zero() {
+            problems.push("shutdown_timeout: must be greater than 0".to_owned());
+        }
+        let write_auth = self
+            .write_auth
+            .as_ref()
+            .and_then(|auth| load_write_auth(auth, &mut problems));
+        if problems.is_empty() {
+            Ok(ValidConfig {
+                config: self,
+                write_auth,
+            })
+        } else {
+            Err(ConfigError::Invalid {
+                path: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+}
+
+fn load_write_auth(auth: &WriteAuthConfig, problems: &mut Vec<String>) -> Option<WriteAuth> {
+    match (&auth.bearer, &auth.basic) {
+        (Some(bearer), None) => {
+            Secret::load("write_auth.bearer.token", &bearer.token_file, &bearer.token_env)
+                .map_err(|p| problems.push(p))
+                .ok()
+                .map(WriteAuth::Bearer)
+        }
+        (None, Some(basic)) => {
+            if basic.username.is_empty() || basic.username.contains(':') {
+                problems.push(
+                    "write_auth.basic.username: must be non-empty and without ':'".to_owned(),
+                );
+            }
+            Secret::load(
+                "write_auth.basic.password",
+                &basic.password_file,
+                &basic.password_env,
+            )
+            .map_err(|p| problems.push(p))
+            .ok()
+            .map(|password| WriteAuth::Basic {
+                username: basic.username.clone(),
+                password,
+            })
+        }
+        _ => {
+            problems.push("write_auth: set exactly one of bearer and basic".to_owned());
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

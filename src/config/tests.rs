@@ -1,0 +1,72 @@
+use std::path::Path;
+
+use super::*;
+
+#[test]
+fn empty_file_means_defaults() {
+    assert_eq!(Config::from_yaml(""), Ok(Config::default()));
+    assert!(Config::default().validate(Path::new("defaults")).is_ok());
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let error = Config::from_yaml("listen: 127.0.0.1:1\ningest:\n  max_body_byte: 10\n")
+        .unwrap_err();
+    assert!(error.contains("unknown field `max_body_byte`"), "{error}");
+    assert!(error.contains("line 3"), "{error}");
+}
+
+#[test]
+fn reads_sizes_and_durations() {
+    let config = Config::from_yaml(
+        "ingest:\n  max_body_bytes: 16MiB\n  series_idle_timeout: 1h30m\nshutdown_timeout: 5s\n",
+    )
+    .unwrap();
+    assert_eq!(config.ingest.max_body_bytes, ByteSize::mib(16));
+    assert_eq!(config.ingest.series_idle_timeout, Duration::from_secs(5400));
+    assert_eq!(config.shutdown_timeout, Duration::from_secs(5));
+}
+
+#[test]
+fn validation_reports_every_problem_at_once() {
+    let config = Config::from_yaml(
+        "ingest:\n  queue_capacity: 0\n  max_labels_per_series: 0\n  series_idle_timeout: 10s\nwrite_auth:\n  bearer:\n    token_env: HARBINGER_TEST_UNSET_VARIABLE\n",
+    )
+    .unwrap();
+    let error = config.validate(Path::new("h.yml")).unwrap_err().to_string();
+    for expected in [
+        "h.yml: 4 problem(s)",
+        "ingest.queue_capacity: must be greater than 0",
+        "ingest.max_labels_per_series: must be greater than 0",
+        "ingest.series_idle_timeout (10s): must be at least 1m",
+        "write_auth.bearer.token_env: environment variable HARBINGER_TEST_UNSET_VARIABLE is not set",
+    ] {
+        assert!(error.contains(expected), "missing {expected:?} in:\n{error}");
+    }
+}
+
+#[test]
+fn secrets_load_from_a_file_and_never_print() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let yaml = format!("write_auth:\n  bearer:\n    token_file: {}\n", token.display());
+    let valid = Config::from_yaml(&yaml)
+        .unwrap()
+        .validate(Path::new("h.yml"))
+        .unwrap();
+    let Some(WriteAuth::Bearer(secret)) = &valid.write_auth else {
+        panic!("bearer auth expected");
+    };
+    assert_eq!(secret.expose(), "s3cret");
+    assert!(!format!("{valid:?}").contains("s3cret"));
+}
+
+#[test]
+fn the_documented_example_is_valid_and_complete() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/harbinger.yml");
+    let config = Config::from_file(&path).unwrap();
+    // Every field of the example is set to its default, so the example documents the
+    // defaults truthfully.
+    assert_eq!(config, Config::default());
+}

@@ -1,0 +1,74 @@
+//! Why a write request was refused. Every variant is a client error (the sender must not
+//! retry it); the HTTP layer maps each to its status code in one place.
+
+use super::wire::WireError;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DecodeError {
+    #[error("snappy: {0}")]
+    Snappy(String),
+    #[error("decoded body of {decoded} bytes exceeds the limit of {limit} bytes")]
+    DecodedTooLarge { decoded: usize, limit: usize },
+    #[error("protobuf: {0}")]
+    Protobuf(WireError),
+    #[error("series {series}: protobuf: {error}")]
+    SeriesProtobuf { series: usize, error: WireError },
+    #[error("series {series}: {problem}")]
+    Series {
+        series: usize,
+        problem: SeriesProblem,
+    },
+}
+
+/// What is wrong with one series' labels or symbol references.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SeriesProblem {
+    #[error("label {index}: empty label name")]
+    EmptyName { index: usize },
+    #[error("label {index}: name is not valid UTF-8")]
+    NameNotUtf8 { index: usize },
+    #[error("label {name:?}: value is not valid UTF-8")]
+    ValueNotUtf8 { name: String },
+    #[error("label {name:?}: duplicate label name")]
+    Duplicate { name: String },
+    #[error("label {name:?}: labels not sorted by name ({name:?} after {previous:?})")]
+    Unsorted { name: String, previous: String },
+    #[error("{count} labels exceed the limit of {limit} per series")]
+    TooManyLabels { count: usize, limit: usize },
+    #[error("label {name:?}: name is {len} bytes, over the limit of {limit}")]
+    NameTooLong {
+        name: String,
+        len: usize,
+        limit: usize,
+    },
+    #[error("label {name:?}: value is {len} bytes, over the limit of {limit}")]
+    ValueTooLong {
+        name: String,
+        len: usize,
+        limit: usize,
+    },
+    #[error("odd number of label refs ({count}); refs come in name/value pairs")]
+    OddLabelRefs { count: usize },
+    #[error("symbol ref {reference} is out of range of the {symbols} symbols")]
+    SymbolOutOfRange { reference: u32, symbols: usize },
+}
+
+impl DecodeError {
+    /// A bounded name for the kind of error, used as a metric label value.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Snappy(_) => "snappy",
+            DecodeError::DecodedTooLarge { .. } => "too_large",
+            DecodeError::Protobuf(_) | DecodeError::SeriesProtobuf { .. } => "protobuf",
+            DecodeError::Series { problem, .. } => match problem {
+                SeriesProblem::TooManyLabels { .. }
+                | SeriesProblem::NameTooLong { .. }
+                | SeriesProblem::ValueTooLong { .. } => "label_limits",
+                SeriesProblem::OddLabelRefs { .. } | SeriesProblem::SymbolOutOfRange { .. } => {
+                    "invalid_symbol_refs"
+                }
+                _ => "invalid_labels",
+            },
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Validation and hashing of one series' label set, the same for both protocol versions.
+//!
+//! In: a series' (name, value) byte pairs in wire order. Out: the series' hash, or the
+//! first problem found. Labels must be sorted strictly by name (which also rules out
+//! duplicates), names non-empty, names and values UTF-8 and within the size limits.
+
+use std::hash::{BuildHasher, Hasher};
+
+use super::error::SeriesProblem;
+
+/// Label limits, checked before anything is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelLimits {
+    pub max_labels_per_series: usize,
+    pub max_name_bytes: usize,
+    pub max_value_bytes: usize,
+}
+
+impl Default for LabelLimits {
+    fn default() -> Self {
+        LabelLimits {
+            max_labels_per_series: 64,
+            max_name_bytes: 1024,
+            max_value_bytes: 4096,
+        }
+    }
+}
+
+/// Hashes label sets; the seed is fixed so that a label set hashes the same in every
+/// process (the Kafka receiver partitions by it).
+const HASH_SEED: u64 = 0x6861_7262_696e_6765;
+
+/// Checks and hashes the labels of one series as they are read.
+pub struct LabelSetChecker<'a> {
+    limits: &'a LabelLimits,
+    previous: Option<&'a [u8]>,
+    count: usize,
+    hasher: foldhash::fast::FoldHasher<'static>,
+}
+
+impl<'a> LabelSetChecker<'a> {
+    pub fn new(limits: &'a LabelLimits) -> Self {
+        LabelSetChecker {
+            limits,
+            previous: None,
+            count: 0,
+            hasher: foldhash::fast::FixedState::with_seed(HASH_SEED).build_hasher(),
+        }
+    }
+
+    /// Checks the next label and adds it to the hash.
+    pub fn push(&mut self, name: &'a [u8], value: &'a [u8]) -> Result<(), SeriesProblem> {
+        let index = self.count;
+        self.count += 1;
+        if self.count > self.limits.max_labels_per_series {
+            return Err(SeriesProblem::TooManyLabels {
+                count: self.count,
+                limit: self.limits.max_labels_per_series,
+            });
+        }
+        if name.is_empty() {
+            return Err(SeriesProblem::EmptyName { index });
+        }
+        let Ok(name_text) = std::str::from_utf8(name) else {
+            return Err(SeriesProblem::NameNotUtf8 { index });
+        };
+        if let Some(previous) = self.previous {
+            if name == previous {
+                return Err(SeriesProblem::Duplicate {
+                    name: name_text.to_owned(),
+                });
+            }
+            if name < previous {
+                return Err(SeriesProblem::Unsorted {
+                    name: name_text.to_owned(),
+                    previous: String::from_utf8_lossy(previous).into_owned(),
+                });
+            }
+        }
+        if name.len() > self.limits.max_name_bytes {
+            return Err(SeriesProblem::NameTooLong {
+                name: truncated(name_text),
+                len: name.len(),
+                limit: self.limits.max_name_bytes,
+            });
+        }
+        if value.len() > self.limits.max_value_bytes {
+            return Err(SeriesProblem::ValueTooLong {
+                name: name_text.to_owned(),
+                len: value.len(),
+                limit: self.limits.max_value_bytes,
+            });
+        }
+        if std::str::from_utf8(value).is_err() {
+            return Err(SeriesProblem::ValueNotUtf8 {
+                name: name_text.to_owned(),
+            });
+        }
+        self.previous = Some(name);
+        write_label(&mut self.hasher, name, value);
+        Ok(())
+    }
+
+    pub fn finish(self) -> u64 {
+        self.hasher.finish()
+    }
+}
+
+fn write_label(hasher: &mut impl Hasher, name: &[u8], value: &[u8]) {
+    // 0xff never occurs in UTF-8, so it separates fields unambiguously.
+    hasher.write(name);
+    hasher.write_u8(0xff);
+    hasher.write(value);
+    hasher.write_u8(0xff);
+}
+
+/// The hash `LabelSetChecker` gives a label set, for label sets already known valid.
+pub fn hash_labels<'l>(labels: impl IntoIterator<Item = (&'l [u8], &'l [u8])>) -> u64 {
+    let mut hasher = foldhash::fast::FixedState::with_seed(HASH_SEED).build_hasher();
+    for (name, value) in labels {
+        write_label(&mut hasher, name, value);
+    }
+    hasher.finish()
+}
+
+/// Names in error messages are cut so that one bad label cannot make a huge log line.
+fn truncated(text: &str) -> String {
+    const KEEP: usize = 64;
+    match text.char_indices().nth(KEEP) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(labels: &[(&[u8], &[u8])]) -> Result<u64, SeriesProblem> {
+        let limits = LabelLimits {
+            max_labels_per_series: 3,
+            max_name_bytes: 8,
+            max_value_bytes: 8,
+        };
+        let mut checker = LabelSetChecker::new(&limits);
+        for (name, value) in labels {
+            checker.push(name, value)?;
+        }
+        Ok(checker.finish())
+    }
+
+    #[test]
+    fn accepts_sorted_labels_and_hashes_like_hash_labels() {
+        let labels: [(&[u8], &[u8]); 2] = [(b"__name__", b"up"), (b"job", b"node")];
+        assert_eq!(check(&labels), Ok(hash_labels(labels)));
+    }
+
+    #[test]
+    fn names_each_problem() {
+        let cases: [(&[(&[u8], &[u8])], &str); 8] = [
+            (&[(b"", b"x")], "label 0: empty label name"),
+            (&[(b"a", b"x"), (b"a", b"y")], "label \"a\": duplicate label name"),
+            (
+                &[(b"b", b"x"), (b"a", b"y")],
+                "label \"a\": labels not sorted by name (\"a\" after \"b\")",
+            ),
+            (&[(b"\xff", b"x")], "label 0: name is not valid UTF-8"),
+            (&[(b"a", b"\xc3")], "label \"a\": value is not valid UTF-8"),
+            (
+                &[(b"a", b""), (b"b", b""), (b"c", b""), (b"d", b"")],
+                "4 labels exceed the limit of 3 per series",
+            ),
+            (
+                &[(b"abcdefghi", b"")],
+                "label \"abcdefghi\": name is 9 bytes, over the limit of 8",
+            ),
+            (
+                &[(b"a", b"123456789")],
+                "label \"a\": value is 9 bytes, over the limit of 8",
+            ),
+        ];
+        for (labels, message) in cases {
+            assert_eq!(check(labels).unwrap_err().to_string(), message);
+        }
+    }
+
+    #[test]
+    fn separators_keep_label_sets_apart() {
+        let joined: [(&[u8], &[u8]); 1] = [(b"ab", b"c")];
+        let split: [(&[u8], &[u8]); 1] = [(b"a", b"bc")];
+        assert_ne!(hash_labels(joined), hash_labels(split));
+    }
+}

@@ -1,0 +1,265 @@
+//! Remote write 2.0: walks an `io.prometheus.write.v2.Request` in place.
+//!
+//! In: the decompressed body inside a `WriteBatch`. Out: the same flat series, labels
+//! and samples as 1.0 (labels resolved through the symbols table to spans of the body),
+//! plus each series' declared metric type and start timestamp. Every symbol reference
+//! (labels, exemplar labels, help and unit) is checked against the table.
+
+use super::batch::{LabelSpan, MetricType, Sample, SeriesEntry, Span, WriteBatch};
+use super::error::{DecodeError, SeriesProblem};
+use super::histogram::check_histogram;
+use super::labels::{LabelLimits, LabelSetChecker};
+use super::wire::{Reader, WireError, WireType};
+
+pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), DecodeError> {
+    read_symbols(batch)?;
+    let WriteBatch {
+        body,
+        labels,
+        series,
+        samples,
+        symbols,
+        histograms,
+        exemplars,
+        metadata,
+    } = batch;
+    let body = body.as_slice();
+    let mut refs = Vec::new();
+    let mut reader = Reader::new(body);
+    while let Some((field, wire_type)) = reader.next_field().map_err(DecodeError::Protobuf)? {
+        if field != 5 {
+            reader.skip(wire_type).map_err(DecodeError::Protobuf)?;
+            continue;
+        }
+        let index = series.len();
+        let (start, message) = reader.message(wire_type).map_err(DecodeError::Protobuf)?;
+        let sample_start = samples.len() as u32;
+        refs.clear();
+        let walked = walk_series(message, &mut refs, samples, symbols.len()).map_err(|e| {
+            match e {
+                Walk::Wire(error) => DecodeError::SeriesProtobuf {
+                    series: index,
+                    error: error.shifted(start),
+                },
+                Walk::Refs(problem) => DecodeError::Series {
+                    series: index,
+                    problem,
+                },
+            }
+        })?;
+        *histograms += walked.histograms;
+        *exemplars += walked.exemplars;
+        *metadata += u64::from(walked.has_metadata);
+        let series_error = |problem| DecodeError::Series {
+            series: index,
+            problem,
+        };
+        check_refs(&refs, symbols.len()).map_err(series_error)?;
+        let label_start = labels.len() as u32;
+        let mut checker = LabelSetChecker::new(limits);
+        for pair in refs.chunks_exact(2) {
+            let (name, value) = (symbols[pair[0] as usize], symbols[pair[1] as usize]);
+            checker
+                .push(slice(body, name), slice(body, value))
+                .map_err(series_error)?;
+            labels.push(LabelSpan { name, value });
+        }
+        series.push(SeriesEntry {
+            labels: label_start..labels.len() as u32,
+            samples: sample_start..samples.len() as u32,
+            hash: checker.finish(),
+            metric_type: walked.metric_type,
+            start_timestamp_ms: walked.start_timestamp_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Reads the symbols table (field 4) wherever it stands in the message, checking UTF-8.
+fn read_symbols(batch: &mut WriteBatch) -> Result<(), DecodeError> {
+    let body = batch.body.as_slice();
+    let mut reader = Reader::new(body);
+    while let Some((field, wire_type)) = reader.next_field().map_err(DecodeError::Protobuf)? {
+        if field == 4 {
+            let (start, text) = reader.string(wire_type).map_err(DecodeError::Protobuf)?;
+            batch.symbols.push(Span::new(start, text.len()));
+        } else {
+            reader.skip(wire_type).map_err(DecodeError::Protobuf)?;
+        }
+    }
+    Ok(())
+}
+
+fn slice(body: &[u8], span: Span) -> &[u8] {
+    &body[span.start as usize..(span.start + span.len) as usize]
+}
+
+fn check_refs(refs: &[u32], symbols: usize) -> Result<(), SeriesProblem> {
+    if refs.len() % 2 != 0 {
+        return Err(SeriesProblem::OddLabelRefs { count: refs.len() });
+    }
+    check_in_range(refs, symbols)
+}
+
+fn check_in_range(refs: &[u32], symbols: usize) -> Result<(), SeriesProblem> {
+    match refs.iter().find(|&&r| r as usize >= symbols) {
+        Some(&reference) => Err(SeriesProblem::SymbolOutOfRange { reference, symbols }),
+        None => Ok(()),
+    }
+}
+
+enum Walk {
+    Wire(WireError),
+    Refs(SeriesProblem),
+}
+
+impl From<WireError> for Walk {
+    fn from(error: WireError) -> Self {
+        Walk::Wire(error)
+    }
+}
+
+#[derive(Default)]
+struct Walked {
+    histograms: u64,
+    exemplars: u64,
+    has_metadata: bool,
+    metric_type: MetricType,
+    start_timestamp_ms: i64,
+}
+
+fn walk_series(
+    message: &[u8],
+    refs: &mut Vec<u32>,
+    samples: &mut Vec<Sample>,
+    symbols: usize,
+) -> Result<Walked, Walk> {
+    let mut walked = Walked::default();
+    let mut reader = Reader::new(message);
+    while let Some((field, wire_type)) = reader.next_field()? {
+        match field {
+            1 => reader.repeated_varint(wire_type, |r| refs.push(r as u32))?,
+            2..=5 => {
+                let (start, inner) = reader.message(wire_type)?;
+                let shift = |e: WireError| Walk::Wire(e.shifted(start));
+                match field {
+                    2 => {
+                        let (sample, start_ts) = read_sample(inner).map_err(shift)?;
+                        samples.push(sample);
+                        if start_ts != 0 {
+                            walked.start_timestamp_ms = start_ts;
+                        }
+                    }
+                    3 => {
+                        check_histogram(inner).map_err(shift)?;
+                        walked.histograms += 1;
+                    }
+                    4 => {
+                        check_exemplar(inner, symbols, start)?;
+                        walked.exemplars += 1;
+                    }
+                    _ => {
+                        walked.metric_type = read_metadata(inner, symbols, start)?;
+                        walked.has_metadata = true;
+                    }
+                }
+            }
+            // `created_timestamp`, sent by 2.0 senders before the field moved into each
+            // sample; now reserved, so read only when it has the old shape.
+            6 if wire_type == WireType::Varint => {
+                walked.start_timestamp_ms = reader.int64(wire_type)?
+            }
+            _ => reader.skip(wire_type)?,
+        }
+    }
+    Ok(walked)
+}
+
+/// A sample and its own start timestamp (0 when absent).
+fn read_sample(message: &[u8]) -> Result<(Sample, i64), WireError> {
+    let mut sample = Sample {
+        timestamp_ms: 0,
+        value: 0.0,
+    };
+    let mut start_timestamp_ms = 0;
+    let mut reader = Reader::new(message);
+    while let Some((field, wire_type)) = reader.next_field()? {
+        match field {
+            1 => sample.value = reader.double(wire_type)?,
+            2 => sample.timestamp_ms = reader.int64(wire_type)?,
+            3 => start_timestamp_ms = reader.int64(wire_type)?,
+            _ => reader.skip(wire_type)?,
+        }
+    }
+    Ok((sample, start_timestamp_ms))
+}
+
+fn check_exemplar(message: &[u8], symbols: usize, offset: usize) -> Result<(), Walk> {
+    let mut refs = Vec::new();
+    let mut reader = Reader::new(message);
+    let shift = |e: WireError| Walk::Wire(e.shifted(offset));
+    while let Some((field, wire_type)) = reader.next_field().map_err(shift)? {
+        match field {
+            1 => reader
+                .repeated_varint(wire_type, |r| refs.push(r as u32))
+                .map_err(shift)?,
+            2 => {
+                reader.double(wire_type).map_err(shift)?;
+            }
+            3 => {
+                reader.int64(wire_type).map_err(shift)?;
+            }
+            _ => reader.skip(wire_type).map_err(shift)?,
+        }
+    }
+    check_refs(&refs, symbols).map_err(Walk::Refs)
+}
+
+/// `Metadata`: type (enum, field 1), help_ref (3) and unit_ref (4).
+fn read_metadata(message: &[u8], symbols: usize, offset: usize) -> Result<MetricType, Walk> {
+    let mut metric_type = MetricType::Unknown;
+    let mut text_refs = [0u32; 2];
+    let mut reader = Reader::new(message);
+    let shift = |e: WireError| Walk::Wire(e.shifted(offset));
+    while let Some((field, wire_type)) = reader.next_field().map_err(shift)? {
+        match field {
+            1 => metric_type = MetricType::from_wire(reader.uint32(wire_type).map_err(shift)?),
+            3 => text_refs[0] = reader.uint32(wire_type).map_err(shift)?,
+            4 => text_refs[1] = reader.uint32(wire_type).map_err(shift)?,
+            _ => reader.skip(wire_type).map_err(shift)?,
+        }
+    }
+    // Ref 0 is the empty string by the spec's rule, and means "no help" or "no unit".
+    for reference in text_refs.into_iter().filter(|&r| r != 0) {
+        check_in_range(&[reference], symbols).map_err(Walk::Refs)?;
+    }
+    Ok(metric_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_must_pair_and_stay_in_range() {
+        assert_eq!(
+            check_refs(&[1, 2, 3], 4),
+            Err(SeriesProblem::OddLabelRefs { count: 3 })
+        );
+        assert_eq!(
+            check_refs(&[1, 4], 4),
+            Err(SeriesProblem::SymbolOutOfRange {
+                reference: 4,
+                symbols: 4
+            })
+        );
+        assert_eq!(check_refs(&[1, 3], 4), Ok(()));
+    }
+
+    #[test]
+    fn wrong_wire_type_for_metadata_is_an_error() {
+        // field 1 (type) sent as a fixed64.
+        let message = [0x09, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(matches!(read_metadata(&message, 1, 0), Err(Walk::Wire(_))));
+    }
+}

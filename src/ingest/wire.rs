@@ -1,0 +1,263 @@
+//! A zero-copy reader of the protobuf wire format.
+//!
+//! In: a byte slice holding one encoded message. Out: its fields one at a time, as
+//! numbers or as sub-slices of the input; nothing is copied or allocated. It follows the
+//! rules prost's generated decoders apply (varints of at most ten bytes, 32-bit fields
+//! truncated from 64-bit varints, field number 0 and wire types 3, 4, 6, 7 rejected), so
+//! that the walk in `v1.rs`/`v2.rs` accepts exactly what prost accepts.
+
+use std::fmt;
+
+/// The encoding of one field on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireType {
+    Varint,
+    Fixed64,
+    Len,
+    Fixed32,
+}
+
+/// Why a buffer is not a valid protobuf message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    /// Byte offset, within the message being read, where the problem was found.
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.reason, self.offset)
+    }
+}
+
+/// A cursor over one message.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    fn error(&self, reason: &'static str) -> WireError {
+        WireError {
+            offset: self.pos,
+            reason,
+        }
+    }
+
+    /// The next field's number and wire type, or `None` at the end of the message.
+    pub fn next_field(&mut self) -> Result<Option<(u32, WireType)>, WireError> {
+        if self.pos == self.buf.len() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        if key > u64::from(u32::MAX) {
+            return Err(self.error("field key out of range"));
+        }
+        let number = (key >> 3) as u32;
+        if number == 0 {
+            return Err(self.error("field number 0"));
+        }
+        let wire_type = match key & 7 {
+            0 => WireType::Varint,
+            1 => WireType::Fixed64,
+            2 => WireType::Len,
+            5 => WireType::Fixed32,
+            _ => return Err(self.error("unsupported wire type")),
+        };
+        Ok(Some((number, wire_type)))
+    }
+
+    pub fn varint(&mut self) -> Result<u64, WireError> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let Some(&byte) = self.buf.get(self.pos) else {
+                return Err(self.error("truncated varint"));
+            };
+            self.pos += 1;
+            if i == 9 && byte > 1 {
+                return Err(self.error("varint overflows 64 bits"));
+            }
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err(self.error("varint longer than 10 bytes"))
+    }
+
+    pub fn fixed64(&mut self) -> Result<u64, WireError> {
+        let bytes = self.take(8)?;
+        Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+    }
+
+    /// A length-delimited field's payload, with its offset in this message.
+    pub fn len_delimited(&mut self) -> Result<(usize, &'a [u8]), WireError> {
+        let len = self.varint()?;
+        let len = usize::try_from(len).map_err(|_| self.error("length out of range"))?;
+        let start = self.pos;
+        Ok((start, self.take(len)?))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.buf.len() - self.pos < n {
+            return Err(self.error("truncated field"));
+        }
+        let bytes = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(bytes)
+    }
+
+    /// Skips a field this reader does not use, checking only that it is well formed.
+    pub fn skip(&mut self, wire_type: WireType) -> Result<(), WireError> {
+        match wire_type {
+            WireType::Varint => self.varint().map(drop),
+            WireType::Fixed64 => self.take(8).map(drop),
+            WireType::Len => self.len_delimited().map(drop),
+            WireType::Fixed32 => self.take(4).map(drop),
+        }
+    }
+
+    /// Reads a field the schema declares as `expected`; any other wire type is an
+    /// error, as in prost.
+    pub fn expect(&self, actual: WireType, expected: WireType) -> Result<(), WireError> {
+        if actual == expected {
+            Ok(())
+        } else {
+            Err(self.error("wrong wire type for field"))
+        }
+    }
+
+    pub fn double(&mut self, wire_type: WireType) -> Result<f64, WireError> {
+        self.expect(wire_type, WireType::Fixed64)?;
+        Ok(f64::from_bits(self.fixed64()?))
+    }
+
+    pub fn int64(&mut self, wire_type: WireType) -> Result<i64, WireError> {
+        self.expect(wire_type, WireType::Varint)?;
+        Ok(self.varint()? as i64)
+    }
+
+    /// A `uint32` (or enum) field; prost keeps the low 32 bits of a longer varint.
+    pub fn uint32(&mut self, wire_type: WireType) -> Result<u32, WireError> {
+        self.expect(wire_type, WireType::Varint)?;
+        Ok(self.varint()? as u32)
+    }
+
+    /// A `string` field, checked to be UTF-8 as prost does.
+    pub fn string(&mut self, wire_type: WireType) -> Result<(usize, &'a str), WireError> {
+        self.expect(wire_type, WireType::Len)?;
+        let (start, bytes) = self.len_delimited()?;
+        let text = std::str::from_utf8(bytes).map_err(|_| WireError {
+            offset: start,
+            reason: "string is not valid UTF-8",
+        })?;
+        Ok((start, text))
+    }
+
+    /// A sub-message field's payload.
+    pub fn message(&mut self, wire_type: WireType) -> Result<(usize, &'a [u8]), WireError> {
+        self.expect(wire_type, WireType::Len)?;
+        self.len_delimited()
+    }
+
+    /// Calls `each` for every value of a repeated varint field, packed or not.
+    pub fn repeated_varint(
+        &mut self,
+        wire_type: WireType,
+        mut each: impl FnMut(u64),
+    ) -> Result<(), WireError> {
+        match wire_type {
+            WireType::Varint => each(self.varint()?),
+            WireType::Len => {
+                let (start, packed) = self.len_delimited()?;
+                let mut inner = Reader::new(packed);
+                while inner.pos < packed.len() {
+                    each(inner.varint().map_err(|e| e.shifted(start))?);
+                }
+            }
+            _ => return Err(self.error("wrong wire type for field")),
+        }
+        Ok(())
+    }
+
+    /// Checks a repeated fixed-width field (packed or not) without keeping its values.
+    pub fn skip_repeated_fixed(
+        &mut self,
+        wire_type: WireType,
+        width: WireType,
+    ) -> Result<(), WireError> {
+        if wire_type == width {
+            return self.skip(wire_type);
+        }
+        self.expect(wire_type, WireType::Len)?;
+        let (start, packed) = self.len_delimited()?;
+        let size = if width == WireType::Fixed64 { 8 } else { 4 };
+        if packed.len() % size != 0 {
+            return Err(WireError {
+                offset: start,
+                reason: "packed field length is not a multiple of its element size",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl WireError {
+    /// The same error, with its offset made relative to an enclosing message.
+    pub fn shifted(self, by: usize) -> WireError {
+        WireError {
+            offset: self.offset + by,
+            reason: self.reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trips_and_rejects_overflow() {
+        let mut buf = Vec::new();
+        prost::encoding::encode_varint(u64::MAX, &mut buf);
+        assert_eq!(Reader::new(&buf).varint(), Ok(u64::MAX));
+        let overflow = [0xff; 9].iter().chain(&[0x02]).copied().collect::<Vec<_>>();
+        assert!(Reader::new(&overflow).varint().is_err());
+        assert!(Reader::new(&[0x80]).varint().is_err());
+    }
+
+    #[test]
+    fn rejects_field_zero_and_group_wire_types() {
+        assert!(Reader::new(&[0x00]).next_field().is_err());
+        assert!(Reader::new(&[0x0b]).next_field().is_err());
+        assert_eq!(
+            Reader::new(&[0x08]).next_field(),
+            Ok(Some((1, WireType::Varint)))
+        );
+    }
+
+    #[test]
+    fn truncated_length_is_an_error() {
+        let mut reader = Reader::new(&[0x05, b'a']);
+        assert!(reader.len_delimited().is_err());
+    }
+
+    #[test]
+    fn packed_and_unpacked_varints_are_both_read() {
+        let mut seen = Vec::new();
+        let mut packed = Reader::new(&[0x03, 0x01, 0x96, 0x01]);
+        packed
+            .repeated_varint(WireType::Len, |v| seen.push(v))
+            .unwrap();
+        let mut single = Reader::new(&[0x07]);
+        single
+            .repeated_varint(WireType::Varint, |v| seen.push(v))
+            .unwrap();
+        assert_eq!(seen, [1, 150, 7]);
+    }
+}

@@ -1,0 +1,21 @@
+//! harbinger: a ticket before the Prometheus alert fires.
+//!
+//! A map of the crate, in the order data flows through it:
+//!
+//! - [`ingest`]: remote-write bodies (1.0 and 2.0, snappy protobuf) in, validated
+//!   `WriteBatch`es out. Pure functions, no shared state.
+//! - [`registry`]: the active series, each label set interned once; applies batches,
+//!   drops samples that are not newer than their series' last one, evicts ended series.
+//! - [`pipeline`]: the consumer at the end of the bounded queue that receives accepted
+//!   samples and evictions.
+//! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
+//!   and ordered shutdown.
+//! - [`config`]: the YAML configuration, strict and validated before anything starts.
+//! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
+
+pub mod config;
+pub mod ingest;
+pub mod pipeline;
+pub mod registry;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,204 @@
+//! The HTTP service: builds the app from a validated configuration, serves it, and shuts
+//! it down in order.
+//!
+//! In: a `ValidConfig` and a shutdown signal. Out: a running server whose routes are
+//! `POST /api/v1/write` (`write`), `/metrics`, `/-/healthy`, `/-/ready` and
+//! `/api/v1/series` (`ops`), feeding the pipeline task over a bounded queue.
+//! Shutdown: stop accepting and mark not-ready, finish in-flight requests, stop the
+//! eviction sweep, drain the queue into the pipeline, exit; all within the deadline.
+
+mod auth;
+mod ops;
+mod respond;
+mod write;
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tracing::{info, warn};
+
+pub use respond::{WriteError, Written};
+
+use crate::config::ValidConfig;
+use crate::ingest::Decoder;
+use crate::pipeline::{self, PipelineEvent};
+use crate::registry::Registry;
+use crate::telemetry::Metrics;
+
+/// What every request handler shares.
+pub struct AppState {
+    decoder: Decoder,
+    max_body_bytes: usize,
+    /// One lock for the whole registry: a request holds it only to apply an already
+    /// decoded and validated batch (hash lookups, no allocation for known series).
+    registry: Mutex<Registry>,
+    queue: mpsc::Sender<PipelineEvent>,
+    auth: auth::Authenticator,
+    metrics: Metrics,
+    metrics_registry: prometheus_client::registry::Registry,
+    /// False once shutdown begins, so that `/-/ready` tells load balancers to go away.
+    ready: AtomicBool,
+}
+
+/// A bound, not yet running, server.
+pub struct App {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    events: mpsc::Receiver<PipelineEvent>,
+    series_idle_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl App {
+    /// Binds the listener (port 0 picks a free port) and prepares the state.
+    pub async fn build(valid: ValidConfig) -> std::io::Result<App> {
+        let config = valid.config;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("creating data_dir {}: {e}", config.data_dir.display()),
+            )
+        })?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("listening on {}: {e}", config.listen))
+        })?;
+        let mut metrics_registry = prometheus_client::registry::Registry::default();
+        let metrics = Metrics::register(&mut metrics_registry);
+        let ingest = &config.ingest;
+        metrics.series_limit.set(ingest.max_active_series as i64);
+        metrics.queue_capacity.set(ingest.queue_capacity as i64);
+        let (queue, events) = pipeline::queue(ingest.queue_capacity);
+        let state = Arc::new(AppState {
+            decoder: Decoder::new(ingest.decode_limits()),
+            max_body_bytes: ingest.max_body_bytes.as_u64() as usize,
+            registry: Mutex::new(Registry::new(ingest.max_active_series)),
+            queue,
+            auth: auth::Authenticator::new(valid.write_auth),
+            metrics,
+            metrics_registry,
+            ready: AtomicBool::new(true),
+        });
+        Ok(App {
+            listener,
+            state,
+            events,
+            series_idle_timeout: ingest.series_idle_timeout,
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    fn router(state: Arc<AppState>) -> Router {
+        Router::new()
+            .route(
+                "/api/v1/write",
+                post(write::write).fallback(method_not_allowed),
+            )
+            .route("/metrics", get(ops::metrics))
+            .route("/-/healthy", get(ops::healthy))
+            .route("/-/ready", get(ops::ready))
+            .route("/api/v1/series", get(ops::series))
+            .with_state(state)
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down in order within the deadline.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let App {
+            listener,
+            state,
+            events,
+            series_idle_timeout,
+            shutdown_timeout,
+        } = self;
+        info!(address = %listener.local_addr()?, "harbinger listening");
+        let (stop_pipeline, pipeline_stopped) = oneshot::channel();
+        let pipeline = tokio::spawn(pipeline::run(events, pipeline_stopped, state.metrics.clone()));
+        let sweeper = tokio::spawn(sweep_idle_series(state.clone(), series_idle_timeout));
+        let begun = Arc::new(Notify::new());
+        let begin = begun.clone();
+        let mut server = tokio::spawn(
+            axum::serve(listener, App::router(state.clone()))
+                .with_graceful_shutdown(async move {
+                    shutdown.await;
+                    begin.notify_one();
+                })
+                .into_future(),
+        );
+        tokio::select! {
+            result = &mut server => return result.map_err(std::io::Error::other)?,
+            () = begun.notified() => {}
+        }
+        state.ready.store(false, Ordering::Relaxed);
+        info!(
+            deadline = ?shutdown_timeout,
+            "shutting down: no new connections, finishing in-flight requests"
+        );
+        let drain = async {
+            if let Err(error) = server.await {
+                warn!(%error, "server task failed during shutdown");
+            }
+            sweeper.abort();
+            info!("requests finished; draining the pipeline queue");
+            let _ = stop_pipeline.send(());
+            let _ = pipeline.await;
+        };
+        match tokio::time::timeout(shutdown_timeout, drain).await {
+            Ok(()) => info!("shutdown complete"),
+            Err(_) => warn!(
+                queued_batches = state.queue.max_capacity() - state.queue.capacity(),
+                "shutdown deadline passed; exiting with work unfinished"
+            ),
+        }
+        Ok(())
+    }
+}
+
+async fn method_not_allowed() -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [("allow", "POST")],
+        "method not allowed: remote write uses POST\n",
+    )
+}
+
+/// Evicts ended and idle series every so often and tells the pipeline.
+async fn sweep_idle_series(state: Arc<AppState>, idle: Duration) {
+    let every = (idle / 4).min(Duration::from_secs(30));
+    let mut ticker = tokio::time::interval(every);
+    let mut evicted = Vec::new();
+    loop {
+        ticker.tick().await;
+        let active = {
+            let mut registry = state.registry.lock();
+            registry.evict(now_ms(), idle.as_millis() as i64, &mut evicted);
+            registry.active_series()
+        };
+        state.metrics.active_series.set(active as i64);
+        if evicted.is_empty() {
+            continue;
+        }
+        state.metrics.series_evicted.inc_by(evicted.len() as u64);
+        let ids = std::mem::take(&mut evicted);
+        if state.queue.send(PipelineEvent::Evicted(ids)).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Operational endpoints: `/metrics`, `/-/healthy`, `/-/ready`, and `/api/v1/series`,
+//! which shows what the registry holds for one metric name.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::AppState;
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut text = String::new();
+    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &state.metrics_registry)
+    {
+        return (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+pub async fn healthy() -> &'static str {
+    "harbinger is Healthy.\n"
+}
+
+pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "harbinger is Ready.\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "harbinger is shutting down.\n").into_response()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SeriesQuery {
+    /// The metric name (`__name__`) to list.
+    metric: String,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    1000
+}
+
+/// `GET /api/v1/series?metric=NAME[&limit=N]`: the live series of one metric with their
+/// latest sample, as JSON in Prometheus's API envelope.
+pub async fn series(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<SeriesQuery>,
+) -> Response {
+    let found = state
+        .registry
+        .lock()
+        .series_named(&query.metric, query.limit);
+    let data: Vec<serde_json::Value> = found
+        .into_iter()
+        .map(|series| {
+            serde_json::json!({
+                "labels": series.labels.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                "timestamp_ms": series.timestamp_ms,
+                // As Prometheus's API does, values are strings (NaN and Inf survive JSON).
+                "value": series.value.to_string(),
+                "stale": series.stale,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({"status": "success", "data": data})).into_response()
+}

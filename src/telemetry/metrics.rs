@@ -1,0 +1,210 @@
+//! The catalogue of harbinger's own metrics: every name, type and help text in one place.
+//!
+//! Names follow Prometheus conventions (`harbinger_<noun>_<unit>`, counters exposed with
+//! `_total`); label values are bounded (a status code, a reason kind), never raw error
+//! text or a series' labels. Hot paths update them once per request, not per sample.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// Why an accepted request still dropped some samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Older than the series' last sample.
+    OutOfOrder,
+    /// Same timestamp as the series' last sample (a retried or overlapping batch).
+    Duplicate,
+    /// A new series while the active-series cap was reached.
+    SeriesLimit,
+}
+
+impl DropReason {
+    fn label(self) -> ReasonLabels {
+        let reason = match self {
+            DropReason::OutOfOrder => "out_of_order",
+            DropReason::Duplicate => "duplicate",
+            DropReason::SeriesLimit => "series_limit",
+        };
+        ReasonLabels { reason }
+    }
+}
+
+/// Every metric harbinger exports. Cheap to clone: each metric is an `Arc` inside.
+#[derive(Clone)]
+pub struct Metrics {
+    pub requests: Family<CodeLabels, Counter>,
+    pub requests_rejected: Family<ReasonLabels, Counter>,
+    pub samples_received: Counter,
+    samples_dropped: Family<ReasonLabels, Counter>,
+    pub histograms_received: Counter,
+    pub exemplars_received: Counter,
+    pub series_received: Counter,
+    pub metadata_received: Counter,
+    pub decode_seconds: Histogram,
+    pub request_seconds: Histogram,
+    pub active_series: Gauge,
+    pub series_limit: Gauge,
+    pub series_limit_reached: Gauge,
+    pub series_created: Counter,
+    pub series_evicted: Counter,
+    pub queue_depth: Gauge,
+    pub queue_capacity: Gauge,
+    pub pipeline_samples: Counter,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them, prefixed `harbinger_`, in `registry`.
+    pub fn register(registry: &mut Registry) -> Metrics {
+        let metrics = Metrics {
+            requests: Family::default(),
+            requests_rejected: Family::default(),
+            samples_received: Counter::default(),
+            samples_dropped: Family::default(),
+            histograms_received: Counter::default(),
+            exemplars_received: Counter::default(),
+            series_received: Counter::default(),
+            metadata_received: Counter::default(),
+            // 10 µs to ~5 s.
+            decode_seconds: Histogram::new(exponential_buckets(1e-5, 2.5, 15)),
+            request_seconds: Histogram::new(exponential_buckets(1e-4, 2.5, 13)),
+            active_series: Gauge::default(),
+            series_limit: Gauge::default(),
+            series_limit_reached: Gauge::default(),
+            series_created: Counter::default(),
+            series_evicted: Counter::default(),
+            queue_depth: Gauge::default(),
+            queue_capacity: Gauge::default(),
+            pipeline_samples: Counter::default(),
+        };
+        let r = registry.sub_registry_with_prefix("harbinger");
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        r.register("build_info", "harbinger's version; always 1", build_info);
+        r.register(
+            "requests",
+            "Remote-write requests answered, by HTTP status code.",
+            metrics.requests.clone(),
+        );
+        r.register(
+            "requests_rejected",
+            "Remote-write requests refused, by reason kind.",
+            metrics.requests_rejected.clone(),
+        );
+        r.register(
+            "samples_received",
+            "Float samples received in accepted remote-write requests.",
+            metrics.samples_received.clone(),
+        );
+        r.register(
+            "samples_dropped",
+            "Float samples of accepted requests that were not kept, by reason.",
+            metrics.samples_dropped.clone(),
+        );
+        r.register(
+            "histograms_received",
+            "Native histogram samples received (counted, not scored).",
+            metrics.histograms_received.clone(),
+        );
+        r.register(
+            "exemplars_received",
+            "Exemplars received (counted, not scored).",
+            metrics.exemplars_received.clone(),
+        );
+        r.register(
+            "series_received",
+            "Series entries received in accepted requests.",
+            metrics.series_received.clone(),
+        );
+        r.register(
+            "metadata_received",
+            "Metric metadata entries received in accepted requests.",
+            metrics.metadata_received.clone(),
+        );
+        r.register(
+            "request_decode_seconds",
+            "Time to decompress, decode and validate one remote-write body.",
+            metrics.decode_seconds.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Time to answer one remote-write request, body read included.",
+            metrics.request_seconds.clone(),
+        );
+        r.register(
+            "active_series",
+            "Series currently held in the registry.",
+            metrics.active_series.clone(),
+        );
+        r.register(
+            "active_series_limit",
+            "Configured cap on active series (ingest.max_active_series).",
+            metrics.series_limit.clone(),
+        );
+        r.register(
+            "active_series_limit_reached",
+            "1 while the active-series cap is reached and new series are dropped.",
+            metrics.series_limit_reached.clone(),
+        );
+        r.register(
+            "series_created",
+            "Series added to the registry.",
+            metrics.series_created.clone(),
+        );
+        r.register(
+            "series_evicted",
+            "Series removed after a stale marker or ingest.series_idle_timeout.",
+            metrics.series_evicted.clone(),
+        );
+        r.register(
+            "queue_depth",
+            "Batches waiting in the queue to the pipeline.",
+            metrics.queue_depth.clone(),
+        );
+        r.register(
+            "queue_capacity",
+            "Capacity of the queue to the pipeline, in batches.",
+            metrics.queue_capacity.clone(),
+        );
+        r.register(
+            "pipeline_samples_processed",
+            "Samples the pipeline has taken off the queue.",
+            metrics.pipeline_samples.clone(),
+        );
+        metrics
+    }
+
+    pub fn dropped(&self, reason: DropReason, count: u64) {
+        if count > 0 {
+            self.samples_dropped.get_or_create(&reason.label()).inc_by(count);
+        }
+    }
+
+    pub fn rejected(&self, reason: &'static str) {
+        self.requests_rejected
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+}

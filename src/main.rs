@@ -129,7 +129,11 @@ fn check(path: &Path) -> anyhow::Result<()> {
         path.display(),
         valid.config.listen,
         valid.config.data_dir.display(),
-        if valid.write_auth.is_some() { "on" } else { "off" }
+        if valid.write_auth.is_some() {
+            "on"
+        } else {
+            "off"
+        }
     );
     Ok(())
 }

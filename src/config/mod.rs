@@ -188,8 +188,14 @@ impl Config {
         let mut problems = Vec::new();
         let ingest = &self.ingest;
         let positive = [
-            ("ingest.max_body_bytes", ingest.max_body_bytes.as_u64() as usize),
-            ("ingest.max_decoded_bytes", ingest.max_decoded_bytes.as_u64() as usize),
+            (
+                "ingest.max_body_bytes",
+                ingest.max_body_bytes.as_u64() as usize,
+            ),
+            (
+                "ingest.max_decoded_bytes",
+                ingest.max_decoded_bytes.as_u64() as usize,
+            ),
             ("ingest.max_labels_per_series", ingest.max_labels_per_series),
             ("ingest.max_label_name_bytes", ingest.max_label_name_bytes),
             ("ingest.max_label_value_bytes", ingest.max_label_value_bytes),
@@ -240,12 +246,14 @@ impl Config {
 
 fn load_write_auth(auth: &WriteAuthConfig, problems: &mut Vec<String>) -> Option<WriteAuth> {
     match (&auth.bearer, &auth.basic) {
-        (Some(bearer), None) => {
-            Secret::load("write_auth.bearer.token", &bearer.token_file, &bearer.token_env)
-                .map_err(|p| problems.push(p))
-                .ok()
-                .map(WriteAuth::Bearer)
-        }
+        (Some(bearer), None) => Secret::load(
+            "write_auth.bearer.token",
+            &bearer.token_file,
+            &bearer.token_env,
+        )
+        .map_err(|p| problems.push(p))
+        .ok()
+        .map(WriteAuth::Bearer),
         (None, Some(basic)) => {
             if basic.username.is_empty() || basic.username.contains(':') {
                 problems.push(

@@ -32,7 +32,9 @@ impl Secret {
                 .map_err(|_| format!("{field}_env: environment variable {var} is not set"))?,
             (None, None) => return Err(format!("{field}: set {field}_file or {field}_env")),
             (Some(_), Some(_)) => {
-                return Err(format!("{field}: set only one of {field}_file and {field}_env"));
+                return Err(format!(
+                    "{field}: set only one of {field}_file and {field}_env"
+                ));
             }
         };
         let text = text.trim();

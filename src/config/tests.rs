@@ -10,8 +10,8 @@ fn empty_file_means_defaults() {
 
 #[test]
 fn unknown_key_is_named_with_its_line() {
-    let error = Config::from_yaml("listen: 127.0.0.1:1\ningest:\n  max_body_byte: 10\n")
-        .unwrap_err();
+    let error =
+        Config::from_yaml("listen: 127.0.0.1:1\ningest:\n  max_body_byte: 10\n").unwrap_err();
     assert!(error.contains("unknown field `max_body_byte`"), "{error}");
     assert!(error.contains("line 3"), "{error}");
 }
@@ -41,7 +41,10 @@ fn validation_reports_every_problem_at_once() {
         "ingest.series_idle_timeout (10s): must be at least 1m",
         "write_auth.bearer.token_env: environment variable HARBINGER_TEST_UNSET_VARIABLE is not set",
     ] {
-        assert!(error.contains(expected), "missing {expected:?} in:\n{error}");
+        assert!(
+            error.contains(expected),
+            "missing {expected:?} in:\n{error}"
+        );
     }
 }
 
@@ -50,7 +53,10 @@ fn secrets_load_from_a_file_and_never_print() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "s3cret\n").unwrap();
-    let yaml = format!("write_auth:\n  bearer:\n    token_file: {}\n", token.display());
+    let yaml = format!(
+        "write_auth:\n  bearer:\n    token_file: {}\n",
+        token.display()
+    );
     let valid = Config::from_yaml(&yaml)
         .unwrap()
         .validate(Path::new("h.yml"))

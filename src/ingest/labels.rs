@@ -159,7 +159,10 @@ mod tests {
     fn names_each_problem() {
         let cases: [(&[(&[u8], &[u8])], &str); 8] = [
             (&[(b"", b"x")], "label 0: empty label name"),
-            (&[(b"a", b"x"), (b"a", b"y")], "label \"a\": duplicate label name"),
+            (
+                &[(b"a", b"x"), (b"a", b"y")],
+                "label \"a\": duplicate label name",
+            ),
             (
                 &[(b"b", b"x"), (b"a", b"y")],
                 "label \"a\": labels not sorted by name (\"a\" after \"b\")",

@@ -77,7 +77,11 @@ mod tests {
         let v2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
         let cases: [(Option<&str>, Option<&str>, Result<Protocol, &str>); 10] = [
             (None, None, Ok(Protocol::V1)),
-            (Some("application/x-protobuf"), Some("snappy"), Ok(Protocol::V1)),
+            (
+                Some("application/x-protobuf"),
+                Some("snappy"),
+                Ok(Protocol::V1),
+            ),
             (
                 Some("application/x-protobuf;proto=prometheus.WriteRequest"),
                 Some("snappy"),
@@ -95,7 +99,11 @@ mod tests {
                 None,
                 Err("unknown proto"),
             ),
-            (Some("application/x-protobuf;charset"), None, Err("key=value")),
+            (
+                Some("application/x-protobuf;charset"),
+                None,
+                Err("key=value"),
+            ),
             (Some(v2), Some("gzip"), Err("only snappy")),
             (Some(v2), Some("zstd"), Err("only snappy")),
         ];

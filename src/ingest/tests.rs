@@ -1,1 +1,277 @@
+//! The zero-copy walk, checked against prost's decoding of the same bodies.
 
+use proptest::prelude::*;
+
+use super::proto::{self, v1, v2};
+use super::*;
+
+/// A series as plain data: sorted labels and (timestamp, value bits) samples.
+type Plain = (Vec<(String, String)>, Vec<(i64, u64)>);
+
+fn decode(protocol: Protocol, compressed: &[u8]) -> Result<Vec<Plain>, DecodeError> {
+    let mut batch = WriteBatch::default();
+    Decoder::new(DecodeLimits::default()).decode(protocol, compressed, &mut batch)?;
+    Ok(plain(&batch))
+}
+
+fn plain(batch: &WriteBatch) -> Vec<Plain> {
+    batch
+        .series()
+        .iter()
+        .map(|series| {
+            let labels = batch
+                .labels(series)
+                .map(|(n, v)| {
+                    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                    (text(n), text(v))
+                })
+                .collect();
+            let samples = batch
+                .samples(series)
+                .iter()
+                .map(|s| (s.timestamp_ms, s.value.to_bits()))
+                .collect();
+            (labels, samples)
+        })
+        .collect()
+}
+
+fn v1_request(series: &[Plain]) -> v1::WriteRequest {
+    v1::WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|(labels, samples)| v1::TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(name, value)| v1::Label {
+                        name: name.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|&(timestamp, bits)| v1::Sample {
+                        value: f64::from_bits(bits),
+                        timestamp,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn v2_request(series: &[Plain]) -> v2::Request {
+    let mut symbols = vec![String::new()];
+    let mut symbol = |text: &str| match symbols.iter().position(|s| s == text) {
+        Some(index) => index as u32,
+        None => {
+            symbols.push(text.to_owned());
+            (symbols.len() - 1) as u32
+        }
+    };
+    let timeseries = series
+        .iter()
+        .map(|(labels, samples)| v2::TimeSeries {
+            labels_refs: labels
+                .iter()
+                .flat_map(|(name, value)| [symbol(name), symbol(value)])
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, bits)| v2::Sample {
+                    value: f64::from_bits(bits),
+                    timestamp,
+                    start_timestamp: 0,
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    v2::Request {
+        symbols,
+        timeseries,
+    }
+}
+
+fn series_strategy() -> impl Strategy<Value = Vec<Plain>> {
+    let labels = prop::collection::btree_map("[a-z_][a-z0-9_]{0,12}", "\\PC{0,16}", 1..8)
+        .prop_map(|map| map.into_iter().collect::<Vec<_>>());
+    let samples = prop::collection::vec((any::<i64>(), any::<u64>()), 0..4);
+    prop::collection::vec((labels, samples), 0..20)
+}
+
+proptest! {
+    #[test]
+    fn v1_walk_equals_the_encoded_series(series in series_strategy()) {
+        let body = proto::encode_snappy(&v1_request(&series));
+        prop_assert_eq!(decode(Protocol::V1, &body).unwrap(), series);
+    }
+
+    #[test]
+    fn v2_walk_equals_the_encoded_series(series in series_strategy()) {
+        let body = proto::encode_snappy(&v2_request(&series));
+        prop_assert_eq!(decode(Protocol::V2, &body).unwrap(), series);
+    }
+
+    #[test]
+    fn v1_and_v2_hash_a_label_set_alike(series in series_strategy()) {
+        let hashes = |protocol, body: &[u8]| {
+            let mut batch = WriteBatch::default();
+            Decoder::new(DecodeLimits::default()).decode(protocol, body, &mut batch).unwrap();
+            batch.series().iter().map(|s| s.hash).collect::<Vec<_>>()
+        };
+        let one = hashes(Protocol::V1, &proto::encode_snappy(&v1_request(&series)));
+        let two = hashes(Protocol::V2, &proto::encode_snappy(&v2_request(&series)));
+        prop_assert_eq!(one, two);
+    }
+
+    #[test]
+    fn arbitrary_bodies_never_panic(raw in prop::collection::vec(any::<u8>(), 0..512)) {
+        let body = proto::snappy(&raw);
+        let _ = decode(Protocol::V1, &body);
+        let _ = decode(Protocol::V2, &body);
+        let _ = decode(Protocol::V1, &raw);
+    }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn stale_marker_is_recognised_by_its_exact_bits() {
+    assert!(is_stale_marker(f64::from_bits(STALE_NAN_BITS)));
+    assert!(!is_stale_marker(f64::NAN));
+    let series = vec![(
+        labels(&[("__name__", "up")]),
+        vec![(1, STALE_NAN_BITS), (2, f64::NAN.to_bits())],
+    )];
+    let decoded = decode(Protocol::V1, &proto::encode_snappy(&v1_request(&series))).unwrap();
+    // Both NaNs survive bit for bit: the stale marker is not folded into an ordinary NaN.
+    assert_eq!(decoded, series);
+}
+
+#[test]
+fn decoded_size_is_checked_before_allocating() {
+    // A snappy header claiming ~4 GiB, with no data behind it.
+    let body = [0xff, 0xff, 0xff, 0xff, 0x0f];
+    let error = decode(Protocol::V1, &body).unwrap_err();
+    assert!(
+        matches!(error, DecodeError::DecodedTooLarge { decoded, .. } if decoded > 1 << 31),
+        "{error}"
+    );
+}
+
+#[test]
+fn errors_name_the_series_and_the_label() {
+    let good = (labels(&[("__name__", "up")]), vec![(1, 0)]);
+    let unsorted = (labels(&[("job", "a"), ("__name__", "up")]), vec![(1, 0)]);
+    let series = [good, unsorted];
+    for (protocol, body) in [
+        (Protocol::V1, proto::encode_snappy(&v1_request(&series))),
+        (Protocol::V2, proto::encode_snappy(&v2_request(&series))),
+    ] {
+        let message = decode(protocol, &body).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "series 1: label \"__name__\": labels not sorted by name (\"__name__\" after \"job\")"
+        );
+    }
+}
+
+#[test]
+fn v2_symbol_refs_are_checked() {
+    let mut request = v2_request(&[(labels(&[("__name__", "up")]), vec![(1, 0)])]);
+    request.timeseries[0].labels_refs.push(99);
+    let message = decode(Protocol::V2, &proto::encode_snappy(&request))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "series 0: odd number of label refs (3); refs come in name/value pairs"
+    );
+    request.timeseries[0].labels_refs.push(1);
+    let message = decode(Protocol::V2, &proto::encode_snappy(&request))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "series 0: symbol ref 99 is out of range of the 3 symbols"
+    );
+    request.timeseries[0].labels_refs.truncate(2);
+    request.timeseries[0].metadata = Some(v2::Metadata {
+        r#type: v2::metadata::MetricType::Counter as i32,
+        help_ref: 7,
+        unit_ref: 0,
+    });
+    let message = decode(Protocol::V2, &proto::encode_snappy(&request))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "series 0: symbol ref 7 is out of range of the 3 symbols"
+    );
+}
+
+#[test]
+fn v2_metadata_and_start_timestamps_are_kept() {
+    let mut request = v2_request(&[(labels(&[("__name__", "c_total")]), vec![(5, 0)])]);
+    request.timeseries[0].metadata = Some(v2::Metadata {
+        r#type: v2::metadata::MetricType::Counter as i32,
+        help_ref: 0,
+        unit_ref: 0,
+    });
+    request.timeseries[0].samples[0].start_timestamp = 3;
+    let mut batch = WriteBatch::default();
+    Decoder::new(DecodeLimits::default())
+        .decode(Protocol::V2, &proto::encode_snappy(&request), &mut batch)
+        .unwrap();
+    assert_eq!(batch.series()[0].metric_type, MetricType::Counter);
+    assert_eq!(batch.series()[0].start_timestamp_ms, 3);
+    assert_eq!(batch.metadata, 1);
+}
+
+#[test]
+fn histograms_and_exemplars_are_counted_not_kept_as_samples() {
+    let mut request = v1_request(&[(labels(&[("__name__", "h")]), vec![(1, 0)])]);
+    request.timeseries[0].histograms = vec![v1::Histogram {
+        count: Some(v1::histogram::Count::CountInt(3)),
+        sum: 1.5,
+        positive_spans: vec![v1::BucketSpan {
+            offset: -1,
+            length: 2,
+        }],
+        positive_deltas: vec![1, 1],
+        timestamp: 1,
+        ..Default::default()
+    }];
+    request.timeseries[0].exemplars = vec![v1::Exemplar {
+        labels: vec![v1::Label {
+            name: "trace_id".into(),
+            value: "abc".into(),
+        }],
+        value: 1.0,
+        timestamp: 1,
+    }];
+    let mut batch = WriteBatch::default();
+    Decoder::new(DecodeLimits::default())
+        .decode(Protocol::V1, &proto::encode_snappy(&request), &mut batch)
+        .unwrap();
+    assert_eq!((batch.histograms, batch.exemplars), (1, 1));
+    assert_eq!(batch.sample_count(), 1);
+}
+
+#[test]
+fn malformed_bodies_are_refused_with_the_reason() {
+    let garbage = decode(Protocol::V1, b"not snappy at all").unwrap_err();
+    assert_eq!(garbage.reason(), "snappy");
+    // Field 1 declared as a 100-byte message with 1 byte behind it.
+    let truncated = decode(Protocol::V1, &proto::snappy(&[0x0a, 100, 0])).unwrap_err();
+    assert_eq!(truncated.reason(), "protobuf");
+    assert!(truncated.to_string().contains("truncated"), "{truncated}");
+}

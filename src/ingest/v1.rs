@@ -30,11 +30,12 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
                 let (start, message) = reader.message(wire_type).map_err(DecodeError::Protobuf)?;
                 let label_start = labels.len() as u32;
                 let sample_start = samples.len() as u32;
-                let counts = walk_series(body, message, labels, samples)
-                    .map_err(|error| DecodeError::SeriesProtobuf {
+                let counts = walk_series(body, message, labels, samples).map_err(|error| {
+                    DecodeError::SeriesProtobuf {
                         series: index,
                         error: error.shifted(start),
-                    })?;
+                    }
+                })?;
                 *histograms += counts.histograms;
                 *exemplars += counts.exemplars;
                 let mut checker = LabelSetChecker::new(limits);
@@ -122,7 +123,9 @@ fn walk_series(
 /// A `Label`'s name and value bytes; UTF-8 is checked with the label set, so that the
 /// error can name the series and label.
 fn read_label(message: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
-    let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
+    // An absent field is empty; the empty slice still points into the body, so that
+    // its span can be computed like any other.
+    let (mut name, mut value) = (&message[..0], &message[..0]);
     let mut reader = Reader::new(message);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {

@@ -35,8 +35,8 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
         let (start, message) = reader.message(wire_type).map_err(DecodeError::Protobuf)?;
         let sample_start = samples.len() as u32;
         refs.clear();
-        let walked = walk_series(message, &mut refs, samples, symbols.len()).map_err(|e| {
-            match e {
+        let walked =
+            walk_series(message, &mut refs, samples, symbols.len()).map_err(|e| match e {
                 Walk::Wire(error) => DecodeError::SeriesProtobuf {
                     series: index,
                     error: error.shifted(start),
@@ -45,8 +45,7 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
                     series: index,
                     problem,
                 },
-            }
-        })?;
+            })?;
         *histograms += walked.histograms;
         *exemplars += walked.exemplars;
         *metadata += u64::from(walked.has_metadata);
@@ -95,7 +94,7 @@ fn slice(body: &[u8], span: Span) -> &[u8] {
 }
 
 fn check_refs(refs: &[u32], symbols: usize) -> Result<(), SeriesProblem> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(SeriesProblem::OddLabelRefs { count: refs.len() });
     }
     check_in_range(refs, symbols)

@@ -141,7 +141,10 @@ impl Registry {
                 }
             };
             let generation = self.slots[slot].generation;
-            let series = self.slots[slot].series.as_mut().expect("indexed slot is live");
+            let series = self.slots[slot]
+                .series
+                .as_mut()
+                .expect("indexed slot is live");
             if entry.metric_type != MetricType::Unknown {
                 series.metric_type = entry.metric_type;
             }
@@ -176,7 +179,10 @@ impl Registry {
     fn find(&self, batch: &WriteBatch, entry: &crate::ingest::SeriesEntry) -> Option<usize> {
         let (slots, symbols) = (&self.slots, &self.symbols);
         let matches = |&slot: &u32| {
-            let series = slots[slot as usize].series.as_ref().expect("indexed slot is live");
+            let series = slots[slot as usize]
+                .series
+                .as_ref()
+                .expect("indexed slot is live");
             let labels = batch.labels(entry);
             series.labels.len() == labels.len() * 2
                 && series

@@ -53,7 +53,9 @@ pub struct AppState {
 pub struct App {
     listener: TcpListener,
     state: Arc<AppState>,
-    events: mpsc::Receiver<PipelineEvent>,
+    /// The queue's receiving end, until `run` hands it to the pipeline task or a caller
+    /// takes it to consume the events itself.
+    events: Option<mpsc::Receiver<PipelineEvent>>,
     series_idle_timeout: Duration,
     shutdown_timeout: Duration,
 }
@@ -96,14 +98,27 @@ impl App {
         Ok(App {
             listener,
             state,
-            events,
+            events: Some(events),
             series_idle_timeout: ingest.series_idle_timeout,
             shutdown_timeout: config.shutdown_timeout,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Takes the pipeline queue's receiving end, so that the caller consumes accepted
+    /// samples instead of the built-in pipeline task (`run` then starts none).
+    pub fn take_events(&mut self) -> Option<mpsc::Receiver<PipelineEvent>> {
+        self.events.take()
+    }
+
+    /// A view of the running app's state, for inspection.
+    pub fn handle(&self) -> AppHandle {
+        AppHandle(self.state.clone())
     }
 
     fn router(state: Arc<AppState>) -> Router {
@@ -120,7 +135,10 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then shuts down in order within the deadline.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let App {
             listener,
             state,
@@ -130,7 +148,13 @@ impl App {
         } = self;
         info!(address = %listener.local_addr()?, "harbinger listening");
         let (stop_pipeline, pipeline_stopped) = oneshot::channel();
-        let pipeline = tokio::spawn(pipeline::run(events, pipeline_stopped, state.metrics.clone()));
+        let pipeline = events.map(|events| {
+            tokio::spawn(pipeline::run(
+                events,
+                pipeline_stopped,
+                state.metrics.clone(),
+            ))
+        });
         let sweeper = tokio::spawn(sweep_idle_series(state.clone(), series_idle_timeout));
         let begun = Arc::new(Notify::new());
         let begin = begun.clone();
@@ -158,7 +182,9 @@ impl App {
             sweeper.abort();
             info!("requests finished; draining the pipeline queue");
             let _ = stop_pipeline.send(());
-            let _ = pipeline.await;
+            if let Some(pipeline) = pipeline {
+                let _ = pipeline.await;
+            }
         };
         match tokio::time::timeout(shutdown_timeout, drain).await {
             Ok(()) => info!("shutdown complete"),
@@ -168,6 +194,21 @@ impl App {
             ),
         }
         Ok(())
+    }
+}
+
+/// Read-only access to a running app's registry.
+#[derive(Clone)]
+pub struct AppHandle(Arc<AppState>);
+
+impl AppHandle {
+    /// A fingerprint of everything the registry holds (see `Registry::digest`).
+    pub fn registry_digest(&self) -> u64 {
+        self.0.registry.lock().digest()
+    }
+
+    pub fn active_series(&self) -> usize {
+        self.0.registry.lock().active_series()
     }
 }
 

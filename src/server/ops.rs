@@ -14,7 +14,8 @@ use super::AppState;
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = String::new();
-    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &state.metrics_registry)
+    if let Err(error) =
+        prometheus_client::encoding::text::encode(&mut text, &state.metrics_registry)
     {
         return (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response();
     }
@@ -36,7 +37,11 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "harbinger is Ready.\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "harbinger is shutting down.\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "harbinger is shutting down.\n",
+        )
+            .into_response()
     }
 }
 

@@ -73,9 +73,10 @@ pub fn respond(result: &Result<Written, WriteError>, v2: bool) -> Response {
         Err(error) => {
             let mut response = (error.status(), format!("{error}\n")).into_response();
             if let WriteError::Unauthorized { challenge } = error {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
             }
             (response, Written::default())
         }
@@ -84,8 +85,14 @@ pub fn respond(result: &Result<Written, WriteError>, v2: bool) -> Response {
         let headers = response.headers_mut();
         for (name, count) in [
             ("x-prometheus-remote-write-samples-written", written.samples),
-            ("x-prometheus-remote-write-histograms-written", written.histograms),
-            ("x-prometheus-remote-write-exemplars-written", written.exemplars),
+            (
+                "x-prometheus-remote-write-histograms-written",
+                written.histograms,
+            ),
+            (
+                "x-prometheus-remote-write-exemplars-written",
+                written.exemplars,
+            ),
         ] {
             headers.insert(name, HeaderValue::from(count));
         }

@@ -46,7 +46,9 @@ pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
             code: response.status().as_u16(),
         })
         .inc();
-    metrics.request_seconds.observe(started.elapsed().as_secs_f64());
+    metrics
+        .request_seconds
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
@@ -93,7 +95,9 @@ fn ingest(
     let metrics = &state.metrics;
     let started = Instant::now();
     state.decoder.decode(protocol, compressed, batch)?;
-    metrics.decode_seconds.observe(started.elapsed().as_secs_f64());
+    metrics
+        .decode_seconds
+        .observe(started.elapsed().as_secs_f64());
 
     let permit = state.queue.try_reserve().map_err(|error| match error {
         TrySendError::Full(()) => WriteError::Overloaded,

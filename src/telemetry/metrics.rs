@@ -198,7 +198,9 @@ impl Metrics {
 
     pub fn dropped(&self, reason: DropReason, count: u64) {
         if count > 0 {
-            self.samples_dropped.get_or_create(&reason.label()).inc_by(count);
+            self.samples_dropped
+                .get_or_create(&reason.label())
+                .inc_by(count);
         }
     }
 

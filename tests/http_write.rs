@@ -1,0 +1,512 @@
+//! `POST /api/v1/write` as a sender sees it: every status code and header the receiver
+//! answers, each refusal checked to leave the registry unchanged. The app runs in-process
+//! on port 0 and is spoken to over real HTTP.
+
+use std::path::Path;
+
+use harbinger::config::{Config, ValidConfig};
+use harbinger::ingest::proto::{self, v1, v2};
+use harbinger::pipeline::PipelineEvent;
+use harbinger::server::{App, AppHandle};
+use reqwest::StatusCode;
+use tokio::sync::{mpsc, oneshot};
+
+const V1: &str = "application/x-protobuf;proto=prometheus.WriteRequest";
+const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+
+struct Server {
+    url: String,
+    handle: AppHandle,
+    events: Option<mpsc::Receiver<PipelineEvent>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+/// Starts the app on a free port; `own_queue` keeps the pipeline queue's receiving end
+/// in the test (nothing consumes it unless the test does).
+async fn start(yaml: &str, own_queue: bool) -> Server {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = Config::from_yaml(yaml).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = data_dir.path().to_owned();
+    let valid: ValidConfig = config.validate(Path::new("test.yml")).unwrap();
+    let mut app = App::build(valid).await.unwrap();
+    let events = if own_queue { app.take_events() } else { None };
+    let url = format!("http://{}", app.local_addr());
+    let handle = app.handle();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    Server {
+        url,
+        handle,
+        events,
+        stop: Some(stop),
+        task,
+        _data_dir: data_dir,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Server {
+    async fn post(
+        &self,
+        content_type: Option<&str>,
+        encoding: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut request = reqwest::Client::new().post(format!("{}/api/v1/write", self.url));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(encoding) = encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        answer(request.body(body).send().await.unwrap()).await
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        answer(reqwest::get(format!("{}{path}", self.url)).await.unwrap()).await
+    }
+
+    async fn metric(&self, line_prefix: &str) -> f64 {
+        let text = self.get("/metrics").await.body;
+        text.lines()
+            .find(|line| line.starts_with(line_prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .map_or(0.0, |value| value.parse().unwrap())
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    Answer {
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: response.text().await.unwrap(),
+    }
+}
+
+fn written(answer: &Answer) -> Option<[u64; 3]> {
+    let get = |kind: &str| {
+        answer
+            .headers
+            .get(format!("x-prometheus-remote-write-{kind}-written"))
+            .map(|v| v.to_str().unwrap().parse().unwrap())
+    };
+    Some([get("samples")?, get("histograms")?, get("exemplars")?])
+}
+
+fn v1_body(series: &[(&[(&str, &str)], i64, f64)]) -> Vec<u8> {
+    proto::encode_snappy(&v1::WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|(labels, timestamp, value)| v1::TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(n, v)| v1::Label {
+                        name: n.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+                samples: vec![v1::Sample {
+                    value: *value,
+                    timestamp: *timestamp,
+                }],
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// A 2.0 request over the symbols `["", "__name__", "up", "job", "node"]`.
+fn v2_body(refs: &[u32], timestamps: &[i64]) -> Vec<u8> {
+    proto::encode_snappy(&v2::Request {
+        symbols: ["", "__name__", "up", "job", "node"]
+            .map(String::from)
+            .to_vec(),
+        timeseries: vec![v2::TimeSeries {
+            labels_refs: refs.to_vec(),
+            samples: timestamps
+                .iter()
+                .map(|&timestamp| v2::Sample {
+                    value: 1.0,
+                    timestamp,
+                    start_timestamp: 0,
+                })
+                .collect(),
+            ..Default::default()
+        }],
+    })
+}
+
+const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "node")];
+
+#[tokio::test]
+async fn every_refusal_has_its_status_and_changes_nothing() {
+    let server = start(
+        "ingest:\n  max_body_bytes: 64KiB\n  max_decoded_bytes: 1MiB\n  max_labels_per_series: 4\n",
+        false,
+    )
+    .await;
+    assert_eq!(
+        server
+            .post(Some(V1), Some("snappy"), v1_body(&[(UP, 1, 1.0)]))
+            .await
+            .status,
+        204
+    );
+    let before = server.handle.registry_digest();
+
+    let huge_claim = vec![0xff, 0xff, 0xff, 0x7f];
+    let five_labels: &[(&str, &str)] = &[
+        ("__name__", "x"),
+        ("a", ""),
+        ("b", ""),
+        ("c", ""),
+        ("d", ""),
+    ];
+    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        (
+            "not snappy",
+            Some(V1),
+            Some("snappy"),
+            b"plain bytes".to_vec(),
+            400,
+            "snappy",
+        ),
+        (
+            "not protobuf",
+            Some(V1),
+            None,
+            proto::snappy(&[0x0a, 0x7f]),
+            400,
+            "protobuf: truncated",
+        ),
+        (
+            "unsorted labels",
+            Some(V1),
+            None,
+            v1_body(&[(UP, 2, 1.0), (&[("job", "x"), ("__name__", "up")], 2, 1.0)]),
+            400,
+            "series 1: label \"__name__\": labels not sorted by name",
+        ),
+        (
+            "duplicate label",
+            Some(V1),
+            None,
+            v1_body(&[(&[("__name__", "up"), ("job", "a"), ("job", "b")], 2, 1.0)]),
+            400,
+            "series 0: label \"job\": duplicate label name",
+        ),
+        (
+            "empty label name",
+            Some(V1),
+            None,
+            v1_body(&[(&[("", "x"), ("__name__", "up")], 2, 1.0)]),
+            400,
+            "series 0: label 0: empty label name",
+        ),
+        (
+            "too many labels",
+            Some(V1),
+            None,
+            v1_body(&[(five_labels, 2, 1.0)]),
+            400,
+            "series 0: 5 labels exceed the limit of 4 per series",
+        ),
+        (
+            "odd v2 refs",
+            Some(V2),
+            None,
+            v2_body(&[1, 2, 3], &[2]),
+            400,
+            "series 0: odd number of label refs (3)",
+        ),
+        (
+            "v2 ref out of range",
+            Some(V2),
+            None,
+            v2_body(&[1, 2, 3, 9], &[2]),
+            400,
+            "series 0: symbol ref 9 is out of range of the 5 symbols",
+        ),
+        (
+            "decoded size over the limit",
+            Some(V1),
+            None,
+            huge_claim,
+            413,
+            "exceeds the limit of 1048576 bytes",
+        ),
+        (
+            "body over the limit",
+            Some(V1),
+            None,
+            vec![0; 65 * 1024],
+            413,
+            "request body exceeds the limit of 65536 bytes",
+        ),
+        (
+            "gzip encoding",
+            Some(V1),
+            Some("gzip"),
+            v1_body(&[(UP, 2, 1.0)]),
+            415,
+            "content-encoding \"gzip\" is not accepted",
+        ),
+        (
+            "json",
+            Some("application/json"),
+            None,
+            v1_body(&[(UP, 2, 1.0)]),
+            415,
+            "expected application/x-protobuf",
+        ),
+        (
+            "unknown proto",
+            Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
+            None,
+            v1_body(&[(UP, 2, 1.0)]),
+            415,
+            "unknown proto",
+        ),
+    ];
+    for (name, content_type, encoding, body, status, words) in cases {
+        let answer = server.post(content_type, encoding, body).await;
+        assert_eq!(answer.status.as_u16(), status, "{name}: {}", answer.body);
+        assert!(
+            answer.body.contains(words),
+            "{name}: {:?} lacks {words:?}",
+            answer.body
+        );
+        assert_eq!(
+            answer.body.lines().count(),
+            1,
+            "{name}: one-line error body"
+        );
+        let is_v2 = content_type == Some(V2);
+        assert_eq!(
+            written(&answer),
+            is_v2.then_some([0, 0, 0]),
+            "{name}: written headers"
+        );
+        assert_eq!(
+            server.handle.registry_digest(),
+            before,
+            "{name} changed the registry"
+        );
+    }
+
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let response = reqwest::Client::new()
+            .request(method.clone(), format!("{}/api/v1/write", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "POST");
+    }
+    assert_eq!(server.handle.registry_digest(), before);
+    assert_eq!(
+        server
+            .metric("harbinger_requests_total{code=\"415\"}")
+            .await,
+        3.0
+    );
+    assert_eq!(
+        server
+            .metric("harbinger_requests_rejected_total{reason=\"invalid_labels\"}")
+            .await,
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn v1_and_v2_are_accepted_and_v2_reports_what_was_written() {
+    let server = start("", false).await;
+    let answer = server.post(None, None, v1_body(&[(UP, 1000, 1.0)])).await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    assert_eq!(
+        written(&answer),
+        None,
+        "1.0 answers carry no written headers"
+    );
+
+    // Same label set through 2.0: the same series. 1000 was seen, 500 is older.
+    let answer = server
+        .post(
+            Some(V2),
+            Some("snappy"),
+            v2_body(&[1, 2, 3, 4], &[500, 1000, 2000, 3000]),
+        )
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    // The duplicate of 1000 counts as written (the sender retried data harbinger holds);
+    // the older sample does not.
+    assert_eq!(written(&answer), Some([3, 0, 0]));
+    assert_eq!(server.handle.active_series(), 1);
+    assert_eq!(
+        server
+            .metric("harbinger_samples_dropped_total{reason=\"out_of_order\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        server
+            .metric("harbinger_samples_dropped_total{reason=\"duplicate\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(server.metric("harbinger_samples_received_total").await, 5.0);
+
+    let series = server.get("/api/v1/series?metric=up").await;
+    let json: serde_json::Value = serde_json::from_str(&series.body).unwrap();
+    assert_eq!(json["data"][0]["labels"]["job"], "node");
+    assert_eq!(json["data"][0]["timestamp_ms"], 3000);
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_and_keeps_nothing() {
+    let mut server = start("ingest:\n  queue_capacity: 1\n", true).await;
+    assert_eq!(
+        server
+            .post(Some(V1), None, v1_body(&[(UP, 1, 1.0)]))
+            .await
+            .status,
+        204
+    );
+    let before = server.handle.registry_digest();
+    let answer = server
+        .post(Some(V2), None, v2_body(&[1, 2, 3, 4], &[2]))
+        .await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(answer.body.contains("queue is full"));
+    assert_eq!(written(&answer), Some([0, 0, 0]));
+    assert_eq!(server.handle.registry_digest(), before);
+
+    // The pipeline takes the first batch: the retried request now goes through.
+    let events = server.events.as_mut().unwrap();
+    match events.recv().await.unwrap() {
+        PipelineEvent::Samples(samples) => assert_eq!(samples.len(), 1),
+        other => panic!("unexpected event {other:?}"),
+    }
+    assert_eq!(
+        server
+            .post(Some(V2), None, v2_body(&[1, 2, 3, 4], &[2]))
+            .await
+            .status,
+        204
+    );
+}
+
+#[tokio::test]
+async fn bearer_and_basic_auth_guard_the_write_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken\n").unwrap();
+    let server = start(
+        &format!(
+            "write_auth:\n  bearer:\n    token_file: {}\n",
+            token.display()
+        ),
+        false,
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/write", server.url);
+    for auth in [None, Some("Bearer wrong"), Some("Basic dDBrZW4=")] {
+        let mut request = client.post(&url).body(v1_body(&[(UP, 1, 1.0)]));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{auth:?}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+    }
+    assert_eq!(server.handle.active_series(), 0);
+    let ok = client
+        .post(&url)
+        .bearer_auth("t0ken")
+        .body(v1_body(&[(UP, 1, 1.0)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 204);
+
+    // SAFETY of the test: the variable name is unique to this test.
+    unsafe { std::env::set_var("HARBINGER_TEST_BASIC_PASSWORD", "pw") };
+    let basic = start("write_auth:\n  basic:\n    username: prom\n    password_env: HARBINGER_TEST_BASIC_PASSWORD\n", false).await;
+    let url = format!("{}/api/v1/write", basic.url);
+    let wrong = client
+        .post(&url)
+        .basic_auth("prom", Some("nope"))
+        .body(v1_body(&[(UP, 1, 1.0)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = client
+        .post(&url)
+        .basic_auth("prom", Some("pw"))
+        .body(v1_body(&[(UP, 1, 1.0)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 204);
+}
+
+#[tokio::test]
+async fn operational_endpoints_answer() {
+    let server = start("", false).await;
+    assert_eq!(server.get("/-/healthy").await.status, 200);
+    assert_eq!(server.get("/-/ready").await.status, 200);
+    let metrics = server.get("/metrics").await;
+    for name in [
+        "harbinger_samples_received_total",
+        "harbinger_active_series",
+        "harbinger_request_decode_seconds_bucket",
+        "harbinger_queue_depth",
+        "harbinger_active_series_limit_reached",
+        "harbinger_build_info",
+    ] {
+        assert!(metrics.body.contains(name), "{name} missing from /metrics");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_drains_and_returns() {
+    let mut server = start("shutdown_timeout: 5s\n", false).await;
+    assert_eq!(
+        server
+            .post(None, None, v1_body(&[(UP, 1, 1.0)]))
+            .await
+            .status,
+        204
+    );
+    server.stop.take().unwrap().send(()).unwrap();
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(5), &mut server.task).await;
+    assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
+    assert!(
+        reqwest::get(format!("{}/-/healthy", server.url))
+            .await
+            .is_err(),
+        "still accepting"
+    );
+}

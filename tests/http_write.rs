@@ -491,22 +491,42 @@ async fn operational_endpoints_answer() {
 }
 
 #[tokio::test]
-async fn shutdown_drains_and_returns() {
-    let mut server = start("shutdown_timeout: 5s\n", false).await;
-    assert_eq!(
-        server
-            .post(None, None, v1_body(&[(UP, 1, 1.0)]))
-            .await
-            .status,
-        204
+async fn shutdown_finishes_in_flight_requests_then_stops() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut server = start("shutdown_timeout: 10s\n", false).await;
+    let body = v1_body(&[(UP, 1, 1.0)]);
+    // A request whose body is still on its way when the signal comes.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/write HTTP/1.1\r\nhost: {address}\r\ncontent-type: {V1}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
     );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..body.len() / 2]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
     server.stop.take().unwrap().send(()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        !server.task.is_finished(),
+        "stopped before the in-flight request"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(&address).await.is_err(),
+        "still accepting new connections"
+    );
+
+    stream.write_all(&body[body.len() / 2..]).await.unwrap();
+    let mut answer = vec![0; 256];
+    let read = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    drop(stream);
+
     let finished = tokio::time::timeout(std::time::Duration::from_secs(5), &mut server.task).await;
     assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
-    assert!(
-        reqwest::get(format!("{}/-/healthy", server.url))
-            .await
-            .is_err(),
-        "still accepting"
-    );
+    assert_eq!(server.handle.active_series(), 1);
+    assert_eq!(server.handle.queued_batches(), 0, "queue not drained");
 }

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
@@ -125,7 +124,7 @@ impl App {
         Router::new()
             .route(
                 "/api/v1/write",
-                post(write::write).fallback(method_not_allowed),
+                post(write::write).fallback(write::method_not_allowed),
             )
             .route("/metrics", get(ops::metrics))
             .route("/-/healthy", get(ops::healthy))
@@ -166,9 +165,16 @@ impl App {
                 })
                 .into_future(),
         );
-        tokio::select! {
-            result = &mut server => return result.map_err(std::io::Error::other)?,
-            () = begun.notified() => {}
+        let stopped_early = tokio::select! {
+            // Shutdown first: with no open connection, the server finishes in the same
+            // instant, and the ordered drain below must still run.
+            biased;
+            () = begun.notified() => None,
+            result = &mut server => Some(result),
+        };
+        if let Some(result) = stopped_early {
+            result.map_err(std::io::Error::other)??;
+            return Err(std::io::Error::other("HTTP server stopped unexpectedly"));
         }
         state.ready.store(false, Ordering::Relaxed);
         info!(
@@ -210,14 +216,11 @@ impl AppHandle {
     pub fn active_series(&self) -> usize {
         self.0.registry.lock().active_series()
     }
-}
 
-async fn method_not_allowed() -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [("allow", "POST")],
-        "method not allowed: remote write uses POST\n",
-    )
+    /// Batches accepted but not yet taken by the pipeline.
+    pub fn queued_batches(&self) -> usize {
+        self.0.queue.max_capacity() - self.0.queue.capacity()
+    }
 }
 
 /// Evicts ended and idle series every so often and tells the pipeline.

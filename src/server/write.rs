@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -50,6 +50,28 @@ pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         .request_seconds
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// Any method but POST: 405, counted like every other answer.
+pub async fn method_not_allowed(State(state): State<Arc<AppState>>) -> Response {
+    let response = (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "POST")],
+        "method not allowed: remote write uses POST\n",
+    )
+        .into_response();
+    count_answer(&state, &response);
+    response
+}
+
+fn count_answer(state: &AppState, response: &Response) {
+    state
+        .metrics
+        .requests
+        .get_or_create(&CodeLabels {
+            code: response.status().as_u16(),
+        })
+        .inc();
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

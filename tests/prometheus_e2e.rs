@@ -1,0 +1,230 @@
+//! End to end with the real programs: Prometheus scrapes node_exporter, evaluates an alert
+//! that always fires, and remote-writes everything to harbinger, which must accept it all.
+//!
+//! Needs Debian's `prometheus` and `prometheus-node-exporter` on PATH; the test fails
+//! (never skips) without them.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Process, eventually, free_ports, samples};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const INSTALL: &str = "run `apt-get install prometheus prometheus-node-exporter`";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_remote_writes_scraped_series_and_alerts_to_harbinger() {
+    // Declared first, dropped last: the log files outlive the processes.
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("building the HTTP client");
+    let deadline = Instant::now() + DEADLINE;
+
+    let [harbinger_port, node_port, prometheus_port] = free_ports();
+    let harbinger = start_harbinger(dir.path(), harbinger_port);
+    let node = start_node_exporter(dir.path(), node_port);
+    let prometheus = start_prometheus(dir.path(), prometheus_port, &node, &harbinger);
+    wait_ok(&http, &format!("{}/-/ready", harbinger.url), deadline).await;
+    wait_ok(&http, &format!("{}/metrics", node.url), deadline).await;
+    wait_ok(&http, &format!("{}/-/ready", prometheus.url), deadline).await;
+
+    // Scraped series arrive, with the target labels Prometheus attaches.
+    let harbinger_url = harbinger.url.as_str();
+    let wanted = [("job", "node"), ("instance", ANY)];
+    let disk = eventually(
+        "node_filesystem_avail_bytes{job, instance}",
+        deadline,
+        async || series_with(&http, harbinger_url, "node_filesystem_avail_bytes", &wanted).await,
+    )
+    .await;
+    assert_eq!(disk["stale"], false, "{disk}");
+
+    // So do alerts, which Prometheus records as ALERTS series.
+    let wanted = [("alertname", "AlwaysFiring"), ("alertstate", "firing")];
+    let alert = eventually(
+        "ALERTS{alertname=AlwaysFiring, alertstate=firing}",
+        deadline,
+        async || series_with(&http, harbinger_url, "ALERTS", &wanted).await,
+    )
+    .await;
+    assert_eq!(alert["value"], "1", "{alert}");
+
+    // Prometheus sent samples and metadata, and none of it failed.
+    let exposition = eventually(
+        "Prometheus to send samples and metadata",
+        deadline,
+        async || {
+            let text = metrics(&http, &prometheus.url).await?;
+            let samples_sent = sum(&text, "prometheus_remote_storage_samples_total")
+                + sum(&text, "prometheus_remote_storage_succeeded_samples_total");
+            let metadata_sent = sum(&text, "prometheus_remote_storage_metadata_total");
+            match (samples_sent > 0.0, metadata_sent > 0.0) {
+                (true, true) => Ok(text),
+                _ => Err(format!(
+                    "{samples_sent} samples, {metadata_sent} metadata sent"
+                )),
+            }
+        },
+    )
+    .await;
+    for failed in [
+        "prometheus_remote_storage_samples_failed_total",
+        "prometheus_remote_storage_failed_samples_total",
+        "prometheus_remote_storage_metadata_failed_total",
+    ] {
+        assert_eq!(sum(&exposition, failed), 0.0, "Prometheus counted {failed}");
+    }
+
+    // harbinger answered 204 and refused nothing.
+    let own = metrics(&http, harbinger_url)
+        .await
+        .expect("harbinger /metrics");
+    let accepted: f64 = samples(&own, "harbinger_requests_total")
+        .iter()
+        .filter(|(labels, _)| labels.contains("code=\"204\""))
+        .map(|(_, value)| value)
+        .sum();
+    assert!(accepted > 0.0, "no request answered 204:\n{own}");
+    let rejected = samples(&own, "harbinger_requests_rejected_total");
+    assert!(
+        rejected.iter().all(|(_, value)| *value == 0.0),
+        "harbinger refused requests: {rejected:?}"
+    );
+}
+
+fn start_harbinger(dir: &Path, port: u16) -> Process {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/harbinger.yml");
+    let args = [
+        "serve".into(),
+        "--log-level=info,harbinger=debug".into(),
+        format!("--config={}", config.display()),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--data-dir={}", dir.join("harbinger").display()),
+    ];
+    Process::spawn(
+        "harbinger",
+        env!("CARGO_BIN_EXE_harbinger"),
+        &args,
+        port,
+        dir,
+        "cargo builds it for integration tests",
+    )
+}
+
+fn start_node_exporter(dir: &Path, port: u16) -> Process {
+    let args = [
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--collector.disable-defaults".into(),
+        "--collector.filesystem".into(),
+        // The default also excludes overlay, which is `/` in a container.
+        "--collector.filesystem.fs-types-exclude=^(autofs|cgroup2?|devpts|nsfs|proc|sysfs)$".into(),
+    ];
+    Process::spawn(
+        "node_exporter",
+        "prometheus-node-exporter",
+        &args,
+        port,
+        dir,
+        INSTALL,
+    )
+}
+
+fn start_prometheus(dir: &Path, port: u16, node: &Process, harbinger: &Process) -> Process {
+    let node_target = node.url.trim_start_matches("http://");
+    let rules = dir.join("rules.yml");
+    let rule_file = r#"
+groups:
+  - name: e2e
+    rules:
+      - alert: AlwaysFiring
+        expr: vector(1)
+        for: 0s
+"#;
+    std::fs::write(&rules, rule_file).expect("writing the rule file");
+    let config = dir.join("prometheus.yml");
+    let prometheus_yml = format!(
+        r#"
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+rule_files: ["{rules}"]
+scrape_configs:
+  - job_name: node
+    static_configs: [{{targets: ["{node_target}"]}}]
+remote_write:
+  - url: {harbinger}/api/v1/write
+    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}}
+    metadata_config: {{send_interval: 1s}}
+"#,
+        rules = rules.display(),
+        harbinger = harbinger.url,
+    );
+    std::fs::write(&config, prometheus_yml).expect("writing prometheus.yml");
+    let args = [
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ];
+    Process::spawn("prometheus", "prometheus", &args, port, dir, INSTALL)
+}
+
+/// Waits for `url` to answer 200.
+async fn wait_ok(http: &reqwest::Client, url: &str, deadline: Instant) {
+    eventually(url, deadline, async || match http.get(url).send().await {
+        Ok(response) if response.status() == 200 => Ok(()),
+        Ok(response) => Err(format!("status {}", response.status())),
+        Err(error) => Err(error.to_string()),
+    })
+    .await;
+}
+
+/// A label value in `series_with` that matches any value.
+const ANY: &str = "*";
+
+/// The first series of `metric` in harbinger's `/api/v1/series` with all of `labels`.
+async fn series_with(
+    http: &reqwest::Client,
+    base: &str,
+    metric: &str,
+    labels: &[(&str, &str)],
+) -> Result<Value, String> {
+    let url = format!("{base}/api/v1/series?metric={metric}");
+    let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
+    let body: Value = response.json().await.map_err(|e| e.to_string())?;
+    let (Some("success"), Some(found)) = (body["status"].as_str(), body["data"].as_array()) else {
+        return Err(format!("unexpected answer: {body}"));
+    };
+    let matches = |series: &&Value| {
+        labels
+            .iter()
+            .all(|(name, value)| match series["labels"][name].as_str() {
+                Some(actual) => *value == ANY || actual == *value,
+                None => false,
+            })
+    };
+    found
+        .iter()
+        .find(matches)
+        .cloned()
+        .ok_or(format!("no match in {body}"))
+}
+
+async fn metrics(http: &reqwest::Client, base: &str) -> Result<String, String> {
+    let response = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    response.text().await.map_err(|e| e.to_string())
+}
+
+fn sum(exposition: &str, name: &str) -> f64 {
+    samples(exposition, name)
+        .iter()
+        .map(|(_, value)| value)
+        .sum()
+}

@@ -1,0 +1,130 @@
+//! Helpers for tests that run real programs: a child process that is killed when dropped
+//! (and whose log tail is printed when the test is failing), free ports, and polling
+//! with a deadline.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `N` distinct loopback ports that were free a moment ago (bound together, released).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0"));
+    listeners.map(|l| {
+        l.local_addr()
+            .expect("bound listener has an address")
+            .port()
+    })
+}
+
+/// A running program listening on a loopback port, killed on drop.
+pub struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+}
+
+impl Process {
+    /// Starts `program` with stdout and stderr in `logs/NAME.log`. Panics with `hint` when
+    /// the program is not installed.
+    pub fn spawn(
+        name: &str,
+        program: &str,
+        args: &[String],
+        port: u16,
+        logs: &Path,
+        hint: &str,
+    ) -> Process {
+        let log = logs.join(format!("{name}.log"));
+        let out = File::create(&log).expect("creating a log file");
+        let err = out.try_clone().expect("cloning a log file handle");
+        let child = Command::new(program)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|error| match error.kind() {
+                ErrorKind::NotFound => panic!("{program} is not installed: {hint}"),
+                _ => panic!("starting {program}: {error}"),
+            });
+        Process {
+            name: name.to_owned(),
+            child,
+            log,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The last `lines` lines of the program's output.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let state = match self.child.try_wait() {
+            Ok(Some(status)) => format!("had exited, {status}"),
+            _ => "was running".to_owned(),
+        };
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let tail = self.log_tail(40);
+            eprintln!(
+                "----- {} {state}; its last output lines:\n{tail}\n-----",
+                self.name
+            );
+        }
+    }
+}
+
+/// Calls `probe` every 250 ms until it returns `Ok`, and returns that value; past
+/// `deadline`, panics with `what` and the last `Err` the probe gave.
+pub async fn eventually<T>(
+    what: &str,
+    deadline: Instant,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    loop {
+        let last = match probe().await {
+            Ok(value) => return value,
+            Err(last) => last,
+        };
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what}; last observation: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The samples of `name` in a Prometheus or OpenMetrics text exposition, as
+/// (label text between the braces, value) pairs.
+pub fn samples(exposition: &str, name: &str) -> Vec<(String, f64)> {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, rest) = match rest.strip_prefix('{') {
+                Some(rest) => rest.split_once('}')?,
+                None => ("", rest),
+            };
+            if !rest.starts_with(' ') {
+                return None; // another metric whose name starts with `name`
+            }
+            let value = rest.split_whitespace().next()?.parse().ok()?;
+            Some((labels.to_owned(), value))
+        })
+        .collect()
+}

@@ -105,92 +105,92 @@ impl Metrics {
         r.register("build_info", "harbinger's version; always 1", build_info);
         r.register(
             "requests",
-            "Remote-write requests answered, by HTTP status code.",
+            "Remote-write requests answered, by HTTP status code",
             metrics.requests.clone(),
         );
         r.register(
             "requests_rejected",
-            "Remote-write requests refused, by reason kind.",
+            "Remote-write requests refused, by reason kind",
             metrics.requests_rejected.clone(),
         );
         r.register(
             "samples_received",
-            "Float samples received in accepted remote-write requests.",
+            "Float samples received in accepted remote-write requests",
             metrics.samples_received.clone(),
         );
         r.register(
             "samples_dropped",
-            "Float samples of accepted requests that were not kept, by reason.",
+            "Float samples of accepted requests that were not kept, by reason",
             metrics.samples_dropped.clone(),
         );
         r.register(
             "histograms_received",
-            "Native histogram samples received (counted, not scored).",
+            "Native histogram samples received (counted, not scored)",
             metrics.histograms_received.clone(),
         );
         r.register(
             "exemplars_received",
-            "Exemplars received (counted, not scored).",
+            "Exemplars received (counted, not scored)",
             metrics.exemplars_received.clone(),
         );
         r.register(
             "series_received",
-            "Series entries received in accepted requests.",
+            "Series entries received in accepted requests",
             metrics.series_received.clone(),
         );
         r.register(
             "metadata_received",
-            "Metric metadata entries received in accepted requests.",
+            "Metric metadata entries received in accepted requests",
             metrics.metadata_received.clone(),
         );
         r.register(
             "request_decode_seconds",
-            "Time to decompress, decode and validate one remote-write body.",
+            "Time to decompress, decode and validate one remote-write body",
             metrics.decode_seconds.clone(),
         );
         r.register(
             "request_duration_seconds",
-            "Time to answer one remote-write request, body read included.",
+            "Time to answer one remote-write request, body read included",
             metrics.request_seconds.clone(),
         );
         r.register(
             "active_series",
-            "Series currently held in the registry.",
+            "Series currently held in the registry",
             metrics.active_series.clone(),
         );
         r.register(
             "active_series_limit",
-            "Configured cap on active series (ingest.max_active_series).",
+            "Configured cap on active series (ingest.max_active_series)",
             metrics.series_limit.clone(),
         );
         r.register(
             "active_series_limit_reached",
-            "1 while the active-series cap is reached and new series are dropped.",
+            "1 while the active-series cap is reached and new series are dropped",
             metrics.series_limit_reached.clone(),
         );
         r.register(
             "series_created",
-            "Series added to the registry.",
+            "Series added to the registry",
             metrics.series_created.clone(),
         );
         r.register(
             "series_evicted",
-            "Series removed after a stale marker or ingest.series_idle_timeout.",
+            "Series removed after a stale marker or ingest.series_idle_timeout",
             metrics.series_evicted.clone(),
         );
         r.register(
             "queue_depth",
-            "Batches waiting in the queue to the pipeline.",
+            "Batches waiting in the queue to the pipeline",
             metrics.queue_depth.clone(),
         );
         r.register(
             "queue_capacity",
-            "Capacity of the queue to the pipeline, in batches.",
+            "Capacity of the queue to the pipeline, in batches",
             metrics.queue_capacity.clone(),
         );
         r.register(
             "pipeline_samples_processed",
-            "Samples the pipeline has taken off the queue.",
+            "Samples the pipeline has taken off the queue",
             metrics.pipeline_samples.clone(),
         );
         metrics

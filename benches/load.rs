@@ -1,0 +1,592 @@
+//! Load benchmark: the real `harbinger serve` binary under sustained remote-write traffic
+//! from 100,000 node_exporter-like series (200 hosts × 500 series, see
+//! `support/synthetic.rs`).
+//!
+//! Run: `cargo bench --bench load`. Settings (environment):
+//! - `LOAD_SECONDS` (default 20): length of the timed phase.
+//! - `LOAD_CONNECTIONS` (default 8): concurrent HTTP/1.1 keep-alive connections.
+//! - `LOAD_PROTOCOL` (`v1`, the default, or `v2`).
+//! - `LOAD_HOSTS` (default 200): node_exporter targets of 500 series each.
+//! - `LOAD_CLIENT_THREADS` (default 1): threads of the load generator's runtime.
+//!
+//! What it does: starts the server on a free loopback port with a temporary data dir,
+//! waits for `/-/ready`, measures its RSS, sends one full scrape round to create every
+//! series (not timed), then for the timed phase each connection sends, round after
+//! round, its own share of the 2000-sample requests (a request always goes over the same
+//! connection, as Prometheus shards by series, so a series' samples arrive in order).
+//! Each request is the pre-encoded template of its part with the round's timestamps and
+//! values patched in (a copy and 4000 small writes, no encoding). Then it reads the
+//! server's own counters from `/metrics`, its CPU time from `/proc/<pid>/stat` and its
+//! RSS from `/proc/<pid>/status`, prints a table against the targets, and stops it.
+
+#[path = "support/synthetic.rs"]
+mod synthetic;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use harbinger::ingest::Protocol;
+use synthetic::{Fleet, SERIES_PER_HOST, Template};
+
+const TARGET_SAMPLES_PER_CPU_SECOND: f64 = 2_000_000.0;
+const TARGET_RSS_BYTES_PER_SERIES: f64 = 300.0;
+
+fn setting<T: FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+/// The server process; stopped (SIGTERM, then SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        let child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
+            .args(["--log-level", "warn", "serve", "--listen"])
+            .arg(address.to_string())
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting the harbinger binary");
+        Server {
+            child,
+            address,
+            _data_dir: data_dir,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Server CPU time (user + system) so far, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        process_cpu_seconds(&format!("/proc/{}/stat", self.pid()))
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("reading the server's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .expect("VmRSS in /proc/<pid>/status");
+        kib * 1024
+    }
+
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// utime + stime of a `/proc/.../stat` file, in seconds.
+fn process_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).expect("reading /proc stat");
+    // Fields after the command name, which is in parentheses and may contain spaces:
+    // state is field 3, utime field 14, stime field 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks as f64 / per_second
+}
+
+/// The figures read from the server's `/metrics`.
+#[derive(Debug, Default, Clone)]
+struct Counters {
+    received: f64,
+    dropped: BTreeMap<String, f64>,
+    active_series: f64,
+    requests: BTreeMap<String, f64>,
+}
+
+impl Counters {
+    fn parse(text: &str) -> Counters {
+        let mut counters = Counters::default();
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let (name, labels) = match series.split_once('{') {
+                Some((name, labels)) => (name, labels.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let label = |key: &str| {
+                labels
+                    .split(',')
+                    .find_map(|pair| pair.strip_prefix(key)?.strip_prefix("=\""))
+                    .map(|v| v.trim_end_matches('"').to_owned())
+                    .unwrap_or_default()
+            };
+            match name {
+                "harbinger_samples_received_total" => counters.received = value,
+                "harbinger_samples_dropped_total" => {
+                    counters.dropped.insert(label("reason"), value);
+                }
+                "harbinger_active_series" => counters.active_series = value,
+                "harbinger_requests_total" => {
+                    counters.requests.insert(label("code"), value);
+                }
+                _ => {}
+            }
+        }
+        counters
+    }
+
+    fn dropped_total(&self) -> f64 {
+        self.dropped.values().sum()
+    }
+
+    fn requests_other_than_204(&self) -> f64 {
+        self.requests
+            .iter()
+            .filter(|(code, _)| code.as_str() != "204")
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+struct Generator {
+    client: reqwest::Client,
+    url: String,
+    protocol: Protocol,
+    fleet: Fleet,
+    templates: Vec<Template>,
+    connections: usize,
+}
+
+#[derive(Default)]
+struct Sent {
+    requests: u64,
+    samples: u64,
+    bytes: u64,
+    statuses: BTreeMap<u16, u64>,
+    first_failure: Option<String>,
+    latencies_us: Vec<u32>,
+}
+
+impl Sent {
+    fn merge(&mut self, other: Sent) {
+        self.requests += other.requests;
+        self.samples += other.samples;
+        self.bytes += other.bytes;
+        for (status, n) in other.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        if self.first_failure.is_none() {
+            self.first_failure = other.first_failure;
+        }
+        self.latencies_us.extend(other.latencies_us);
+    }
+
+    fn all_204(&self) -> bool {
+        self.statuses.keys().all(|&status| status == 204)
+    }
+}
+
+impl Generator {
+    async fn get(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("GET on the server")
+            .text()
+            .await
+            .expect("reading the response")
+    }
+
+    async fn counters(&self) -> Counters {
+        Counters::parse(&self.get("/metrics").await)
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = self
+                .client
+                .get(format!("{}/-/ready", self.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server not ready after 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Connection `k`'s share: parts k, k + C, k + 2C, ... of each round, from
+    /// `first_round` on, until `deadline` (or for one round when there is none).
+    async fn connection(
+        self: Arc<Self>,
+        k: usize,
+        first_round: u64,
+        deadline: Option<Instant>,
+    ) -> Sent {
+        let parts: Vec<usize> = (k..self.templates.len())
+            .step_by(self.connections)
+            .collect();
+        let mut sent = Sent::default();
+        if parts.is_empty() {
+            return sent;
+        }
+        let (content_type, version) = match self.protocol {
+            Protocol::V1 => ("application/x-protobuf", "0.1.0"),
+            Protocol::V2 => (
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "2.0.0",
+            ),
+        };
+        let url = format!("{}/api/v1/write", self.url);
+        let mut round = first_round;
+        loop {
+            for &part in &parts {
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    return sent;
+                }
+                let template = &self.templates[part];
+                let mut body = Vec::with_capacity(template.compressed_len());
+                template.render(&self.fleet, round, &mut body);
+                sent.bytes += body.len() as u64;
+                let started = Instant::now();
+                let response = self
+                    .client
+                    .post(&url)
+                    .header("content-type", content_type)
+                    .header("content-encoding", "snappy")
+                    .header("x-prometheus-remote-write-version", version)
+                    .header("user-agent", "harbinger-load/0.1")
+                    .body(body)
+                    .send()
+                    .await;
+                let status = match response {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let text = response.text().await.unwrap_or_default();
+                        if status != 204 && sent.first_failure.is_none() {
+                            sent.first_failure = Some(format!("{status}: {}", text.trim()));
+                        }
+                        status
+                    }
+                    Err(error) => {
+                        if sent.first_failure.is_none() {
+                            sent.first_failure = Some(format!("transport: {error}"));
+                        }
+                        0
+                    }
+                };
+                sent.latencies_us
+                    .push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                *sent.statuses.entry(status).or_default() += 1;
+                sent.requests += 1;
+                sent.samples += template.samples() as u64;
+            }
+            if deadline.is_none() {
+                return sent;
+            }
+            round += 1;
+        }
+    }
+
+    async fn run(self: &Arc<Self>, first_round: u64, deadline: Option<Instant>) -> Sent {
+        let tasks: Vec<_> = (0..self.connections)
+            .map(|k| tokio::spawn(self.clone().connection(k, first_round, deadline)))
+            .collect();
+        let mut sent = Sent::default();
+        for task in tasks {
+            sent.merge(task.await.expect("connection task"));
+        }
+        sent
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+}
+
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 && c != '-' {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn main() {
+    let seconds: f64 = setting("LOAD_SECONDS", 20.0);
+    let connections: usize = setting("LOAD_CONNECTIONS", 8);
+    let hosts: usize = setting("LOAD_HOSTS", 200);
+    let client_threads: usize = setting("LOAD_CLIENT_THREADS", 1);
+    let protocol = match setting("LOAD_PROTOCOL", "v1".to_owned()).as_str() {
+        "v1" | "1" => Protocol::V1,
+        "v2" | "2" => Protocol::V2,
+        other => panic!("LOAD_PROTOCOL={other:?}: expected v1 or v2"),
+    };
+    assert!(connections > 0, "LOAD_CONNECTIONS must be at least 1");
+
+    let prepared = Instant::now();
+    let fleet = Fleet::node_exporters(hosts);
+    let templates = fleet.templates(protocol);
+    for template in [&templates[0], &templates[templates.len() - 1]] {
+        template.check(&fleet, 0);
+        template.check(&fleet, 123_456);
+    }
+    let series = fleet.len();
+    let request_bytes: usize = templates.iter().map(Template::compressed_len).sum();
+    eprintln!(
+        "prepared {} requests per round for {series} series in {:.1} s ({:.0} B compressed on average)",
+        templates.len(),
+        prepared.elapsed().as_secs_f64(),
+        request_bytes as f64 / templates.len() as f64,
+    );
+
+    let mut server = Server::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(client_threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let generator = Arc::new(Generator {
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(connections)
+            .tcp_nodelay(true)
+            .build()
+            .expect("HTTP client"),
+        url: server.url(""),
+        protocol,
+        fleet,
+        templates,
+        connections,
+    });
+
+    runtime.block_on(generator.wait_ready());
+    // Let the runtime settle (threads spawned, first allocations) before the baseline.
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_start = server.rss_bytes();
+
+    let warm_started = Instant::now();
+    let warm = runtime.block_on(generator.run(0, None));
+    let warm_seconds = warm_started.elapsed().as_secs_f64();
+    assert!(
+        warm.all_204(),
+        "warm-up requests failed: {:?}, first failure: {:?}",
+        warm.statuses,
+        warm.first_failure
+    );
+    let before = runtime.block_on(generator.counters());
+    assert_eq!(
+        before.active_series as usize, series,
+        "warm-up must create every series"
+    );
+    let rss_warm = server.rss_bytes();
+    eprintln!(
+        "warm-up: {} requests, {series} series created in {warm_seconds:.1} s; timing {seconds} s over {connections} connections",
+        warm.requests
+    );
+
+    let cpu_before = server.cpu_seconds();
+    let self_cpu_before = process_cpu_seconds("/proc/self/stat");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut sent = runtime.block_on(generator.run(1, Some(deadline)));
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds() - cpu_before;
+    let self_cpu = process_cpu_seconds("/proc/self/stat") - self_cpu_before;
+    let after = runtime.block_on(generator.counters());
+    let rss_end = server.rss_bytes();
+
+    let received = after.received - before.received;
+    let dropped = after.dropped_total() - before.dropped_total();
+    let accepted = received - dropped;
+    let failed_requests = after.requests_other_than_204() - before.requests_other_than_204();
+    sent.latencies_us.sort_unstable();
+    let active = after.active_series;
+    let per_cpu_second = accepted / cpu;
+    let rss_per_series = (rss_end.saturating_sub(rss_start)) as f64 / active;
+    let rss_per_series_warm = (rss_warm.saturating_sub(rss_start)) as f64 / active;
+    let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+
+    println!();
+    println!(
+        "harbinger load: remote write {}, {series} series ({hosts} hosts x {SERIES_PER_HOST}), \
+         2000 samples/request, {connections} connections, {wall:.1} s, {} CPUs shared with the generator",
+        match protocol {
+            Protocol::V1 => "1.0",
+            Protocol::V2 => "2.0",
+        },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!("{:-<104}", "");
+    println!("{:<44} {:>26}   {:<30}", "figure", "value", "target");
+    println!("{:-<104}", "");
+    let row = |name: &str, value: String, target: &str| {
+        println!("{name:<44} {value:>26}   {target:<30}");
+    };
+    row(
+        "requests sent / answered 204",
+        format!(
+            "{} / {}",
+            sent.requests,
+            sent.statuses.get(&204).copied().unwrap_or(0)
+        ),
+        if sent.all_204() && failed_requests == 0.0 {
+            "all 204: ok"
+        } else {
+            "all 204: MISSED"
+        },
+    );
+    row("samples sent", thousands(sent.samples as f64), "");
+    row(
+        "samples received (server counter)",
+        thousands(received),
+        if received == sent.samples as f64 {
+            "= sent: ok"
+        } else {
+            "= sent: MISSED"
+        },
+    );
+    row(
+        "samples dropped (server counters)",
+        thousands(dropped),
+        if dropped == 0.0 { "0: ok" } else { "0: MISSED" },
+    );
+    row("accepted samples/s", thousands(accepted / wall), "");
+    row(
+        "request latency p50 / p99 / max",
+        format!(
+            "{:.2} / {:.2} / {:.2} ms",
+            percentile(&sent.latencies_us, 50.0),
+            percentile(&sent.latencies_us, 99.0),
+            percentile(&sent.latencies_us, 100.0)
+        ),
+        "",
+    );
+    row(
+        "compressed bytes/s sent",
+        format!("{:.1} MB/s", sent.bytes as f64 / wall / 1e6),
+        "",
+    );
+    row(
+        "server CPU (user+sys)",
+        format!("{cpu:.2} s ({:.2} cores)", cpu / wall),
+        "",
+    );
+    row(
+        "load generator CPU (user+sys)",
+        format!("{self_cpu:.2} s ({:.2} cores)", self_cpu / wall),
+        "",
+    );
+    row(
+        "samples per server CPU-second",
+        thousands(per_cpu_second),
+        &format!(
+            ">= {}: {}",
+            thousands(TARGET_SAMPLES_PER_CPU_SECOND),
+            verdict(per_cpu_second >= TARGET_SAMPLES_PER_CPU_SECOND)
+        ),
+    );
+    row(
+        "server CPU per request",
+        format!("{:.0} us", 1e6 * cpu / sent.requests as f64),
+        "",
+    );
+    row("active series (server gauge)", thousands(active), "");
+    row(
+        "server RSS: start / after warm-up / end",
+        format!("{} / {} / {}", mib(rss_start), mib(rss_warm), mib(rss_end)),
+        "",
+    );
+    row(
+        "RSS bytes per active series (end - start)",
+        format!("{rss_per_series:.0} B"),
+        &format!(
+            "<= {TARGET_RSS_BYTES_PER_SERIES:.0} B: {}",
+            verdict(rss_per_series <= TARGET_RSS_BYTES_PER_SERIES)
+        ),
+    );
+    row(
+        "  same, right after warm-up",
+        format!("{rss_per_series_warm:.0} B"),
+        "",
+    );
+    println!("{:-<104}", "");
+    if let Some(failure) = &sent.first_failure {
+        println!("first failed request: {failure}");
+    }
+    if !after.dropped.is_empty() {
+        println!("dropped by reason (whole run): {:?}", after.dropped);
+    }
+    println!("responses by status (timed phase): {:?}", sent.statuses);
+
+    drop(runtime);
+    server.stop();
+}

@@ -4,6 +4,7 @@
 //! first problem found. Labels must be sorted strictly by name (which also rules out
 //! duplicates), names non-empty, names and values UTF-8 and within the size limits.
 
+use std::cmp::Ordering;
 use std::hash::{BuildHasher, Hasher};
 
 use super::error::SeriesProblem;
@@ -33,18 +34,30 @@ const HASH_SEED: u64 = 0x6861_7262_696e_6765;
 /// Checks and hashes the labels of one series as they are read.
 pub struct LabelSetChecker<'a> {
     limits: &'a LabelLimits,
+    check_utf8: bool,
     previous: Option<&'a [u8]>,
     count: usize,
     hasher: foldhash::fast::FoldHasher<'static>,
 }
 
 impl<'a> LabelSetChecker<'a> {
+    /// A checker for labels read straight from the wire (remote write 1.0).
     pub fn new(limits: &'a LabelLimits) -> Self {
         LabelSetChecker {
             limits,
+            check_utf8: true,
             previous: None,
             count: 0,
             hasher: foldhash::fast::FixedState::with_seed(HASH_SEED).build_hasher(),
+        }
+    }
+
+    /// A checker for labels taken from a 2.0 symbols table, whose strings were checked
+    /// for UTF-8 once, when the table was read.
+    pub fn for_symbols(limits: &'a LabelLimits) -> Self {
+        LabelSetChecker {
+            check_utf8: false,
+            ..LabelSetChecker::new(limits)
         }
     }
 
@@ -61,40 +74,38 @@ impl<'a> LabelSetChecker<'a> {
         if name.is_empty() {
             return Err(SeriesProblem::EmptyName { index });
         }
-        let Ok(name_text) = std::str::from_utf8(name) else {
+        if self.check_utf8 && !is_utf8(name) {
             return Err(SeriesProblem::NameNotUtf8 { index });
-        };
+        }
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         if let Some(previous) = self.previous {
-            if name == previous {
-                return Err(SeriesProblem::Duplicate {
-                    name: name_text.to_owned(),
-                });
-            }
-            if name < previous {
-                return Err(SeriesProblem::Unsorted {
-                    name: name_text.to_owned(),
-                    previous: String::from_utf8_lossy(previous).into_owned(),
-                });
+            match name.cmp(previous) {
+                Ordering::Greater => {}
+                Ordering::Equal => return Err(SeriesProblem::Duplicate { name: text(name) }),
+                Ordering::Less => {
+                    return Err(SeriesProblem::Unsorted {
+                        name: text(name),
+                        previous: text(previous),
+                    });
+                }
             }
         }
         if name.len() > self.limits.max_name_bytes {
             return Err(SeriesProblem::NameTooLong {
-                name: truncated(name_text),
+                name: truncated(&text(name)),
                 len: name.len(),
                 limit: self.limits.max_name_bytes,
             });
         }
         if value.len() > self.limits.max_value_bytes {
             return Err(SeriesProblem::ValueTooLong {
-                name: name_text.to_owned(),
+                name: text(name),
                 len: value.len(),
                 limit: self.limits.max_value_bytes,
             });
         }
-        if std::str::from_utf8(value).is_err() {
-            return Err(SeriesProblem::ValueNotUtf8 {
-                name: name_text.to_owned(),
-            });
+        if self.check_utf8 && !is_utf8(value) {
+            return Err(SeriesProblem::ValueNotUtf8 { name: text(name) });
         }
         self.previous = Some(name);
         write_label(&mut self.hasher, name, value);
@@ -121,6 +132,11 @@ pub fn hash_labels<'l>(labels: impl IntoIterator<Item = (&'l [u8], &'l [u8])>) -
         write_label(&mut hasher, name, value);
     }
     hasher.finish()
+}
+
+fn is_utf8(bytes: &[u8]) -> bool {
+    // Label text is nearly always ASCII, which is checked a word at a time.
+    bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
 }
 
 /// Names in error messages are cut so that one bad label cannot make a huge log line.

@@ -55,7 +55,7 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
         };
         check_refs(&refs, symbols.len()).map_err(series_error)?;
         let label_start = labels.len() as u32;
-        let mut checker = LabelSetChecker::new(limits);
+        let mut checker = LabelSetChecker::for_symbols(limits);
         for pair in refs.chunks_exact(2) {
             let (name, value) = (symbols[pair[0] as usize], symbols[pair[1] as usize]);
             checker

@@ -72,7 +72,19 @@ impl<'a> Reader<'a> {
         Ok(Some((number, wire_type)))
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, WireError> {
+        // Tags, lengths of short strings and small numbers fit in one byte.
+        if let Some(&byte) = self.buf.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint_multi_byte()
+    }
+
+    fn varint_multi_byte(&mut self) -> Result<u64, WireError> {
         let mut value = 0u64;
         for i in 0..10 {
             let Some(&byte) = self.buf.get(self.pos) else {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use harbinger::config::{Config, ValidConfig};
-use harbinger::ingest::proto::{self, v1, v2};
+use harbinger::ingest::proto::{self, v2};
 use harbinger::pipeline::PipelineEvent;
 use harbinger::server::{App, AppHandle};
 use reqwest::StatusCode;
@@ -104,26 +104,7 @@ fn written(answer: &Answer) -> Option<[u64; 3]> {
 }
 
 fn v1_body(series: &[(&[(&str, &str)], i64, f64)]) -> Vec<u8> {
-    proto::encode_snappy(&v1::WriteRequest {
-        timeseries: series
-            .iter()
-            .map(|(labels, timestamp, value)| v1::TimeSeries {
-                labels: labels
-                    .iter()
-                    .map(|(n, v)| v1::Label {
-                        name: n.to_string(),
-                        value: v.to_string(),
-                    })
-                    .collect(),
-                samples: vec![v1::Sample {
-                    value: *value,
-                    timestamp: *timestamp,
-                }],
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    })
+    proto::encode_snappy(&proto::v1_request(series))
 }
 
 /// A 2.0 request over the symbols `["", "__name__", "up", "job", "node"]`.

@@ -28,3 +28,25 @@ pub fn snappy(raw: &[u8]) -> Vec<u8> {
         .compress_vec(raw)
         .expect("snappy accepts any input below 4 GiB")
 }
+
+/// A 1.0 request with one sample per series, each given as its label pairs (sorted by
+/// name), timestamp and value; for tools and tests that build small requests by hand.
+pub fn v1_request(series: &[(&[(&str, &str)], i64, f64)]) -> v1::WriteRequest {
+    v1::WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|&(labels, timestamp, value)| v1::TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|&(name, value)| v1::Label {
+                        name: name.to_owned(),
+                        value: value.to_owned(),
+                    })
+                    .collect(),
+                samples: vec![v1::Sample { value, timestamp }],
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}

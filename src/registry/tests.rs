@@ -1,29 +1,10 @@
 use super::*;
-use crate::ingest::proto::{self, v1};
+use crate::ingest::proto;
 use crate::ingest::{DecodeLimits, Decoder, Protocol, STALE_NAN_BITS};
 
 /// A batch of one sample per series: (labels, timestamp, value).
 fn batch(series: &[(&[(&str, &str)], i64, f64)]) -> WriteBatch {
-    let request = v1::WriteRequest {
-        timeseries: series
-            .iter()
-            .map(|(labels, timestamp, value)| v1::TimeSeries {
-                labels: labels
-                    .iter()
-                    .map(|(name, value)| v1::Label {
-                        name: name.to_string(),
-                        value: value.to_string(),
-                    })
-                    .collect(),
-                samples: vec![v1::Sample {
-                    value: *value,
-                    timestamp: *timestamp,
-                }],
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let request = proto::v1_request(series);
     let mut batch = WriteBatch::default();
     Decoder::new(DecodeLimits::default())
         .decode(Protocol::V1, &proto::encode_snappy(&request), &mut batch)

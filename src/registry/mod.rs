@@ -112,6 +112,10 @@ impl Registry {
         self.active
     }
 
+    pub fn max_active(&self) -> usize {
+        self.max_active
+    }
+
     pub fn at_limit(&self) -> bool {
         self.active >= self.max_active
     }

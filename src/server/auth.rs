@@ -18,6 +18,10 @@ impl Authenticator {
         Authenticator { required }
     }
 
+    pub fn is_required(&self) -> bool {
+        self.required.is_some()
+    }
+
     /// The `WWW-Authenticate` challenge to send with a 401.
     pub fn challenge(&self) -> &'static str {
         match self.required {

@@ -145,7 +145,14 @@ impl App {
             series_idle_timeout,
             shutdown_timeout,
         } = self;
-        info!(address = %listener.local_addr()?, "harbinger listening");
+        info!(
+            address = %listener.local_addr()?,
+            write_auth = state.auth.is_required(),
+            max_active_series = state.registry.lock().max_active(),
+            queue_capacity = state.queue.max_capacity(),
+            series_idle_timeout = %crate::config::duration::format(series_idle_timeout),
+            "harbinger listening; remote write at /api/v1/write"
+        );
         let (stop_pipeline, pipeline_stopped) = oneshot::channel();
         let pipeline = events.map(|events| {
             tokio::spawn(pipeline::run(

@@ -2,6 +2,8 @@
 //! (and whose log tail is printed when the test is failing), free ports, and polling
 //! with a deadline.
 
+pub mod prometheus;
+
 use std::fs::File;
 use std::io::ErrorKind;
 use std::net::TcpListener;

@@ -1,0 +1,383 @@
+//! Fuzz target: `Decoder::decode` on arbitrary bytes, both protocols, checked against prost.
+//!
+//! Every input is decoded four times:
+//!
+//! 1. snappy-compressed, as remote write 1.0, and compared with
+//!    `proto::v1::WriteRequest::decode` of the same (uncompressed) bytes;
+//! 2. snappy-compressed, as remote write 2.0, and compared with `proto::v2::Request::decode`;
+//! 3. and 4. as is, as if the input were already a compressed body, for both protocols
+//!    (these only have to not panic and to leave an empty batch when they fail).
+//!
+//! The differential rules (see the crate's README for the reasoning):
+//!
+//! - prost fails  => ours fails.
+//! - ours fails, prost succeeds => ours failed on label validation (`DecodeError::Series`),
+//!   the one place where the walk is deliberately stricter than prost.
+//! - ours succeeds => prost succeeds, with the same series in the same order, the same
+//!   label bytes per series (v2: label refs resolved through the symbols table), the same
+//!   samples (timestamp and value bits), the same hash as `hash_labels`, the same counts of
+//!   histograms, exemplars and metadata, and (v2) the same metric type.
+//!
+//! `HARBINGER_FUZZ_DEBUG=1` prints both decoders' results for each input.
+//!
+//! Known divergences (found by this target; see the README) can be tolerated so that
+//! fuzzing continues past them: set `HARBINGER_FUZZ_RELAX` to a comma-separated list of
+//! the ids below, or `all`. By default nothing is relaxed. Each relaxation is as narrow as
+//! the target can make it.
+//!
+//! - `groups`: prost skips unknown fields of the deprecated group wire types (3 start, 4
+//!   end); the walk rejects them ("unsupported wire type"). Tolerated: ours fails with
+//!   that reason where prost succeeds.
+//! - `repeated-label-string`: prost checks the UTF-8 of every occurrence of the singular
+//!   string fields `Label.name`/`Label.value`; the walk only checks the last occurrence.
+//!   Tolerated: ours succeeds where prost fails with a `Label` UTF-8 error.
+//! - `v1-histogram-field-17`: field 17 (`start_timestamp`) exists only in the 2.0
+//!   histogram, but the shared histogram check demands a varint in 1.0 too, where prost
+//!   skips it as unknown with any wire type. Tolerated: ours fails with "wrong wire type
+//!   for field" where prost succeeds and the key just before the error offset is field 17.
+//! - `metadata-merge`: prost merges repeated occurrences of the singular 2.0
+//!   `TimeSeries.metadata` field (a later occurrence without `type` keeps the earlier
+//!   type); the walk takes the type from the last occurrence alone. Tolerated: the metric
+//!   type is not compared.
+
+#![no_main]
+
+use std::sync::OnceLock;
+
+use harbinger::ingest::{
+    DecodeError, DecodeLimits, Decoder, MetricType, Protocol, WriteBatch, hash_labels, proto,
+};
+use libfuzzer_sys::fuzz_target;
+use prost::Message;
+
+#[derive(Default)]
+struct Relax {
+    groups: bool,
+    repeated_label_string: bool,
+    v1_histogram_field_17: bool,
+    metadata_merge: bool,
+}
+
+fn relax() -> &'static Relax {
+    static RELAX: OnceLock<Relax> = OnceLock::new();
+    RELAX.get_or_init(|| {
+        let mut relax = Relax::default();
+        let list = std::env::var("HARBINGER_FUZZ_RELAX").unwrap_or_default();
+        for id in list.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+            match id {
+                "groups" => relax.groups = true,
+                "repeated-label-string" => relax.repeated_label_string = true,
+                "v1-histogram-field-17" => relax.v1_histogram_field_17 = true,
+                "metadata-merge" => relax.metadata_merge = true,
+                "all" => {
+                    relax = Relax {
+                        groups: true,
+                        repeated_label_string: true,
+                        v1_histogram_field_17: true,
+                        metadata_merge: true,
+                    }
+                }
+                other => panic!("HARBINGER_FUZZ_RELAX: unknown id {other:?}"),
+            }
+        }
+        relax
+    })
+}
+
+/// `HARBINGER_FUZZ_DEBUG=1` prints both decoders' results for every input (for running
+/// the target on a single file, not for fuzzing).
+fn debug() -> bool {
+    static DEBUG: OnceLock<bool> = OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("HARBINGER_FUZZ_DEBUG").is_some_and(|v| v != "0"))
+}
+
+/// One series as plain data, from either decoder.
+#[derive(Debug, PartialEq)]
+struct Series {
+    labels: Vec<(Vec<u8>, Vec<u8>)>,
+    /// (timestamp, value bits)
+    samples: Vec<(i64, u64)>,
+    metric_type: MetricType,
+}
+
+#[derive(Debug, PartialEq)]
+struct Plain {
+    series: Vec<Series>,
+    histograms: u64,
+    exemplars: u64,
+    metadata: u64,
+}
+
+fn ours_plain(batch: &WriteBatch) -> Plain {
+    let series = batch
+        .series()
+        .iter()
+        .map(|entry| {
+            let labels: Vec<(Vec<u8>, Vec<u8>)> = batch
+                .labels(entry)
+                .map(|(name, value)| (name.to_vec(), value.to_vec()))
+                .collect();
+            let rehashed = hash_labels(labels.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+            assert_eq!(entry.hash, rehashed, "series hash differs from hash_labels");
+            Series {
+                labels,
+                samples: batch
+                    .samples(entry)
+                    .iter()
+                    .map(|s| (s.timestamp_ms, s.value.to_bits()))
+                    .collect(),
+                metric_type: entry.metric_type,
+            }
+        })
+        .collect();
+    Plain {
+        series,
+        histograms: batch.histograms,
+        exemplars: batch.exemplars,
+        metadata: batch.metadata,
+    }
+}
+
+fn prost_v1_plain(request: &proto::v1::WriteRequest) -> Plain {
+    let series = request
+        .timeseries
+        .iter()
+        .map(|ts| Series {
+            labels: ts
+                .labels
+                .iter()
+                .map(|l| (l.name.as_bytes().to_vec(), l.value.as_bytes().to_vec()))
+                .collect(),
+            samples: ts
+                .samples
+                .iter()
+                .map(|s| (s.timestamp, s.value.to_bits()))
+                .collect(),
+            metric_type: MetricType::Unknown,
+        })
+        .collect();
+    Plain {
+        series,
+        histograms: request
+            .timeseries
+            .iter()
+            .map(|ts| ts.histograms.len() as u64)
+            .sum(),
+        exemplars: request
+            .timeseries
+            .iter()
+            .map(|ts| ts.exemplars.len() as u64)
+            .sum(),
+        metadata: request.metadata.len() as u64,
+    }
+}
+
+fn prost_v2_plain(request: &proto::v2::Request) -> Plain {
+    let symbol = |r: u32| -> Vec<u8> {
+        request
+            .symbols
+            .get(r as usize)
+            .unwrap_or_else(|| panic!("ours accepted symbol ref {r} of {}", request.symbols.len()))
+            .as_bytes()
+            .to_vec()
+    };
+    let series = request
+        .timeseries
+        .iter()
+        .map(|ts| {
+            assert!(
+                ts.labels_refs.len() % 2 == 0,
+                "ours accepted an odd number of label refs"
+            );
+            Series {
+                labels: ts
+                    .labels_refs
+                    .chunks_exact(2)
+                    .map(|pair| (symbol(pair[0]), symbol(pair[1])))
+                    .collect(),
+                samples: ts
+                    .samples
+                    .iter()
+                    .map(|s| (s.timestamp, s.value.to_bits()))
+                    .collect(),
+                metric_type: MetricType::from_wire(
+                    ts.metadata.as_ref().map_or(0, |m| m.r#type as u32),
+                ),
+            }
+        })
+        .collect();
+    Plain {
+        series,
+        histograms: request
+            .timeseries
+            .iter()
+            .map(|ts| ts.histograms.len() as u64)
+            .sum(),
+        exemplars: request
+            .timeseries
+            .iter()
+            .map(|ts| ts.exemplars.len() as u64)
+            .sum(),
+        metadata: request
+            .timeseries
+            .iter()
+            .filter(|ts| ts.metadata.is_some())
+            .count() as u64,
+    }
+}
+
+/// Runs our decoder; a failure must leave the batch empty.
+fn run(
+    decoder: &Decoder,
+    protocol: Protocol,
+    body: &[u8],
+    batch: &mut WriteBatch,
+) -> Result<(), DecodeError> {
+    let result = decoder.decode(protocol, body, batch);
+    if let Err(error) = &result {
+        assert!(
+            batch.series().is_empty() && batch.sample_count() == 0,
+            "a failed decode left series in the batch: {error}"
+        );
+    }
+    result
+}
+
+/// Whether a rejection where prost accepted is one of the tolerated known divergences.
+fn tolerated_rejection(protocol: Protocol, error: &DecodeError, body: &[u8]) -> bool {
+    let relax = relax();
+    match error {
+        DecodeError::Protobuf(e) | DecodeError::SeriesProtobuf { error: e, .. } => match e.reason {
+            "unsupported wire type" => relax.groups,
+            "wrong wire type for field" => {
+                relax.v1_histogram_field_17
+                    && protocol == Protocol::V1
+                    && key_before(body, e.offset) == Some(17)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The field number of the key that ends exactly at `offset` in `body`: the varint that
+/// ends there and starts after the end of the previous varint (or at the start).
+fn key_before(body: &[u8], offset: usize) -> Option<u64> {
+    (1..=10.min(offset)).find_map(|len| {
+        let start = offset - len;
+        if start > 0 && body[start - 1] >= 0x80 {
+            return None;
+        }
+        let mut bytes = &body[start..offset];
+        match prost::encoding::decode_varint(&mut bytes) {
+            Ok(key) if bytes.is_empty() => Some(key >> 3),
+            _ => None,
+        }
+    })
+}
+
+fn compare(
+    protocol: Protocol,
+    raw: &[u8],
+    ours: Result<(), DecodeError>,
+    batch: &WriteBatch,
+    reference: Result<Plain, prost::DecodeError>,
+) {
+    if debug() {
+        let ours = match &ours {
+            Ok(()) => format!("Ok({:?})", ours_plain(batch)),
+            Err(e) => format!("Err({e})"),
+        };
+        match &reference {
+            Ok(plain) => eprintln!("{protocol:?} ours:  {ours}\n{protocol:?} prost: Ok({plain:?})"),
+            Err(e) => eprintln!("{protocol:?} ours:  {ours}\n{protocol:?} prost: Err({e})"),
+        }
+    }
+    let relax = relax();
+    match (ours, reference) {
+        (Err(_), Err(_)) => {}
+        (Ok(()), Err(prost_error)) => {
+            let message = prost_error.to_string();
+            if relax.repeated_label_string
+                && message.contains("not UTF-8")
+                && (message.contains("Label.name") || message.contains("Label.value"))
+            {
+                return;
+            }
+            panic!(
+                "{protocol:?}: prost rejects the body ({message}) but ours accepts it: {:?}\nbody: {}",
+                ours_plain(batch),
+                hex(raw)
+            );
+        }
+        (Err(error), Ok(_)) => {
+            if matches!(error, DecodeError::Series { .. })
+                || tolerated_rejection(protocol, &error, raw)
+            {
+                return;
+            }
+            panic!(
+                "{protocol:?}: prost accepts the body but ours rejects it with a non-label error: {error}\nbody: {}",
+                hex(raw)
+            );
+        }
+        (Ok(()), Ok(mut expected)) => {
+            let actual = ours_plain(batch);
+            if relax.metadata_merge {
+                for (a, e) in actual.series.iter().zip(expected.series.iter_mut()) {
+                    e.metric_type = a.metric_type;
+                }
+            }
+            assert_eq!(
+                actual,
+                expected,
+                "{protocol:?}: ours (left) and prost (right) differ\nbody: {}",
+                hex(raw)
+            );
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let decoder = Decoder::new(DecodeLimits::default());
+    let mut batch = WriteBatch::default();
+
+    // The input is the protobuf body; compress it the way a sender does.
+    let compressed = proto::snappy(data);
+
+    let ours = run(&decoder, Protocol::V1, &compressed, &mut batch);
+    let reference = proto::v1::WriteRequest::decode(data).map(|r| prost_v1_plain(&r));
+    compare(Protocol::V1, data, ours, &batch, reference);
+
+    // The same batch is reused, as a server worker does.
+    let ours = run(&decoder, Protocol::V2, &compressed, &mut batch);
+    let reference = proto::v2::Request::decode(data);
+    let reference = match (&ours, reference) {
+        // Resolving refs needs them to be in range; only do it when ours accepted.
+        (Ok(()), Ok(request)) => Ok(prost_v2_plain(&request)),
+        // Ours failed: only prost's success matters then, not its content (shown empty by
+        // HARBINGER_FUZZ_DEBUG).
+        (_, Ok(_)) => Ok(Plain {
+            series: Vec::new(),
+            histograms: 0,
+            exemplars: 0,
+            metadata: 0,
+        }),
+        (_, Err(e)) => Err(e),
+    };
+    compare(Protocol::V2, data, ours, &batch, reference);
+
+    // The input itself as a compressed body: anything may fail, nothing may panic. A
+    // smaller size limit keeps a forged snappy header from costing 128 MiB per run.
+    let small = Decoder::new(DecodeLimits {
+        max_decoded_bytes: 1 << 20,
+        ..DecodeLimits::default()
+    });
+    for protocol in [Protocol::V1, Protocol::V2] {
+        let _ = run(&small, protocol, data, &mut batch);
+    }
+});

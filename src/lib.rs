@@ -8,14 +8,23 @@
 //!   drops samples that are not newer than their series' last one, evicts ended series.
 //! - [`pipeline`]: the consumer at the end of the bounded queue that receives accepted
 //!   samples and evictions.
+//! - [`promql`]: PromQL expressions for signals, checked at load and evaluated step by
+//!   step over the live series state with Prometheus's semantics.
+//! - [`rules`]: Prometheus alerting-rule files, split into targets (signal, comparison,
+//!   threshold) to predict.
 //! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
 //!   and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
 //! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
+//! - [`dataset`]: CSV exports of Prometheus data (long format or Grafana's series joined
+//!   by time, gzip or not) in, series of samples sorted by labels and time out.
 
 pub mod config;
+pub mod dataset;
 pub mod ingest;
 pub mod pipeline;
+pub mod promql;
 pub mod registry;
+pub mod rules;
 pub mod server;
 pub mod telemetry;

@@ -4,15 +4,20 @@
 //! only makes sure the message is what prost would accept, so that a malformed histogram
 //! is refused like any malformed body instead of slipping through unread.
 
+use super::batch::Protocol;
 use super::wire::{Reader, WireError, WireType};
 
-pub fn check_histogram(message: &[u8]) -> Result<(), WireError> {
-    let mut reader = Reader::new(message);
+pub fn check_histogram(message: &[u8], protocol: Protocol) -> Result<(), WireError> {
+    let mut reader = Reader::nested(message, 2);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
-            // count_int, schema, zero_count_int, reset_hint, timestamp, and in 2.0
-            // created/start timestamp: varint scalars.
-            1 | 4 | 6 | 14 | 15 | 17 => {
+            // count_int, schema, zero_count_int, reset_hint, timestamp: varint scalars.
+            1 | 4 | 6 | 14 | 15 => {
+                reader.expect(wire_type, WireType::Varint)?;
+                reader.varint()?;
+            }
+            // start_timestamp, a varint in 2.0 and an unknown field in 1.0.
+            17 if protocol == Protocol::V2 => {
                 reader.expect(wire_type, WireType::Varint)?;
                 reader.varint()?;
             }
@@ -36,7 +41,7 @@ pub fn check_histogram(message: &[u8]) -> Result<(), WireError> {
 }
 
 fn check_bucket_span(message: &[u8]) -> Result<(), WireError> {
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 3);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
             1 | 2 => {

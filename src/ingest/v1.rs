@@ -4,7 +4,7 @@
 //! and samples, every label set validated and hashed; histograms, exemplars and metadata
 //! are checked for well-formedness and counted.
 
-use super::batch::{LabelSpan, MetricType, Sample, SeriesEntry, Span, WriteBatch};
+use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
 use super::error::DecodeError;
 use super::histogram::check_histogram;
 use super::labels::{LabelLimits, LabelSetChecker};
@@ -88,7 +88,7 @@ fn walk_series(
     samples: &mut Vec<Sample>,
 ) -> Result<Counts, WireError> {
     let mut counts = Counts::default();
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 1);
     while let Some((field, wire_type)) = reader.next_field()? {
         let (start, inner) = match field {
             1..=4 => reader.message(wire_type)?,
@@ -112,7 +112,7 @@ fn walk_series(
                 counts.exemplars += 1;
             }
             _ => {
-                check_histogram(inner).map_err(shift)?;
+                check_histogram(inner, Protocol::V1).map_err(shift)?;
                 counts.histograms += 1;
             }
         }
@@ -125,22 +125,27 @@ fn walk_series(
 fn read_label(message: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
     // An absent field is empty; the empty slice still points into the body, so that
     // its span can be computed like any other.
-    let (mut name, mut value) = (&message[..0], &message[..0]);
-    let mut reader = Reader::new(message);
+    let mut fields = [&message[..0]; 2];
+    let mut reader = Reader::nested(message, 2);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
             1 | 2 => {
                 reader.expect(wire_type, WireType::Len)?;
-                let (_, bytes) = reader.len_delimited()?;
-                if field == 1 {
-                    name = bytes;
-                } else {
-                    value = bytes;
+                let (start, bytes) = reader.len_delimited()?;
+                let replaced = std::mem::replace(&mut fields[field as usize - 1], bytes);
+                // prost checks every occurrence of a repeated string field; the last one
+                // is checked with its label set, so that the error can name it.
+                if std::str::from_utf8(replaced).is_err() {
+                    return Err(WireError {
+                        offset: start,
+                        reason: "string is not valid UTF-8",
+                    });
                 }
             }
             _ => reader.skip(wire_type)?,
         }
     }
+    let [name, value] = fields;
     Ok((name, value))
 }
 
@@ -149,7 +154,7 @@ fn read_sample(message: &[u8]) -> Result<Sample, WireError> {
         timestamp_ms: 0,
         value: 0.0,
     };
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 2);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
             1 => sample.value = reader.double(wire_type)?,
@@ -161,7 +166,7 @@ fn read_sample(message: &[u8]) -> Result<Sample, WireError> {
 }
 
 fn check_exemplar(message: &[u8]) -> Result<(), WireError> {
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 2);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
             1 => {
@@ -182,7 +187,7 @@ fn check_exemplar(message: &[u8]) -> Result<(), WireError> {
 
 /// `MetricMetadata`: type (enum), metric_family_name, help and unit (strings).
 fn check_metadata(message: &[u8]) -> Result<(), WireError> {
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 1);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
             1 => {
@@ -199,7 +204,7 @@ fn check_metadata(message: &[u8]) -> Result<(), WireError> {
 
 /// Checks a message whose listed fields are strings and whose others are skipped.
 fn check_strings(message: &[u8], string_fields: &[u32]) -> Result<(), WireError> {
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 3);
     while let Some((field, wire_type)) = reader.next_field()? {
         if string_fields.contains(&field) {
             reader.string(wire_type)?;

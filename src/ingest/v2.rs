@@ -5,7 +5,7 @@
 //! plus each series' declared metric type and start timestamp. Every symbol reference
 //! (labels, exemplar labels, help and unit) is checked against the table.
 
-use super::batch::{LabelSpan, MetricType, Sample, SeriesEntry, Span, WriteBatch};
+use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
 use super::error::{DecodeError, SeriesProblem};
 use super::histogram::check_histogram;
 use super::labels::{LabelLimits, LabelSetChecker};
@@ -48,12 +48,15 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
             })?;
         *histograms += walked.histograms;
         *exemplars += walked.exemplars;
-        *metadata += u64::from(walked.has_metadata);
+        *metadata += u64::from(walked.metadata.is_some());
         let series_error = |problem| DecodeError::Series {
             series: index,
             problem,
         };
         check_refs(&refs, symbols.len()).map_err(series_error)?;
+        if let Some(metadata) = &walked.metadata {
+            check_metadata_refs(metadata, symbols.len()).map_err(series_error)?;
+        }
         let label_start = labels.len() as u32;
         let mut checker = LabelSetChecker::for_symbols(limits);
         for pair in refs.chunks_exact(2) {
@@ -67,7 +70,7 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
             labels: label_start..labels.len() as u32,
             samples: sample_start..samples.len() as u32,
             hash: checker.finish(),
-            metric_type: walked.metric_type,
+            metric_type: walked.metadata.map(|m| m.metric_type).unwrap_or_default(),
             start_timestamp_ms: walked.start_timestamp_ms,
         });
     }
@@ -122,9 +125,16 @@ impl From<WireError> for Walk {
 struct Walked {
     histograms: u64,
     exemplars: u64,
-    has_metadata: bool,
-    metric_type: MetricType,
+    /// The series' `Metadata`, merged over its occurrences as prost merges them.
+    metadata: Option<Metadata>,
     start_timestamp_ms: i64,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Metadata {
+    metric_type: MetricType,
+    help_ref: u32,
+    unit_ref: u32,
 }
 
 fn walk_series(
@@ -134,7 +144,7 @@ fn walk_series(
     symbols: usize,
 ) -> Result<Walked, Walk> {
     let mut walked = Walked::default();
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 1);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
             1 => reader.repeated_varint(wire_type, |r| refs.push(r as u32))?,
@@ -150,7 +160,7 @@ fn walk_series(
                         }
                     }
                     3 => {
-                        check_histogram(inner).map_err(shift)?;
+                        check_histogram(inner, Protocol::V2).map_err(shift)?;
                         walked.histograms += 1;
                     }
                     4 => {
@@ -158,8 +168,8 @@ fn walk_series(
                         walked.exemplars += 1;
                     }
                     _ => {
-                        walked.metric_type = read_metadata(inner, symbols, start)?;
-                        walked.has_metadata = true;
+                        let metadata = walked.metadata.get_or_insert_default();
+                        merge_metadata(inner, metadata).map_err(shift)?;
                     }
                 }
             }
@@ -181,7 +191,7 @@ fn read_sample(message: &[u8]) -> Result<(Sample, i64), WireError> {
         value: 0.0,
     };
     let mut start_timestamp_ms = 0;
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 2);
     while let Some((field, wire_type)) = reader.next_field()? {
         match field {
             1 => sample.value = reader.double(wire_type)?,
@@ -195,7 +205,7 @@ fn read_sample(message: &[u8]) -> Result<(Sample, i64), WireError> {
 
 fn check_exemplar(message: &[u8], symbols: usize, offset: usize) -> Result<(), Walk> {
     let mut refs = Vec::new();
-    let mut reader = Reader::new(message);
+    let mut reader = Reader::nested(message, 2);
     let shift = |e: WireError| Walk::Wire(e.shifted(offset));
     while let Some((field, wire_type)) = reader.next_field().map_err(shift)? {
         match field {
@@ -214,25 +224,28 @@ fn check_exemplar(message: &[u8], symbols: usize, offset: usize) -> Result<(), W
     check_refs(&refs, symbols).map_err(Walk::Refs)
 }
 
-/// `Metadata`: type (enum, field 1), help_ref (3) and unit_ref (4).
-fn read_metadata(message: &[u8], symbols: usize, offset: usize) -> Result<MetricType, Walk> {
-    let mut metric_type = MetricType::Unknown;
-    let mut text_refs = [0u32; 2];
-    let mut reader = Reader::new(message);
-    let shift = |e: WireError| Walk::Wire(e.shifted(offset));
-    while let Some((field, wire_type)) = reader.next_field().map_err(shift)? {
+/// Merges one `Metadata` occurrence: type (enum, field 1), help_ref (3), unit_ref (4).
+fn merge_metadata(message: &[u8], metadata: &mut Metadata) -> Result<(), WireError> {
+    let mut reader = Reader::nested(message, 2);
+    while let Some((field, wire_type)) = reader.next_field()? {
         match field {
-            1 => metric_type = MetricType::from_wire(reader.uint32(wire_type).map_err(shift)?),
-            3 => text_refs[0] = reader.uint32(wire_type).map_err(shift)?,
-            4 => text_refs[1] = reader.uint32(wire_type).map_err(shift)?,
-            _ => reader.skip(wire_type).map_err(shift)?,
+            1 => metadata.metric_type = MetricType::from_wire(reader.uint32(wire_type)?),
+            3 => metadata.help_ref = reader.uint32(wire_type)?,
+            4 => metadata.unit_ref = reader.uint32(wire_type)?,
+            _ => reader.skip(wire_type)?,
         }
     }
-    // Ref 0 is the empty string by the spec's rule, and means "no help" or "no unit".
-    for reference in text_refs.into_iter().filter(|&r| r != 0) {
-        check_in_range(&[reference], symbols).map_err(Walk::Refs)?;
+    Ok(())
+}
+
+/// Ref 0 is the empty string by the spec's rule, and means "no help" or "no unit".
+fn check_metadata_refs(metadata: &Metadata, symbols: usize) -> Result<(), SeriesProblem> {
+    for reference in [metadata.help_ref, metadata.unit_ref] {
+        if reference != 0 {
+            check_in_range(&[reference], symbols)?;
+        }
     }
-    Ok(metric_type)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -259,6 +272,6 @@ mod tests {
     fn wrong_wire_type_for_metadata_is_an_error() {
         // field 1 (type) sent as a fixed64.
         let message = [0x09, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert!(matches!(read_metadata(&message, 1, 0), Err(Walk::Wire(_))));
+        assert!(merge_metadata(&message, &mut Metadata::default()).is_err());
     }
 }

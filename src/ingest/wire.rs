@@ -3,8 +3,9 @@
 //! In: a byte slice holding one encoded message. Out: its fields one at a time, as
 //! numbers or as sub-slices of the input; nothing is copied or allocated. It follows the
 //! rules prost's generated decoders apply (varints of at most ten bytes, 32-bit fields
-//! truncated from 64-bit varints, field number 0 and wire types 3, 4, 6, 7 rejected), so
-//! that the walk in `v1.rs`/`v2.rs` accepts exactly what prost accepts.
+//! truncated from 64-bit varints, field number 0 and wire types 6 and 7 rejected, groups
+//! in unknown fields skipped up to prost's recursion limit), so that the walk in
+//! `v1.rs`/`v2.rs` accepts exactly what prost accepts (the fuzz target checks this).
 
 use std::fmt;
 
@@ -14,8 +15,14 @@ pub enum WireType {
     Varint,
     Fixed64,
     Len,
+    /// The start of a (deprecated) group; only ever skipped.
+    StartGroup,
+    EndGroup,
     Fixed32,
 }
+
+/// prost's `RECURSION_LIMIT`: nested messages plus nested groups.
+const RECURSION_LIMIT: u32 = 100;
 
 /// Why a buffer is not a valid protobuf message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,11 +42,26 @@ impl fmt::Display for WireError {
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// How deep this message is nested (0 for the request itself).
+    depth: u32,
+    /// The number of the field last read, which a group's end tag must repeat.
+    field: u32,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader of the top-level message.
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        Reader::nested(buf, 0)
+    }
+
+    /// A reader of a message nested `depth` levels inside the request.
+    pub fn nested(buf: &'a [u8], depth: u32) -> Self {
+        Reader {
+            buf,
+            pos: 0,
+            depth,
+            field: 0,
+        }
     }
 
     fn error(&self, reason: &'static str) -> WireError {
@@ -66,9 +88,12 @@ impl<'a> Reader<'a> {
             0 => WireType::Varint,
             1 => WireType::Fixed64,
             2 => WireType::Len,
+            3 => WireType::StartGroup,
+            4 => WireType::EndGroup,
             5 => WireType::Fixed32,
             _ => return Err(self.error("unsupported wire type")),
         };
+        self.field = number;
         Ok(Some((number, wire_type)))
     }
 
@@ -131,6 +156,26 @@ impl<'a> Reader<'a> {
             WireType::Fixed64 => self.take(8).map(drop),
             WireType::Len => self.len_delimited().map(drop),
             WireType::Fixed32 => self.take(4).map(drop),
+            WireType::StartGroup => self.skip_group(self.field, 1),
+            WireType::EndGroup => Err(self.error("unexpected end group tag")),
+        }
+    }
+
+    /// Skips the fields of a group up to its end tag; `level` counts the groups open.
+    fn skip_group(&mut self, number: u32, level: u32) -> Result<(), WireError> {
+        loop {
+            let Some((inner, wire_type)) = self.next_field()? else {
+                return Err(self.error("group without its end tag"));
+            };
+            match wire_type {
+                WireType::EndGroup if inner == number => return Ok(()),
+                WireType::EndGroup => return Err(self.error("unexpected end group tag")),
+                _ if self.depth + level >= RECURSION_LIMIT => {
+                    return Err(self.error("recursion limit reached"));
+                }
+                WireType::StartGroup => self.skip_group(inner, level + 1)?,
+                _ => self.skip(wire_type)?,
+            }
         }
     }
 
@@ -244,12 +289,44 @@ mod tests {
     }
 
     #[test]
-    fn rejects_field_zero_and_group_wire_types() {
+    fn rejects_field_zero_and_reserved_wire_types() {
         assert!(Reader::new(&[0x00]).next_field().is_err());
-        assert!(Reader::new(&[0x0b]).next_field().is_err());
+        assert!(Reader::new(&[0x0e]).next_field().is_err());
         assert_eq!(
             Reader::new(&[0x08]).next_field(),
             Ok(Some((1, WireType::Varint)))
+        );
+    }
+
+    #[test]
+    fn groups_are_skipped_as_prost_skips_them() {
+        // Field 14 as a group holding field 1 (varint 5), then its end tag.
+        let mut reader = Reader::new(&[0x73, 0x08, 0x05, 0x74]);
+        let (_, wire_type) = reader.next_field().unwrap().unwrap();
+        assert_eq!(reader.skip(wire_type), Ok(()));
+        assert_eq!(reader.next_field(), Ok(None));
+        // An end tag for another field, a lone end tag, and a group never closed.
+        for bad in [&[0x73, 0x7c][..], &[0x74], &[0x73, 0x08, 0x05]] {
+            let mut reader = Reader::new(bad);
+            let (_, wire_type) = reader.next_field().unwrap().unwrap();
+            assert!(reader.skip(wire_type).is_err(), "{bad:?}");
+        }
+        // prost allows 100 nested groups in a top-level message, not 101.
+        let nested = |groups| -> Vec<u8> {
+            std::iter::repeat_n(0x73, groups)
+                .chain(std::iter::repeat_n(0x74, groups))
+                .collect()
+        };
+        let allowed = nested(100);
+        let mut reader = Reader::new(&allowed);
+        let (_, wire_type) = reader.next_field().unwrap().unwrap();
+        assert_eq!(reader.skip(wire_type), Ok(()));
+        let deep = nested(101);
+        let mut reader = Reader::new(&deep);
+        let (_, wire_type) = reader.next_field().unwrap().unwrap();
+        assert_eq!(
+            reader.skip(wire_type).unwrap_err().reason,
+            "recursion limit reached"
         );
     }
 

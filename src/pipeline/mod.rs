@@ -4,6 +4,11 @@
 //! `SeriesId`) and from the eviction sweep (series that ended). Out, for now: the count of
 //! samples processed. The signal and feature engine (issue #3) consumes these events;
 //! this stage already owns the queue's receiving end and its ordered drain at shutdown.
+//! `spec` loads pipeline definitions: the signals and targets the engine will evaluate.
+
+mod spec;
+
+pub use spec::{Pipeline, PipelineError, Signal};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;

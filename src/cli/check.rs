@@ -1,0 +1,56 @@
+//! `harbinger check`: validates a configuration file and/or a pipeline (with its rule
+//! files), reporting every problem at once.
+
+use std::path::PathBuf;
+
+use harbinger::pipeline::Pipeline;
+
+use super::serve::{load, validate};
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    harbinger check --config deploy/harbinger.yml\n  \
+    harbinger check --pipeline pipelines/node-exporter.yml\n\n\
+    Exit status: 0 when everything given is valid, 1 when not.")]
+#[group(required = true, multiple = true)]
+pub struct CheckArgs {
+    /// A harbinger configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A pipeline definition; its rule files and every PromQL expression are checked.
+    #[arg(long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.config {
+        let valid = validate(load(Some(path))?, Some(path))?;
+        println!(
+            "{}: valid (listen {}, data_dir {}, write auth {})",
+            path.display(),
+            valid.config.listen,
+            valid.config.data_dir.display(),
+            if valid.write_auth.is_some() {
+                "on"
+            } else {
+                "off"
+            }
+        );
+    }
+    if let Some(path) = &args.pipeline {
+        let pipeline = Pipeline::load(path)?;
+        println!(
+            "{}: valid ({} signals, {} targets: {})",
+            path.display(),
+            pipeline.signals.len(),
+            pipeline.targets.len(),
+            pipeline
+                .targets
+                .iter()
+                .map(|t| t.alert.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The command line: one subcommand per file, each a thin shell over the library.
+
+mod check;
+mod query;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use harbinger::telemetry::{LogFormat, init_logging};
+
+#[derive(Parser)]
+#[command(
+    name = "harbinger",
+    version,
+    about = "A ticket before the Prometheus alert fires.",
+    long_about = "A ticket before the Prometheus alert fires.\n\n\
+                  harbinger receives the samples Prometheus sends by remote write, learns from \
+                  the alerts that fired in the past, and opens a maintenance ticket before an \
+                  alert rule crosses its threshold."
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG, when set, takes precedence.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the remote-write receiver and the pipeline.
+    Serve(serve::ServeArgs),
+    /// Validate a configuration file and report every problem at once.
+    Check(check::CheckArgs),
+    /// Evaluate a PromQL expression over CSV exports, as serve would, and print CSV.
+    Query(query::QueryArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Query(args) => query::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("harbinger: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

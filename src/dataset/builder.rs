@@ -1,0 +1,111 @@
+//! Collects samples from any number of files into one `Dataset`.
+//!
+//! In: label sets (interned once each, so that a series read from two files is one
+//! series) and samples tagged with the file and line they came from. Out: the `Dataset`,
+//! series sorted by labels, each series' samples sorted by time; a timestamp seen twice
+//! with the same value is kept once, with different values it is an error naming both
+//! places.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::error::{At, Conflict, DatasetError, Problem};
+use super::selector::{Labels, format_series};
+use super::time::format_seconds;
+use super::{Dataset, Sample, SeriesData};
+
+/// Identifies an interned series while reading.
+pub type SeriesIndex = u32;
+
+/// A sample and where it was read, kept until duplicates have been checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Located {
+    pub timestamp_ms: i64,
+    pub value: f64,
+    pub file: u32,
+    pub line: u32,
+}
+
+#[derive(Default)]
+pub struct Builder {
+    /// The files read so far; `Located::file` indexes this.
+    paths: Vec<PathBuf>,
+    index: HashMap<Labels, SeriesIndex>,
+    series: Vec<(Labels, Vec<Located>)>,
+}
+
+impl Builder {
+    /// Registers a file and returns its number for `Located::file`.
+    pub fn add_file(&mut self, path: PathBuf) -> u32 {
+        self.paths.push(path);
+        u32::try_from(self.paths.len() - 1).expect("fewer than 2^32 files")
+    }
+
+    pub fn intern(&mut self, labels: Labels) -> SeriesIndex {
+        if let Some(&index) = self.index.get(&labels) {
+            return index;
+        }
+        let index = SeriesIndex::try_from(self.series.len()).expect("fewer than 2^32 series");
+        self.index.insert(labels.clone(), index);
+        self.series.push((labels, Vec::new()));
+        index
+    }
+
+    pub fn push(&mut self, series: SeriesIndex, sample: Located) {
+        self.series[series as usize].1.push(sample);
+    }
+
+    pub fn finish(self) -> Result<Dataset, DatasetError> {
+        let mut series = Vec::with_capacity(self.series.len());
+        for (labels, mut located) in self.series {
+            // Stable, so that among equal timestamps the first one read comes first.
+            located.sort_by_key(|sample| sample.timestamp_ms);
+            let mut samples: Vec<Sample> = Vec::with_capacity(located.len());
+            let mut kept: Option<Located> = None;
+            for sample in located {
+                if let Some(first) = kept.filter(|k| k.timestamp_ms == sample.timestamp_ms) {
+                    if same_value(first.value, sample.value) {
+                        continue;
+                    }
+                    return Err(conflict(&self.paths, &labels, first, sample));
+                }
+                samples.push(Sample {
+                    timestamp_ms: sample.timestamp_ms,
+                    value: sample.value,
+                });
+                kept = Some(sample);
+            }
+            series.push(SeriesData { labels, samples });
+        }
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(Dataset { series })
+    }
+}
+
+/// Equal bits, or both NaN: a CSV cell cannot tell one NaN from another.
+fn same_value(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn conflict(paths: &[PathBuf], labels: &Labels, first: Located, second: Located) -> DatasetError {
+    let path = &paths[second.file as usize];
+    let first_place = match first.file == second.file {
+        true => format!("line {}", first.line),
+        false => format!(
+            "{} line {}",
+            paths[first.file as usize].display(),
+            first.line
+        ),
+    };
+    DatasetError {
+        path: path.clone(),
+        at: At::line(second.line.into()),
+        problem: Problem::Conflict(Box::new(Conflict {
+            series: format_series(labels),
+            time: format_seconds(second.timestamp_ms),
+            first: first_place,
+            first_value: first.value,
+            value: second.value,
+        })),
+    }
+}

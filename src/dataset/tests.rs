@@ -1,0 +1,600 @@
+//! Reading datasets: both formats, gzip, merging files, every error message, and the
+//! shared lab and NAB data sets.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::*;
+
+/// A temporary directory to write CSV files into.
+struct Files(tempfile::TempDir);
+
+impl Files {
+    fn new() -> Files {
+        Files(tempfile::tempdir().unwrap())
+    }
+
+    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn write_gz(&self, name: &str, content: &str) -> PathBuf {
+        self.write(name, gzip(content.as_bytes()))
+    }
+
+    /// An error's message with this directory left out of the paths in it.
+    fn message(&self, error: DatasetError) -> String {
+        let dir = format!("{}/", self.0.path().display());
+        error.to_string().replace(&dir, "")
+    }
+
+    fn error(&self, name: &str, content: impl AsRef<[u8]>) -> String {
+        let path = self.write(name, content);
+        self.message(read(path).expect_err("the file should be refused"))
+    }
+}
+
+fn gzip(content: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(content).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|&(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A series as plain data: labels and `(timestamp_ms, value)` pairs.
+fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> SeriesData {
+    SeriesData {
+        labels: labels(pairs),
+        samples: samples
+            .iter()
+            .map(|&(timestamp_ms, value)| Sample {
+                timestamp_ms,
+                value,
+            })
+            .collect(),
+    }
+}
+
+/// Compares values by bits, so that NaN equals NaN.
+fn assert_same(actual: &Dataset, expected: &[SeriesData]) {
+    let plain = |series: &[SeriesData]| -> Vec<(Vec<(String, String)>, Vec<(i64, u64)>)> {
+        series
+            .iter()
+            .map(|s| {
+                let samples = s
+                    .samples
+                    .iter()
+                    .map(|x| (x.timestamp_ms, x.value.to_bits()));
+                (s.labels.clone(), samples.collect())
+            })
+            .collect()
+    };
+    assert_eq!(plain(&actual.series), plain(expected));
+}
+
+#[test]
+fn long_format_rows_become_series_sorted_by_labels_and_time() {
+    let files = Files::new();
+    let path = files.write(
+        "data.csv",
+        "name,timestamp,value,instance,job,label_name\n\
+         up,1795572240,1,host2,node,\n\
+         node_os_info,1795572235,1,host1,node,Debian\n\
+         up,1795572235,1,host2,node,\n\
+         up,1795572235.0005,0,host1,,\n\
+         up,1795572235,1,host2,node,\n\
+         node_load1,10.25,NaN,host1,node,\n\
+         node_load1,11,+Inf,host1,node,\n\
+         node_load1,12,-Inf,host1,node,\n\
+         node_load1,13,Inf,host1,node,\n\
+         node_load1,14,6.7108864e7,host1,node,\n",
+    );
+    let dataset = read(path).unwrap();
+    assert_same(
+        &dataset,
+        &[
+            series(
+                &[
+                    ("__name__", "node_load1"),
+                    ("instance", "host1"),
+                    ("job", "node"),
+                ],
+                &[
+                    (10_250, f64::NAN),
+                    (11_000, f64::INFINITY),
+                    (12_000, f64::NEG_INFINITY),
+                    (13_000, f64::INFINITY),
+                    (14_000, 67_108_864.0),
+                ],
+            ),
+            series(
+                &[
+                    ("__name__", "node_os_info"),
+                    ("instance", "host1"),
+                    ("job", "node"),
+                    ("name", "Debian"),
+                ],
+                &[(1_795_572_235_000, 1.0)],
+            ),
+            series(
+                &[("__name__", "up"), ("instance", "host1")],
+                &[(1_795_572_235_001, 0.0)],
+            ),
+            series(
+                &[("__name__", "up"), ("instance", "host2"), ("job", "node")],
+                &[(1_795_572_235_000, 1.0), (1_795_572_240_000, 1.0)],
+            ),
+        ],
+    );
+    assert_eq!(dataset.sample_count(), 9);
+    let up = dataset.select(&[("__name__", "up"), ("job", "node")]);
+    assert_eq!(up.count(), 1);
+    let os = &dataset.series[1];
+    assert_eq!(os.metric_name(), "node_os_info");
+    assert_eq!(os.label("name"), Some("Debian"));
+    assert_eq!(os.label("cpu"), None);
+    assert_eq!(
+        os.selector(),
+        r#"node_os_info{instance="host1", job="node", name="Debian"}"#
+    );
+}
+
+#[test]
+fn long_format_columns_may_come_in_any_order() {
+    let files = Files::new();
+    let path = files.write(
+        "data.csv",
+        "job,value,timestamp,name\n\"a,b\",2.5,60,\"up\"\n",
+    );
+    assert_same(
+        &read(path).unwrap(),
+        &[series(
+            &[("__name__", "up"), ("job", "a,b")],
+            &[(60_000, 2.5)],
+        )],
+    );
+}
+
+#[test]
+fn line_numbers_are_physical_lines_across_blank_lines_quoted_line_breaks_and_crlf() {
+    let files = Files::new();
+    let lf = "name,timestamp,value,msg\n\
+              up,1,1,\"two\nlines\"\n\
+              \n\
+              up,2,1,\"a, b\"\n\
+              up,3,x,\n";
+    assert_eq!(
+        files.error("lf.csv", lf),
+        r#"lf.csv: line 6, column "value": cannot parse "x" as a number"#
+    );
+    let crlf = lf.replace('\n', "\r\n");
+    assert_eq!(
+        files.error("crlf.csv", crlf),
+        r#"crlf.csv: line 6, column "value": cannot parse "x" as a number"#
+    );
+    let path = files.write("ok.csv", lf.replace(",x,", ",0,"));
+    assert_same(
+        &read(path).unwrap(),
+        &[
+            series(&[("__name__", "up")], &[(3_000, 0.0)]),
+            series(&[("__name__", "up"), ("msg", "a, b")], &[(2_000, 1.0)]),
+            series(
+                &[("__name__", "up"), ("msg", "two\nlines")],
+                &[(1_000, 1.0)],
+            ),
+        ],
+    );
+}
+
+/// Rows are keyed by their raw text where possible; a label set written in two ways, or a
+/// row that straddles two reads of the input, must still be one series.
+#[test]
+fn a_label_set_is_one_series_however_its_cells_are_written() {
+    let files = Files::new();
+    let mut csv = String::from("name,timestamp,value,instance,job\n");
+    for t in 0..20_000 {
+        let row = match t % 3 {
+            0 => format!("up,{t},1,host1,node\n"),
+            1 => format!("\"up\",{t},1,\"host1\",node\n"),
+            _ => format!("up,{t},1,host1,\"no\"\"de\"\n"),
+        };
+        csv.push_str(&row);
+    }
+    assert!(csv.len() > 4 << 16, "the rows span several input buffers");
+    let dataset = read(files.write("data.csv", &csv)).unwrap();
+    let counts: Vec<_> = dataset
+        .series
+        .iter()
+        .map(|s| (s.selector(), s.samples.len()))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (r#"up{instance="host1", job="no\"de"}"#.to_owned(), 6_666),
+            (r#"up{instance="host1", job="node"}"#.to_owned(), 13_334),
+        ]
+    );
+}
+
+#[test]
+fn grafana_series_joined_by_time_become_one_series_per_column() {
+    let files = Files::new();
+    // As Grafana writes it: quoted headers with doubled quotes, CRLF line ends.
+    let path = files.write(
+        "grafana.csv",
+        "\"Time\",\"node_load1{instance=\"\"host1\"\", job=\"\"node\"\"}\",\
+         \"{__name__=\"\"up\"\", job=\"\"x\"\"}\",\"up\",\
+         \"probe{path=\"\"C:\\\\tmp\"\", msg=\"\"say \\\"\"hi\\\"\"\"\"}\"\r\n\
+         2026-11-25 01:52:40,0.5,1,,7\r\n\
+         2026-11-25T01:52:45Z,0.75,,0,\r\n\
+         1795571570000,1,1,1,\r\n\
+         \r\n\
+         1795571575,,,,\r\n",
+    );
+    let t = 1_795_571_560_000;
+    assert_same(
+        &read(path).unwrap(),
+        &[
+            series(
+                &[
+                    ("__name__", "node_load1"),
+                    ("instance", "host1"),
+                    ("job", "node"),
+                ],
+                &[(t, 0.5), (t + 5_000, 0.75), (t + 10_000, 1.0)],
+            ),
+            series(
+                &[
+                    ("__name__", "probe"),
+                    ("msg", r#"say "hi""#),
+                    ("path", r"C:\tmp"),
+                ],
+                &[(t, 7.0)],
+            ),
+            series(
+                &[("__name__", "up")],
+                &[(t + 5_000, 0.0), (t + 10_000, 1.0)],
+            ),
+            series(
+                &[("__name__", "up"), ("job", "x")],
+                &[(t, 1.0), (t + 10_000, 1.0)],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn grafana_excel_downloads_with_byte_order_mark_and_separator_line_are_read() {
+    let files = Files::new();
+    let content = "\u{feff}sep=;\r\ntime;up\r\n1795571560000;1\r\n";
+    let path = files.write("excel.csv", content);
+    assert_same(
+        &read(path).unwrap(),
+        &[series(&[("__name__", "up")], &[(1_795_571_560_000, 1.0)])],
+    );
+    // The separator line counts: the bad cell is on line 4 of the file.
+    let error = files.error("bad.csv", format!("{content}1795571565000;x\r\n"));
+    assert_eq!(
+        error,
+        r#"bad.csv: line 4, column "up": cannot parse "x" as a number"#
+    );
+}
+
+#[test]
+fn gzip_is_recognised_by_suffix_or_by_magic_bytes() {
+    let files = Files::new();
+    let csv = "name,timestamp,value\nup,1,1\n";
+    let expected = [series(&[("__name__", "up")], &[(1_000, 1.0)])];
+    let by_suffix = files.write_gz("data.csv.gz", csv);
+    let by_magic = files.write_gz("data.csv", csv);
+    assert_same(&read(by_suffix).unwrap(), &expected);
+    assert_same(&read(by_magic).unwrap(), &expected);
+    // Concatenated gzip members are one stream, as `gzip -c a b` or `cat a.gz b.gz` make.
+    let mut two_members = gzip(b"name,timestamp,value\nup,1,1\n");
+    two_members.extend(gzip(b"up,2,2\n"));
+    let path = files.write("two.csv.gz", two_members);
+    assert_same(
+        &read(path).unwrap(),
+        &[series(&[("__name__", "up")], &[(1_000, 1.0), (2_000, 2.0)])],
+    );
+}
+
+#[test]
+fn files_are_merged_by_label_set_and_shared_samples_kept_once() {
+    let files = Files::new();
+    let a = files.write("a.csv", "name,timestamp,value,job\nup,1,1,x\nup,2,1,x\n");
+    let b = files.write(
+        "b.csv.gz",
+        gzip(b"Time,up{job=\"x\"},down\n2,1,\n1970-01-01 00:00:03,0,5\n"),
+    );
+    assert_same(
+        &read_files(&[a, b]).unwrap(),
+        &[
+            series(&[("__name__", "down")], &[(3_000, 5.0)]),
+            series(
+                &[("__name__", "up"), ("job", "x")],
+                &[(1_000, 1.0), (2_000, 1.0), (3_000, 0.0)],
+            ),
+        ],
+    );
+    assert_eq!(read_files(&[] as &[&Path]).unwrap(), Dataset::default());
+}
+
+#[test]
+fn a_header_without_rows_is_an_empty_dataset() {
+    let files = Files::new();
+    let path = files.write("data.csv", "name,timestamp,value,job\n");
+    assert_eq!(read(path).unwrap(), Dataset::default());
+}
+
+#[test]
+fn every_error_names_the_file_line_and_column() {
+    let files = Files::new();
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("data.csv", b"", "data.csv: the file is empty (a CSV header was expected)"),
+        ("data.csv", b"\n\n", "data.csv: the file is empty (a CSV header was expected)"),
+        (
+            "data.csv",
+            b"name,timestamp,instance\nup,1,a\n",
+            "data.csv: line 1: no \"value\" column: the long format needs the columns name, \
+             timestamp and value",
+        ),
+        (
+            "data.csv",
+            b"timestamp,value\n",
+            "data.csv: line 1: no \"name\" column: the long format needs the columns name, \
+             timestamp and value",
+        ),
+        (
+            "data.csv",
+            b"a,b,c\n1,2,3\n",
+            "data.csv: line 1: unrecognised header \"a,b,c\": expected the long format \
+             \"name,timestamp,value,<label columns>\" or Grafana's series joined by time \
+             \"Time,<one column per series>\"",
+        ),
+        (
+            "data.csv",
+            b"Temps,node_load1,node_load5,node_load15,node_memory_MemFree_bytes,node_memory_MemTotal_bytes\n",
+            "data.csv: line 1: unrecognised header \"Temps,node_load1,node_load5,node_load15,node_memory_MemFree_\
+             bytes,node_memory...\": expected the long format \
+             \"name,timestamp,value,<label columns>\" or Grafana's series joined by time \
+             \"Time,<one column per series>\"",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value,job,job\n",
+            "data.csv: line 1, column \"job\": the column appears twice (first as column 4)",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value,name\n",
+            "data.csv: line 1, column \"name\": the column appears twice (first as column 1)",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value,,job\n",
+            "data.csv: line 1: column 4 has an empty name",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value,__name__\n",
+            "data.csv: line 1, column \"__name__\": a label column cannot be called \
+             \"__name__\": the metric name is in the \"name\" column",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value\nup,1,1\nup,2,abc\n",
+            "data.csv: line 3, column \"value\": cannot parse \"abc\" as a number",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value\nup,1,\n",
+            "data.csv: line 2, column \"value\": the cell is empty",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value\nup,12:00,1\n",
+            "data.csv: line 2, column \"timestamp\": cannot parse \"12:00\" as a unix \
+             timestamp in seconds",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value\nup,,1\n",
+            "data.csv: line 2, column \"timestamp\": the cell is empty",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value,job\n,1,1,x\n",
+            "data.csv: line 2, column \"name\": the metric name is empty",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value,job\nup,1,1,\xff\n",
+            "data.csv: line 2, column \"job\": the cell is not valid UTF-8",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value\nup,1,1\nup,2,1,extra\n",
+            "data.csv: line 3: the row has 4 fields but the header has 3",
+        ),
+        (
+            "data.csv",
+            b"name,timestamp,value,job\nup,1795572235,1,x\nup,1795572240,1,x\n\
+              up,1795572235.0001,0,x\n",
+            "data.csv: line 4: up{job=\"x\"} has two values at 1795572235: 1 on line 2 and 0 \
+             on this line",
+        ),
+        (
+            "data.csv",
+            b"Time,sum(rate(x[5m]))\n",
+            "data.csv: line 1, column \"sum(rate(x[5m]))\": cannot read the header as a series \
+             name such as node_load1{instance=\"host1\"}: unexpected \"(rate(x[5m]))\" after \
+             the series name",
+        ),
+        (
+            "data.csv",
+            b"Time,up{job!=\"x\"}\n",
+            "data.csv: line 1, column \"up{job!=\\\"x\\\"}\": cannot read the header as a \
+             series name such as node_load1{instance=\"host1\"}: label \"job\" has the \
+             matcher \"!=\": only \"=\" names a series",
+        ),
+        (
+            "data.csv",
+            b"Time,up\nyesterday,1\n",
+            "data.csv: line 2, column \"Time\": cannot parse \"yesterday\" as a time: expected \
+             a date and time such as 2026-11-25T01:52:40Z or 2026-11-25 01:52:40 (UTC), or \
+             epoch seconds or milliseconds",
+        ),
+        (
+            "data.csv",
+            b"time,up\n,1\n",
+            "data.csv: line 2, column \"time\": the cell is empty",
+        ),
+        (
+            "data.csv",
+            b"Time,up{job=\"x\"}\n1,1\n2,1 K\n",
+            "data.csv: line 3, column \"up{job=\\\"x\\\"}\": cannot parse \"1 K\" as a number",
+        ),
+        (
+            "data.csv",
+            b"Time,up,up\n1,1,2\n",
+            "data.csv: line 2: up has two values at 1: 1 on line 2 and 2 on this line",
+        ),
+        (
+            "data.csv.gz",
+            b"name,timestamp,value\n",
+            "data.csv.gz: the name ends in .gz but the content is not gzip",
+        ),
+    ];
+    for &(name, content, expected) in cases {
+        let shown = String::from_utf8_lossy(content);
+        assert_eq!(files.error(name, content), expected, "{shown}");
+    }
+}
+
+#[test]
+fn file_errors_name_the_file() {
+    let files = Files::new();
+    let missing = files.0.path().join("missing.csv");
+    let error = files.message(read(missing).unwrap_err());
+    assert_eq!(
+        error,
+        "missing.csv: cannot open: No such file or directory (os error 2)"
+    );
+
+    let empty_gzip = files.error("empty.csv.gz", gzip(b""));
+    assert_eq!(
+        empty_gzip,
+        "empty.csv.gz: the file is empty (a CSV header was expected)"
+    );
+
+    // Cut in the first buffer read, then in the middle of the rows.
+    let rows = |count: usize| {
+        let rows: String = (0..count).map(|t| format!("up,{t},1\n")).collect();
+        gzip(format!("name,timestamp,value\n{rows}").as_bytes())
+    };
+    let small = rows(100);
+    let cut = files.error("cut.csv.gz", &small[..small.len() / 2]);
+    assert!(cut.starts_with("cut.csv.gz: cannot read: "), "{cut}");
+    let large = rows(100_000);
+    let cut = files.error("cut.csv.gz", &large[..large.len() / 2]);
+    assert!(cut.starts_with("cut.csv.gz: line "), "{cut}");
+    assert!(cut.contains(": cannot read: "), "{cut}");
+}
+
+#[test]
+fn a_sample_in_two_files_with_different_values_names_both_files() {
+    let files = Files::new();
+    let a = files.write("a.csv", "name,timestamp,value\nup,1,1\n");
+    let b = files.write("b.csv", "Time,up\n2,5\n1,0\n");
+    let error = files.message(read_files(&[a, b]).unwrap_err());
+    assert_eq!(
+        error,
+        "b.csv: line 3: up has two values at 1: 1 on a.csv line 2 and 0 on this line"
+    );
+}
+
+const LAB_DEV: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/lab-dev/metrics.csv.gz"
+);
+const NAB_DEV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/nab-dev");
+
+/// The figures of `lab-dev/README.md`: 4153 series, 2,235,328 samples, 38 `ALERTS` series.
+#[test]
+fn lab_dev_matches_its_readme() {
+    let started = Instant::now();
+    let dataset = read(LAB_DEV);
+    eprintln!("read lab-dev in {:?}", started.elapsed());
+    let dataset = dataset.unwrap();
+    assert_eq!(dataset.series.len(), 4153);
+    assert_eq!(dataset.sample_count(), 2_235_328);
+    assert_eq!(dataset.select(&[("__name__", "ALERTS")]).count(), 38);
+    let avail = [
+        ("__name__", "node_filesystem_avail_bytes"),
+        ("instance", "host8"),
+    ];
+    let host8: Vec<_> = dataset.select(&avail).collect();
+    assert_eq!(host8.len(), 1);
+    assert!(!host8[0].samples.is_empty());
+    // The export window is 544 steps of 5 s.
+    let first = host8[0].samples.first().unwrap().timestamp_ms;
+    let last = host8[0].samples.last().unwrap().timestamp_ms;
+    assert_eq!((first, last), (1_795_571_575_000, 1_795_574_290_000));
+}
+
+/// Every NAB file has the row count of `windows.json`, except two whose source repeats
+/// timestamps: see the next test.
+#[test]
+fn nab_dev_files_have_the_row_counts_of_windows_json() {
+    let windows = std::fs::read_to_string(format!("{NAB_DEV}/windows.json")).unwrap();
+    let windows: serde_json::Value = serde_json::from_str(&windows).unwrap();
+    let windows = windows.as_object().unwrap();
+    assert_eq!(windows.len(), 26);
+    for (name, window) in windows {
+        if matches!(
+            name.as_str(),
+            "ec2_disk_write_bytes_1ef3de" | "machine_temperature_system_failure"
+        ) {
+            continue;
+        }
+        let dataset = read(format!("{NAB_DEV}/{name}.csv.gz")).unwrap();
+        assert_eq!(dataset.series.len(), 1, "{name}");
+        let series = &dataset.series[0];
+        assert_eq!(series.label("instance"), Some(name.as_str()));
+        let rows = window["rows"].as_u64().unwrap();
+        assert_eq!(series.samples.len() as u64, rows, "{name}");
+    }
+}
+
+/// Two NAB sources repeat timestamps. One repeats a single timestamp 12 times with the
+/// same value: read as one sample. The other goes back an hour and gives 12 timestamps a
+/// second, different value: refused, as any conflicting duplicate is.
+#[test]
+fn nab_dev_files_with_repeated_timestamps() {
+    let disk = read(format!("{NAB_DEV}/ec2_disk_write_bytes_1ef3de.csv.gz")).unwrap();
+    assert_eq!(disk.series[0].samples.len(), 4730 - 11);
+
+    let name = "machine_temperature_system_failure";
+    let error = read(format!("{NAB_DEV}/{name}.csv.gz")).unwrap_err();
+    assert_eq!(
+        error.to_string().replace(NAB_DEV, "nab-dev"),
+        format!(
+            "nab-dev/{name}.csv.gz: line 10151: nab_value{{category=\"realKnownCause\", \
+             instance=\"{name}\", job=\"nab\"}} has two values at 1389060000: 94.42340604 \
+             on line 10139 and 94.13972336 on this line"
+        )
+    );
+}

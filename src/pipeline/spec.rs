@@ -1,0 +1,182 @@
+//! Pipeline definitions: what to watch, and which alerts to predict.
+//!
+//! In: a pipeline YAML file (strict; see `pipelines/node-exporter.yml`) and the rule
+//! files it names. Out: a `Pipeline` whose signals are all checked PromQL plans and whose
+//! targets come from the rules; or every problem found, each naming the file, the signal
+//! or rule, and the reason. Nothing unsupported survives loading.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::duration;
+use crate::promql::Plan;
+use crate::rules::{self, Target};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    #[serde(deserialize_with = "duration::deserialize")]
+    step: Duration,
+    entity_labels: Vec<String>,
+    #[serde(default)]
+    rule_files: Vec<PathBuf>,
+    #[serde(default)]
+    signals: Vec<SignalEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalEntry {
+    name: String,
+    expr: String,
+}
+
+/// A signal: a named PromQL expression evaluated at every step.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub name: String,
+    pub expr: String,
+    pub plan: Plan,
+}
+
+/// A loaded, checked pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub step: Duration,
+    pub entity_labels: Vec<String>,
+    /// The pipeline's own signals, then one per target (named after its alert).
+    pub signals: Vec<Signal>,
+    pub targets: Vec<Target>,
+}
+
+/// Why a pipeline cannot be loaded: every problem, each on its own line.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct PipelineError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl Pipeline {
+    pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
+        let fail = |problems: Vec<String>| PipelineError {
+            path: path.to_owned(),
+            problems,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(vec![e.to_string()]))?;
+        let file: PipelineFile =
+            serde_yaml_ng::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
+        let mut problems = Vec::new();
+        if file.step.is_zero() {
+            problems.push("step: must be greater than 0".to_owned());
+        }
+        if file.entity_labels.is_empty() {
+            problems.push("entity_labels: name at least one label".to_owned());
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut targets = Vec::new();
+        for rule_file in &file.rule_files {
+            match rules::read_targets(&base.join(rule_file)) {
+                Ok(found) => targets.extend(found),
+                Err(error) => problems.push(error.to_string()),
+            }
+        }
+        let mut names = BTreeSet::new();
+        let mut signals = Vec::new();
+        let entries = file
+            .signals
+            .iter()
+            .map(|s| (s.name.clone(), s.expr.clone()));
+        let from_targets = targets.iter().map(|t| (t.alert.clone(), t.signal.clone()));
+        for (name, expr) in entries.chain(from_targets) {
+            if !names.insert(name.clone()) {
+                problems.push(format!("signal {name:?}: the name is used twice"));
+                continue;
+            }
+            match Plan::parse(&expr) {
+                Ok(plan) => signals.push(Signal { name, expr, plan }),
+                Err(error) => problems.push(format!("signal {name:?}: {error}")),
+            }
+        }
+        if targets.is_empty() && problems.is_empty() {
+            problems.push("rule_files: no alerting rule found, so nothing to predict".to_owned());
+        }
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        Ok(Pipeline {
+            step: file.step,
+            entity_labels: file.entity_labels,
+            signals,
+            targets,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_pipeline_loads_its_four_targets() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/node-exporter.yml");
+        let pipeline = Pipeline::load(&path).unwrap();
+        let alerts: Vec<&str> = pipeline.targets.iter().map(|t| t.alert.as_str()).collect();
+        assert_eq!(
+            alerts,
+            [
+                "HostOutOfDiskSpace",
+                "HostOutOfMemory",
+                "HostSwapIsFillingUp",
+                "HostHighCpuLoad"
+            ]
+        );
+        assert_eq!(pipeline.signals.len(), 2 + 4);
+        assert_eq!(pipeline.step, Duration::from_secs(15));
+        assert_eq!(pipeline.entity_labels, ["instance", "mountpoint"]);
+    }
+
+    #[test]
+    fn the_default_rules_are_those_of_the_lab() {
+        let ours = rules::read_targets(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/rules/host.rules.yml"),
+        )
+        .unwrap();
+        let lab = rules::read_targets(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lab-dev/rules.yml"),
+        )
+        .unwrap();
+        for target in &ours {
+            let same = lab.iter().find(|t| t.alert == target.alert).unwrap();
+            assert_eq!(target, same);
+        }
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yml");
+        std::fs::write(
+            &path,
+            "step: 0s\nentity_labels: []\nrule_files: [missing.yml]\nsignals:\n  - {name: a, expr: 'rate(x[5m] offset 1m)'}\n  - {name: a, expr: up}\n",
+        )
+        .unwrap();
+        let message = Pipeline::load(&path).unwrap_err().to_string();
+        for expected in [
+            "5 problem(s)",
+            "step: must be greater than 0",
+            "entity_labels: name at least one label",
+            "missing.yml: No such file",
+            "signal \"a\": \"rate(x[5m] offset 1m)\": offset modifier at column 12 is not supported",
+            "signal \"a\": the name is used twice",
+        ] {
+            assert!(
+                message.contains(expected),
+                "{expected:?} missing in:\n{message}"
+            );
+        }
+    }
+}

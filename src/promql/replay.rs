@@ -1,0 +1,86 @@
+//! Replays a recorded dataset through the store and evaluates a plan at every step, the
+//! way the live pipeline sees the same samples arrive.
+//!
+//! In: a `Dataset` (from CSV exports), a plan, and the steps. Out: the plan's value at
+//! each step, in time order. Samples enter the store in timestamp order and old ones
+//! are trimmed as the window moves, so memory follows the plan's history, not the data.
+
+use super::error::EvalError;
+use super::eval::evaluate;
+use super::plan::Plan;
+use super::store::SeriesStore;
+use super::value::{Labels, Point, Value};
+use crate::dataset::Dataset;
+
+/// Evaluation times: `start`, `start + step`, ... up to and including `end` (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steps {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub step_ms: i64,
+}
+
+impl Steps {
+    /// The steps covering a dataset's time span, starting at its first sample.
+    pub fn covering(dataset: &Dataset, step_ms: i64) -> Option<Steps> {
+        let times = dataset
+            .series
+            .iter()
+            .flat_map(|s| [s.samples.first(), s.samples.last()])
+            .flatten()
+            .map(|sample| sample.timestamp_ms);
+        let (start_ms, end_ms) = times.fold(None, |span: Option<(i64, i64)>, t| {
+            Some(span.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
+        })?;
+        Some(Steps {
+            start_ms,
+            end_ms,
+            step_ms,
+        })
+    }
+
+    pub fn count(&self) -> usize {
+        if self.end_ms < self.start_ms {
+            0
+        } else {
+            ((self.end_ms - self.start_ms) / self.step_ms + 1) as usize
+        }
+    }
+}
+
+/// Evaluates `plan` at every step over `dataset`, calling `each(t_ms, value)` in order.
+pub fn replay(
+    plan: &Plan,
+    dataset: &Dataset,
+    steps: Steps,
+    mut each: impl FnMut(i64, Value),
+) -> Result<(), EvalError> {
+    let mut store = SeriesStore::default();
+    // Every sample, tagged with its series, in timestamp order.
+    let mut arrivals: Vec<(i64, usize, f64)> = Vec::new();
+    for series in &dataset.series {
+        let index = store.series(&Labels::new(series.labels.iter().cloned()));
+        arrivals.extend(
+            series
+                .samples
+                .iter()
+                .map(|s| (s.timestamp_ms, index, s.value)),
+        );
+    }
+    arrivals.sort_by_key(|&(t, index, _)| (t, index));
+    let history_ms = plan.history_ms();
+    let mut next = 0;
+    for step in 0..steps.count() {
+        let t_ms = steps.start_ms + step as i64 * steps.step_ms;
+        while let Some(&(t, index, v)) = arrivals.get(next) {
+            if t > t_ms {
+                break;
+            }
+            store.push(index, Point { t, v });
+            next += 1;
+        }
+        store.trim(t_ms - history_ms);
+        each(t_ms, evaluate(plan, &store, t_ms)?);
+    }
+    Ok(())
+}

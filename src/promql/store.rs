@@ -1,0 +1,200 @@
+//! The live series state PromQL reads: each series' labels and its recent samples.
+//!
+//! In: samples in timestamp order per series (from the receiver's pipeline, or replayed
+//! from a CSV export), and `trim` calls that drop what no expression can still see.
+//! Out: the series a selector matches, the value an instant selector sees at a time
+//! (Prometheus's lookback and staleness rules), and the points a range selector sees.
+//! Memory is bounded by the longest range plus the lookback, per series.
+
+use std::collections::{HashMap, VecDeque};
+
+use promql_parser::label::Matcher;
+
+use super::value::{Labels, Point};
+use crate::ingest::is_stale_marker;
+
+/// Prometheus's default lookback for instant selectors: 5 minutes.
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// Index of a series in the store.
+pub type SeriesIndex = usize;
+
+struct StoredSeries {
+    labels: Labels,
+    /// Ascending by time; may end with a stale marker.
+    points: VecDeque<Point>,
+}
+
+#[derive(Default)]
+pub struct SeriesStore {
+    series: Vec<StoredSeries>,
+    by_labels: HashMap<Labels, SeriesIndex>,
+}
+
+impl SeriesStore {
+    /// The index of a label set, adding it on first sight.
+    pub fn series(&mut self, labels: &Labels) -> SeriesIndex {
+        if let Some(&index) = self.by_labels.get(labels) {
+            return index;
+        }
+        self.series.push(StoredSeries {
+            labels: labels.clone(),
+            points: VecDeque::new(),
+        });
+        self.by_labels.insert(labels.clone(), self.series.len() - 1);
+        self.series.len() - 1
+    }
+
+    /// Appends a sample; one not newer than the series' last is ignored.
+    pub fn push(&mut self, index: SeriesIndex, point: Point) {
+        let points = &mut self.series[index].points;
+        if points.back().is_none_or(|last| last.t < point.t) {
+            points.push_back(point);
+        }
+    }
+
+    /// Forgets samples older than `before_ms`, keeping the newest older one so that an
+    /// instant selector can still look back to it.
+    pub fn trim(&mut self, before_ms: i64) {
+        for series in &mut self.series {
+            while series.points.len() > 1 && series.points[1].t < before_ms {
+                series.points.pop_front();
+            }
+        }
+    }
+
+    /// Series whose labels satisfy every matcher, in index order.
+    pub fn select<'a>(
+        &'a self,
+        matchers: &'a [Matcher],
+    ) -> impl Iterator<Item = (SeriesIndex, &'a Labels)> + 'a {
+        self.series
+            .iter()
+            .enumerate()
+            .filter(move |(_, series)| {
+                matchers
+                    .iter()
+                    .all(|m| m.is_match(series.labels.get(&m.name).unwrap_or("")))
+            })
+            .map(|(index, series)| (index, &series.labels))
+    }
+
+    /// The value an instant selector sees at `t_ms`: the latest sample at or before it,
+    /// unless older than the lookback or a stale marker.
+    pub fn instant(&self, index: SeriesIndex, t_ms: i64) -> Option<f64> {
+        let points = &self.series[index].points;
+        let at_or_before = points.partition_point(|p| p.t <= t_ms);
+        let latest = points.get(at_or_before.checked_sub(1)?)?;
+        (latest.t >= t_ms - LOOKBACK_MS && !is_stale_marker(latest.v)).then_some(latest.v)
+    }
+
+    /// The points a range selector `[range]` sees at `t_ms`: those in
+    /// `[t_ms - range_ms, t_ms]` (Prometheus 2.x closes the window on both ends), stale
+    /// markers left out.
+    pub fn range(&self, index: SeriesIndex, t_ms: i64, range_ms: i64, out: &mut Vec<Point>) {
+        out.clear();
+        let points = &self.series[index].points;
+        let start = points.partition_point(|p| p.t < t_ms - range_ms);
+        let end = points.partition_point(|p| p.t <= t_ms);
+        out.extend(
+            points
+                .range(start..end)
+                .filter(|p| !is_stale_marker(p.v))
+                .copied(),
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use promql_parser::label::MatchOp;
+
+    use super::*;
+    use crate::ingest::STALE_NAN_BITS;
+
+    fn store() -> (SeriesStore, SeriesIndex) {
+        let mut store = SeriesStore::default();
+        let up = store.series(&Labels::new([("__name__", "up"), ("job", "node")]));
+        for (t, v) in [(0, 1.0), (15_000, 2.0), (30_000, 3.0)] {
+            store.push(up, Point { t, v });
+        }
+        (store, up)
+    }
+
+    #[test]
+    fn instant_selector_looks_back_five_minutes() {
+        let (store, up) = store();
+        assert_eq!(store.instant(up, 20_000), Some(2.0));
+        assert_eq!(store.instant(up, 30_000 + LOOKBACK_MS), Some(3.0));
+        assert_eq!(store.instant(up, 30_001 + LOOKBACK_MS), None);
+        assert_eq!(store.instant(up, -1), None);
+    }
+
+    #[test]
+    fn a_stale_marker_hides_the_series_until_the_next_sample() {
+        let (mut store, up) = store();
+        store.push(
+            up,
+            Point {
+                t: 45_000,
+                v: f64::from_bits(STALE_NAN_BITS),
+            },
+        );
+        assert_eq!(store.instant(up, 50_000), None);
+        assert_eq!(store.instant(up, 40_000), Some(3.0));
+        let mut points = Vec::new();
+        store.range(up, 50_000, 60_000, &mut points);
+        assert_eq!(points.len(), 3, "stale markers are not range points");
+    }
+
+    #[test]
+    fn range_window_is_closed_on_both_ends() {
+        let (store, up) = store();
+        let mut points = Vec::new();
+        store.range(up, 30_000, 15_000, &mut points);
+        assert_eq!(
+            points.iter().map(|p| p.t).collect::<Vec<_>>(),
+            [15_000, 30_000]
+        );
+    }
+
+    #[test]
+    fn trim_keeps_one_sample_for_the_lookback() {
+        let (mut store, up) = store();
+        store.trim(40_000);
+        assert_eq!(store.instant(up, 60_000), Some(3.0));
+        let mut points = Vec::new();
+        store.range(up, 60_000, 60_000, &mut points);
+        assert_eq!(points.len(), 1);
+    }
+
+    #[test]
+    fn selects_with_all_matcher_kinds() {
+        let (mut store, _) = store();
+        store.series(&Labels::new([("__name__", "up"), ("job", "db")]));
+        let select = |matchers: Vec<Matcher>| store.select(&matchers).count();
+        let regex = |op: fn(regex::Regex) -> MatchOp, re: &str| {
+            Matcher::new(
+                op(regex::Regex::new(&format!("^(?:{re})$")).unwrap()),
+                "job",
+                re,
+            )
+        };
+        assert_eq!(select(vec![Matcher::new(MatchOp::Equal, "job", "db")]), 1);
+        assert_eq!(
+            select(vec![Matcher::new(MatchOp::NotEqual, "job", "db")]),
+            1
+        );
+        assert_eq!(select(vec![regex(MatchOp::Re, "n.*")]), 1);
+        assert_eq!(select(vec![regex(MatchOp::NotRe, "n.*")]), 1);
+        assert_eq!(select(vec![Matcher::new(MatchOp::Equal, "zone", "")]), 2);
+    }
+}

@@ -1,0 +1,144 @@
+//! The values PromQL expressions produce: label sets, instant vectors, range points.
+
+use std::fmt;
+
+/// The metric-name label.
+pub const METRIC_NAME: &str = "__name__";
+
+/// A series' label set: sorted by name, no empty values (an empty value is the same as
+/// an absent label in Prometheus), no duplicate names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    /// Builds a label set from pairs in any order; empty values are dropped and, for a
+    /// repeated name, the last pair wins.
+    pub fn new<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Labels {
+        let mut pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .map(|(n, v)| (n.into(), v.into()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        pairs.reverse();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+        Labels(pairs)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The same labels without `__name__`, as functions and arithmetic return them.
+    pub fn without_metric_name(&self) -> Labels {
+        self.without(&[METRIC_NAME])
+    }
+
+    /// Only the labels whose names are listed (`by`, `on`).
+    pub fn keeping<S: AsRef<str>>(&self, names: &[S]) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .filter(|(n, _)| names.iter().any(|k| k.as_ref() == n))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// All labels but the listed ones (`without`, `ignoring`).
+    pub fn without<S: AsRef<str>>(&self, names: &[S]) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .filter(|(n, _)| !names.iter().any(|k| k.as_ref() == n))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Sets (or, with an empty value, removes) one label.
+    pub fn with(&self, name: &str, value: &str) -> Labels {
+        let mut pairs = self.0.clone();
+        pairs.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            pairs.push((name.to_owned(), value.to_owned()));
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Labels(pairs)
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus's notation: `name{label="value", ...}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(name) = self.get(METRIC_NAME) {
+            f.write_str(name)?;
+        }
+        f.write_str("{")?;
+        let mut first = true;
+        for (name, value) in self.iter().filter(|(n, _)| *n != METRIC_NAME) {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{name}={value:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// One element of an instant vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Element {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+pub type Vector = Vec<Element>;
+
+/// A raw sample inside a range: timestamp in milliseconds and value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    pub t: i64,
+    pub v: f64,
+}
+
+/// What an expression evaluates to at one instant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    Vector(Vector),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_sets_are_sorted_without_empty_values() {
+        let labels = Labels::new([("job", "node"), ("__name__", "up"), ("zone", "")]);
+        assert_eq!(labels.to_string(), "up{job=\"node\"}");
+        assert_eq!(labels.get("zone"), None);
+        assert_eq!(labels.without_metric_name().to_string(), "{job=\"node\"}");
+        assert_eq!(labels.keeping(&["job"]).len(), 1);
+        assert_eq!(labels.with("instance", "a").get("instance"), Some("a"));
+        assert_eq!(labels.with("job", "").len(), 1);
+    }
+}

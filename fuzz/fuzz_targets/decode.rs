@@ -20,25 +20,8 @@
 //!
 //! `HARBINGER_FUZZ_DEBUG=1` prints both decoders' results for each input.
 //!
-//! Known divergences (found by this target; see the README) can be tolerated so that
-//! fuzzing continues past them: set `HARBINGER_FUZZ_RELAX` to a comma-separated list of
-//! the ids below, or `all`. By default nothing is relaxed. Each relaxation is as narrow as
-//! the target can make it.
-//!
-//! - `groups`: prost skips unknown fields of the deprecated group wire types (3 start, 4
-//!   end); the walk rejects them ("unsupported wire type"). Tolerated: ours fails with
-//!   that reason where prost succeeds.
-//! - `repeated-label-string`: prost checks the UTF-8 of every occurrence of the singular
-//!   string fields `Label.name`/`Label.value`; the walk only checks the last occurrence.
-//!   Tolerated: ours succeeds where prost fails with a `Label` UTF-8 error.
-//! - `v1-histogram-field-17`: field 17 (`start_timestamp`) exists only in the 2.0
-//!   histogram, but the shared histogram check demands a varint in 1.0 too, where prost
-//!   skips it as unknown with any wire type. Tolerated: ours fails with "wrong wire type
-//!   for field" where prost succeeds and the key just before the error offset is field 17.
-//! - `metadata-merge`: prost merges repeated occurrences of the singular 2.0
-//!   `TimeSeries.metadata` field (a later occurrence without `type` keeps the earlier
-//!   type); the walk takes the type from the last occurrence alone. Tolerated: the metric
-//!   type is not compared.
+//! The four divergences this target found (groups, a 1.0 histogram's field 17, merged
+//! 2.0 metadata, repeated label strings) are fixed in the decoder; the README lists them.
 
 #![no_main]
 
@@ -49,40 +32,6 @@ use harbinger::ingest::{
 };
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
-
-#[derive(Default)]
-struct Relax {
-    groups: bool,
-    repeated_label_string: bool,
-    v1_histogram_field_17: bool,
-    metadata_merge: bool,
-}
-
-fn relax() -> &'static Relax {
-    static RELAX: OnceLock<Relax> = OnceLock::new();
-    RELAX.get_or_init(|| {
-        let mut relax = Relax::default();
-        let list = std::env::var("HARBINGER_FUZZ_RELAX").unwrap_or_default();
-        for id in list.split(',').map(str::trim).filter(|id| !id.is_empty()) {
-            match id {
-                "groups" => relax.groups = true,
-                "repeated-label-string" => relax.repeated_label_string = true,
-                "v1-histogram-field-17" => relax.v1_histogram_field_17 = true,
-                "metadata-merge" => relax.metadata_merge = true,
-                "all" => {
-                    relax = Relax {
-                        groups: true,
-                        repeated_label_string: true,
-                        v1_histogram_field_17: true,
-                        metadata_merge: true,
-                    }
-                }
-                other => panic!("HARBINGER_FUZZ_RELAX: unknown id {other:?}"),
-            }
-        }
-        relax
-    })
-}
 
 /// `HARBINGER_FUZZ_DEBUG=1` prints both decoders' results for every input (for running
 /// the target on a single file, not for fuzzing).
@@ -243,39 +192,6 @@ fn run(
     result
 }
 
-/// Whether a rejection where prost accepted is one of the tolerated known divergences.
-fn tolerated_rejection(protocol: Protocol, error: &DecodeError, body: &[u8]) -> bool {
-    let relax = relax();
-    match error {
-        DecodeError::Protobuf(e) | DecodeError::SeriesProtobuf { error: e, .. } => match e.reason {
-            "unsupported wire type" => relax.groups,
-            "wrong wire type for field" => {
-                relax.v1_histogram_field_17
-                    && protocol == Protocol::V1
-                    && key_before(body, e.offset) == Some(17)
-            }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-/// The field number of the key that ends exactly at `offset` in `body`: the varint that
-/// ends there and starts after the end of the previous varint (or at the start).
-fn key_before(body: &[u8], offset: usize) -> Option<u64> {
-    (1..=10.min(offset)).find_map(|len| {
-        let start = offset - len;
-        if start > 0 && body[start - 1] >= 0x80 {
-            return None;
-        }
-        let mut bytes = &body[start..offset];
-        match prost::encoding::decode_varint(&mut bytes) {
-            Ok(key) if bytes.is_empty() => Some(key >> 3),
-            _ => None,
-        }
-    })
-}
-
 fn compare(
     protocol: Protocol,
     raw: &[u8],
@@ -293,17 +209,10 @@ fn compare(
             Err(e) => eprintln!("{protocol:?} ours:  {ours}\n{protocol:?} prost: Err({e})"),
         }
     }
-    let relax = relax();
     match (ours, reference) {
         (Err(_), Err(_)) => {}
         (Ok(()), Err(prost_error)) => {
             let message = prost_error.to_string();
-            if relax.repeated_label_string
-                && message.contains("not UTF-8")
-                && (message.contains("Label.name") || message.contains("Label.value"))
-            {
-                return;
-            }
             panic!(
                 "{protocol:?}: prost rejects the body ({message}) but ours accepts it: {:?}\nbody: {}",
                 ours_plain(batch),
@@ -311,9 +220,7 @@ fn compare(
             );
         }
         (Err(error), Ok(_)) => {
-            if matches!(error, DecodeError::Series { .. })
-                || tolerated_rejection(protocol, &error, raw)
-            {
+            if matches!(error, DecodeError::Series { .. }) {
                 return;
             }
             panic!(
@@ -321,13 +228,8 @@ fn compare(
                 hex(raw)
             );
         }
-        (Ok(()), Ok(mut expected)) => {
+        (Ok(()), Ok(expected)) => {
             let actual = ours_plain(batch);
-            if relax.metadata_merge {
-                for (a, e) in actual.series.iter().zip(expected.series.iter_mut()) {
-                    e.metric_type = a.metric_type;
-                }
-            }
             assert_eq!(
                 actual,
                 expected,

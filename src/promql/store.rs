@@ -8,9 +8,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use promql_parser::label::Matcher;
+use promql_parser::label::{MatchOp, Matcher};
 
-use super::value::{Labels, Point};
+use super::value::{Labels, METRIC_NAME, Point};
 use crate::ingest::is_stale_marker;
 
 /// Prometheus's default lookback for instant selectors: 5 minutes.
@@ -29,6 +29,9 @@ struct StoredSeries {
 pub struct SeriesStore {
     series: Vec<StoredSeries>,
     by_labels: HashMap<Labels, SeriesIndex>,
+    /// Series by metric name: nearly every selector names its metric, so selection
+    /// looks at that metric's series only, not at every series.
+    by_name: HashMap<String, Vec<SeriesIndex>>,
 }
 
 impl SeriesStore {
@@ -37,12 +40,15 @@ impl SeriesStore {
         if let Some(&index) = self.by_labels.get(labels) {
             return index;
         }
+        let index = self.series.len();
         self.series.push(StoredSeries {
             labels: labels.clone(),
             points: VecDeque::new(),
         });
-        self.by_labels.insert(labels.clone(), self.series.len() - 1);
-        self.series.len() - 1
+        self.by_labels.insert(labels.clone(), index);
+        let name = labels.get(METRIC_NAME).unwrap_or_default();
+        self.by_name.entry(name.to_owned()).or_default().push(index);
+        index
     }
 
     /// Appends a sample; one not newer than the series' last is ignored.
@@ -68,15 +74,26 @@ impl SeriesStore {
         &'a self,
         matchers: &'a [Matcher],
     ) -> impl Iterator<Item = (SeriesIndex, &'a Labels)> + 'a {
-        self.series
+        let named = matchers
             .iter()
-            .enumerate()
-            .filter(move |(_, series)| {
+            .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
+        let candidates: Box<dyn Iterator<Item = SeriesIndex> + 'a> = match named {
+            Some(m) => Box::new(
+                self.by_name
+                    .get(&m.value)
+                    .map_or(&[][..], Vec::as_slice)
+                    .iter()
+                    .copied(),
+            ),
+            None => Box::new(0..self.series.len()),
+        };
+        candidates
+            .map(|index| (index, &self.series[index].labels))
+            .filter(move |(_, labels)| {
                 matchers
                     .iter()
-                    .all(|m| m.is_match(series.labels.get(&m.name).unwrap_or("")))
+                    .all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
             })
-            .map(|(index, series)| (index, &series.labels))
     }
 
     /// The value an instant selector sees at `t_ms`: the latest sample at or before it,
@@ -115,8 +132,6 @@ impl SeriesStore {
 
 #[cfg(test)]
 mod tests {
-    use promql_parser::label::MatchOp;
-
     use super::*;
     use crate::ingest::STALE_NAN_BITS;
 

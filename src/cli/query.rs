@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
-use harbinger::promql::{Labels, Plan, Steps, Value, replay};
+use harbinger::promql::{Labels, Plan, Steps, Value, format_value, replay};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -120,16 +120,5 @@ impl Table {
         }
         csv.flush()?;
         Ok(())
-    }
-}
-
-/// A value as Prometheus's API prints it.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else {
-        v.to_string()
     }
 }

@@ -27,4 +27,4 @@ pub use eval::evaluate;
 pub use plan::{Plan, PlanError};
 pub use replay::{Steps, replay};
 pub use store::{LOOKBACK_MS, SeriesIndex, SeriesStore};
-pub use value::{Element, Labels, METRIC_NAME, Point, Value, Vector};
+pub use value::{Element, Labels, METRIC_NAME, Point, Value, Vector, format_value};

@@ -104,6 +104,18 @@ impl fmt::Display for Labels {
     }
 }
 
+/// A value as Prometheus prints it: `NaN`, `+Inf`, `-Inf`, else the shortest decimal
+/// that reads back as the same float (never an exponent).
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
 /// One element of an instant vector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Element {

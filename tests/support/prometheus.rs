@@ -64,17 +64,7 @@ impl Span {
     }
 }
 
-/// A value as Prometheus prints it: `NaN`, `+Inf`, `-Inf`, else the shortest decimal
-/// that reads back as the same float (never an exponent).
-pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else {
-        v.to_string()
-    }
-}
+pub use harbinger::promql::format_value;
 
 /// The inverse of `format_value`, also accepting any decimal or exponent form.
 pub fn parse_value(text: &str) -> Option<f64> {

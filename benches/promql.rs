@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use harbinger::dataset;
 use harbinger::pipeline::Pipeline;
-use harbinger::promql::{Labels, Plan, Point, SeriesStore, Steps, Value, evaluate, replay};
+use harbinger::promql::{Labels, Plan, Point, SeriesStore, Steps, Value, evaluate, replay_plan};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -75,7 +75,7 @@ fn main() {
 
         let mut rows = 0usize;
         let started = Instant::now();
-        replay(&plan, &data, steps, |_, value| {
+        replay_plan(&plan, &data, steps, |_, value| {
             if let Value::Vector(vector) = value {
                 rows += vector.len();
             }

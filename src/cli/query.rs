@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
-use harbinger::promql::{Labels, Plan, Steps, Value, format_value, replay};
+use harbinger::promql::{Labels, Plan, Steps, Value, format_value, replay_plan};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -56,7 +56,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         step_ms,
     };
     let mut table = Table::default();
-    replay(&plan, &dataset, steps, |t_ms, value| table.add(t_ms, value))
+    replay_plan(&plan, &dataset, steps, |t_ms, value| table.add(t_ms, value))
         .with_context(|| format!("evaluating {:?}", args.expr))?;
     match &args.out {
         Some(path) => {

@@ -25,6 +25,6 @@ mod value;
 pub use error::EvalError;
 pub use eval::evaluate;
 pub use plan::{Plan, PlanError};
-pub use replay::{Steps, replay};
+pub use replay::{Steps, replay, replay_plan};
 pub use store::{LOOKBACK_MS, SeriesIndex, SeriesStore};
 pub use value::{Element, Labels, METRIC_NAME, Point, Value, Vector, format_value};

@@ -1,8 +1,8 @@
-//! Replays a recorded dataset through the store and evaluates a plan at every step, the
-//! way the live pipeline sees the same samples arrive.
+//! Replays a recorded dataset through the store, step by step, the way the live
+//! pipeline sees the same samples arrive.
 //!
-//! In: a `Dataset` (from CSV exports), a plan, and the steps. Out: the plan's value at
-//! each step, in time order. Samples enter the store in timestamp order and old ones
+//! In: a `Dataset` (from CSV exports) and the steps. Out: at each step, in time order,
+//! the store as it stands then (`replay`), or one plan's value (`replay_plan`). Samples enter the store in timestamp order and old ones
 //! are trimmed as the window moves, so memory follows the plan's history, not the data.
 
 use super::error::EvalError;
@@ -48,13 +48,15 @@ impl Steps {
     }
 }
 
-/// Evaluates `plan` at every step over `dataset`, calling `each(t_ms, value)` in order.
-pub fn replay(
-    plan: &Plan,
+/// Feeds `dataset` through a store in time order and calls `at_step(t_ms, &store)` at
+/// every step, after every sample at or before `t_ms` has arrived. The store keeps
+/// `history_ms` behind each step (see `Plan::history_ms`), as the live pipeline does.
+pub fn replay<E>(
     dataset: &Dataset,
     steps: Steps,
-    mut each: impl FnMut(i64, Value),
-) -> Result<(), EvalError> {
+    history_ms: i64,
+    mut at_step: impl FnMut(i64, &SeriesStore) -> Result<(), E>,
+) -> Result<(), E> {
     let mut store = SeriesStore::default();
     // Every sample, tagged with its series, in timestamp order.
     let mut arrivals: Vec<(i64, usize, f64)> = Vec::new();
@@ -68,7 +70,6 @@ pub fn replay(
         );
     }
     arrivals.sort_by_key(|&(t, index, _)| (t, index));
-    let history_ms = plan.history_ms();
     let mut next = 0;
     for step in 0..steps.count() {
         let t_ms = steps.start_ms + step as i64 * steps.step_ms;
@@ -80,7 +81,20 @@ pub fn replay(
             next += 1;
         }
         store.trim(t_ms - history_ms);
-        each(t_ms, evaluate(plan, &store, t_ms)?);
+        at_step(t_ms, &store)?;
     }
     Ok(())
+}
+
+/// Evaluates one plan at every step over `dataset`, calling `each(t_ms, value)` in order.
+pub fn replay_plan(
+    plan: &Plan,
+    dataset: &Dataset,
+    steps: Steps,
+    mut each: impl FnMut(i64, Value),
+) -> Result<(), EvalError> {
+    replay(dataset, steps, plan.history_ms(), |t_ms, store| {
+        each(t_ms, evaluate(plan, store, t_ms)?);
+        Ok(())
+    })
 }

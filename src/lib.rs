@@ -12,6 +12,9 @@
 //!   step over the live series state with Prometheus's semantics.
 //! - [`rules`]: Prometheus alerting-rule files, split into targets (signal, comparison,
 //!   threshold) to predict.
+//! - [`features`]: one signal's value per step in, rolling features out (level, change,
+//!   slope, EWMA, volatility, min/max, anomaly score, ETA to each threshold), incrementally
+//!   and in memory bounded by the windows.
 //! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
 //!   and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
@@ -21,6 +24,7 @@
 
 pub mod config;
 pub mod dataset;
+pub mod features;
 pub mod ingest;
 pub mod pipeline;
 pub mod promql;

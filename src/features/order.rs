@@ -33,9 +33,7 @@ impl Order {
     #[inline]
     pub fn insert(&mut self, ring: &[f64], position: usize) {
         let v = ring[position];
-        let at = self
-            .slots
-            .partition_point(|&p| ring[usize::from(p)] <= v);
+        let at = self.slots.partition_point(|&p| ring[usize::from(p)] <= v);
         self.slots.insert(at, position as u16);
     }
 

@@ -190,7 +190,7 @@ impl FeatureSpec {
     pub fn new(params: FeatureParams) -> Result<FeatureSpec, FeatureSpecError> {
         let mut problems = Vec::new();
         let step = params.step;
-        let step_ms = if step.is_zero() || step.subsec_nanos() % 1_000_000 != 0 {
+        let step_ms = if step.is_zero() || !step.subsec_nanos().is_multiple_of(1_000_000) {
             problems.push(SpecProblem::Step(step));
             None
         } else {
@@ -203,7 +203,10 @@ impl FeatureSpec {
                 None => return 1,
             };
             let ms = value.as_millis();
-            if value.is_zero() || value.subsec_nanos() % 1_000_000 != 0 || ms % step_ms != 0 {
+            if value.is_zero()
+                || !value.subsec_nanos().is_multiple_of(1_000_000)
+                || !ms.is_multiple_of(step_ms)
+            {
                 problems.push(SpecProblem::NotMultipleOfStep { field, value, step });
                 return 1;
             }
@@ -326,7 +329,12 @@ impl FeatureSpec {
 /// Column names: one family after the other, each in the order of its parameters.
 fn names(params: &FeatureParams) -> Vec<String> {
     let d = |duration: &Duration| duration::format(*duration);
-    let per_window = |family: &str| params.windows.iter().map(move |w| format!("{family}_{}", d(w)));
+    let per_window = |family: &'static str| {
+        params
+            .windows
+            .iter()
+            .map(move |w| format!("{family}_{}", d(w)))
+    };
     let anomaly = d(&params.anomaly_window);
     let mut names = vec!["level".to_owned()];
     names.extend(per_window("change"));

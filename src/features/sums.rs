@@ -69,6 +69,7 @@ pub(super) struct Centred {
     /// `Σ(u − ū)²`, clamped at 0.
     pub suu: f64,
     pub shift: f64,
+    pub inv_scale: f64,
     pub scale: f64,
 }
 
@@ -151,6 +152,7 @@ impl Sums {
             sxu: self.sxu - self.sx as f64 * mean_u,
             suu: (self.suu - self.su * mean_u).max(0.0),
             shift: self.shift,
+            inv_scale: self.inv_scale,
             scale: self.scale,
         }
     }
@@ -171,9 +173,10 @@ impl Centred {
         }
     }
 
-    /// The fitted line's value at `x`, in value units.
-    pub fn fitted(&self, slope: f64, x: f64) -> f64 {
-        (self.mean_u + self.shift + slope * (x - self.mean_x)) * self.scale
+    /// How far `level` is above the fitted line at `x`, in scaled units. The line's level
+    /// is never formed: with a large level it would round away the distance.
+    pub fn distance(&self, level: f64, slope: f64, x: f64) -> f64 {
+        (level * self.inv_scale - self.shift) - (self.mean_u + slope * (x - self.mean_x))
     }
 
     /// The residual sum of squares of the fit with `slope`, in scaled units.
@@ -198,7 +201,13 @@ mod tests {
 
     #[test]
     fn powers_of_two_are_exact() {
-        for (m, e) in [(1.0, 0), (3.0, 1), (0.5, -1), (f64::MAX, 1023), (1e-300, -997)] {
+        for (m, e) in [
+            (1.0, 0),
+            (3.0, 1),
+            (0.5, -1),
+            (f64::MAX, 1023),
+            (1e-300, -997),
+        ] {
             assert_eq!(binary_exponent(m), e, "{m}");
         }
         assert_eq!(binary_exponent(0.0), -1023);

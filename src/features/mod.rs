@@ -1,0 +1,159 @@
+//! The feature engine: one signal's value at each evaluation step in, features out,
+//! incrementally, in memory bounded by the windows. Pure code: no I/O, no clock.
+//!
+//! In: a checked [`FeatureSpec`] (shared by every signal that uses it) and, per signal
+//! and entity, [`SignalFeatures::update`] once per step with the signal's value, `None`
+//! when it had none (series absent or stale). Out: [`SignalFeatures::write`] appends one
+//! `f64` per column of [`FeatureSpec::names`], NaN where a feature is undefined. `serve`
+//! and training use this same code.
+//!
+//! # Steps and gaps
+//!
+//! A time maps to the nearest step counted from the first update's time. An update for a
+//! step not after the latest one is ignored; steps skipped between two updates are gaps.
+//! NaN, +Inf and −Inf are gaps too, for every feature but `level` (they would poison
+//! sums and orders): `level` shows them, and an infinite level is beyond any threshold on
+//! its side (ETA 0). The windows are rings of `window / step` steps; a window of
+//! `w` ending at step `t` holds the steps in `(t − w, t]`, like a PromQL range.
+//!
+//! # Features (columns in this order)
+//!
+//! - `level`: the latest input, NaN if none.
+//! - `change_<w>`: level − the value one window earlier; NaN if either is a gap.
+//! - `slope_<w>`: least-squares slope per second over the window's finite values (time at
+//!   the steps); NaN with fewer than 2 values, exactly 0 for a constant window.
+//! - `ewma_<h>`: exponentially weighted mean of the finite values, each value's weight
+//!   halving every `h`: `m ← m + (1 − 2^(−Δ/h)) (v − m)`, `Δ` the time since the previous
+//!   finite value (a gap adds nothing, and its time counts in the next value's weight);
+//!   the first value starts it. NaN before any finite value.
+//! - `stddev_<w>`: population standard deviation over the window (as PromQL's
+//!   `stddev_over_time`); NaN when empty, exactly 0 for a constant window.
+//! - `mad_<a>`: median absolute deviation over the anomaly window: the median of
+//!   `|v − median|`, unscaled; NaN when empty.
+//! - `min_<w>`, `max_<w>`: over the window; NaN when empty.
+//! - `anomaly_score`: robust z-score of the current value against the anomaly window
+//!   (which includes it), divided by 3 so that 1 is the edge of normal, as vmanomaly's
+//!   `anomaly_score` (above 1: anomalous): `|v − median| / (1.4826 × MAD) / 3`. When more
+//!   than half the window is one value the MAD is 0 and the spread is `1.2533 × mean
+//!   |v − median|` instead (the usual modified z-score fallback), so the score is finite
+//!   for any finite input. 0 when the value is the median (a constant series, a single
+//!   value); NaN when the current step is a gap.
+//! - for each threshold, named after its target:
+//!   - `eta_seconds:<target>`: time until the signal's trend crosses the threshold. 0 when
+//!     the level is already beyond it. Otherwise each window holding at least half its
+//!     steps (and 3 values) whose least-squares line moves toward the threshold gives a
+//!     crossing: where its line, extended from now, meets the threshold (0 if the line is
+//!     already past it). The ETA is the crossing with the smallest standard error (the
+//!     longer window on a tie); NaN when there is none (too few values, flat or moving
+//!     away). Not simply the longest window: after a cleanup, the 1h window still holds
+//!     the previous fill and its drop, so its line rises while the disk fills again (in
+//!     lab-dev, host8's second fill had no ETA until 30 s before the crossing), and early
+//!     in a fill a window that holds the flat stretch before it halves the slope. A
+//!     window whose line fits badly has a large residual spread, so a large error.
+//!   - `eta_stderr_seconds:<target>`: the standard error of that crossing time, from the
+//!     residual spread of the fit: `σ/|b| × √(1/n + (x_cross − x̄)²/Sxx)` (the inverse-
+//!     prediction error, which carries the slope's and the level's standard errors and
+//!     their covariance), `σ² = SSR/(n − 2)`. 0 when already beyond, NaN with the ETA.
+//!   - `beyond_warning_fraction_<a>:<target>`: the fraction of the anomaly window's
+//!     finite values beyond the warning level (see [`Threshold::warning_fraction`]);
+//!     NaN when the window holds no value.
+//! - `since_gap_seconds`: seconds since the latest step without a finite value (0 in a
+//!   gap; the step before the first update counts as a gap, so a first value reads one
+//!   step).
+//! - `since_reset_seconds`: seconds since the latest counter-like reset: a decrease after
+//!   the signal had been non-decreasing for at least the shortest window (gaps inside
+//!   the run do not break it, so a counter that restarts after an absence counts). A
+//!   gauge's ordinary dips are not resets. The step before the first update counts as a
+//!   reset.
+//!
+//! Before the first update every column is NaN.
+//!
+//! # Numeric edge cases
+//!
+//! Nothing panics, and no input leaves the state unusable: NaN and ±Inf never enter a
+//! window. Windowed sums are kept shifted and scaled by a power of two (see `sums`), so
+//! values up to `f64::MAX` in magnitude give finite standard deviations and slopes as long
+//! as the results themselves fit in an `f64`; a difference of two values of opposite signs
+//! near `f64::MAX` (a change, a deviation from the median) overflows to ±Inf, as IEEE
+//! arithmetic says. A constant series gives slope, stddev, MAD, change and anomaly score
+//! of exactly 0 and an ETA of NaN (unless already beyond). One value gives stddev 0,
+//! slope NaN, anomaly score 0.
+//!
+//! # Cost
+//!
+//! Per update O(windows + thresholds + half-lives) plus a binary search and a `memmove`
+//! of the anomaly window's order; slopes and standard deviations come from sliding sums,
+//! min and max from monotonic deques, medians from the order. The state is allocated once
+//! in [`SignalFeatures::new`]: a ring of `f64` one step longer than the longest window,
+//! two-byte ring positions for the order and the deques, and a few words per window.
+
+mod extremes;
+mod order;
+mod spec;
+mod state;
+mod sums;
+mod write;
+
+#[cfg(test)]
+mod lab_tests;
+#[cfg(test)]
+mod naive;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod tests;
+
+pub use spec::{
+    DEFAULT_WARNING_FRACTION, FeatureParams, FeatureSpec, FeatureSpecError, MAX_WINDOW_STEPS,
+    SpecProblem, Threshold,
+};
+
+use state::State;
+
+/// The incremental feature state of one signal of one entity.
+#[derive(Debug, Clone)]
+pub struct SignalFeatures {
+    /// Shared with every other state made from the same spec.
+    spec: FeatureSpec,
+    state: State,
+}
+
+impl SignalFeatures {
+    pub fn new(spec: &FeatureSpec) -> SignalFeatures {
+        SignalFeatures {
+            state: State::new(spec.checked()),
+            spec: spec.clone(),
+        }
+    }
+
+    pub fn spec(&self) -> &FeatureSpec {
+        &self.spec
+    }
+
+    /// The signal's value at the step of `t_ms`, `None` if it had none.
+    pub fn update(&mut self, t_ms: i64, value: Option<f64>) {
+        self.state.update(self.spec.checked(), t_ms, value);
+    }
+
+    /// Appends the features, one per column of the spec's `names()`, NaN where undefined.
+    pub fn write(&self, out: &mut Vec<f64>) {
+        self.state.write(self.spec.checked(), out);
+    }
+
+    /// The bytes this state holds: inline and on the heap. The spec is shared and is not
+    /// counted.
+    pub fn memory_bytes(&self) -> usize {
+        let state = &self.state;
+        let windows: usize = state
+            .windows
+            .iter()
+            .map(|w| std::mem::size_of_val(w) + w.extremes.as_ref().map_or(0, |e| e.heap_bytes()))
+            .sum();
+        std::mem::size_of::<SignalFeatures>()
+            + std::mem::size_of_val(&*state.ring)
+            + windows
+            + state.order.heap_bytes()
+            + std::mem::size_of_val(&*state.beyond_warning)
+            + std::mem::size_of_val(&*state.ewma)
+    }
+}

@@ -1,6 +1,8 @@
 //! The command line: one subcommand per file, each a thin shell over the library.
 
 mod check;
+mod features;
+mod output;
 mod query;
 mod serve;
 
@@ -38,6 +40,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a PromQL expression over CSV exports, as serve would, and print CSV.
     Query(query::QueryArgs),
+    /// Replay CSV exports through a pipeline's signals and features; write the table.
+    Features(features::FeaturesArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -47,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
+        Command::Features(args) => features::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

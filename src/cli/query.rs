@@ -11,6 +11,8 @@ use harbinger::config::duration;
 use harbinger::dataset;
 use harbinger::promql::{Labels, Plan, Steps, Value, format_value, replay_plan};
 
+use super::output::Output;
+
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     harbinger query --data ../shared/data/lab-dev/metrics.csv.gz --step 5s \\\n    \
@@ -36,7 +38,7 @@ pub struct QueryArgs {
     /// Last evaluation time, unix seconds (default: the data's last sample).
     #[arg(long, value_name = "SECONDS")]
     end: Option<f64>,
-    /// Write the CSV here instead of standard output.
+    /// Write the CSV here instead of standard output (gzipped when the name ends in .gz).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
@@ -60,13 +62,13 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         .with_context(|| format!("evaluating {:?}", args.expr))?;
     match &args.out {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            table.write(std::io::BufWriter::new(file))
+            let mut out = Output::create(path)?;
+            table.write(&mut out)?;
+            out.finish()
+                .with_context(|| format!("writing {}", path.display()))
         }
         None => table.write(std::io::stdout().lock()),
     }
-    .context("writing the result")
 }
 
 /// The result rows, with each label set stored once.

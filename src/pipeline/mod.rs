@@ -4,10 +4,13 @@
 //! `SeriesId`) and from the eviction sweep (series that ended). Out, for now: the count of
 //! samples processed. The signal and feature engine (issue #3) consumes these events;
 //! this stage already owns the queue's receiving end and its ordered drain at shutdown.
-//! `spec` loads pipeline definitions: the signals and targets the engine will evaluate.
+//! `spec` loads pipeline definitions: the signals and targets; `engine` evaluates the
+//! signals at each step and keeps each entity's features.
 
+mod engine;
 mod spec;
 
+pub use engine::SignalEngine;
 pub use spec::{Pipeline, PipelineError, Signal};
 
 use tokio::sync::{mpsc, oneshot};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::duration;
+use crate::features::{FeatureParams, FeatureSpec, Threshold};
 use crate::promql::Plan;
 use crate::rules::{self, Target};
 
@@ -25,6 +26,32 @@ struct PipelineFile {
     rule_files: Vec<PathBuf>,
     #[serde(default)]
     signals: Vec<SignalEntry>,
+    features: Option<FeaturesEntry>,
+}
+
+/// The `features` section: windows shared by every signal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeaturesEntry {
+    #[serde(default, deserialize_with = "durations")]
+    windows: Option<Vec<Duration>>,
+    #[serde(default, deserialize_with = "durations")]
+    half_lives: Option<Vec<Duration>>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    anomaly_window: Option<Duration>,
+}
+
+fn durations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Duration>>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts
+        .iter()
+        .map(|text| duration::parse(text).map_err(serde::de::Error::custom))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,12 +61,14 @@ struct SignalEntry {
     expr: String,
 }
 
-/// A signal: a named PromQL expression evaluated at every step.
+/// A signal: a named PromQL expression evaluated at every step, and the features kept
+/// of it per entity (with the thresholds of the targets whose signal it is).
 #[derive(Debug, Clone)]
 pub struct Signal {
     pub name: String,
     pub expr: String,
     pub plan: Plan,
+    pub features: FeatureSpec,
 }
 
 /// A loaded, checked pipeline.
@@ -91,16 +120,45 @@ impl Pipeline {
             .iter()
             .map(|s| (s.name.clone(), s.expr.clone()));
         let from_targets = targets.iter().map(|t| (t.alert.clone(), t.signal.clone()));
+        let defaults = FeatureParams::default();
+        let features = file.features.unwrap_or(FeaturesEntry {
+            windows: None,
+            half_lives: None,
+            anomaly_window: None,
+        });
+        let params = FeatureParams {
+            step: file.step,
+            windows: features.windows.unwrap_or(defaults.windows),
+            half_lives: features.half_lives.unwrap_or(defaults.half_lives),
+            anomaly_window: features.anomaly_window.unwrap_or(defaults.anomaly_window),
+            thresholds: Vec::new(),
+        };
         for (name, expr) in entries.chain(from_targets) {
             if !names.insert(name.clone()) {
                 problems.push(format!("signal {name:?}: the name is used twice"));
                 continue;
             }
-            match Plan::parse(&expr) {
-                Ok(plan) => signals.push(Signal { name, expr, plan }),
-                Err(error) => problems.push(format!("signal {name:?}: {error}")),
+            let thresholds = targets
+                .iter()
+                .filter(|t| t.alert == name)
+                .map(Threshold::from_target)
+                .collect();
+            let spec = FeatureSpec::new(FeatureParams {
+                thresholds,
+                ..params.clone()
+            });
+            match (Plan::parse(&expr), spec) {
+                (Ok(plan), Ok(features)) => signals.push(Signal {
+                    name,
+                    expr,
+                    plan,
+                    features,
+                }),
+                (Err(error), _) => problems.push(format!("signal {name:?}: {error}")),
+                (_, Err(error)) => problems.push(format!("features: {error}")),
             }
         }
+        problems.dedup();
         if targets.is_empty() && problems.is_empty() {
             problems.push("rule_files: no alerting rule found, so nothing to predict".to_owned());
         }

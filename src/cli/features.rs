@@ -1,0 +1,132 @@
+//! `harbinger features`: replays CSV exports through a pipeline's signals and feature
+//! engine, the code `serve` runs, and writes the per-entity feature table at each step.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use harbinger::dataset;
+use harbinger::pipeline::{Pipeline, SignalEngine};
+use harbinger::promql::{Steps, format_value, replay};
+
+use super::output::Output;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    harbinger features --pipeline pipelines/node-exporter.yml \\\n    \
+    --data ../shared/data/lab-dev/metrics.csv.gz --out features.csv.gz\n\n\
+    Output: one row per step, signal and entity: `timestamp,signal,<entity labels>,\n\
+    <features>` (see `harbinger::features` for their definitions); an empty cell is a\n\
+    feature the signal does not have (a threshold of another target) or an absent\n\
+    entity label; NaN is a feature undefined at that step. A .gz name is gzipped.")]
+pub struct FeaturesArgs {
+    /// The pipeline definition (signals, targets, entity labels, step, feature windows).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/node-exporter.yml"
+    )]
+    pipeline: PathBuf,
+    /// CSV export(s) to replay (long format or Grafana's series-joined-by-time; .gz ok).
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Where to write the table (CSV; gzipped when the name ends in .gz).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// First step, unix seconds (default: the data's first sample).
+    #[arg(long, value_name = "SECONDS")]
+    start: Option<f64>,
+    /// Last step, unix seconds (default: the data's last sample).
+    #[arg(long, value_name = "SECONDS")]
+    end: Option<f64>,
+}
+
+pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    let data = dataset::read_files(&args.data)?;
+    let step_ms = pipeline.step.as_millis() as i64;
+    let Some(covering) = Steps::covering(&data, step_ms) else {
+        anyhow::bail!("the data holds no samples");
+    };
+    let seconds = |s: f64| (s * 1000.0).round() as i64;
+    let steps = Steps {
+        start_ms: args.start.map_or(covering.start_ms, seconds),
+        end_ms: args.end.map_or(covering.end_ms, seconds),
+        step_ms,
+    };
+    // Feature columns in the engine's order, each signal's threshold columns in turn.
+    let mut columns: Vec<String> = Vec::new();
+    for name in pipeline.signals.iter().flat_map(|s| s.features.names()) {
+        if !columns.contains(&name) {
+            columns.push(name);
+        }
+    }
+    // Per signal, where each column's value stands in its feature vector.
+    let layouts: Vec<Vec<Option<usize>>> = pipeline
+        .signals
+        .iter()
+        .map(|signal| {
+            let names = signal.features.names();
+            columns
+                .iter()
+                .map(|c| names.iter().position(|n| n == c))
+                .collect()
+        })
+        .collect();
+    let entity_labels = pipeline.entity_labels.clone();
+    let mut csv = csv::Writer::from_writer(Output::create(&args.out)?);
+    let header = ["timestamp", "signal"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(entity_labels.iter().cloned())
+        .chain(columns.iter().cloned());
+    csv.write_record(header)?;
+
+    let mut engine = SignalEngine::new(pipeline);
+    let mut values = Vec::new();
+    let mut record: Vec<String> = Vec::new();
+    let history_ms = engine.history_ms();
+    replay(
+        &data,
+        steps,
+        history_ms,
+        |t_ms, store| -> anyhow::Result<()> {
+            engine.step(t_ms, store)?;
+            let mut written = Ok(());
+            engine.for_each(|index, signal, entity, features| {
+                values.clear();
+                features.write(&mut values);
+                record.clear();
+                record.push(dataset::format_seconds(t_ms));
+                record.push(signal.name.clone());
+                record.extend(
+                    entity_labels
+                        .iter()
+                        .map(|l| entity.get(l).unwrap_or("").to_owned()),
+                );
+                record.extend(
+                    layouts[index]
+                        .iter()
+                        .map(|at| at.map_or(String::new(), |i| format_value(values[i]))),
+                );
+                if written.is_ok() {
+                    written = csv.write_record(&record);
+                }
+            });
+            Ok(written?)
+        },
+    )
+    .with_context(|| format!("computing features over {:?}", args.data))?;
+    csv.into_inner()
+        .map_err(|e| e.into_error())?
+        .finish()
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let (states, bytes) = engine.footprint();
+    tracing::info!(
+        steps = steps.count(),
+        signal_entity_states = states,
+        feature_bytes = bytes,
+        out = %args.out.display(),
+        "feature table written"
+    );
+    Ok(())
+}

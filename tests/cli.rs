@@ -1,0 +1,114 @@
+//! The `harbinger` binary's offline commands, run as a user runs them: `query`,
+//! `features` and `check`, on the lab-dev export and on bad input.
+
+use std::process::{Command, Output};
+
+const LAB: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/lab-dev/metrics.csv.gz"
+);
+const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/node-exporter.yml");
+
+fn harbinger(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running harbinger")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn query_prints_a_signal_as_csv() {
+    let out = harbinger(&[
+        "query",
+        "--data",
+        LAB,
+        "--step",
+        "60s",
+        "--start",
+        "1795572235",
+        "--end",
+        "1795572295",
+        "--expr",
+        "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("timestamp,device,fstype,instance,job,mountpoint,value")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2 * 8, "two steps, eight hosts");
+    assert!(rows[0].starts_with("1795572235,tmpfs,tmpfs,host1,node,/srv/data,"));
+    let free: f64 = rows[0].rsplit(',').next().unwrap().parse().unwrap();
+    assert!((0.0..=100.0).contains(&free), "{free}");
+}
+
+#[test]
+fn query_refuses_unsupported_promql_with_its_position() {
+    let out = harbinger(&["query", "--data", LAB, "--expr", "rate(up[5m] offset 1m)"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "harbinger: \"rate(up[5m] offset 1m)\": offset modifier at column 13 is not supported"
+    );
+}
+
+#[test]
+fn features_writes_one_row_per_step_signal_and_entity() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("features.csv");
+    let out = harbinger(&[
+        "features",
+        "--pipeline",
+        PIPELINE,
+        "--data",
+        LAB,
+        "--out",
+        table.to_str().unwrap(),
+        "--start",
+        "1795572235",
+        "--end",
+        "1795572265",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(&table).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("timestamp,signal,instance,mountpoint,level,"),
+        "{header}"
+    );
+    assert!(header.contains("eta_seconds:HostOutOfDiskSpace"));
+    // 3 steps of 15 s; 6 signals for 8 hosts (the disk signal per host and mountpoint).
+    assert_eq!(csv.lines().count(), 1 + 3 * 6 * 8);
+    let disk_rows = csv
+        .lines()
+        .filter(|l| l.contains(",HostOutOfDiskSpace,"))
+        .count();
+    assert_eq!(disk_rows, 3 * 8);
+}
+
+#[test]
+fn check_reports_a_broken_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.yml");
+    std::fs::write(
+        &pipeline,
+        "step: 15s\nentity_labels: [instance]\nsignal: []\n",
+    )
+    .unwrap();
+    let out = harbinger(&["check", "--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = text(&out.stderr);
+    assert!(message.contains("unknown field `signal`"), "{message}");
+
+    let out = harbinger(&["check", "--pipeline", PIPELINE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("4 targets: HostOutOfDiskSpace"));
+}

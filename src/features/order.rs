@@ -12,10 +12,19 @@
 //! Equal values are kept oldest first. The value leaving the window is the oldest of all,
 //! so it is the first of its equals and a binary search finds its exact position.
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Order {
     /// Ring positions, by value, equal values oldest first.
     slots: Vec<u16>,
+}
+
+/// A clone keeps the capacity, so that it does not allocate when its window fills.
+impl Clone for Order {
+    fn clone(&self) -> Order {
+        let mut slots = Vec::with_capacity(self.slots.capacity());
+        slots.extend_from_slice(&self.slots);
+        Order { slots }
+    }
 }
 
 impl Order {
@@ -29,23 +38,63 @@ impl Order {
         self.slots.len()
     }
 
-    /// Adds the value at `position`, the newest of the window.
+    /// Moves the window on a step: the value at `leaving` (the oldest) goes, the value at
+    /// `entering` (the newest) comes; either may be absent (a gap).
     #[inline]
-    pub fn insert(&mut self, ring: &[f64], position: usize) {
-        let v = ring[position];
-        let at = self.slots.partition_point(|&p| ring[usize::from(p)] <= v);
-        self.slots.insert(at, position as u16);
+    pub fn slide(&mut self, ring: &[f64], leaving: Option<usize>, entering: Option<usize>) {
+        let value = |p: &u16| ring[usize::from(*p)];
+        match (leaving, entering) {
+            (None, None) => {}
+            (Some(leaving), None) => {
+                let v = ring[leaving];
+                let at = self.slots.partition_point(|p| value(p) < v);
+                debug_assert_eq!(self.slots.get(at).copied(), Some(leaving as u16));
+                if at < self.slots.len() {
+                    self.slots.remove(at);
+                }
+            }
+            (None, Some(entering)) => {
+                let v = ring[entering];
+                let at = self.slots.partition_point(|p| value(p) <= v);
+                self.slots.insert(at, entering as u16);
+            }
+            (Some(leaving), Some(entering)) => {
+                let (out, into) = self.bounds(ring, ring[leaving], ring[entering]);
+                debug_assert_eq!(self.slots.get(out).copied(), Some(leaving as u16));
+                if out >= self.slots.len() {
+                    return;
+                }
+                // One shift between the two places instead of a removal and an insertion.
+                if into > out {
+                    self.slots.copy_within(out + 1..into, out);
+                    self.slots[into - 1] = entering as u16;
+                } else {
+                    self.slots.copy_within(into..out, into + 1);
+                    self.slots[into] = entering as u16;
+                }
+            }
+        }
     }
 
-    /// Removes the value at `position`, the oldest of the window.
+    /// Where the first value not below `leaving` is, and where `entering` goes (after its
+    /// equals). Two branchless binary searches run in one loop: they are independent, so
+    /// the processor overlaps their chains of loads.
     #[inline]
-    pub fn remove(&mut self, ring: &[f64], position: usize) {
-        let v = ring[position];
-        let at = self.slots.partition_point(|&p| ring[usize::from(p)] < v);
-        debug_assert_eq!(self.slots.get(at).copied(), Some(position as u16));
-        if at < self.slots.len() {
-            self.slots.remove(at);
+    fn bounds(&self, ring: &[f64], leaving: f64, entering: f64) -> (usize, usize) {
+        let slots = &self.slots[..];
+        let value = |i: usize| ring[usize::from(slots[i])];
+        let (mut out, mut into, mut size) = (0, 0, slots.len());
+        while size > 1 {
+            let half = size / 2;
+            out = std::hint::select_unpredictable(value(out + half) < leaving, out + half, out);
+            into =
+                std::hint::select_unpredictable(value(into + half) <= entering, into + half, into);
+            size -= half;
         }
+        (
+            out + usize::from(value(out) < leaving),
+            into + usize::from(value(into) <= entering),
+        )
     }
 
     pub fn clear(&mut self) {
@@ -67,33 +116,29 @@ impl Order {
         }
     }
 
-    /// The median: the middle value, or the midpoint of the two middle values; NaN when
-    /// empty.
-    pub fn median(&self, ring: &[f64]) -> f64 {
-        let n = self.slots.len();
-        match n {
-            0 => f64::NAN,
-            _ if n % 2 == 1 => self.value(ring, n / 2),
-            _ => midpoint(self.value(ring, n / 2 - 1), self.value(ring, n / 2)),
-        }
-    }
-
-    /// The median of `|v − median|` over the window; NaN when empty.
-    pub fn mad(&self, ring: &[f64], median: f64) -> f64 {
+    /// (median, MAD): the median is the middle value or the midpoint of the two middle
+    /// values; the MAD the median of `|v − median|`. NaN when empty.
+    pub fn median_and_mad(&self, ring: &[f64]) -> (f64, f64) {
         let n = self.slots.len();
         if n == 0 {
-            return f64::NAN;
+            return (f64::NAN, f64::NAN);
         }
+        let median = if n % 2 == 1 {
+            self.value(ring, n / 2)
+        } else {
+            midpoint(self.value(ring, n / 2 - 1), self.value(ring, n / 2))
+        };
         // Values [0, split) are at or below the median, [split, n) at or above.
         let split = n.div_ceil(2);
         let below = |i: usize| median - self.value(ring, split - 1 - i);
         let above = |j: usize| self.value(ring, split + j) - median;
-        let kth = |k: usize| kth_of_two(split, n - split, k, below, above);
-        if n % 2 == 1 {
-            kth(n / 2)
+        let mad = if n % 2 == 1 {
+            kth_of_two(split, n - split, n / 2, below, above).0
         } else {
-            midpoint(kth(n / 2 - 1), kth(n / 2))
-        }
+            let (kth, next) = kth_of_two(split, n - split, n / 2 - 1, below, above);
+            midpoint(kth, next)
+        };
+        (median, mad)
     }
 
     /// The mean of `|v − median|` over the window; NaN when empty.
@@ -117,14 +162,14 @@ pub(super) fn midpoint(a: f64, b: f64) -> f64 {
 }
 
 /// The `k`-th smallest (from 0) of the union of two ascending sequences of lengths `na`
-/// and `nb`, read through `a` and `b`; `k < na + nb`.
+/// and `nb`, read through `a` and `b`, and the next one (+Inf if none); `k < na + nb`.
 fn kth_of_two(
     na: usize,
     nb: usize,
     k: usize,
     a: impl Fn(usize) -> f64,
     b: impl Fn(usize) -> f64,
-) -> f64 {
+) -> (f64, f64) {
     // The k + 1 smallest are the first i of `a` and the first k + 1 − i of `b`, for the
     // least i whose next `a` is not below the last `b` taken.
     let (mut lo, mut hi) = ((k + 1).saturating_sub(nb), (k + 1).min(na));
@@ -137,13 +182,22 @@ fn kth_of_two(
         }
     }
     let from_b = k + 1 - lo;
-    let last_a = if lo > 0 { a(lo - 1) } else { f64::NEG_INFINITY };
-    let last_b = if from_b > 0 {
-        b(from_b - 1)
-    } else {
-        f64::NEG_INFINITY
+    let at_or = |len: usize, i: usize, read: &dyn Fn(usize) -> f64, none: f64| {
+        if i < len { read(i) } else { none }
     };
-    last_a.max(last_b)
+    let kth = f64::max(
+        if lo > 0 { a(lo - 1) } else { f64::NEG_INFINITY },
+        if from_b > 0 {
+            b(from_b - 1)
+        } else {
+            f64::NEG_INFINITY
+        },
+    );
+    let next = f64::min(
+        at_or(na, lo, &a, f64::INFINITY),
+        at_or(nb, from_b, &b, f64::INFINITY),
+    );
+    (kth, next)
 }
 
 #[cfg(test)]
@@ -165,7 +219,8 @@ mod tests {
             merged.sort();
             let k = pick % merged.len();
             let got = kth_of_two(a.len(), b.len(), k, |i| f64::from(a[i]), |j| f64::from(b[j]));
-            prop_assert_eq!(got, f64::from(merged[k]));
+            let next = merged.get(k + 1).map_or(f64::INFINITY, |&v| f64::from(v));
+            prop_assert_eq!(got, (f64::from(merged[k]), next));
         }
     }
 }

@@ -163,12 +163,11 @@ impl State {
             *count += u32::from(threshold.past(v, level));
             *count -= u32::from(threshold.past(leaving, level));
         }
-        if !leaving.is_nan() {
-            self.order.remove(&self.ring, leaving_at);
-        }
-        if present {
-            self.order.insert(&self.ring, head);
-        }
+        self.order.slide(
+            &self.ring,
+            (!leaving.is_nan()).then_some(leaving_at),
+            present.then_some(head),
+        );
 
         let x = step - self.x_origin;
         for (window, &steps) in self.windows.iter_mut().zip(&spec.window_steps) {

@@ -59,6 +59,7 @@ impl Default for Sums {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Centred {
     pub n: f64,
+    pub inv_n: f64,
     pub mean_x: f64,
     /// `mean(u)`: the mean value is `(mean_u + shift) × scale`.
     pub mean_u: f64,
@@ -141,14 +142,24 @@ impl Sums {
 
     pub fn centred(&self) -> Centred {
         let n = self.count as f64;
-        let count = i128::from(self.count);
-        let sxx = (count * i128::from(self.sxx) - i128::from(self.sx).pow(2)) as f64 / n;
-        let mean_u = self.su / n;
+        let inv_n = 1.0 / n;
+        // n·Σx² − (Σx)², exactly: in i64 unless a very long window overflows it.
+        let spread = match (
+            self.count.checked_mul(self.sxx),
+            self.sx.checked_mul(self.sx),
+        ) {
+            (Some(a), Some(b)) => (a - b) as f64,
+            _ => {
+                (i128::from(self.count) * i128::from(self.sxx) - i128::from(self.sx).pow(2)) as f64
+            }
+        };
+        let mean_u = self.su * inv_n;
         Centred {
             n,
-            mean_x: self.sx as f64 / n,
+            inv_n,
+            sxx: spread * inv_n,
+            mean_x: self.sx as f64 * inv_n,
             mean_u,
-            sxx,
             sxu: self.sxu - self.sx as f64 * mean_u,
             suu: (self.suu - self.su * mean_u).max(0.0),
             shift: self.shift,
@@ -161,7 +172,7 @@ impl Sums {
 impl Centred {
     /// Population standard deviation, in value units.
     pub fn stddev(&self) -> f64 {
-        (self.suu / self.n).sqrt() * self.scale
+        (self.suu * self.inv_n).sqrt() * self.scale
     }
 
     /// Least-squares slope per step, in scaled units; NaN with fewer than two points.
@@ -173,10 +184,10 @@ impl Centred {
         }
     }
 
-    /// How far `level` is above the fitted line at `x`, in scaled units. The line's level
-    /// is never formed: with a large level it would round away the distance.
-    pub fn distance(&self, level: f64, slope: f64, x: f64) -> f64 {
-        (level * self.inv_scale - self.shift) - (self.mean_u + slope * (x - self.mean_x))
+    /// How far `level` is above the mean value, in scaled units. The mean itself is never
+    /// formed: with a large level it would round the distance away.
+    pub fn above_mean(&self, level: f64) -> f64 {
+        (level * self.inv_scale - self.shift) - self.mean_u
     }
 
     /// The residual sum of squares of the fit with `slope`, in scaled units.

@@ -443,6 +443,8 @@ fn memory_is_allocated_once_and_bounded() {
         features.update(i * 15_000, Some(i as f64));
     }
     assert_eq!(features.memory_bytes(), fresh);
+    // A clone holds buffers as large, so it will not allocate either.
+    assert_eq!(SignalFeatures::new(&spec).clone().memory_bytes(), fresh);
     // The ring (241 f64) dominates.
     assert!(fresh > 241 * 8 && fresh < 4_096, "{fresh}");
 }

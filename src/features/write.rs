@@ -1,6 +1,10 @@
 //! Reading the features out of a state, in the order of `FeatureSpec::names`.
+//!
+//! The columns are written by index into a row filled with NaN, so that each window's
+//! statistics (its fit, its extremes) are computed once and land in every column that
+//! uses them.
 
-use super::spec::{Checked, Threshold};
+use super::spec::Checked;
 use super::state::{State, position, window_extremes};
 
 /// Scales a MAD to a standard deviation for normally distributed values.
@@ -11,61 +15,138 @@ const MEAN_AD_TO_SIGMA: f64 = 1.253_314;
 /// Robust z-scores at which the anomaly score is 1: three robust standard deviations.
 const NORMAL_EDGE: f64 = 3.0;
 
+/// Where each family of columns starts (see `spec::names`).
+struct Columns {
+    windows: usize,
+    half_lives: usize,
+}
+
+impl Columns {
+    fn change(&self, k: usize) -> usize {
+        1 + k
+    }
+    fn slope(&self, k: usize) -> usize {
+        1 + self.windows + k
+    }
+    fn ewma(&self, h: usize) -> usize {
+        1 + 2 * self.windows + h
+    }
+    fn stddev(&self, k: usize) -> usize {
+        1 + 2 * self.windows + self.half_lives + k
+    }
+    fn mad(&self) -> usize {
+        1 + 3 * self.windows + self.half_lives
+    }
+    fn min(&self, k: usize) -> usize {
+        2 + 3 * self.windows + self.half_lives + k
+    }
+    fn max(&self, k: usize) -> usize {
+        2 + 4 * self.windows + self.half_lives + k
+    }
+    fn anomaly(&self) -> usize {
+        2 + 5 * self.windows + self.half_lives
+    }
+    /// ETA, its standard error, and the fraction beyond warning.
+    fn threshold(&self, i: usize) -> usize {
+        3 + 5 * self.windows + self.half_lives + 3 * i
+    }
+}
+
 impl State {
     pub fn write(&self, spec: &Checked, out: &mut Vec<f64>) {
+        let width = spec.names.len();
+        let base = out.len();
+        out.resize(base + width, f64::NAN);
         let Some(step) = self.step else {
-            out.extend(std::iter::repeat_n(f64::NAN, spec.names.len()));
             return;
         };
-        out.reserve(spec.names.len());
+        let row = &mut out[base..];
+        let at = Columns {
+            windows: spec.window_steps.len(),
+            half_lives: self.ewma.len(),
+        };
         let ring = &self.ring[..];
         let now = ring[self.head];
-        let steps = &spec.window_steps;
-        let extremes = |k: usize| window_extremes(&self.windows[k], &self.order, ring);
+        let step_seconds = spec.step_seconds;
+        let thresholds = &spec.params.thresholds;
 
-        out.push(self.level);
-        for &n in steps {
-            out.push(now - ring[position(self.head, ring.len(), n)]);
+        row[0] = self.level;
+        for (h, &ewma) in self.ewma.iter().enumerate() {
+            row[at.ewma(h)] = ewma;
         }
-        for (k, window) in self.windows.iter().enumerate() {
-            let (min, max) = extremes(k);
-            out.push(match window.sums.count() {
-                0 | 1 => f64::NAN,
-                _ if min == max => 0.0,
-                _ => {
-                    let centred = window.sums.centred();
-                    centred.slope() * centred.scale / spec.step_seconds
-                }
-            });
+        let (median, mad) = self.order.median_and_mad(ring);
+        row[at.mad()] = mad;
+        row[at.anomaly()] = self.anomaly_score(ring, now, median, mad);
+        for (i, (threshold, &count)) in thresholds.iter().zip(&self.beyond_warning).enumerate() {
+            let column = at.threshold(i);
+            if threshold.is_beyond(self.level) {
+                row[column] = 0.0;
+                row[column + 1] = 0.0;
+            }
+            row[column + 2] = f64::from(count) / self.order.len() as f64;
         }
-        out.extend_from_slice(&self.ewma);
-        for (k, window) in self.windows.iter().enumerate() {
-            let (min, max) = extremes(k);
-            out.push(match window.sums.count() {
-                0 => f64::NAN,
-                _ if min == max => 0.0,
-                _ => window.sums.centred().stddev(),
-            });
-        }
-        let median = self.order.median(ring);
-        let mad = self.order.mad(ring, median);
-        out.push(mad);
-        for k in 0..steps.len() {
-            out.push(extremes(k).0);
-        }
-        for k in 0..steps.len() {
-            out.push(extremes(k).1);
-        }
-        out.push(self.anomaly_score(ring, now, median, mad));
+        row[width - 2] = (step - self.last_gap) as f64 * step_seconds;
+        row[width - 1] = (step - self.last_reset) as f64 * step_seconds;
+
         let x_now = (step - self.x_origin) as f64;
-        for (threshold, &count) in spec.params.thresholds.iter().zip(&self.beyond_warning) {
-            let (eta, stderr) = self.eta(spec, threshold, x_now);
-            out.push(eta * spec.step_seconds);
-            out.push(stderr * spec.step_seconds);
-            out.push(f64::from(count) / self.order.len() as f64);
+        // Longest first, so that an ETA tie between windows goes to the longer.
+        for &k in &spec.longest_first {
+            let window = &self.windows[k];
+            let steps = spec.window_steps[k];
+            row[at.change(k)] = now - ring[position(self.head, ring.len(), steps)];
+            let (min, max) = window_extremes(window, &self.order, ring);
+            row[at.min(k)] = min;
+            row[at.max(k)] = max;
+            let count = window.sums.count();
+            if count == 0 {
+                continue;
+            }
+            if min == max {
+                // Constant: exact zeros, and no trend to extend.
+                row[at.stddev(k)] = 0.0;
+                if count > 1 {
+                    row[at.slope(k)] = 0.0;
+                }
+                continue;
+            }
+            let fit = window.sums.centred();
+            let slope = fit.slope();
+            row[at.stddev(k)] = fit.stddev();
+            row[at.slope(k)] = slope * fit.scale / step_seconds;
+            if count < steps.div_ceil(2).max(3) {
+                continue;
+            }
+            // The ETA's arithmetic is arranged so that few divisions wait on each other:
+            // with q = 1/b = Sxx/Sxy, the line meets level L at x̄ + (L − ū)·q, and the
+            // inverse-prediction variance σ²/b² × (1/n + (x_cross − x̄)²/Sxx), from the
+            // variances of the fitted level and slope and their covariance, with
+            // σ² = SSR/(n − 2), is SSR/((n − 2)·Sxx) · q² · (Sxx/n + ((L − ū)·q)²). The
+            // root is taken once a window is chosen.
+            let per_slope = fit.sxx / fit.sxu;
+            let residual_part = fit.residual(slope) / ((fit.n - 2.0) * fit.sxx);
+            let since_centre = x_now - fit.mean_x;
+            for (i, threshold) in thresholds.iter().enumerate() {
+                let toward = slope * threshold.direction();
+                if threshold.is_beyond(self.level) || toward.is_nan() || toward <= 0.0 {
+                    continue;
+                }
+                let reach = fit.above_mean(threshold.value) * per_slope;
+                // Where the fitted line meets the threshold, in steps from now.
+                let eta = reach - since_centre;
+                let variance =
+                    residual_part * per_slope * per_slope * (fit.sxx * fit.inv_n + reach * reach);
+                let column = at.threshold(i);
+                let best = row[column + 1];
+                if !eta.is_nan() && !variance.is_nan() && (best.is_nan() || variance < best) {
+                    row[column] = eta.max(0.0) * step_seconds;
+                    row[column + 1] = variance;
+                }
+            }
         }
-        out.push((step - self.last_gap) as f64 * spec.step_seconds);
-        out.push((step - self.last_reset) as f64 * spec.step_seconds);
+        for i in 0..thresholds.len() {
+            let column = at.threshold(i) + 1;
+            row[column] = row[column].sqrt() * step_seconds;
+        }
     }
 
     /// `|now − median| / (1.4826 × MAD) / 3`: 1 at three robust standard deviations.
@@ -79,44 +160,6 @@ impl State {
             // Now is in the window and differs from the median: this is not 0.
             sigma = MEAN_AD_TO_SIGMA * self.order.mean_absolute_deviation(ring, median);
         }
-        distance / sigma / NORMAL_EDGE
-    }
-
-    /// Steps until the threshold is crossed, and the standard error: from the window
-    /// whose fit gives the most precise crossing (see the module's documentation).
-    fn eta(&self, spec: &Checked, threshold: &Threshold, x_now: f64) -> (f64, f64) {
-        if threshold.is_beyond(self.level) {
-            return (0.0, 0.0);
-        }
-        let mut best = (f64::NAN, f64::NAN);
-        // Longest first, so that a tie goes to the longer window.
-        for &k in &spec.longest_first {
-            let window = &self.windows[k];
-            if window.sums.count() < spec.window_steps[k].div_ceil(2).max(3) {
-                continue;
-            }
-            let (min, max) = window_extremes(window, &self.order, &self.ring);
-            if min == max {
-                continue;
-            }
-            let fit = window.sums.centred();
-            let slope = fit.slope();
-            let toward = slope * fit.scale * threshold.direction();
-            if toward.is_nan() || toward <= 0.0 {
-                continue;
-            }
-            // Where the fitted line meets the threshold, in steps from now.
-            let eta = fit.distance(threshold.value, slope, x_now) / slope;
-            // Inverse prediction: Var = σ²/b² × (1/n + (x_cross − x̄)²/Sxx), from the
-            // variances of the fitted level and slope and their covariance.
-            let sigma = (fit.residual(slope) / (fit.n - 2.0)).sqrt();
-            let from_centre = x_now + eta - fit.mean_x;
-            let stderr =
-                sigma / slope.abs() * (1.0 / fit.n + from_centre * from_centre / fit.sxx).sqrt();
-            if !eta.is_nan() && !stderr.is_nan() && (best.1.is_nan() || stderr < best.1) {
-                best = (eta.max(0.0), stderr);
-            }
-        }
-        best
+        distance / (sigma * NORMAL_EDGE)
     }
 }

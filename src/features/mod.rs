@@ -9,8 +9,10 @@
 //!
 //! # Steps and gaps
 //!
-//! A time maps to the nearest step counted from the first update's time. An update for a
-//! step not after the latest one is ignored; steps skipped between two updates are gaps.
+//! A time maps to the nearest step counted from the first update's time (differences
+//! saturate at the `i64` range). An update for a step not after the latest one is
+//! ignored; steps skipped between two updates are gaps, and a jump past the longest window
+//! empties the windows (EWMAs decay by the time that passed).
 //! NaN, +Inf and −Inf are gaps too, for every feature but `level` (they would poison
 //! sums and orders): `level` shows them, and an infinite level is beyond any threshold on
 //! its side (ETA 0). The windows are rings of `window / step` steps; a window of
@@ -81,11 +83,15 @@
 //!
 //! # Cost
 //!
-//! Per update O(windows + thresholds + half-lives) plus a binary search and a `memmove`
-//! of the anomaly window's order; slopes and standard deviations come from sliding sums,
-//! min and max from monotonic deques, medians from the order. The state is allocated once
-//! in [`SignalFeatures::new`]: a ring of `f64` one step longer than the longest window,
-//! two-byte ring positions for the order and the deques, and a few words per window.
+//! Per update O(windows + thresholds + half-lives), plus two binary searches, a shift
+//! and a galloping selection over the anomaly window's order; per write O(windows ×
+//! thresholds). Slopes and standard deviations come from sliding sums, min and max from
+//! monotonic deques, median and MAD from the order. The state is allocated once in
+//! [`SignalFeatures::new`] (neither `update` nor `write` allocates): a ring of `f64` one
+//! step longer than the longest window, two-byte ring positions for the order and the
+//! deques, and a few words per window. For the default set (5m, 15m, 1h at 15 s) that is
+//! about 3.3 KiB per signal, of which the ring is 1.9 KiB: exact windowed features need
+//! every value of the longest window.
 
 mod extremes;
 mod order;

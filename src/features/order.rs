@@ -6,8 +6,14 @@
 //! and one `memmove` of at most a few hundred bytes, and order statistics are then direct
 //! reads. The MAD is the median of `|v − median|`; the deviations of the values below the
 //! median, read from the median outwards, are sorted, and so are those above, so the MAD
-//! is a selection from two sorted sequences in O(log n), with no copy. MAD rather than
-//! IQR: it is the spread the robust z-score is defined with.
+//! is a selection from two sorted sequences, with no copy, in O(log d) where d is how far
+//! the split between the two moved since the previous step (little, as a rule). MAD
+//! rather than IQR: it is the spread the robust z-score is defined with. Both are
+//! refreshed at every step, so reading them is free.
+//!
+//! The removal and the insertion of a step are found by two binary searches run in one
+//! loop (independent chains of loads, which the processor overlaps), and done by one
+//! shift of the positions between the two places.
 //!
 //! Equal values are kept oldest first. The value leaving the window is the oldest of all,
 //! so it is the first of its equals and a binary search finds its exact position.
@@ -16,6 +22,13 @@
 pub(super) struct Order {
     /// Ring positions, by value, equal values oldest first.
     slots: Vec<u16>,
+    /// The median and the MAD, refreshed at every step (NaN when empty).
+    median: f64,
+    mad: f64,
+    /// How many of the smallest deviations the MAD took from below the median at the
+    /// last refresh: the next selection starts its search there, since it moves little
+    /// from one step to the next.
+    split_hint: usize,
 }
 
 /// A clone keeps the capacity, so that it does not allocate when its window fills.
@@ -23,7 +36,7 @@ impl Clone for Order {
     fn clone(&self) -> Order {
         let mut slots = Vec::with_capacity(self.slots.capacity());
         slots.extend_from_slice(&self.slots);
-        Order { slots }
+        Order { slots, ..*self }
     }
 }
 
@@ -31,6 +44,9 @@ impl Order {
     pub fn new(steps: usize) -> Order {
         Order {
             slots: Vec::with_capacity(steps),
+            median: f64::NAN,
+            mad: f64::NAN,
+            split_hint: 0,
         }
     }
 
@@ -42,6 +58,13 @@ impl Order {
     /// `entering` (the newest) comes; either may be absent (a gap).
     #[inline]
     pub fn slide(&mut self, ring: &[f64], leaving: Option<usize>, entering: Option<usize>) {
+        if leaving.is_some() || entering.is_some() {
+            self.shift(ring, leaving, entering);
+            self.refresh(ring);
+        }
+    }
+
+    fn shift(&mut self, ring: &[f64], leaving: Option<usize>, entering: Option<usize>) {
         let value = |p: &u16| ring[usize::from(*p)];
         match (leaving, entering) {
             (None, None) => {}
@@ -99,6 +122,8 @@ impl Order {
 
     pub fn clear(&mut self) {
         self.slots.clear();
+        self.median = f64::NAN;
+        self.mad = f64::NAN;
     }
 
     /// The `i`-th smallest value.
@@ -118,10 +143,15 @@ impl Order {
 
     /// (median, MAD): the median is the middle value or the midpoint of the two middle
     /// values; the MAD the median of `|v − median|`. NaN when empty.
-    pub fn median_and_mad(&self, ring: &[f64]) -> (f64, f64) {
+    pub fn median_and_mad(&self) -> (f64, f64) {
+        (self.median, self.mad)
+    }
+
+    fn refresh(&mut self, ring: &[f64]) {
         let n = self.slots.len();
         if n == 0 {
-            return (f64::NAN, f64::NAN);
+            (self.median, self.mad) = (f64::NAN, f64::NAN);
+            return;
         }
         let median = if n % 2 == 1 {
             self.value(ring, n / 2)
@@ -132,13 +162,11 @@ impl Order {
         let split = n.div_ceil(2);
         let below = |i: usize| median - self.value(ring, split - 1 - i);
         let above = |j: usize| self.value(ring, split + j) - median;
-        let mad = if n % 2 == 1 {
-            kth_of_two(split, n - split, n / 2, below, above).0
-        } else {
-            let (kth, next) = kth_of_two(split, n - split, n / 2 - 1, below, above);
-            midpoint(kth, next)
-        };
-        (median, mad)
+        let k = if n % 2 == 1 { n / 2 } else { n / 2 - 1 };
+        let (kth, next, taken) = kth_of_two(split, n - split, k, self.split_hint, below, above);
+        self.median = median;
+        self.mad = if n % 2 == 1 { kth } else { midpoint(kth, next) };
+        self.split_hint = taken;
     }
 
     /// The mean of `|v − median|` over the window; NaN when empty.
@@ -162,20 +190,52 @@ pub(super) fn midpoint(a: f64, b: f64) -> f64 {
 }
 
 /// The `k`-th smallest (from 0) of the union of two ascending sequences of lengths `na`
-/// and `nb`, read through `a` and `b`, and the next one (+Inf if none); `k < na + nb`.
+/// and `nb`, read through `a` and `b`; the next one (+Inf if none); and how many of the
+/// `k + 1` smallest come from `a`. The search starts from `hint`, a guess of that count.
+/// `k < na + nb`.
 fn kth_of_two(
     na: usize,
     nb: usize,
     k: usize,
+    hint: usize,
     a: impl Fn(usize) -> f64,
     b: impl Fn(usize) -> f64,
-) -> (f64, f64) {
+) -> (f64, f64, usize) {
     // The k + 1 smallest are the first i of `a` and the first k + 1 − i of `b`, for the
-    // least i whose next `a` is not below the last `b` taken.
+    // least i in the range whose next `a` is not below the last `b` taken: `taken_below`
+    // holds up to some i and not after it. A galloping search from the hint finds it in
+    // O(log |i − hint|).
+    let taken_below = |i: usize| a(i) < b(k - i);
     let (mut lo, mut hi) = ((k + 1).saturating_sub(nb), (k + 1).min(na));
+    let start = hint.clamp(lo, hi);
+    let mut step = 1;
+    if start < hi && taken_below(start) {
+        lo = start + 1;
+        while lo < hi {
+            let probe = (lo + step - 1).min(hi - 1);
+            if taken_below(probe) {
+                lo = probe + 1;
+                step *= 2;
+            } else {
+                hi = probe;
+                break;
+            }
+        }
+    } else {
+        hi = start;
+        while lo < hi {
+            let probe = hi.saturating_sub(step).max(lo);
+            if taken_below(probe) {
+                lo = probe + 1;
+                break;
+            }
+            hi = probe;
+            step *= 2;
+        }
+    }
     while lo < hi {
         let i = (lo + hi) / 2;
-        if a(i) < b(k - i) {
+        if taken_below(i) {
             lo = i + 1;
         } else {
             hi = i;
@@ -197,7 +257,7 @@ fn kth_of_two(
         at_or(na, lo, &a, f64::INFINITY),
         at_or(nb, from_b, &b, f64::INFINITY),
     );
-    (kth, next)
+    (kth, next, lo)
 }
 
 #[cfg(test)]
@@ -211,6 +271,7 @@ mod tests {
             mut a in proptest::collection::vec(-5i32..5, 0..12),
             mut b in proptest::collection::vec(-5i32..5, 0..12),
             pick in 0usize..100,
+            hint in 0usize..30,
         ) {
             prop_assume!(!a.is_empty() || !b.is_empty());
             a.sort();
@@ -218,9 +279,10 @@ mod tests {
             let mut merged: Vec<i32> = a.iter().chain(&b).copied().collect();
             merged.sort();
             let k = pick % merged.len();
-            let got = kth_of_two(a.len(), b.len(), k, |i| f64::from(a[i]), |j| f64::from(b[j]));
-            let next = merged.get(k + 1).map_or(f64::INFINITY, |&v| f64::from(v));
-            prop_assert_eq!(got, (f64::from(merged[k]), next));
+            let (kth, next, _) =
+                kth_of_two(a.len(), b.len(), k, hint, |i| f64::from(a[i]), |j| f64::from(b[j]));
+            let want_next = merged.get(k + 1).map_or(f64::INFINITY, |&v| f64::from(v));
+            prop_assert_eq!((kth, next), (f64::from(merged[k]), want_next));
         }
     }
 }

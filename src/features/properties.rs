@@ -328,3 +328,27 @@ proptest! {
         check(&params, &updates, 23)?;
     }
 }
+
+proptest! {
+    /// Any timestamps, in any order, and any bit patterns: no panic (overflow checks are
+    /// on in tests) and one value per column.
+    #[test]
+    fn no_input_panics(
+        shared in any::<bool>(),
+        inputs in proptest::collection::vec(
+            (any::<i64>(), proptest::option::of(any::<u64>().prop_map(f64::from_bits))),
+            1..80,
+        ),
+    ) {
+        let params = small_params(shared, 0.0);
+        let spec = FeatureSpec::new(params).unwrap();
+        let mut features = SignalFeatures::new(&spec);
+        let mut out = Vec::new();
+        for &(t, value) in &inputs {
+            features.update(t, value);
+            out.clear();
+            features.write(&mut out);
+            prop_assert_eq!(out.len(), spec.width());
+        }
+    }
+}

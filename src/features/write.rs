@@ -74,7 +74,7 @@ impl State {
         for (h, &ewma) in self.ewma.iter().enumerate() {
             row[at.ewma(h)] = ewma;
         }
-        let (median, mad) = self.order.median_and_mad(ring);
+        let (median, mad) = self.order.median_and_mad();
         row[at.mad()] = mad;
         row[at.anomaly()] = self.anomaly_score(ring, now, median, mad);
         for (i, (threshold, &count)) in thresholds.iter().zip(&self.beyond_warning).enumerate() {

@@ -7,7 +7,8 @@
 //! - [`registry`]: the active series, each label set interned once; applies batches,
 //!   drops samples that are not newer than their series' last one, evicts ended series.
 //! - [`pipeline`]: the consumer at the end of the bounded queue that receives accepted
-//!   samples and evictions.
+//!   samples and evictions; pipeline definitions, and the engine that evaluates their
+//!   signals and features at each step.
 //! - [`promql`]: PromQL expressions for signals, checked at load and evaluated step by
 //!   step over the live series state with Prometheus's semantics.
 //! - [`rules`]: Prometheus alerting-rule files, split into targets (signal, comparison,

@@ -511,3 +511,52 @@ async fn shutdown_finishes_in_flight_requests_then_stops() {
     assert_eq!(server.handle.active_series(), 1);
     assert_eq!(server.handle.queued_batches(), 0, "queue not drained");
 }
+
+#[tokio::test]
+async fn accepted_samples_reach_the_pipelines_signals_step_by_step() {
+    let server = start("", false).await;
+    let disk = |name: &'static str| -> [(&'static str, &'static str); 4] {
+        [
+            ("__name__", name),
+            ("instance", "app-1"),
+            ("job", "node"),
+            ("mountpoint", "/data"),
+        ]
+    };
+    let (avail, size) = (
+        disk("node_filesystem_avail_bytes"),
+        disk("node_filesystem_size_bytes"),
+    );
+    // Ten scrapes, 15 s apart, of a filesystem filling up.
+    for scrape in 0..10i64 {
+        let t = 1_800_000_000_000 + scrape * 15_000;
+        let free = 400.0 - 10.0 * scrape as f64;
+        let body = v1_body(&[(&avail[..], t, free), (&size[..], t, 1000.0)]);
+        assert_eq!(server.post(Some(V1), None, body).await.status, 204);
+    }
+    // The default pipeline steps every 15 s, one step behind the newest sample.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let steps = server.metric("harbinger_pipeline_steps_total").await;
+        if steps >= 9.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {steps} steps evaluated"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // One entity (the filesystem) for the disk signal; the other signals have no data.
+    assert_eq!(
+        server.metric("harbinger_pipeline_feature_states").await,
+        1.0
+    );
+    assert_eq!(
+        server
+            .metric("harbinger_pipeline_evaluation_errors_total")
+            .await,
+        0.0
+    );
+    assert!(server.metric("harbinger_pipeline_feature_bytes").await > 0.0);
+}

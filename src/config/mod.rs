@@ -19,6 +19,7 @@ use serde::Deserialize;
 pub use secret::Secret;
 
 use crate::ingest::{DecodeLimits, LabelLimits};
+use crate::pipeline::Pipeline;
 
 /// Everything `harbinger serve` reads from its configuration file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -34,6 +35,9 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Authentication required on `POST /api/v1/write`; none when absent.
     pub write_auth: Option<WriteAuthConfig>,
+    /// The pipeline whose signals and features are evaluated on the live samples; the
+    /// built-in copy of `pipelines/node-exporter.yml` when absent.
+    pub pipeline: Option<PathBuf>,
 }
 
 /// Limits and queues of the remote-write receiver.
@@ -98,6 +102,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(30),
             ingest: IngestConfig::default(),
             write_auth: None,
+            pipeline: None,
         }
     }
 }
@@ -148,11 +153,12 @@ pub enum ConfigError {
     },
 }
 
-/// A configuration that passed validation, with its secrets loaded.
+/// A configuration that passed validation, with its secrets and pipeline loaded.
 #[derive(Debug, Clone)]
 pub struct ValidConfig {
     pub config: Config,
     pub write_auth: Option<WriteAuth>,
+    pub pipeline: Pipeline,
 }
 
 /// Credentials a write request must present.
@@ -230,10 +236,17 @@ impl Config {
             .write_auth
             .as_ref()
             .and_then(|auth| load_write_auth(auth, &mut problems));
-        if problems.is_empty() {
+        let pipeline = match &self.pipeline {
+            None => Some(Pipeline::embedded_default()),
+            Some(path) => Pipeline::load(path)
+                .map_err(|e| problems.push(format!("pipeline: {e}")))
+                .ok(),
+        };
+        if let (true, Some(pipeline)) = (problems.is_empty(), pipeline) {
             Ok(ValidConfig {
                 config: self,
                 write_auth,
+                pipeline,
             })
         } else {
             Err(ConfigError::Invalid {

@@ -1,22 +1,32 @@
-//! The pipeline end of the bounded queue.
+//! The pipeline: the consumer end of the bounded queue, and what it runs.
 //!
 //! In: `PipelineEvent`s from the receiver (accepted samples, tagged with their
-//! `SeriesId`) and from the eviction sweep (series that ended). Out, for now: the count of
-//! samples processed. The signal and feature engine (issue #3) consumes these events;
-//! this stage already owns the queue's receiving end and its ordered drain at shutdown.
-//! `spec` loads pipeline definitions: the signals and targets; `engine` evaluates the
-//! signals at each step and keeps each entity's features.
+//! `SeriesId`) and from the eviction sweep (series that ended). Out: at every step, the
+//! pipeline's signals evaluated and each entity's features updated (`live`), the same
+//! code `features` and training replay over CSV exports. It owns the queue's receiving
+//! end and its ordered drain at shutdown.
+//!
+//! - `spec`: pipeline definitions (signals, targets from rule files, entity labels);
+//! - `engine`: one step: evaluate every signal, update each entity's features;
+//! - `live`: the step clock over live samples.
 
 mod engine;
+mod live;
 mod spec;
 
+use std::sync::Arc;
+use std::time::Instant;
+
 pub use engine::SignalEngine;
+pub use live::LiveSignals;
 pub use spec::{Pipeline, PipelineError, Signal};
 
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
-use tracing::info;
+use tracing::{info, warn};
 
-use crate::registry::{AcceptedSample, SeriesId};
+use crate::promql::Labels;
+use crate::registry::{AcceptedSample, Registry, SeriesId};
 use crate::telemetry::Metrics;
 
 /// What the receiver hands to the pipeline.
@@ -33,36 +43,74 @@ pub fn queue(capacity: usize) -> (mpsc::Sender<PipelineEvent>, mpsc::Receiver<Pi
     mpsc::channel(capacity)
 }
 
-/// Consumes events until `shutdown` fires, then drains what is queued and returns.
-pub async fn run(
-    mut events: mpsc::Receiver<PipelineEvent>,
-    mut shutdown: oneshot::Receiver<()>,
-    metrics: Metrics,
-) {
-    loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => process(&event, &metrics, events.len()),
-                None => break,
-            },
-            _ = &mut shutdown => {
-                // Refuse new events, then finish the ones already accepted.
-                events.close();
-                let pending = events.len();
-                info!(pending, "pipeline draining its queue");
-                while let Some(event) = events.recv().await {
-                    process(&event, &metrics, events.len());
-                }
-                break;
-            }
-        }
-    }
-    info!("pipeline stopped");
+/// The task at the end of the queue.
+pub struct Worker {
+    pub live: LiveSignals,
+    /// Where the labels of a series id seen for the first time come from.
+    pub registry: Arc<Mutex<Registry>>,
+    pub metrics: Metrics,
 }
 
-fn process(event: &PipelineEvent, metrics: &Metrics, depth: usize) {
-    metrics.queue_depth.set(depth as i64);
-    if let PipelineEvent::Samples(samples) = event {
-        metrics.pipeline_samples.inc_by(samples.len() as u64);
+impl Worker {
+    /// Consumes events until `shutdown` fires, then drains what is queued and returns.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<PipelineEvent>,
+        mut shutdown: oneshot::Receiver<()>,
+    ) {
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.process(&event, events.len()),
+                    None => break,
+                },
+                _ = &mut shutdown => {
+                    // Refuse new events, then finish the ones already accepted.
+                    events.close();
+                    let pending = events.len();
+                    info!(pending, "pipeline draining its queue");
+                    while let Some(event) = events.recv().await {
+                        self.process(&event, events.len());
+                    }
+                    break;
+                }
+            }
+        }
+        info!("pipeline stopped");
+    }
+
+    fn process(&mut self, event: &PipelineEvent, depth: usize) {
+        let metrics = &self.metrics;
+        metrics.queue_depth.set(depth as i64);
+        match event {
+            PipelineEvent::Samples(samples) => {
+                metrics.pipeline_samples.inc_by(samples.len() as u64);
+                let started = Instant::now();
+                let registry = &self.registry;
+                let stepped = self.live.samples(samples, |ids| {
+                    let registry = registry.lock();
+                    ids.iter()
+                        .map(|&id| registry.snapshot(id).map(|s| Labels::new(s.labels)))
+                        .collect()
+                });
+                match stepped {
+                    Ok(0) => {}
+                    Ok(steps) => {
+                        metrics.pipeline_steps.inc_by(steps as u64);
+                        metrics
+                            .pipeline_step_seconds
+                            .observe(started.elapsed().as_secs_f64() / steps as f64);
+                        let (states, bytes) = self.live.engine().footprint();
+                        metrics.pipeline_feature_states.set(states as i64);
+                        metrics.pipeline_feature_bytes.set(bytes as i64);
+                    }
+                    Err(error) => {
+                        metrics.pipeline_evaluation_errors.inc();
+                        warn!(%error, "evaluating the pipeline's signals failed at a step");
+                    }
+                }
+            }
+            PipelineEvent::Evicted(ids) => self.live.evicted(ids),
+        }
     }
 }

@@ -91,13 +91,41 @@ pub struct PipelineError {
 
 impl Pipeline {
     pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PipelineError {
+            path: path.to_owned(),
+            problems: vec![e.to_string()],
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Pipeline::from_yaml(&text, path, |rule_file| {
+            rules::read_targets(&base.join(rule_file))
+        })
+    }
+
+    /// The default pipeline (`pipelines/node-exporter.yml` and its rules), built into the
+    /// binary so that `serve` runs on embedded defaults from any directory.
+    pub fn embedded_default() -> Pipeline {
+        const PIPELINE: &str = include_str!("../../pipelines/node-exporter.yml");
+        const RULES: &str = include_str!("../../pipelines/rules/host.rules.yml");
+        Pipeline::from_yaml(
+            PIPELINE,
+            Path::new("pipelines/node-exporter.yml"),
+            |rule_file| rules::parse_targets(RULES, rule_file),
+        )
+        .expect("the embedded default pipeline is valid (a test checks it)")
+    }
+
+    /// Builds a pipeline from its text; `read_rules` reads each rule file it names.
+    fn from_yaml(
+        text: &str,
+        path: &Path,
+        read_rules: impl Fn(&Path) -> Result<Vec<Target>, rules::RulesError>,
+    ) -> Result<Pipeline, PipelineError> {
         let fail = |problems: Vec<String>| PipelineError {
             path: path.to_owned(),
             problems,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(vec![e.to_string()]))?;
         let file: PipelineFile =
-            serde_yaml_ng::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
+            serde_yaml_ng::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
         let mut problems = Vec::new();
         if file.step.is_zero() {
             problems.push("step: must be greater than 0".to_owned());
@@ -105,10 +133,9 @@ impl Pipeline {
         if file.entity_labels.is_empty() {
             problems.push("entity_labels: name at least one label".to_owned());
         }
-        let base = path.parent().unwrap_or(Path::new("."));
         let mut targets = Vec::new();
         for rule_file in &file.rule_files {
-            match rules::read_targets(&base.join(rule_file)) {
+            match read_rules(rule_file) {
                 Ok(found) => targets.extend(found),
                 Err(error) => problems.push(error.to_string()),
             }
@@ -195,6 +222,16 @@ mod tests {
         assert_eq!(pipeline.signals.len(), 2 + 4);
         assert_eq!(pipeline.step, Duration::from_secs(15));
         assert_eq!(pipeline.entity_labels, ["instance", "mountpoint"]);
+    }
+
+    #[test]
+    fn the_embedded_default_is_the_default_file() {
+        let embedded = Pipeline::embedded_default();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/node-exporter.yml");
+        let file = Pipeline::load(&path).unwrap();
+        assert_eq!(embedded.targets, file.targets);
+        let exprs = |p: &Pipeline| p.signals.iter().map(|s| s.expr.clone()).collect::<Vec<_>>();
+        assert_eq!(exprs(&embedded), exprs(&file));
     }
 
     #[test]

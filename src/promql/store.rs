@@ -59,6 +59,11 @@ impl SeriesStore {
         }
     }
 
+    /// Forgets every sample of a series (it ended); its labels keep their index.
+    pub fn clear(&mut self, index: SeriesIndex) {
+        self.series[index].points = VecDeque::new();
+    }
+
     /// Forgets samples older than `before_ms`, keeping the newest older one so that an
     /// instant selector can still look back to it.
     pub fn trim(&mut self, before_ms: i64) {

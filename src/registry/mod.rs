@@ -25,6 +25,12 @@ impl SeriesId {
         SeriesId(u64::from(generation) << 32 | u64::from(slot))
     }
 
+    /// An id for tests outside the registry (slot `slot`, first generation).
+    #[cfg(test)]
+    pub(crate) fn for_tests(slot: u32) -> SeriesId {
+        SeriesId::new(slot, 0)
+    }
+
     fn slot(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
     }

@@ -85,7 +85,12 @@ pub fn read_targets(path: &Path) -> Result<Vec<Target>, RulesError> {
         path: path.to_owned(),
         source,
     })?;
-    let file: RuleFile = serde_yaml_ng::from_str(&text).map_err(|e| RulesError::Parse {
+    parse_targets(&text, path)
+}
+
+/// The alerting rules of a rule file's text as targets; `path` names it in errors.
+pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, RulesError> {
+    let file: RuleFile = serde_yaml_ng::from_str(text).map_err(|e| RulesError::Parse {
         path: path.to_owned(),
         message: e.to_string(),
     })?;

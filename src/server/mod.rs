@@ -29,7 +29,7 @@ pub use respond::{WriteError, Written};
 
 use crate::config::ValidConfig;
 use crate::ingest::Decoder;
-use crate::pipeline::{self, PipelineEvent};
+use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::registry::Registry;
 use crate::telemetry::Metrics;
 
@@ -39,7 +39,8 @@ pub struct AppState {
     max_body_bytes: usize,
     /// One lock for the whole registry: a request holds it only to apply an already
     /// decoded and validated batch (hash lookups, no allocation for known series).
-    registry: Mutex<Registry>,
+    /// Shared with the pipeline task, which reads the labels of series new to it.
+    registry: Arc<Mutex<Registry>>,
     queue: mpsc::Sender<PipelineEvent>,
     auth: auth::Authenticator,
     metrics: Metrics,
@@ -55,6 +56,8 @@ pub struct App {
     /// The queue's receiving end, until `run` hands it to the pipeline task or a caller
     /// takes it to consume the events itself.
     events: Option<mpsc::Receiver<PipelineEvent>>,
+    /// The pipeline the pipeline task runs on the live samples.
+    pipeline: Pipeline,
     series_idle_timeout: Duration,
     shutdown_timeout: Duration,
 }
@@ -87,7 +90,7 @@ impl App {
         let state = Arc::new(AppState {
             decoder: Decoder::new(ingest.decode_limits()),
             max_body_bytes: ingest.max_body_bytes.as_u64() as usize,
-            registry: Mutex::new(Registry::new(ingest.max_active_series)),
+            registry: Arc::new(Mutex::new(Registry::new(ingest.max_active_series))),
             queue,
             auth: auth::Authenticator::new(valid.write_auth),
             metrics,
@@ -98,6 +101,7 @@ impl App {
             listener,
             state,
             events: Some(events),
+            pipeline: valid.pipeline,
             series_idle_timeout: ingest.series_idle_timeout,
             shutdown_timeout: config.shutdown_timeout,
         })
@@ -142,6 +146,7 @@ impl App {
             listener,
             state,
             events,
+            pipeline,
             series_idle_timeout,
             shutdown_timeout,
         } = self;
@@ -154,13 +159,12 @@ impl App {
             "harbinger listening; remote write at /api/v1/write"
         );
         let (stop_pipeline, pipeline_stopped) = oneshot::channel();
-        let pipeline = events.map(|events| {
-            tokio::spawn(pipeline::run(
-                events,
-                pipeline_stopped,
-                state.metrics.clone(),
-            ))
-        });
+        let worker = pipeline::Worker {
+            live: pipeline::LiveSignals::new(pipeline),
+            registry: state.registry.clone(),
+            metrics: state.metrics.clone(),
+        };
+        let pipeline = events.map(|events| tokio::spawn(worker.run(events, pipeline_stopped)));
         let sweeper = tokio::spawn(sweep_idle_series(state.clone(), series_idle_timeout));
         let begun = Arc::new(Notify::new());
         let begin = begun.clone();

@@ -69,6 +69,11 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub queue_capacity: Gauge,
     pub pipeline_samples: Counter,
+    pub pipeline_steps: Counter,
+    pub pipeline_step_seconds: Histogram,
+    pub pipeline_evaluation_errors: Counter,
+    pub pipeline_feature_states: Gauge,
+    pub pipeline_feature_bytes: Gauge,
 }
 
 impl Metrics {
@@ -94,6 +99,12 @@ impl Metrics {
             queue_depth: Gauge::default(),
             queue_capacity: Gauge::default(),
             pipeline_samples: Counter::default(),
+            pipeline_steps: Counter::default(),
+            // 10 µs to ~1.5 s.
+            pipeline_step_seconds: Histogram::new(exponential_buckets(1e-5, 2.5, 14)),
+            pipeline_evaluation_errors: Counter::default(),
+            pipeline_feature_states: Gauge::default(),
+            pipeline_feature_bytes: Gauge::default(),
         };
         let r = registry.sub_registry_with_prefix("harbinger");
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -192,6 +203,31 @@ impl Metrics {
             "pipeline_samples_processed",
             "Samples the pipeline has taken off the queue",
             metrics.pipeline_samples.clone(),
+        );
+        r.register(
+            "pipeline_steps",
+            "Steps at which the pipeline's signals were evaluated on live samples",
+            metrics.pipeline_steps.clone(),
+        );
+        r.register(
+            "pipeline_step_duration_seconds",
+            "Time to evaluate every signal and update every entity's features at one step",
+            metrics.pipeline_step_seconds.clone(),
+        );
+        r.register(
+            "pipeline_evaluation_errors",
+            "Steps whose evaluation failed (e.g. a signal gave two series one label set)",
+            metrics.pipeline_evaluation_errors.clone(),
+        );
+        r.register(
+            "pipeline_feature_states",
+            "Signal and entity pairs whose features are kept",
+            metrics.pipeline_feature_states.clone(),
+        );
+        r.register(
+            "pipeline_feature_bytes",
+            "Memory held by the features of all signal and entity pairs",
+            metrics.pipeline_feature_bytes.clone(),
         );
         metrics
     }

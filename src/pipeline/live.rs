@@ -1,0 +1,192 @@
+//! The pipeline on live samples: the same store and `SignalEngine` that `query` and
+//! `features` replay, fed by the receiver's queue.
+//!
+//! In: batches of accepted samples (registry ids, timestamps, values), series evictions,
+//! and a way to learn the labels of an id seen for the first time. Out: at every step
+//! boundary, the engine stepped once (signals evaluated, entity features updated).
+//!
+//! The step clock follows the samples, not the wall clock: step `t` (a multiple of the
+//! pipeline's step) is evaluated once a sample at least one step later has arrived, so
+//! that the senders' shards, which deliver a scrape round within seconds of each other,
+//! have all landed. A jump far ahead (a sender that was down) evaluates at most the
+//! anomaly window's worth of the skipped steps.
+
+use std::collections::HashMap;
+
+use super::engine::SignalEngine;
+use super::spec::Pipeline;
+use crate::promql::{EvalError, Labels, Point, SeriesIndex, SeriesStore};
+use crate::registry::{AcceptedSample, SeriesId};
+
+/// Most skipped steps evaluated after a jump: an hour at a 15 s step.
+const MAX_CATCH_UP_STEPS: i64 = 240;
+
+pub struct LiveSignals {
+    engine: SignalEngine,
+    store: SeriesStore,
+    /// Registry id → store index, for every live series seen.
+    indexes: HashMap<SeriesId, SeriesIndex>,
+    step_ms: i64,
+    history_ms: i64,
+    /// The next step to evaluate, once samples have started.
+    next_step_ms: Option<i64>,
+}
+
+impl LiveSignals {
+    pub fn new(pipeline: Pipeline) -> LiveSignals {
+        let step_ms = pipeline.step.as_millis() as i64;
+        let engine = SignalEngine::new(pipeline);
+        LiveSignals {
+            history_ms: engine.history_ms(),
+            engine,
+            store: SeriesStore::default(),
+            indexes: HashMap::new(),
+            step_ms,
+            next_step_ms: None,
+        }
+    }
+
+    pub fn engine(&self) -> &SignalEngine {
+        &self.engine
+    }
+
+    /// Takes a batch; `labels_of` gives the labels of ids not seen before (`None` for
+    /// one already evicted, whose samples are then ignored). Returns the steps evaluated.
+    pub fn samples(
+        &mut self,
+        samples: &[AcceptedSample],
+        labels_of: impl FnOnce(&[SeriesId]) -> Vec<Option<Labels>>,
+    ) -> Result<usize, EvalError> {
+        let mut unknown: Vec<SeriesId> = samples
+            .iter()
+            .map(|s| s.series)
+            .filter(|id| !self.indexes.contains_key(id))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            for (id, labels) in unknown.iter().zip(labels_of(&unknown)) {
+                if let Some(labels) = labels {
+                    self.indexes.insert(*id, self.store.series(&labels));
+                }
+            }
+        }
+        let mut latest = i64::MIN;
+        for sample in samples {
+            if let Some(&index) = self.indexes.get(&sample.series) {
+                let point = Point {
+                    t: sample.timestamp_ms,
+                    v: sample.value,
+                };
+                self.store.push(index, point);
+                latest = latest.max(sample.timestamp_ms);
+            }
+        }
+        if latest == i64::MIN {
+            return Ok(0);
+        }
+        self.advance_to(latest)
+    }
+
+    /// Forgets evicted series' samples. Their labels stay in the store, so that a series
+    /// coming back gets its old place.
+    pub fn evicted(&mut self, ids: &[SeriesId]) {
+        for id in ids {
+            if let Some(index) = self.indexes.remove(id) {
+                self.store.clear(index);
+            }
+        }
+    }
+
+    fn advance_to(&mut self, latest_ms: i64) -> Result<usize, EvalError> {
+        let step = self.step_ms;
+        let first = latest_ms.div_euclid(step) * step;
+        let mut next = *self.next_step_ms.get_or_insert(first);
+        // Evaluate a step once a sample a whole step later has arrived.
+        let last_ready = (latest_ms - step).div_euclid(step) * step;
+        if last_ready < next {
+            return Ok(0);
+        }
+        next = next.max(last_ready - (MAX_CATCH_UP_STEPS - 1) * step);
+        let mut evaluated = 0;
+        while next <= last_ready {
+            self.store.trim(next - self.history_ms);
+            self.engine.step(next, &self.store)?;
+            evaluated += 1;
+            next += step;
+        }
+        self.next_step_ms = Some(next);
+        Ok(evaluated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::promql::METRIC_NAME;
+
+    fn pipeline() -> Pipeline {
+        Pipeline::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/node-exporter.yml"))
+            .unwrap()
+    }
+
+    fn disk_labels(name: &str, instance: &str) -> Labels {
+        Labels::new([
+            (METRIC_NAME, name),
+            ("instance", instance),
+            ("mountpoint", "/data"),
+        ])
+    }
+
+    #[test]
+    fn steps_follow_the_samples_and_wait_one_step() {
+        let mut live = LiveSignals::new(pipeline());
+        // Two series: avail and size of one filesystem; ids as the registry gives them.
+        let ids: Vec<SeriesId> = (0..2u32).map(SeriesId::for_tests).collect();
+        let labels = [
+            disk_labels("node_filesystem_avail_bytes", "a"),
+            disk_labels("node_filesystem_size_bytes", "a"),
+        ];
+        let mut asked = 0;
+        let mut steps = 0;
+        for scrape in 0..10i64 {
+            let t = 30_000 + scrape * 15_000;
+            let batch: Vec<AcceptedSample> = ids
+                .iter()
+                .zip([500.0 - scrape as f64, 1000.0])
+                .map(|(&series, value)| AcceptedSample {
+                    series,
+                    timestamp_ms: t,
+                    value,
+                })
+                .collect();
+            steps += live
+                .samples(&batch, |unknown| {
+                    asked += unknown.len();
+                    unknown
+                        .iter()
+                        .map(|id| Some(labels[ids.iter().position(|i| i == id).unwrap()].clone()))
+                        .collect()
+                })
+                .unwrap();
+        }
+        assert_eq!(asked, 2, "labels are asked for once per series");
+        // Samples at 30 s ... 165 s: steps 30 s ... 150 s are ready (one step behind).
+        assert_eq!(steps, 9);
+        let (states, _) = live.engine().footprint();
+        assert!(states >= 1, "the disk entity has features");
+
+        live.evicted(&ids);
+        let after = live.samples(
+            &[AcceptedSample {
+                series: ids[0],
+                timestamp_ms: 400_000,
+                value: 1.0,
+            }],
+            |unknown| unknown.iter().map(|_| None).collect(),
+        );
+        assert_eq!(after, Ok(0), "samples of an evicted id are ignored");
+    }
+}

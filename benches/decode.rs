@@ -1,5 +1,5 @@
 //! Decoding throughput of 2000-sample remote-write requests from node_exporter-like
-//! targets (see `support/synthetic.rs`).
+//! targets (see `support/synthetic/mod.rs`).
 //!
 //! Two groups measure the same functions, once per sample (`decode_samples`) and once
 //! per compressed byte (`decode_bytes`):
@@ -15,7 +15,7 @@
 //!
 //! Run: `cargo bench --bench decode` (about 90 s on 2 cores).
 
-#[path = "support/synthetic.rs"]
+#[path = "support/synthetic/mod.rs"]
 mod synthetic;
 
 use std::cell::RefCell;

@@ -1,6 +1,6 @@
 //! Load benchmark: the real `harbinger serve` binary under sustained remote-write traffic
 //! from 100,000 node_exporter-like series (200 hosts × 500 series, see
-//! `support/synthetic.rs`).
+//! `support/synthetic/mod.rs`).
 //!
 //! Run: `cargo bench --bench load`. Settings (environment):
 //! - `LOAD_SECONDS` (default 20): length of the timed phase.
@@ -19,7 +19,7 @@
 //! server's own counters from `/metrics`, its CPU time from `/proc/<pid>/stat` and its
 //! RSS from `/proc/<pid>/status`, prints a table against the targets, and stops it.
 
-#[path = "support/synthetic.rs"]
+#[path = "support/synthetic/mod.rs"]
 mod synthetic;
 
 use std::collections::BTreeMap;

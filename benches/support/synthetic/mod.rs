@@ -10,7 +10,7 @@
 //! Prometheus sends them.
 //!
 //! Two ways to get requests:
-//! - `v1_requests` / `v2_requests`: prost encoding and `proto::encode_snappy`, exactly
+//! - `Fleet::requests(protocol, round)`: prost encoding and `proto::encode_snappy`, exactly
 //!   what a sender produces; used by the decode benchmarks.
 //! - `Template`: the same bodies, compressed once by `compress_pinned`, a snappy block
 //!   encoder that keeps every timestamp and value in a literal at a known position, so

@@ -6,6 +6,12 @@
 //! - `LOAD_SECONDS` (default 20): length of the timed phase.
 //! - `LOAD_CONNECTIONS` (default 8): concurrent HTTP/1.1 keep-alive connections.
 //! - `LOAD_PROTOCOL` (`v1`, the default, or `v2`).
+//! - `LOAD_PIPELINE` (`receiver`, the default, or `default`): `receiver` runs the server
+//!   with a pipeline whose one signal selects none of the synthetic series, which
+//!   measures the receiver (decode, registry, queue, the pipeline's per-sample skip);
+//!   `default` runs the default pipeline on them. The generator sends a 15 s scrape
+//!   round every few milliseconds, so the default pipeline evaluates a step per round,
+//!   hundreds of times faster than a real estate asks of it.
 //! - `LOAD_HOSTS` (default 200): node_exporter targets of 500 series each.
 //! - `LOAD_CLIENT_THREADS` (default 1): threads of the load generator's runtime.
 //!
@@ -52,18 +58,44 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    fn start(pipeline: &str) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port")
             .port();
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let data_dir = tempfile::tempdir().expect("temporary data dir");
+        let config = data_dir.path().join("harbinger.yml");
+        let yaml = match pipeline {
+            "default" => String::new(),
+            "receiver" => {
+                let rules = data_dir.path().join("idle.rules.yml");
+                std::fs::write(
+                    &rules,
+                    "groups:\n  - name: idle\n    rules:\n      - alert: Idle\n        expr: harbinger_load_bench_absent > 1\n",
+                )
+                .expect("writing the idle rule file");
+                let idle = data_dir.path().join("idle.yml");
+                std::fs::write(
+                    &idle,
+                    format!(
+                        "step: 15s\nentity_labels: [instance]\nrule_files: [{}]\n",
+                        rules.display()
+                    ),
+                )
+                .expect("writing the idle pipeline");
+                format!("pipeline: {}\n", idle.display())
+            }
+            other => panic!("LOAD_PIPELINE={other:?}: expected receiver or default"),
+        };
+        std::fs::write(&config, yaml).expect("writing the configuration");
         let child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
             .args(["--log-level", "warn", "serve", "--listen"])
             .arg(address.to_string())
             .arg("--data-dir")
             .arg(data_dir.path())
+            .arg("--config")
+            .arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -409,7 +441,8 @@ fn main() {
         request_bytes as f64 / templates.len() as f64,
     );
 
-    let mut server = Server::start();
+    let pipeline = setting("LOAD_PIPELINE", "receiver".to_owned());
+    let mut server = Server::start(&pipeline);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(client_threads)
         .enable_all()
@@ -477,7 +510,7 @@ fn main() {
 
     println!();
     println!(
-        "harbinger load: remote write {}, {series} series ({hosts} hosts x {SERIES_PER_HOST}), \
+        "harbinger load ({pipeline} pipeline): remote write {}, {series} series ({hosts} hosts x {SERIES_PER_HOST}), \
          2000 samples/request, {connections} connections, {wall:.1} s, {} CPUs shared with the generator",
         match protocol {
             Protocol::V1 => "1.0",

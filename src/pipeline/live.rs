@@ -13,6 +13,8 @@
 
 use std::collections::HashMap;
 
+use promql_parser::label::Matcher;
+
 use super::engine::SignalEngine;
 use super::spec::Pipeline;
 use crate::promql::{EvalError, Labels, Point, SeriesIndex, SeriesStore};
@@ -24,8 +26,11 @@ const MAX_CATCH_UP_STEPS: i64 = 240;
 pub struct LiveSignals {
     engine: SignalEngine,
     store: SeriesStore,
-    /// Registry id → store index, for every live series seen.
-    indexes: HashMap<SeriesId, SeriesIndex>,
+    /// Registry id → store index for every live series seen; `None` for a series no
+    /// signal selects, whose samples are skipped (most of what node_exporter sends).
+    indexes: HashMap<SeriesId, Option<SeriesIndex>, foldhash::fast::RandomState>,
+    /// Every selector of every signal.
+    selectors: Vec<Vec<Matcher>>,
     step_ms: i64,
     history_ms: i64,
     /// The next step to evaluate, once samples have started.
@@ -35,12 +40,19 @@ pub struct LiveSignals {
 impl LiveSignals {
     pub fn new(pipeline: Pipeline) -> LiveSignals {
         let step_ms = pipeline.step.as_millis() as i64;
+        let selectors = pipeline
+            .signals
+            .iter()
+            .flat_map(|s| s.plan.selectors())
+            .map(<[Matcher]>::to_vec)
+            .collect();
         let engine = SignalEngine::new(pipeline);
         LiveSignals {
             history_ms: engine.history_ms(),
             engine,
+            selectors,
             store: SeriesStore::default(),
-            indexes: HashMap::new(),
+            indexes: HashMap::default(),
             step_ms,
             next_step_ms: None,
         }
@@ -67,13 +79,14 @@ impl LiveSignals {
         if !unknown.is_empty() {
             for (id, labels) in unknown.iter().zip(labels_of(&unknown)) {
                 if let Some(labels) = labels {
-                    self.indexes.insert(*id, self.store.series(&labels));
+                    let index = self.selected(&labels).then(|| self.store.series(&labels));
+                    self.indexes.insert(*id, index);
                 }
             }
         }
         let mut latest = i64::MIN;
         for sample in samples {
-            if let Some(&index) = self.indexes.get(&sample.series) {
+            if let Some(&Some(index)) = self.indexes.get(&sample.series) {
                 let point = Point {
                     t: sample.timestamp_ms,
                     v: sample.value,
@@ -92,10 +105,18 @@ impl LiveSignals {
     /// coming back gets its old place.
     pub fn evicted(&mut self, ids: &[SeriesId]) {
         for id in ids {
-            if let Some(index) = self.indexes.remove(id) {
+            if let Some(Some(index)) = self.indexes.remove(id) {
                 self.store.clear(index);
             }
         }
+    }
+
+    fn selected(&self, labels: &Labels) -> bool {
+        self.selectors.iter().any(|matchers| {
+            matchers
+                .iter()
+                .all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
+        })
     }
 
     fn advance_to(&mut self, latest_ms: i64) -> Result<usize, EvalError> {
@@ -173,6 +194,18 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(asked, 2, "labels are asked for once per series");
+        // A series no signal selects is not kept.
+        let other = SeriesId::for_tests(7);
+        live.samples(
+            &[AcceptedSample {
+                series: other,
+                timestamp_ms: 170_000,
+                value: 1.0,
+            }],
+            |_| vec![Some(Labels::new([(METRIC_NAME, "go_goroutines")]))],
+        )
+        .unwrap();
+        assert_eq!(live.store.len(), 2, "go_goroutines is not stored");
         // Samples at 30 s ... 165 s: steps 30 s ... 150 s are ready (one step behind).
         assert_eq!(steps, 9);
         let (states, _) = live.engine().footprint();

@@ -78,6 +78,25 @@ impl Plan {
         Planner { text }.plan(&expr)
     }
 
+    /// Every selector's matchers, instant and range: a series no selector matches can
+    /// never affect the plan's value.
+    pub fn selectors(&self) -> Vec<&[Matcher]> {
+        match self {
+            Plan::Number(_) | Plan::Time => Vec::new(),
+            Plan::Select(matchers) | Plan::Range { matchers, .. } => vec![matchers.as_slice()],
+            Plan::Math { arg, .. }
+            | Plan::Scalar(arg)
+            | Plan::Vector(arg)
+            | Plan::Aggregate { arg, .. }
+            | Plan::Negate(arg) => arg.selectors(),
+            Plan::Binary { lhs, rhs, .. } => {
+                let mut both = lhs.selectors();
+                both.extend(rhs.selectors());
+                both
+            }
+        }
+    }
+
     /// The value of an expression made only of numbers, such as `4 * 3600`.
     pub fn constant(&self) -> Option<f64> {
         match self {

@@ -1,14 +1,16 @@
 //! The values PromQL expressions produce: label sets, instant vectors, range points.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The metric-name label.
 pub const METRIC_NAME: &str = "__name__";
 
 /// A series' label set: sorted by name, no empty values (an empty value is the same as
-/// an absent label in Prometheus), no duplicate names.
+/// an absent label in Prometheus), no duplicate names. Shared, not copied: a selector
+/// hands out the stored series' labels at every step, so a clone is a reference count.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<[(String, String)]>);
 
 impl Labels {
     /// Builds a label set from pairs in any order; empty values are dropped and, for a
@@ -24,7 +26,7 @@ impl Labels {
         pairs.reverse();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         pairs.dedup_by(|later, earlier| later.0 == earlier.0);
-        Labels(pairs)
+        Labels(pairs.into())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -75,13 +77,13 @@ impl Labels {
 
     /// Sets (or, with an empty value, removes) one label.
     pub fn with(&self, name: &str, value: &str) -> Labels {
-        let mut pairs = self.0.clone();
+        let mut pairs = self.0.to_vec();
         pairs.retain(|(n, _)| n != name);
         if !value.is_empty() {
             pairs.push((name.to_owned(), value.to_owned()));
             pairs.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        Labels(pairs)
+        Labels(pairs.into())
     }
 }
 

@@ -44,14 +44,8 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
     let pipeline = Pipeline::load(&args.pipeline)?;
     let data = dataset::read_files(&args.data)?;
     let step_ms = pipeline.step.as_millis() as i64;
-    let Some(covering) = Steps::covering(&data, step_ms) else {
+    let Some(steps) = Steps::over(&data, step_ms, args.start, args.end) else {
         anyhow::bail!("the data holds no samples");
-    };
-    let seconds = |s: f64| (s * 1000.0).round() as i64;
-    let steps = Steps {
-        start_ms: args.start.map_or(covering.start_ms, seconds),
-        end_ms: args.end.map_or(covering.end_ms, seconds),
-        step_ms,
     };
     // Feature columns in the engine's order, each signal's threshold columns in turn.
     let mut columns: Vec<String> = Vec::new();

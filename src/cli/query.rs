@@ -48,14 +48,8 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let step_ms = args.step.as_millis() as i64;
     anyhow::ensure!(step_ms > 0, "--step must be greater than 0");
     let dataset = dataset::read_files(&args.data)?;
-    let Some(covering) = Steps::covering(&dataset, step_ms) else {
+    let Some(steps) = Steps::over(&dataset, step_ms, args.start, args.end) else {
         anyhow::bail!("the data holds no samples");
-    };
-    let seconds = |s: f64| (s * 1000.0).round() as i64;
-    let steps = Steps {
-        start_ms: args.start.map_or(covering.start_ms, seconds),
-        end_ms: args.end.map_or(covering.end_ms, seconds),
-        step_ms,
     };
     let mut table = Table::default();
     replay_plan(&plan, &dataset, steps, |t_ms, value| table.add(t_ms, value))

@@ -39,6 +39,23 @@ impl Steps {
         })
     }
 
+    /// The steps covering a dataset, from `start_seconds` and to `end_seconds` (unix
+    /// seconds) where given; `None` when the dataset holds no sample.
+    pub fn over(
+        dataset: &Dataset,
+        step_ms: i64,
+        start_seconds: Option<f64>,
+        end_seconds: Option<f64>,
+    ) -> Option<Steps> {
+        let covering = Steps::covering(dataset, step_ms)?;
+        let ms = |seconds: f64| (seconds * 1000.0).round() as i64;
+        Some(Steps {
+            start_ms: start_seconds.map_or(covering.start_ms, ms),
+            end_ms: end_seconds.map_or(covering.end_ms, ms),
+            step_ms,
+        })
+    }
+
     pub fn count(&self) -> usize {
         if self.end_ms < self.start_ms {
             0

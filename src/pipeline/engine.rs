@@ -4,7 +4,8 @@
 //! In: a loaded `Pipeline`, then at each step the time and the `SeriesStore` as it stands
 //! (live in `serve`, replayed from CSV in `features` and training). Out: per signal and
 //! entity, the incremental `SignalFeatures`. An entity seen before that has no value at
-//! a step gets a gap.
+//! a step gets a gap; one without a value for longer than its longest window (every
+//! window empty) is forgotten, so entities that went away do not hold memory.
 
 use std::collections::HashMap;
 
@@ -62,6 +63,10 @@ impl SignalEngine {
                     tracked.last_update_ms = t_ms;
                 }
             }
+            let params = signal.features.params();
+            let longest = params.windows.iter().max().copied().unwrap_or_default();
+            let forget_after_ms = longest.max(params.anomaly_window).as_millis() as i64;
+            entities.retain(|_, tracked| t_ms - tracked.last_update_ms <= forget_after_ms);
             for tracked in entities.values_mut() {
                 if tracked.last_update_ms != t_ms {
                     tracked.features.update(t_ms, None);
@@ -174,5 +179,38 @@ mod tests {
         assert_eq!(b.0, "b");
         assert!(b.1.is_nan(), "{b:?}");
         assert_eq!(b.3, 0.0);
+    }
+
+    #[test]
+    fn an_entity_gone_longer_than_its_windows_is_forgotten() {
+        let pipeline = Pipeline::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/node-exporter.yml"),
+        )
+        .unwrap();
+        let dataset = Dataset {
+            series: disk("a", &[(0, 0.5), (15, 0.5)]),
+        };
+        let mut engine = SignalEngine::new(pipeline);
+        let hour = 3_600_000;
+        let steps = |start_ms, end_ms| Steps {
+            start_ms,
+            end_ms,
+            step_ms: 15_000,
+        };
+        replay(&dataset, steps(0, hour), engine.history_ms(), |t, store| {
+            engine.step(t, store)
+        })
+        .unwrap();
+        assert_eq!(engine.footprint().0, 1, "within the 1h windows: kept");
+        let later = steps(hour + 15_000, hour + 15 * 60_000);
+        replay(&dataset, later, engine.history_ms(), |t, store| {
+            engine.step(t, store)
+        })
+        .unwrap();
+        assert_eq!(
+            engine.footprint().0,
+            0,
+            "past the longest window: forgotten"
+        );
     }
 }

@@ -146,11 +146,17 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("{path}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{path}: {}", problem_list(problems))]
     Invalid {
         path: PathBuf,
         problems: Vec<String>,
     },
+}
+
+/// Every problem found, counted and one per line, as `check` and loading report them.
+pub fn problem_list(problems: &[impl std::fmt::Display]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
+    format!("{} problem(s):\n{}", problems.len(), lines.join("\n"))
 }
 
 /// A configuration that passed validation, with its secrets and pipeline loaded.

@@ -3,6 +3,7 @@
 
 use super::order::midpoint;
 use super::spec::{FeatureParams, Threshold};
+use crate::rules::Comparison;
 
 /// The inputs accepted so far, one value per step (NaN for gaps and non-finite values).
 pub struct History {
@@ -319,4 +320,15 @@ fn last_reset(values: &[f64], min_run: usize) -> Option<usize> {
         }
         (finite[i - 1].0 - finite[start].0 + 1 >= min_run).then_some(finite[i].0)
     })
+}
+
+/// A threshold for the tests, with a warning fraction of 0.8.
+pub fn threshold(name: &str, comparison: Comparison, inclusive: bool, value: f64) -> Threshold {
+    Threshold {
+        name: name.to_owned(),
+        comparison,
+        inclusive,
+        value,
+        warning_fraction: 0.8,
+    }
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::naive::{self, History};
-use super::{FeatureParams, FeatureSpec, SignalFeatures, Threshold};
+use super::naive::{self, History, threshold};
+use super::{FeatureParams, FeatureSpec, SignalFeatures};
 use crate::rules::Comparison;
 
 #[derive(Debug, Clone)]
@@ -75,16 +75,6 @@ fn advance() -> impl Strategy<Value = Advance> {
 /// Level offsets: the sums must not lose the walk under a large level.
 fn offset() -> impl Strategy<Value = f64> {
     prop_oneof![Just(0.0), Just(1e3), Just(-1e6), Just(1e12)]
-}
-
-fn threshold(name: &str, comparison: Comparison, inclusive: bool, value: f64) -> Threshold {
-    Threshold {
-        name: name.to_owned(),
-        comparison,
-        inclusive,
-        value,
-        warning_fraction: 0.8,
-    }
 }
 
 /// Step 10 s. `shared`: the anomaly window is as long as one of the windows (its extremes

@@ -142,7 +142,7 @@ pub enum SpecProblem {
 
 /// Why parameters cannot be used: every problem found.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("feature parameters: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+#[error("feature parameters: {}", crate::config::problem_list(problems))]
 pub struct FeatureSpecError {
     pub problems: Vec<SpecProblem>,
 }

@@ -3,20 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::naive::threshold;
 use super::*;
 use crate::rules::Comparison;
 
 const STEP_MS: i64 = 15_000;
-
-fn threshold(name: &str, comparison: Comparison, inclusive: bool, value: f64) -> Threshold {
-    Threshold {
-        name: name.to_owned(),
-        comparison,
-        inclusive,
-        value,
-        warning_fraction: 0.8,
-    }
-}
 
 /// Step 15 s, windows 1m and 2m (4 and 8 steps), half-life 30s, anomaly window 2m;
 /// `High` fires above 100 (warning from 80), `Low` at or below 0 (warning from 0).

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::duration;
+use crate::config::{duration, problem_list};
 use crate::features::{FeatureParams, FeatureSpec, Threshold};
 use crate::promql::Plan;
 use crate::rules::{self, Target};
@@ -83,7 +83,7 @@ pub struct Pipeline {
 
 /// Why a pipeline cannot be loaded: every problem, each on its own line.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+#[error("{path}: {}", problem_list(problems))]
 pub struct PipelineError {
     pub path: PathBuf,
     pub problems: Vec<String>,

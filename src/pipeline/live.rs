@@ -69,36 +69,47 @@ impl LiveSignals {
         samples: &[AcceptedSample],
         labels_of: impl FnOnce(&[SeriesId]) -> Vec<Option<Labels>>,
     ) -> Result<usize, EvalError> {
-        let mut unknown: Vec<SeriesId> = samples
-            .iter()
-            .map(|s| s.series)
-            .filter(|id| !self.indexes.contains_key(id))
-            .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
+        // One lookup per sample; samples of ids new to the pipeline wait for their labels.
+        let mut latest = i64::MIN;
+        let mut unknown: Vec<SeriesId> = Vec::new();
+        for sample in samples {
+            match self.indexes.get(&sample.series) {
+                Some(&Some(index)) => latest = latest.max(self.push(index, sample)),
+                Some(None) => {}
+                None => unknown.push(sample.series),
+            }
+        }
         if !unknown.is_empty() {
+            unknown.sort_unstable();
+            unknown.dedup();
             for (id, labels) in unknown.iter().zip(labels_of(&unknown)) {
                 if let Some(labels) = labels {
                     let index = self.selected(&labels).then(|| self.store.series(&labels));
                     self.indexes.insert(*id, index);
                 }
             }
-        }
-        let mut latest = i64::MIN;
-        for sample in samples {
-            if let Some(&Some(index)) = self.indexes.get(&sample.series) {
-                let point = Point {
-                    t: sample.timestamp_ms,
-                    v: sample.value,
-                };
-                self.store.push(index, point);
-                latest = latest.max(sample.timestamp_ms);
+            for sample in samples {
+                if unknown.binary_search(&sample.series).is_ok()
+                    && let Some(&Some(index)) = self.indexes.get(&sample.series)
+                {
+                    latest = latest.max(self.push(index, sample));
+                }
             }
         }
         if latest == i64::MIN {
             return Ok(0);
         }
         self.advance_to(latest)
+    }
+
+    /// Stores one sample; returns its timestamp.
+    fn push(&mut self, index: SeriesIndex, sample: &AcceptedSample) -> i64 {
+        let point = Point {
+            t: sample.timestamp_ms,
+            v: sample.value,
+        };
+        self.store.push(index, point);
+        sample.timestamp_ms
     }
 
     /// Forgets evicted series' samples. Their labels stay in the store, so that a series

@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use arrow_array::Array;
+
 const LAB: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/data/lab-dev/metrics.csv.gz"
@@ -92,6 +94,72 @@ fn features_writes_one_row_per_step_signal_and_entity() {
         .filter(|l| l.contains(",HostOutOfDiskSpace,"))
         .count();
     assert_eq!(disk_rows, 3 * 8);
+}
+
+#[test]
+fn features_writes_the_same_table_as_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str| {
+        let path = dir.path().join(name);
+        let out = harbinger(&[
+            "features",
+            "--pipeline",
+            PIPELINE,
+            "--data",
+            LAB,
+            "--out",
+            path.to_str().unwrap(),
+            "--start",
+            "1795572235",
+            "--end",
+            "1795572265",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        path
+    };
+    let csv = std::fs::read_to_string(write("features.csv")).unwrap();
+    let file = std::fs::File::open(write("features.parquet")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let schema = batches[0].schema();
+    let header: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(header.join(","), csv.lines().next().unwrap());
+
+    // Every cell equals the CSV's: empty is null, numbers as written.
+    let mut rows = csv.lines().skip(1);
+    for batch in &batches {
+        let cast =
+            |column| arrow_cast::cast(batch.column(column), &arrow_schema::DataType::Utf8).unwrap();
+        let columns: Vec<_> = (1..batch.num_columns()).map(cast).collect();
+        let timestamps = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::TimestampMillisecondArray>()
+            .unwrap();
+        for row in 0..batch.num_rows() {
+            let expected: Vec<&str> = rows.next().expect("as many CSV rows").split(',').collect();
+            assert_eq!((timestamps.value(row) / 1000).to_string(), expected[0]);
+            for (column, cell) in columns.iter().zip(&expected[1..]) {
+                let strings = column
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .unwrap();
+                let got = if strings.is_null(row) {
+                    ""
+                } else {
+                    strings.value(row)
+                };
+                match (got.parse::<f64>(), cell.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => assert!(a == b || a.is_nan() && b.is_nan(), "{a} vs {b}"),
+                    _ => assert_eq!(got, *cell),
+                }
+            }
+        }
+    }
+    assert_eq!(rows.next(), None, "as many Parquet rows");
 }
 
 #[test]

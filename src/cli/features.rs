@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use harbinger::dataset;
 use harbinger::pipeline::{Pipeline, SignalEngine};
-use harbinger::promql::{Steps, format_value, replay};
+use harbinger::promql::{Steps, replay};
 
-use super::output::Output;
+use super::feature_table::FeatureTable;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -17,7 +17,8 @@ use super::output::Output;
     Output: one row per step, signal and entity: `timestamp,signal,<entity labels>,\n\
     <features>` (see `harbinger::features` for their definitions); an empty cell is a\n\
     feature the signal does not have (a threshold of another target) or an absent\n\
-    entity label; NaN is a feature undefined at that step. A .gz name is gzipped.")]
+    entity label; NaN is a feature undefined at that step. A .gz name is gzipped; a\n\
+    .parquet name writes Parquet (nulls for empty cells, zstd, 64k-row groups).")]
 pub struct FeaturesArgs {
     /// The pipeline definition (signals, targets, entity labels, step, feature windows).
     #[arg(
@@ -29,7 +30,7 @@ pub struct FeaturesArgs {
     /// CSV export(s) to replay (long format or Grafana's series-joined-by-time; .gz ok).
     #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
     data: Vec<PathBuf>,
-    /// Where to write the table (CSV; gzipped when the name ends in .gz).
+    /// Where to write the table: CSV (gzipped when the name ends in .gz) or Parquet (.parquet).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// First step, unix seconds (default: the data's first sample).
@@ -67,17 +68,9 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
         })
         .collect();
     let entity_labels = pipeline.entity_labels.clone();
-    let mut csv = csv::Writer::from_writer(Output::create(&args.out)?);
-    let header = ["timestamp", "signal"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(entity_labels.iter().cloned())
-        .chain(columns.iter().cloned());
-    csv.write_record(header)?;
-
+    let mut table = FeatureTable::create(&args.out, &entity_labels, &columns)?;
     let mut engine = SignalEngine::new(pipeline);
     let mut values = Vec::new();
-    let mut record: Vec<String> = Vec::new();
     let history_ms = engine.history_ms();
     replay(
         &data,
@@ -89,29 +82,20 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
             engine.for_each(|index, signal, entity, features| {
                 values.clear();
                 features.write(&mut values);
-                record.clear();
-                record.push(dataset::format_seconds(t_ms));
-                record.push(signal.name.clone());
-                record.extend(
-                    entity_labels
-                        .iter()
-                        .map(|l| entity.get(l).unwrap_or("").to_owned()),
-                );
-                record.extend(
-                    layouts[index]
-                        .iter()
-                        .map(|at| at.map_or(String::new(), |i| format_value(values[i]))),
-                );
                 if written.is_ok() {
-                    written = csv.write_record(&record);
+                    written = table.write(
+                        t_ms,
+                        &signal.name,
+                        entity_labels.iter().map(|l| entity.get(l)),
+                        layouts[index].iter().map(|at| at.map(|i| values[i])),
+                    );
                 }
             });
-            Ok(written?)
+            written
         },
     )
     .with_context(|| format!("computing features over {:?}", args.data))?;
-    csv.into_inner()
-        .map_err(|e| e.into_error())?
+    table
         .finish()
         .with_context(|| format!("writing {}", args.out.display()))?;
     let (states, bytes) = engine.footprint();

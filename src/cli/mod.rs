@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file, each a thin shell over the library.
 
 mod check;
+mod feature_table;
 mod features;
 mod output;
 mod query;

@@ -20,13 +20,18 @@
 //!   and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
 //! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
+//! - [`model`]: trained models (classifier, calibration, decision policy), the model
+//!   artifact, and the scoring every caller shares.
+//! - [`evaluation`]: tickets against the alerts that fired; the baselines.
 //! - [`dataset`]: CSV exports of Prometheus data (long format or Grafana's series joined
 //!   by time, gzip or not) in, series of samples sorted by labels and time out.
 
 pub mod config;
 pub mod dataset;
+pub mod evaluation;
 pub mod features;
 pub mod ingest;
+pub mod model;
 pub mod pipeline;
 pub mod promql;
 pub mod registry;

@@ -1,0 +1,1 @@
+//! The references every figure is shown next to. Placeholder replaced below.

@@ -1,0 +1,258 @@
+//! The model artifact: one JSON file, versioned, that `train` writes and `backtest` and
+//! `serve` load. Its JSON Schema is `schemas/model.schema.json`.
+//!
+//! It holds the pipeline it was trained with ([`PipelineSpec`]: step, entity labels,
+//! each signal's expression and feature columns, each target's comparison and
+//! threshold), the horizon, per target the inputs, classifier, calibration and decision
+//! policy, a summary of the training data and the held-out evaluation. Loading checks the
+//! format and version; [`Model::check`] compares the pipeline with the one in use and
+//! names every difference.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::calibration::Calibration;
+use super::classifier::{Classifier, Kind};
+use super::policy::Policy;
+use crate::pipeline::Pipeline;
+use crate::rules::Comparison;
+
+pub const FORMAT: &str = "harbinger-model";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`] when written; a loader refuses other versions.
+    pub version: u32,
+    /// The harbinger version that wrote it.
+    pub written_by: String,
+    pub horizon_seconds: f64,
+    pub seed: u64,
+    pub pipeline: PipelineSpec,
+    pub targets: Vec<TargetModel>,
+    pub data: DataSummary,
+}
+
+/// What a model expects of the pipeline it scores with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    pub step_seconds: f64,
+    pub entity_labels: Vec<String>,
+    pub signals: Vec<SignalSpec>,
+    pub targets: Vec<TargetSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalSpec {
+    pub name: String,
+    pub expr: String,
+    pub features: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub alert: String,
+    /// `below` or `above`.
+    pub comparison: String,
+    pub threshold: f64,
+    pub hold_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetModel {
+    pub alert: String,
+    /// The classifier's input names, in order (see `model::Inputs`).
+    pub inputs: Vec<String>,
+    /// None when training saw no onset of this alert: only the ETA opens tickets.
+    pub classifier: Option<Classifier>,
+    pub kind: Option<Kind>,
+    pub calibration: Option<Calibration>,
+    pub policy: Policy,
+    pub training: TrainingSummary,
+    /// Held-out figures, next to the baselines; None when there was nothing to hold out.
+    pub evaluation: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSummary {
+    pub entities: usize,
+    pub examples: usize,
+    pub positives: usize,
+    pub onsets: usize,
+    /// Held-out (validation) figures of each kind tried, by name.
+    pub validation: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSummary {
+    pub files: Vec<String>,
+    pub start_unix: f64,
+    pub end_unix: f64,
+    pub series: usize,
+    pub samples: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("reading model {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("model {path} is not a harbinger model: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "model {path}: format {found:?} version {version}; this harbinger reads {FORMAT:?} version {VERSION}"
+    )]
+    Version {
+        path: String,
+        found: String,
+        version: u32,
+    },
+    #[error("the model does not match the pipeline:\n  {}", .0.join("\n  "))]
+    Mismatch(Vec<String>),
+}
+
+impl PipelineSpec {
+    pub fn of(pipeline: &Pipeline) -> PipelineSpec {
+        PipelineSpec {
+            step_seconds: pipeline.step.as_secs_f64(),
+            entity_labels: pipeline.entity_labels.clone(),
+            signals: pipeline
+                .signals
+                .iter()
+                .map(|s| SignalSpec {
+                    name: s.name.clone(),
+                    expr: s.expr.clone(),
+                    features: s.features.names(),
+                })
+                .collect(),
+            targets: pipeline
+                .targets
+                .iter()
+                .map(|t| TargetSpec {
+                    alert: t.alert.clone(),
+                    comparison: match t.comparison {
+                        Comparison::Below => "below",
+                        Comparison::Above => "above",
+                    }
+                    .to_owned(),
+                    threshold: t.threshold,
+                    hold_seconds: t.hold.as_secs_f64(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Every way `self` (the model's) differs from `other` (the pipeline's).
+    fn differences(&self, other: &PipelineSpec) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.step_seconds != other.step_seconds {
+            found.push(format!(
+                "step: model {} s, pipeline {} s",
+                self.step_seconds, other.step_seconds
+            ));
+        }
+        if self.entity_labels != other.entity_labels {
+            found.push(format!(
+                "entity_labels: model {:?}, pipeline {:?}",
+                self.entity_labels, other.entity_labels
+            ));
+        }
+        for mine in &self.signals {
+            match other.signals.iter().find(|s| s.name == mine.name) {
+                None => found.push(format!("signal {}: not in the pipeline", mine.name)),
+                Some(theirs) if theirs.expr != mine.expr => found.push(format!(
+                    "signal {}: model has `{}`, pipeline has `{}`",
+                    mine.name, mine.expr, theirs.expr
+                )),
+                Some(theirs) if theirs.features != mine.features => found.push(format!(
+                    "signal {}: feature columns differ (model {:?}, pipeline {:?})",
+                    mine.name, mine.features, theirs.features
+                )),
+                Some(_) => {}
+            }
+        }
+        for mine in &self.targets {
+            match other.targets.iter().find(|t| t.alert == mine.alert) {
+                None => found.push(format!("target {}: not in the pipeline", mine.alert)),
+                Some(theirs) if theirs != mine => found.push(format!(
+                    "target {}: model has {} {} (for {} s), pipeline has {} {} (for {} s)",
+                    mine.alert,
+                    mine.comparison,
+                    mine.threshold,
+                    mine.hold_seconds,
+                    theirs.comparison,
+                    theirs.threshold,
+                    theirs.hold_seconds
+                )),
+                Some(_) => {}
+            }
+        }
+        found
+    }
+}
+
+impl Model {
+    pub fn load(path: &Path) -> Result<Model, ModelError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        // The format and version first, so that a newer model is named as such rather
+        // than failing on a field this version does not know.
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            version: u32,
+        }
+        let header: Header = serde_json::from_slice(&text).map_err(|source| ModelError::Parse {
+            path: shown.clone(),
+            source,
+        })?;
+        if header.format != FORMAT || header.version != VERSION {
+            return Err(ModelError::Version {
+                path: shown,
+                found: header.format,
+                version: header.version,
+            });
+        }
+        serde_json::from_slice(&text).map_err(|source| ModelError::Parse {
+            path: shown,
+            source,
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text)
+    }
+
+    /// Refuses a pipeline that differs from the one the model was trained with.
+    pub fn check(&self, pipeline: &Pipeline) -> Result<(), ModelError> {
+        let differences = self.pipeline.differences(&PipelineSpec::of(pipeline));
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(ModelError::Mismatch(differences))
+        }
+    }
+
+    pub fn target(&self, alert: &str) -> Option<&TargetModel> {
+        self.targets.iter().find(|t| t.alert == alert)
+    }
+}

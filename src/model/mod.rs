@@ -1,0 +1,29 @@
+//! Models: what turns a target's features into a probability, and the policy that turns
+//! probabilities and ETAs into tickets.
+//!
+//! - [`inputs`]: feature row → classifier inputs, relative to threshold and horizon;
+//! - [`classifier`]: logistic regression or random forest (fitted with linfa);
+//! - [`calibration`]: scores → probabilities (Platt scaling);
+//! - [`policy`]: observations → open / close decisions, one state per target and entity;
+//! - [`alerts`]: the rules' own episodes, from `ALERTS`;
+//! - [`trajectories`]: an export replayed through the pipeline's feature engine;
+//! - [`scorer`]: one target's feature row → observation, the code every caller shares;
+//! - [`artifact`]: the model file.
+
+pub mod alerts;
+pub mod artifact;
+pub mod calibration;
+pub mod classifier;
+pub mod inputs;
+pub mod policy;
+pub mod scorer;
+pub mod trajectories;
+
+pub use alerts::{AlertHistory, Episode};
+pub use artifact::{Model, ModelError, PipelineSpec, TargetModel};
+pub use calibration::Calibration;
+pub use classifier::{Classifier, Kind};
+pub use inputs::Inputs;
+pub use policy::{AlertState, Decision, Observation, Outcome, Policy, PolicyState};
+pub use scorer::{Scored, TargetScorer};
+pub use trajectories::{Trajectory, collect};

@@ -1,0 +1,254 @@
+//! The decision policy: when a prediction opens a ticket and when the ticket closes.
+//!
+//! In: per target and entity, one [`Observation`] per step (calibrated probability, ETA
+//! and its standard error, the rule's own state from `ALERTS`). Out: a [`Decision`]
+//! per step. `backtest` and `serve` run this same state machine, so a backtest shows the
+//! tickets `serve` would open.
+//!
+//! - **Open** when the risk has held for `open_steps` consecutive steps, the rule is not
+//!   already pending or firing, no ticket is open and the cooldown has passed. The risk
+//!   holds when the probability is at least `open_probability`, or when the trend
+//!   crosses the threshold within the horizon with confidence:
+//!   `eta + eta_z × eta_stderr ≤ horizon`.
+//! - **Close** as `averted` when the risk has stayed low for `close_steps` steps (the
+//!   probability below half the open level and the ETA condition false), or as
+//!   `materialised` when the real alert fired and has resolved since.
+//! - At most one open ticket; after a close, no new one for `cooldown_steps` steps.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// None: the probability never opens a ticket (a target without a classifier).
+    pub open_probability: Option<f64>,
+    /// None: the ETA never opens a ticket.
+    pub eta_z: Option<f64>,
+    pub open_steps: u32,
+    pub close_steps: u32,
+    pub cooldown_steps: u32,
+}
+
+/// The rule's own state at a step, from `ALERTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertState {
+    Inactive,
+    Pending,
+    Firing,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    /// NaN when there is no classifier.
+    pub probability: f64,
+    /// NaN when the trend crosses nowhere.
+    pub eta_seconds: f64,
+    pub eta_stderr_seconds: f64,
+    pub alert: AlertState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The risk went away without the alert.
+    Averted,
+    /// The alert fired and has resolved.
+    Materialised,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Nothing,
+    Open,
+    Close(Outcome),
+}
+
+/// One (target, entity)'s place in the policy.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyState {
+    /// Consecutive steps the risk has held (while no ticket is open).
+    risky: u32,
+    /// Consecutive low-risk steps (while a ticket is open).
+    calm: u32,
+    open: bool,
+    /// The alert fired while the ticket was open.
+    fired: bool,
+    cooldown_left: u32,
+}
+
+impl Policy {
+    fn eta_within(&self, horizon_s: f64, o: &Observation) -> bool {
+        self.eta_z.is_some_and(|z| {
+            let stderr = if o.eta_stderr_seconds.is_nan() {
+                0.0
+            } else {
+                o.eta_stderr_seconds
+            };
+            o.eta_seconds + z * stderr <= horizon_s
+        })
+    }
+}
+
+impl PolicyState {
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    pub fn step(&mut self, policy: &Policy, horizon_s: f64, o: &Observation) -> Decision {
+        if o.alert != AlertState::Inactive {
+            self.risky = 0;
+            self.calm = 0;
+            self.fired |= self.open && o.alert == AlertState::Firing;
+            return Decision::Nothing;
+        }
+        if self.open && self.fired {
+            return self.close(policy, Outcome::Materialised);
+        }
+        let eta = policy.eta_within(horizon_s, o);
+        if self.open {
+            let low = policy
+                .open_probability
+                .is_none_or(|level| !(o.probability >= level * 0.5));
+            self.calm = if low && !eta { self.calm + 1 } else { 0 };
+            if self.calm >= policy.close_steps {
+                return self.close(policy, Outcome::Averted);
+            }
+            return Decision::Nothing;
+        }
+        self.cooldown_left = self.cooldown_left.saturating_sub(1);
+        let high = policy
+            .open_probability
+            .is_some_and(|level| o.probability >= level);
+        self.risky = if high || eta { self.risky + 1 } else { 0 };
+        if self.risky >= policy.open_steps && self.cooldown_left == 0 {
+            self.open = true;
+            self.risky = 0;
+            self.calm = 0;
+            return Decision::Open;
+        }
+        Decision::Nothing
+    }
+
+    fn close(&mut self, policy: &Policy, outcome: Outcome) -> Decision {
+        self.open = false;
+        self.fired = false;
+        self.calm = 0;
+        self.cooldown_left = policy.cooldown_steps;
+        Decision::Close(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: Policy = Policy {
+        open_probability: Some(0.8),
+        eta_z: None,
+        open_steps: 2,
+        close_steps: 3,
+        cooldown_steps: 3,
+    };
+
+    fn run(probabilities: &[(f64, AlertState)]) -> Vec<Decision> {
+        let mut state = PolicyState::default();
+        probabilities
+            .iter()
+            .map(|&(probability, alert)| {
+                let o = Observation {
+                    probability,
+                    eta_seconds: f64::NAN,
+                    eta_stderr_seconds: f64::NAN,
+                    alert,
+                };
+                state.step(&POLICY, 1800.0, &o)
+            })
+            .collect()
+    }
+
+    use AlertState::*;
+    use Decision::*;
+
+    #[test]
+    fn opens_after_k_risky_steps_and_closes_after_the_risk_stays_low() {
+        let decisions = run(&[
+            (0.9, Inactive),
+            (0.5, Inactive),
+            (0.9, Inactive),
+            (0.95, Inactive),
+            (0.5, Inactive), // above half the open level: still risky
+            (0.1, Inactive),
+            (0.1, Inactive),
+            (0.1, Inactive),
+            (0.9, Inactive), // cooldown
+            (0.9, Inactive),
+            (0.9, Inactive),
+        ]);
+        assert_eq!(
+            decisions,
+            [
+                Nothing,
+                Nothing,
+                Nothing,
+                Open,
+                Nothing,
+                Nothing,
+                Nothing,
+                Close(Outcome::Averted),
+                Nothing,
+                Nothing,
+                Open
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ticket_whose_alert_fired_closes_as_materialised_when_it_resolves() {
+        let decisions = run(&[
+            (0.9, Inactive),
+            (0.9, Inactive),
+            (0.9, Pending),
+            (0.9, Firing),
+            (0.1, Firing),
+            (0.1, Inactive),
+        ]);
+        assert_eq!(
+            decisions,
+            [
+                Nothing,
+                Open,
+                Nothing,
+                Nothing,
+                Nothing,
+                Close(Outcome::Materialised)
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_opens_while_the_rule_is_already_active() {
+        let decisions = run(&[(0.9, Pending), (0.9, Firing), (0.9, Firing)]);
+        assert_eq!(decisions, [Nothing, Nothing, Nothing]);
+    }
+
+    #[test]
+    fn the_eta_opens_a_ticket_when_its_confident_crossing_is_within_the_horizon() {
+        let policy = Policy {
+            open_probability: None,
+            eta_z: Some(2.0),
+            open_steps: 1,
+            ..POLICY
+        };
+        let mut state = PolicyState::default();
+        let mut step = |eta_seconds, eta_stderr_seconds| {
+            let o = Observation {
+                probability: f64::NAN,
+                eta_seconds,
+                eta_stderr_seconds,
+                alert: Inactive,
+            };
+            state.step(&policy, 1800.0, &o)
+        };
+        assert_eq!(step(1000.0, 500.0), Nothing, "1000 + 2 × 500 > 1800");
+        assert_eq!(step(1000.0, 300.0), Open);
+    }
+}

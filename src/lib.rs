@@ -35,6 +35,7 @@ pub mod model;
 pub mod pipeline;
 pub mod promql;
 pub mod registry;
+pub mod report;
 pub mod rules;
 pub mod server;
 pub mod telemetry;

@@ -1,0 +1,60 @@
+//! The evaluation report of `train` and `backtest --report`: a Markdown summary and an
+//! HTML page with SVG plots, written into a directory.
+//!
+//! In: a [`Report`] (per target: the figures of harbinger and of both baselines on the
+//! same held-out data, the precision–recall curve, and one timeline per episode and per
+//! false ticket). Out: `DIR/report.md` and `DIR/report.html`.
+
+use serde::Serialize;
+
+use crate::evaluation::Figures;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// What was evaluated, e.g. "held-out hosts of lab-dev (4-fold by entity)".
+    pub title: String,
+    pub horizon_seconds: f64,
+    /// Command line or note on how the data was split.
+    pub notes: Vec<String>,
+    pub targets: Vec<TargetReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub alert: String,
+    /// e.g. "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes < 10".
+    pub rule: String,
+    pub threshold: f64,
+    pub entities: usize,
+    pub entity_days: f64,
+    pub harbinger: Figures,
+    /// The rule itself: a ticket when it fires (lead time 0).
+    pub rule_baseline: Figures,
+    /// `predict_linear(signal[W], horizon)` crossing the threshold.
+    pub predict_linear: Figures,
+    pub predict_linear_window_seconds: f64,
+    /// Precision and recall of single steps when the probability is thresholded, at
+    /// each level: (level, precision, recall).
+    pub pr_curve: Vec<(f64, f64, f64)>,
+    pub timelines: Vec<Timeline>,
+}
+
+/// One entity's course around an episode (or a false ticket).
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    /// e.g. `{instance="host8",mountpoint="/srv/data"}`.
+    pub entity: String,
+    /// Why it is shown: "episode", "false ticket", "missed episode".
+    pub kind: String,
+    pub times_unix: Vec<f64>,
+    /// The signal's value at each time (NaN: none).
+    pub level: Vec<f64>,
+    /// The calibrated probability at each time (NaN: no classifier).
+    pub probability: Vec<f64>,
+    /// When harbinger's tickets opened and closed (close None: still open at the end).
+    pub tickets: Vec<(f64, Option<f64>)>,
+    /// When the predict_linear baseline's tickets opened.
+    pub baseline_tickets: Vec<f64>,
+    /// The rule's episodes: (pending start, firing onset if it fired, end).
+    pub alerts: Vec<(f64, Option<f64>, f64)>,
+}

@@ -39,3 +39,4 @@ pub mod report;
 pub mod rules;
 pub mod server;
 pub mod telemetry;
+pub mod training;

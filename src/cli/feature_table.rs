@@ -33,7 +33,7 @@ pub enum FeatureTable {
         csv: csv::Writer<Output>,
         record: Vec<String>,
     },
-    Parquet(ParquetTable),
+    Parquet(Box<ParquetTable>),
 }
 
 impl FeatureTable {
@@ -45,11 +45,11 @@ impl FeatureTable {
         features: &[String],
     ) -> anyhow::Result<FeatureTable> {
         if path.extension().is_some_and(|e| e == "parquet") {
-            return Ok(FeatureTable::Parquet(ParquetTable::create(
+            return Ok(FeatureTable::Parquet(Box::new(ParquetTable::create(
                 path,
                 entity_labels,
                 features,
-            )?));
+            )?)));
         }
         let mut csv = csv::Writer::from_writer(Output::create(path)?);
         let header = ["timestamp", "signal"]

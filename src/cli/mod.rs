@@ -1,11 +1,14 @@
 //! The command line: one subcommand per file, each a thin shell over the library.
 
+mod backtest;
 mod check;
 mod feature_table;
 mod features;
 mod output;
 mod query;
 mod serve;
+mod summary;
+mod train;
 
 use std::process::ExitCode;
 
@@ -43,6 +46,10 @@ enum Command {
     Query(query::QueryArgs),
     /// Replay CSV exports through a pipeline's signals and features; write the table.
     Features(features::FeaturesArgs),
+    /// Fit a model to CSV exports (labels from ALERTS); evaluate it on held-out entities.
+    Train(train::TrainArgs),
+    /// Replay CSV exports through a model and its ticket policy; write the predictions.
+    Backtest(backtest::BacktestArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +60,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
         Command::Features(args) => features::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Backtest(args) => backtest::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

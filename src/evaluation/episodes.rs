@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::AlertHistory;
 use crate::promql::Labels;
 
 #[derive(Debug, Clone)]
@@ -45,6 +46,30 @@ pub struct Figures {
     pub false_tickets_per_entity_day: f64,
     /// The lead time of each caught onset, ascending.
     pub leads_seconds: Vec<f64>,
+}
+
+/// Every onset of `alert` for the entities in `entities`, with the end of the entity's
+/// previous episode.
+pub fn onsets<'a>(
+    history: &AlertHistory,
+    alert: &str,
+    entities: impl IntoIterator<Item = &'a Labels>,
+) -> Vec<Onset> {
+    let mut found = Vec::new();
+    for entity in entities {
+        let mut previous_end_ms = None;
+        for episode in history.episodes(alert, entity) {
+            if let Some(at_ms) = episode.onset_ms {
+                found.push(Onset {
+                    entity: entity.clone(),
+                    at_ms,
+                    previous_end_ms,
+                });
+            }
+            previous_end_ms = Some(episode.end_ms);
+        }
+    }
+    found
 }
 
 /// The `q`-quantile (linear interpolation) of ascending `values`.

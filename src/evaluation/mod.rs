@@ -8,4 +8,4 @@
 pub mod baselines;
 pub mod episodes;
 
-pub use episodes::{Figures, Onset, Ticket, score};
+pub use episodes::{Figures, Onset, Ticket, onsets, score};

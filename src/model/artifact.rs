@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::calibration::Calibration;
 use super::classifier::{Classifier, Kind};
 use super::policy::Policy;
+use super::scorer::TargetScorer;
+use crate::dataset::Dataset;
+use crate::evaluation::Figures;
 use crate::pipeline::Pipeline;
 use crate::rules::Comparison;
 
@@ -78,7 +81,17 @@ pub struct TargetModel {
     pub policy: Policy,
     pub training: TrainingSummary,
     /// Held-out figures, next to the baselines; None when there was nothing to hold out.
-    pub evaluation: Option<serde_json::Value>,
+    pub evaluation: Option<HeldOut>,
+}
+
+/// A target's figures on held-out entities, with both baselines on the same entities.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldOut {
+    pub harbinger: Figures,
+    pub predict_linear: Figures,
+    pub predict_linear_window_seconds: f64,
+    pub rule: Figures,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -100,6 +113,28 @@ pub struct DataSummary {
     pub end_unix: f64,
     pub series: usize,
     pub samples: usize,
+}
+
+impl DataSummary {
+    pub fn of(dataset: &Dataset, files: &[std::path::PathBuf]) -> DataSummary {
+        let times = dataset
+            .series
+            .iter()
+            .flat_map(|s| s.samples.first().into_iter().chain(s.samples.last()))
+            .map(|s| s.timestamp_ms);
+        let (start, end) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        DataSummary {
+            files: files.iter().map(|f| f.display().to_string()).collect(),
+            start_unix: if start <= end {
+                start as f64 / 1e3
+            } else {
+                0.0
+            },
+            end_unix: if start <= end { end as f64 / 1e3 } else { 0.0 },
+            series: dataset.series.len(),
+            samples: dataset.sample_count(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +238,22 @@ impl PipelineSpec {
             }
         }
         found
+    }
+}
+
+impl TargetModel {
+    /// The model of a target without a classifier: `policy` decides on the ETA alone.
+    pub fn untrained(scorer: &TargetScorer, policy: Policy) -> TargetModel {
+        TargetModel {
+            alert: scorer.target.alert.clone(),
+            inputs: scorer.inputs.names().to_vec(),
+            classifier: None,
+            kind: None,
+            calibration: None,
+            policy,
+            training: TrainingSummary::default(),
+            evaluation: None,
+        }
     }
 }
 

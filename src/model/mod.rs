@@ -20,7 +20,7 @@ pub mod scorer;
 pub mod trajectories;
 
 pub use alerts::{AlertHistory, Episode};
-pub use artifact::{Model, ModelError, PipelineSpec, TargetModel};
+pub use artifact::{HeldOut, Model, ModelError, PipelineSpec, TargetModel};
 pub use calibration::Calibration;
 pub use classifier::{Classifier, Kind};
 pub use inputs::Inputs;

@@ -88,6 +88,31 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Runs a fresh state over one entity's (time, observation) steps: every ticket as
+    /// (open time, close time if it closed).
+    pub fn tickets(
+        &self,
+        horizon_s: f64,
+        steps: impl IntoIterator<Item = (i64, Observation)>,
+    ) -> Vec<(i64, Option<i64>)> {
+        let mut state = PolicyState::default();
+        let mut tickets: Vec<(i64, Option<i64>)> = Vec::new();
+        for (t_ms, observation) in steps {
+            match state.step(self, horizon_s, &observation) {
+                Decision::Open => tickets.push((t_ms, None)),
+                Decision::Close(_) => {
+                    if let Some(open) = tickets.last_mut() {
+                        open.1 = Some(t_ms);
+                    }
+                }
+                Decision::Nothing => {}
+            }
+        }
+        tickets
+    }
+}
+
 impl PolicyState {
     pub fn is_open(&self) -> bool {
         self.open
@@ -107,7 +132,7 @@ impl PolicyState {
         if self.open {
             let low = policy
                 .open_probability
-                .is_none_or(|level| !(o.probability >= level * 0.5));
+                .is_none_or(|level| o.probability.is_nan() || o.probability < level * 0.5);
             self.calm = if low && !eta { self.calm + 1 } else { 0 };
             if self.calm >= policy.close_steps {
                 return self.close(policy, Outcome::Averted);

@@ -59,6 +59,11 @@ impl TargetScorer {
         }
     }
 
+    /// The column of the signal's value in its feature rows.
+    pub fn level_column(&self) -> usize {
+        self.level
+    }
+
     /// The classifier's uncalibrated score for a row; `buffer` is scratch space.
     pub fn raw_score(&self, model: &TargetModel, row: &[f64], buffer: &mut Vec<f64>) -> f64 {
         match &model.classifier {

@@ -1,0 +1,201 @@
+//! `harbinger backtest`: replays CSV exports through the pipeline's features, a model
+//! and its decision policy (the code `serve` runs) and writes one row per step, target
+//! and entity; with `--report`, judges the tickets against the export's ALERTS next to
+//! both baselines.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use harbinger::config::duration;
+use harbinger::dataset;
+use harbinger::model::{AlertHistory, Model, TargetModel, TargetScorer, collect};
+use harbinger::pipeline::Pipeline;
+use harbinger::promql::{Steps, format_value};
+use harbinger::report::Report;
+use harbinger::training::{TargetData, assess::assess, fit::eta_policy, run::lifecycle};
+use indicatif::ProgressBar;
+
+use super::output::Output;
+use super::summary::print_figures;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    harbinger backtest --model models/default.json \\\n    \
+    --data ../shared/data/lab-dev/metrics.csv.gz --out predictions.csv --report report/\n  \
+    harbinger backtest --pipeline pipelines/nab.yml --data nab.csv.gz --out scores.csv\n\n\
+    Output columns: timestamp (unix seconds), entity (its labels, Prometheus style),\n\
+    target, probability, eta_seconds, eta_stderr_seconds, anomaly_score, level, ticket\n\
+    (1 on the steps where a ticket opens). Without --model, targets open tickets on\n\
+    their ETA alone and probability is NaN; a pipeline without targets gives one row\n\
+    per signal (target empty, signal named in the `signal` column).")]
+pub struct BacktestArgs {
+    /// The model artifact (from `harbinger train`).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// The pipeline; must match the model's.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/node-exporter.yml"
+    )]
+    pipeline: PathBuf,
+    /// CSV export(s) to replay (long format or Grafana's; .gz ok).
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Where to write the predictions (CSV; gzipped when the name ends in .gz).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Also judge the tickets against the data's ALERTS and write report.md and
+    /// report.html into this directory.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// The horizon when there is no model (with a model, the model's).
+    #[arg(long, default_value = "30m", value_parser = duration::parse)]
+    horizon: Duration,
+    /// predict_linear windows the report's baseline may use; its best is reported.
+    #[arg(long, value_delimiter = ',', default_value = "5m,15m,30m", value_parser = duration::parse)]
+    baseline_windows: Vec<Duration>,
+}
+
+pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    let model = args.model.as_deref().map(Model::load).transpose()?;
+    if let Some(model) = &model {
+        model.check(&pipeline)?;
+    }
+    let horizon_s = model
+        .as_ref()
+        .map_or(args.horizon.as_secs_f64(), |m| m.horizon_seconds);
+    let dataset = dataset::read_files(&args.data)?;
+    let step_ms = pipeline.step.as_millis() as i64;
+    let Some(steps) = Steps::over(&dataset, step_ms, None, None) else {
+        anyhow::bail!("the data holds no samples");
+    };
+    let bar = ProgressBar::new(steps.count() as u64).with_message("replaying");
+    let trajectories = collect(&pipeline, &dataset, steps, || bar.inc(1))
+        .with_context(|| format!("replaying {:?}", args.data))?;
+    bar.finish_and_clear();
+    let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
+
+    let mut csv = csv::Writer::from_writer(Output::create(&args.out)?);
+    csv.write_record([
+        "timestamp",
+        "entity",
+        "target",
+        "signal",
+        "probability",
+        "eta_seconds",
+        "eta_stderr_seconds",
+        "anomaly_score",
+        "level",
+        "ticket",
+    ])?;
+    let mut report = Report {
+        title: format!("Backtest over {:?}", args.data),
+        horizon_seconds: horizon_s,
+        notes: args
+            .model
+            .iter()
+            .map(|m| format!("model {}", m.display()))
+            .collect(),
+        targets: Vec::new(),
+    };
+    for target in &pipeline.targets {
+        let scorer = TargetScorer::new(&pipeline, target, horizon_s);
+        let data = TargetData {
+            scorer: &scorer,
+            trajectories: &trajectories[scorer.signal],
+            history: &history,
+            horizon_ms: (horizon_s * 1e3) as i64,
+            lifecycle: lifecycle(&pipeline),
+        };
+        let untrained;
+        let target_model = match model.as_ref().and_then(|m| m.target(&target.alert)) {
+            Some(trained) => trained,
+            None => {
+                untrained = TargetModel::untrained(&scorer, eta_policy(&data.lifecycle));
+                &untrained
+            }
+        };
+        let all: Vec<usize> = (0..data.trajectories.len()).collect();
+        let probabilities = data.probabilities(target_model, &all);
+        let tickets = data.tickets(&target_model.policy, &all, &probabilities);
+        for (i, trajectory) in data.trajectories.iter().enumerate() {
+            let entity = trajectory.entity.to_string();
+            for (step, (&t_ms, row)) in trajectory.times_ms.iter().zip(&trajectory.rows).enumerate()
+            {
+                let alert = data.alert_state(trajectory, t_ms);
+                let scored = scorer.observe(row, probabilities[i][step], alert);
+                let opened = tickets.iter().any(|&(j, open, _)| j == i && open == t_ms);
+                let o = scored.observation;
+                csv.write_record([
+                    dataset::format_seconds(t_ms),
+                    entity.clone(),
+                    target.alert.clone(),
+                    target.alert.clone(),
+                    format_value(o.probability),
+                    format_value(o.eta_seconds),
+                    format_value(o.eta_stderr_seconds),
+                    format_value(scored.anomaly_score),
+                    format_value(scored.level),
+                    u8::from(opened).to_string(),
+                ])?;
+            }
+        }
+        if args.report.is_some() {
+            let (_, target_report) =
+                assess(&data, &probabilities, &tickets, &args.baseline_windows);
+            report.targets.push(target_report);
+        }
+    }
+    if pipeline.targets.is_empty() {
+        write_signals(&mut csv, &pipeline, &trajectories)?;
+    }
+    csv.into_inner()
+        .map_err(|e| e.into_error())?
+        .finish()
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(dir) = &args.report {
+        harbinger::report::write(&report, dir)
+            .with_context(|| format!("writing the report into {}", dir.display()))?;
+        print_figures(&report);
+    }
+    Ok(())
+}
+
+/// Rows of a pipeline without targets: each signal's anomaly score and level.
+fn write_signals(
+    csv: &mut csv::Writer<Output>,
+    pipeline: &Pipeline,
+    trajectories: &[Vec<harbinger::model::Trajectory>],
+) -> anyhow::Result<()> {
+    for (signal, trajectories) in pipeline.signals.iter().zip(trajectories) {
+        let names = signal.features.names();
+        let column = |name: &str| {
+            names
+                .iter()
+                .position(|n| n == name)
+                .expect("a feature column")
+        };
+        let (level, anomaly) = (column("level"), column("anomaly_score"));
+        for trajectory in trajectories {
+            let entity = trajectory.entity.to_string();
+            for (&t_ms, row) in trajectory.times_ms.iter().zip(&trajectory.rows) {
+                csv.write_record([
+                    dataset::format_seconds(t_ms),
+                    entity.clone(),
+                    String::new(),
+                    signal.name.clone(),
+                    "NaN".to_owned(),
+                    "NaN".to_owned(),
+                    "NaN".to_owned(),
+                    format_value(row[anomaly]),
+                    format_value(row[level]),
+                    "0".to_owned(),
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}

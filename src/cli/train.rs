@@ -1,0 +1,112 @@
+//! `harbinger train`: fits a model to CSV exports, evaluates it on held-out entities
+//! next to both baselines, and writes the model artifact (and a report).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use harbinger::config::duration;
+use harbinger::dataset;
+use harbinger::model::artifact::DataSummary;
+use harbinger::pipeline::Pipeline;
+use harbinger::training::{Options, Progress, train};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::summary::print_figures;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    harbinger train --data ../shared/data/lab-dev/metrics.csv.gz --out models/default.json\n  \
+    harbinger train --pipeline pipelines/node-exporter.yml --data export.csv.gz \\\n    \
+    --horizon 1h --out models/disks.json --report report/\n\n\
+    Labels come from the export's ALERTS series: a step is positive when the rule starts\n\
+    firing for that entity within the horizon; steps where it is pending or firing are\n\
+    not examples. Entities are split into folds; each fold is scored by a model fitted\n\
+    on the others, so the printed figures are on entities the model never saw.")]
+pub struct TrainArgs {
+    /// The pipeline definition (signals, targets, entity labels, step, feature windows).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/node-exporter.yml"
+    )]
+    pipeline: PathBuf,
+    /// CSV export(s) with the signals' series and ALERTS (long or Grafana format; .gz ok).
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// How far ahead to predict an alert's onset (Prometheus duration).
+    #[arg(long, default_value = "30m", value_parser = duration::parse)]
+    horizon: Duration,
+    /// Where to write the model artifact (JSON).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Also write the evaluation report (report.md, report.html) into this directory.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Folds of entities for the held-out evaluation.
+    #[arg(long, default_value_t = 4)]
+    folds: usize,
+    /// Seed of every random choice (bootstrap samples, oversampling).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// predict_linear windows the baseline may use; its best is reported.
+    #[arg(long, value_delimiter = ',', default_value = "5m,15m,30m", value_parser = duration::parse)]
+    baseline_windows: Vec<Duration>,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.horizon.is_zero(), "--horizon must be greater than 0");
+    anyhow::ensure!(args.folds >= 2, "--folds must be at least 2");
+    let started = Instant::now();
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    let dataset = dataset::read_files(&args.data)?;
+    let read_at = started.elapsed();
+    let summary = DataSummary::of(&dataset, &args.data);
+    let options = Options {
+        horizon: args.horizon,
+        seed: args.seed,
+        folds: args.folds,
+        baseline_windows: args.baseline_windows.clone(),
+    };
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({elapsed})")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let trained = train(
+        &pipeline,
+        &dataset,
+        summary,
+        &options,
+        |progress| match progress {
+            Progress::Replay(done, of) => {
+                bar.set_length(of);
+                bar.set_position(done);
+                bar.set_message("replaying features");
+            }
+            Progress::Fit(target, done, of) => {
+                bar.set_length(of);
+                bar.set_position(done);
+                bar.set_message(format!("fitting {target}"));
+            }
+        },
+    )
+    .with_context(|| format!("training over {:?}", args.data))?;
+    bar.finish_and_clear();
+    trained
+        .model
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(dir) = &args.report {
+        harbinger::report::write(&trained.report, dir)
+            .with_context(|| format!("writing the report into {}", dir.display()))?;
+    }
+    print_figures(&trained.report);
+    tracing::info!(
+        model = %args.out.display(),
+        read_seconds = read_at.as_secs_f64(),
+        total_seconds = started.elapsed().as_secs_f64(),
+        "model written"
+    );
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! A target's tickets judged against its alerts, next to both baselines on the same
+//! entities, and the material of the report (precision–recall curve, timelines).
+//!
+//! In: a [`TargetData`], the probability at every step of every trajectory and the
+//! tickets opened, the `predict_linear` windows to try. Out: the [`HeldOut`] figures
+//! kept in the model and the [`TargetReport`] the report is drawn from. The
+//! `predict_linear` baseline is given its best window among those tried (by the same
+//! objective that chooses harbinger's policy), so the comparison is with the baseline at
+//! its best.
+
+use std::time::Duration;
+
+use super::fit::{TargetData, TrajectoryTicket};
+use crate::evaluation::baselines::{predict_linear_tickets, rule_tickets};
+use crate::evaluation::{Figures, Ticket, onsets, score};
+use crate::model::HeldOut;
+use crate::report::{TargetReport, Timeline};
+
+/// Timelines shown per target, at most.
+const MAX_TIMELINES: usize = 24;
+
+/// The objective policies are chosen by: caught minus false tickets, then median lead.
+pub fn objective(figures: &Figures) -> (i64, f64) {
+    let false_tickets = (figures.tickets - figures.true_tickets) as i64;
+    (
+        figures.caught as i64 - false_tickets,
+        figures.lead_median_seconds.unwrap_or(0.0),
+    )
+}
+
+pub fn assess(
+    data: &TargetData,
+    probabilities: &[Vec<f64>],
+    tickets: &[TrajectoryTicket],
+    windows: &[Duration],
+) -> (HeldOut, TargetReport) {
+    let target = &data.scorer.target;
+    let trajectories = data.trajectories;
+    let entities = trajectories.iter().map(|t| &t.entity);
+    let onsets = onsets(data.history, &target.alert, entities);
+    let days: f64 = trajectories.iter().map(|t| t.days()).sum();
+    let harbinger = score(
+        &data.entity_tickets(tickets),
+        &onsets,
+        data.horizon_ms,
+        days,
+    );
+    let rule = score(&rule_tickets(&onsets), &onsets, data.horizon_ms, days);
+    let level = data.scorer.level_column();
+    let mut baseline: Option<(Duration, Figures, Vec<Ticket>)> = None;
+    for &window in windows {
+        let found: Vec<Ticket> = trajectories
+            .iter()
+            .flat_map(|t| {
+                predict_linear_tickets(
+                    t,
+                    level,
+                    target,
+                    window.as_millis() as i64,
+                    data.horizon_s(),
+                    &data.lifecycle,
+                    data.history,
+                )
+            })
+            .collect();
+        let figures = score(&found, &onsets, data.horizon_ms, days);
+        let better = baseline.as_ref().is_none_or(|(_, best, _)| {
+            objective(&figures).partial_cmp(&objective(best)) == Some(std::cmp::Ordering::Greater)
+        });
+        if better {
+            baseline = Some((window, figures, found));
+        }
+    }
+    let (window, predict_linear, baseline_tickets) = baseline.expect("at least one window");
+    let held_out = HeldOut {
+        harbinger: harbinger.clone(),
+        predict_linear: predict_linear.clone(),
+        predict_linear_window_seconds: window.as_secs_f64(),
+        rule: rule.clone(),
+    };
+    let report = TargetReport {
+        alert: target.alert.clone(),
+        rule: format!(
+            "{} {} {}",
+            target.signal,
+            match target.comparison {
+                crate::rules::Comparison::Below => "<",
+                crate::rules::Comparison::Above => ">",
+            },
+            target.threshold
+        ),
+        threshold: target.threshold,
+        entities: trajectories.len(),
+        entity_days: days,
+        harbinger,
+        rule_baseline: rule,
+        predict_linear,
+        predict_linear_window_seconds: window.as_secs_f64(),
+        pr_curve: pr_curve(data, probabilities),
+        timelines: timelines(data, probabilities, tickets, &baseline_tickets),
+    };
+    (held_out, report)
+}
+
+/// Step-level precision and recall of `probability ≥ level`, at levels 0.05 … 0.95.
+fn pr_curve(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, f64, f64)> {
+    let mut scored = Vec::new();
+    for (trajectory, probabilities) in data.trajectories.iter().zip(probabilities) {
+        for (&t_ms, &p) in trajectory.times_ms.iter().zip(probabilities) {
+            if let Some(label) = data.label(trajectory, t_ms)
+                && !p.is_nan()
+            {
+                scored.push((p, label));
+            }
+        }
+    }
+    let positives = scored.iter().filter(|s| s.1).count();
+    if positives == 0 {
+        return Vec::new();
+    }
+    (1..20)
+        .map(|i| {
+            let level = i as f64 * 0.05;
+            let flagged = scored.iter().filter(|s| s.0 >= level).count();
+            let hits = scored.iter().filter(|s| s.0 >= level && s.1).count();
+            let precision = if flagged > 0 {
+                hits as f64 / flagged as f64
+            } else {
+                1.0
+            };
+            (level, precision, hits as f64 / positives as f64)
+        })
+        .collect()
+}
+
+/// One timeline per episode with an onset, and per false ticket.
+fn timelines(
+    data: &TargetData,
+    probabilities: &[Vec<f64>],
+    tickets: &[TrajectoryTicket],
+    baseline: &[Ticket],
+) -> Vec<Timeline> {
+    let alert = &data.scorer.target.alert;
+    let horizon = data.horizon_ms;
+    let mut spans: Vec<(usize, &str, i64, i64)> = Vec::new();
+    for (i, trajectory) in data.trajectories.iter().enumerate() {
+        let episodes = data.history.episodes(alert, &trajectory.entity);
+        for episode in episodes.iter().filter(|e| e.onset_ms.is_some()) {
+            let onset = episode.onset_ms.unwrap_or(episode.start_ms);
+            let caught = tickets
+                .iter()
+                .any(|&(j, open, _)| j == i && onset - horizon <= open && open <= onset);
+            let kind = if caught { "episode" } else { "missed episode" };
+            spans.push((
+                i,
+                kind,
+                onset - horizon * 3 / 2,
+                episode.end_ms + horizon / 4,
+            ));
+        }
+        for &(_, open, _) in tickets.iter().filter(|&&(j, _, _)| j == i) {
+            let true_ticket = episodes.iter().any(|e| {
+                e.onset_ms
+                    .is_some_and(|onset| open <= onset && onset <= open + horizon)
+            });
+            if !true_ticket {
+                spans.push((i, "false ticket", open - horizon / 2, open + horizon));
+            }
+        }
+    }
+    spans.truncate(MAX_TIMELINES);
+    let seconds = |ms: i64| ms as f64 / 1e3;
+    spans
+        .into_iter()
+        .map(|(i, kind, from, to)| {
+            let trajectory = &data.trajectories[i];
+            let level = data.scorer.level_column();
+            let within: Vec<usize> = (0..trajectory.times_ms.len())
+                .filter(|&s| (from..=to).contains(&trajectory.times_ms[s]))
+                .collect();
+            let inside = |t: i64| (from..=to).contains(&t);
+            Timeline {
+                entity: trajectory.entity.to_string(),
+                kind: kind.to_owned(),
+                times_unix: within
+                    .iter()
+                    .map(|&s| seconds(trajectory.times_ms[s]))
+                    .collect(),
+                level: within.iter().map(|&s| trajectory.rows[s][level]).collect(),
+                probability: within.iter().map(|&s| probabilities[i][s]).collect(),
+                tickets: tickets
+                    .iter()
+                    .filter(|&&(j, open, _)| j == i && inside(open))
+                    .map(|&(_, open, close)| (seconds(open), close.map(seconds)))
+                    .collect(),
+                baseline_tickets: baseline
+                    .iter()
+                    .filter(|t| t.entity == trajectory.entity && inside(t.open_ms))
+                    .map(|t| seconds(t.open_ms))
+                    .collect(),
+                alerts: data
+                    .history
+                    .episodes(alert, &trajectory.entity)
+                    .iter()
+                    .filter(|e| e.end_ms >= from && e.start_ms <= to)
+                    .map(|e| {
+                        (
+                            seconds(e.start_ms),
+                            e.onset_ms.map(seconds),
+                            seconds(e.end_ms),
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,16 @@
+//! Training: an export in, a model artifact and its held-out evaluation out.
+//!
+//! The export is replayed through the pipeline's signals and feature engine (the code
+//! `serve` runs; [`model::collect`](crate::model::collect)), labels come from `ALERTS`,
+//! and each target is fitted by [`fit::fit_target`]. Evaluation is by entity: the
+//! entities are split into folds, and each fold is scored by a model fitted (with its
+//! own inner validation) on the other folds only, so every figure is on entities the
+//! model never saw; the two baselines run over the same entities.
+
+pub mod assess;
+pub mod fit;
+pub mod folds;
+pub mod run;
+
+pub use fit::{TargetData, fit_target};
+pub use run::{Options, Progress, Trained, train};

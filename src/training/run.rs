@@ -1,0 +1,141 @@
+//! `train` from end to end: an export and a pipeline in, a [`Model`] (with its held-out
+//! figures) and the [`Report`] out.
+
+use std::time::Duration;
+
+use super::assess::assess;
+use super::fit::{TargetData, TrajectoryTicket, fit_target};
+use super::folds;
+use crate::dataset::Dataset;
+use crate::model::artifact::{DataSummary, FORMAT, VERSION};
+use crate::model::{AlertHistory, Model, PipelineSpec, Policy, TargetScorer, collect};
+use crate::pipeline::Pipeline;
+use crate::promql::{EvalError, Steps};
+use crate::report::{Report, TargetReport};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub horizon: Duration,
+    pub seed: u64,
+    /// Folds of entities for the held-out evaluation.
+    pub folds: usize,
+    /// The `predict_linear` windows the baseline may use (its best is reported).
+    pub baseline_windows: Vec<Duration>,
+}
+
+/// Where training is, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A step of the replay through the feature engine: (done, of).
+    Replay(u64, u64),
+    /// Fitting a target: (name, fits done, fits in all).
+    Fit(&'a str, u64, u64),
+}
+
+pub struct Trained {
+    pub model: Model,
+    pub report: Report,
+}
+
+/// How long a ticket's risk must stay low before it closes, and the cooldown after.
+const CALM: Duration = Duration::from_secs(300);
+
+pub fn lifecycle(pipeline: &Pipeline) -> Policy {
+    let steps = (CALM.as_millis() / pipeline.step.as_millis().max(1)).max(1) as u32;
+    Policy {
+        open_probability: None,
+        eta_z: None,
+        open_steps: 1,
+        close_steps: steps,
+        cooldown_steps: steps,
+    }
+}
+
+pub fn train(
+    pipeline: &Pipeline,
+    dataset: &Dataset,
+    data: DataSummary,
+    options: &Options,
+    mut progress: impl FnMut(Progress),
+) -> Result<Trained, EvalError> {
+    let step_ms = pipeline.step.as_millis() as i64;
+    let trajectories = match Steps::over(dataset, step_ms, None, None) {
+        Some(steps) => {
+            let total = steps.count() as u64;
+            let mut done = 0;
+            collect(pipeline, dataset, steps, || {
+                done += 1;
+                progress(Progress::Replay(done, total));
+            })?
+        }
+        None => vec![Vec::new(); pipeline.signals.len()],
+    };
+    let history = AlertHistory::read(dataset, &pipeline.entity_labels, step_ms);
+    let horizon_s = options.horizon.as_secs_f64();
+    let mut targets = Vec::new();
+    let mut reports: Vec<TargetReport> = Vec::new();
+    for target in &pipeline.targets {
+        let scorer = TargetScorer::new(pipeline, target, horizon_s);
+        let data = TargetData {
+            scorer: &scorer,
+            trajectories: &trajectories[scorer.signal],
+            history: &history,
+            horizon_ms: options.horizon.as_millis() as i64,
+            lifecycle: lifecycle(pipeline),
+        };
+        let n = data.trajectories.len();
+        let onsets: Vec<usize> = data
+            .trajectories
+            .iter()
+            .map(|t| data.onsets_of(t))
+            .collect();
+        let k = options.folds.min(n);
+        let fold_of = folds::by_entity(&onsets, k);
+        let fits = k as u64 + 1;
+        let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); n];
+        let mut tickets: Vec<TrajectoryTicket> = Vec::new();
+        for fold in 0..k {
+            progress(Progress::Fit(&target.alert, fold as u64, fits));
+            let train: Vec<usize> = (0..n).filter(|&i| fold_of[i] != fold).collect();
+            let test: Vec<usize> = (0..n).filter(|&i| fold_of[i] == fold).collect();
+            let model = fit_target(&data, &train, options.seed);
+            let held_out = data.probabilities(&model, &test);
+            for (&i, p) in test.iter().zip(held_out) {
+                probabilities[i] = p;
+            }
+            tickets.extend(data.tickets(&model.policy, &test, &probabilities));
+        }
+        progress(Progress::Fit(&target.alert, k as u64, fits));
+        let all: Vec<usize> = (0..n).collect();
+        let mut model = fit_target(&data, &all, options.seed);
+        if k >= 2 {
+            let (held_out, report) =
+                assess(&data, &probabilities, &tickets, &options.baseline_windows);
+            model.evaluation = Some(held_out);
+            reports.push(report);
+        }
+        progress(Progress::Fit(&target.alert, fits, fits));
+        targets.push(model);
+    }
+    let model = Model {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        written_by: format!("harbinger {}", env!("CARGO_PKG_VERSION")),
+        horizon_seconds: horizon_s,
+        seed: options.seed,
+        pipeline: PipelineSpec::of(pipeline),
+        targets,
+        data,
+    };
+    let report = Report {
+        title: "Held-out evaluation (folds by entity)".to_owned(),
+        horizon_seconds: horizon_s,
+        notes: vec![format!(
+            "Each entity is scored by a model fitted without it ({}-fold by entity); \
+             the baselines run over the same entities.",
+            options.folds
+        )],
+        targets: reports,
+    };
+    Ok(Trained { model, report })
+}

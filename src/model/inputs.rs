@@ -11,9 +11,10 @@
 //! - `slope_*`: the slope away from the threshold times the horizon (how far the trend
 //!   carries the signal within the horizon), and for each a `margin_in_horizon_*`: the
 //!   margin the trend leaves at the horizon (negative: a linear forecast crosses);
-//! - `eta_seconds:*`, `eta_stderr_seconds:*`, `since_gap_seconds`,
-//!   `since_reset_seconds`: in horizons, capped at [`CAP_HORIZONS`]; an undefined ETA
-//!   (no crossing) is the cap;
+//! - `eta_seconds:*`, `eta_stderr_seconds:*`: in horizons, capped at [`CAP_HORIZONS`];
+//!   an undefined ETA (no crossing) is the cap;
+//! - `since_gap_seconds`, `since_reset_seconds`: left out; they grow with the length of
+//!   the history replayed, which says nothing of the future;
 //! - anything else (`stddev_*`, `mad_*`, `anomaly_score`, `beyond_warning_fraction_*`)
 //!   as it is.
 //!
@@ -35,7 +36,8 @@ enum Encoding {
     Change,
     Slope,
     MarginInHorizon { level: usize },
-    Duration { undefined_is_cap: bool },
+    /// An ETA or its error, in horizons; undefined is the cap.
+    Eta,
     Plain,
 }
 
@@ -69,13 +71,11 @@ impl Inputs {
             } else if name.starts_with("slope_") {
                 Encoding::Slope
             } else if name.starts_with("eta_") {
-                Encoding::Duration {
-                    undefined_is_cap: true,
-                }
+                Encoding::Eta
             } else if name.starts_with("since_") {
-                Encoding::Duration {
-                    undefined_is_cap: false,
-                }
+                // Time since a gap or a reset grows with the length of the history
+                // replayed, which says nothing of the future; leave it out.
+                continue;
             } else {
                 Encoding::Plain
             };
@@ -122,13 +122,8 @@ impl Inputs {
                 Encoding::MarginInHorizon { level } => {
                     margin(row[level]) + self.side * v * self.horizon_s
                 }
-                Encoding::Duration { undefined_is_cap } => {
-                    if v.is_nan() && undefined_is_cap {
-                        CAP_HORIZONS
-                    } else {
-                        (v / self.horizon_s).min(CAP_HORIZONS)
-                    }
-                }
+                Encoding::Eta if v.is_nan() => CAP_HORIZONS,
+                Encoding::Eta => (v / self.horizon_s).min(CAP_HORIZONS),
                 Encoding::Plain => v,
             };
             if input.is_nan() {
@@ -153,6 +148,7 @@ mod tests {
     fn inputs_are_relative_to_the_threshold_and_the_horizon() {
         let target = split_rule("disk_free_percent < 10").unwrap();
         let features = names(&["level", "slope_5m", "eta_seconds:t", "since_gap_seconds"]);
+        // since_gap_seconds is left out.
         let inputs = Inputs::new(&features, &target, 1800.0);
         assert_eq!(
             inputs.names(),
@@ -161,14 +157,14 @@ mod tests {
                 "slope_5m",
                 "margin_in_horizon_5m",
                 "eta_seconds:t",
-                "since_gap_seconds"
             ])
         );
         let mut out = Vec::new();
         // 30 % free, falling 1 % per minute: 20 points above the threshold, −30 over
         // 30 min, so −10 at the horizon; ETA 20 min = 2/3 horizon.
         inputs.encode(&[30.0, -1.0 / 60.0, 1200.0, 90.0], &mut out);
-        let expected = [20.0, -30.0, -10.0, 2.0 / 3.0, 0.05];
+        let expected = [20.0, -30.0, -10.0, 2.0 / 3.0];
+        assert_eq!(out.len(), expected.len());
         for (got, want) in out.iter().zip(expected) {
             assert!((got - want).abs() < 1e-9, "{out:?}");
         }

@@ -22,9 +22,12 @@
 //! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
 //! - [`dataset`]: CSV exports of Prometheus data (long format or Grafana's series joined
 //!   by time, gzip or not) in, series of samples sorted by labels and time out.
+//! - [`export`]: Prometheus's HTTP API in, the long CSV format `dataset` reads out
+//!   (chunked range queries, retries, resumable output).
 
 pub mod config;
 pub mod dataset;
+pub mod export;
 pub mod features;
 pub mod ingest;
 pub mod pipeline;

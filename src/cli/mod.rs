@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file, each a thin shell over the library.
 
 mod check;
+mod export;
 mod feature_table;
 mod features;
 mod output;
@@ -43,6 +44,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Replay CSV exports through a pipeline's signals and features; write the table.
     Features(features::FeaturesArgs),
+    /// Pull series from Prometheus's HTTP API into a long-format CSV file (resumable).
+    Export(export::ExportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
         Command::Features(args) => features::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -171,7 +171,10 @@ struct Lab {
 
 async fn lab() -> Lab {
     let dir = tempfile::tempdir().unwrap();
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let t0 = (now_ms - 3 * 3600 * SECOND) / MINUTE * MINUTE;
     let series = data(t0);
     let openmetrics = dir.path().join("data.om");
@@ -219,11 +222,20 @@ impl Lab {
     /// Range queries Prometheus has answered with 200 so far, from its own metrics.
     async fn query_range_count(&self) -> f64 {
         let url = format!("{}/metrics", self.prometheus.process.url);
-        let text = self.http.get(url).send().await.unwrap().text().await.unwrap();
+        let text = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         samples(&text, "prometheus_http_requests_total")
             .into_iter()
             .filter(|(labels, _)| {
-                labels.contains(r#"handler="/api/v1/query_range""#) && labels.contains(r#"code="200""#)
+                labels.contains(r#"handler="/api/v1/query_range""#)
+                    && labels.contains(r#"code="200""#)
             })
             .map(|(_, value)| value)
             .sum()
@@ -335,10 +347,18 @@ async fn export_writes_prometheus_values_at_every_grid_point_in_chunks() {
     let mut args = lab.export_args(&lab.prometheus.process.url, &out);
     // The start as RFC 3339, as Prometheus's API also takes it.
     let start_rfc3339 = Command::new("date")
-        .args(["-u", "-d", &format!("@{}", lab.start_ms / SECOND), "+%Y-%m-%dT%H:%M:%SZ"])
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}", lab.start_ms / SECOND),
+            "+%Y-%m-%dT%H:%M:%SZ",
+        ])
         .output()
         .unwrap();
-    args[4] = String::from_utf8(start_rfc3339.stdout).unwrap().trim().to_owned();
+    args[4] = String::from_utf8(start_rfc3339.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
     let started = Instant::now();
     let output = harbinger(&args);
     let elapsed = started.elapsed();
@@ -353,16 +373,26 @@ async fn export_writes_prometheus_values_at_every_grid_point_in_chunks() {
         .series
         .iter()
         .map(|s| {
-            let points = s.samples.iter().map(|p| (p.timestamp_ms, p.value)).collect();
+            let points = s
+                .samples
+                .iter()
+                .map(|p| (p.timestamp_ms, p.value))
+                .collect();
             (s.labels.iter().cloned().collect(), points)
         })
         .collect();
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
     for (labels, points) in &want {
         let read = &got[labels];
         assert_eq!(read.len(), points.len(), "points of {labels:?}");
         for (&(t, v), &(rt, rv)) in points.iter().zip(read) {
-            assert!(t == rt && same_value(v, rv), "{labels:?}: want ({t}, {v}), got ({rt}, {rv})");
+            assert!(
+                t == rt && same_value(v, rv),
+                "{labels:?}: want ({t}, {v}), got ({rt}, {rv})"
+            );
         }
     }
     let rows: usize = want.values().map(Vec::len).sum();
@@ -377,7 +407,9 @@ async fn export_writes_prometheus_values_at_every_grid_point_in_chunks() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("name,timestamp,value,alertname,alertstate,id,instance,job,label_name,pretty_name,sensor,severity")
+        Some(
+            "name,timestamp,value,alertname,alertstate,id,instance,job,label_name,pretty_name,sensor,severity"
+        )
     );
     let start_s = lab.start_ms / SECOND;
     assert_eq!(
@@ -397,7 +429,10 @@ async fn export_writes_prometheus_values_at_every_grid_point_in_chunks() {
 
     // Chunking: one range query per series and 50-point chunk, all answered by Prometheus.
     let queries = lab.query_range_count().await - before;
-    assert_eq!(queries, f64::from(QUERIES_PER_SERIES) * lab.series.len() as f64);
+    assert_eq!(
+        queries,
+        f64::from(QUERIES_PER_SERIES) * lab.series.len() as f64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,7 +447,9 @@ async fn a_killed_export_resumes_into_the_file_an_uninterrupted_one_writes() {
         // Stall in the third series' fourth query, then kill the export there.
         let out = lab.path(name);
         faults.query_ranges.store(0, Ordering::SeqCst);
-        faults.stall_after.store(2 * QUERIES_PER_SERIES + 3, Ordering::SeqCst);
+        faults
+            .stall_after
+            .store(2 * QUERIES_PER_SERIES + 3, Ordering::SeqCst);
         let mut child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
             .args(lab.export_args(&url, &out))
             .stderr(Stdio::null())
@@ -445,7 +482,11 @@ async fn a_killed_export_resumes_into_the_file_an_uninterrupted_one_writes() {
             faults.query_ranges.load(Ordering::SeqCst),
             QUERIES_PER_SERIES * (lab.series.len() as u32 - 2)
         );
-        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&whole).unwrap(), "{name}");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&whole).unwrap(),
+            "{name}"
+        );
         assert!(!progress.exists());
     }
 }
@@ -466,7 +507,10 @@ async fn transient_failures_are_retried_and_refusals_are_reported() {
     assert_eq!(faults.answered_503.load(Ordering::SeqCst), 2);
     let expected_requests = 1 + QUERIES_PER_SERIES * lab.series.len() as u32 + 2;
     assert_eq!(faults.requests.load(Ordering::SeqCst), expected_requests);
-    assert_eq!(std::fs::read(&retried).unwrap(), std::fs::read(&direct).unwrap());
+    assert_eq!(
+        std::fs::read(&retried).unwrap(),
+        std::fs::read(&direct).unwrap()
+    );
     assert!(stderr(&output).contains("Prometheus request failed, retrying"));
 
     // Always 503: it gives up after --max-attempts, saying so.
@@ -482,7 +526,9 @@ async fn transient_failures_are_retried_and_refusals_are_reported() {
         "{message}"
     );
     assert!(
-        message.contains("answered 503 to each of 2 attempts, last: unavailable: injected by the test"),
+        message.contains(
+            "answered 503 to each of 2 attempts, last: unavailable: injected by the test"
+        ),
         "{message}"
     );
 

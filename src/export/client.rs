@@ -102,7 +102,8 @@ impl Client {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Series>, ExportError> {
-        let mut params: Vec<(&str, String)> = matchers.iter().map(|m| ("match[]", m.clone())).collect();
+        let mut params: Vec<(&str, String)> =
+            matchers.iter().map(|m| ("match[]", m.clone())).collect();
         params.push(("start", format_seconds(start_ms)));
         params.push(("end", format_seconds(end_ms)));
         let request = format!(
@@ -207,7 +208,8 @@ impl Client {
             let (status, body) = match answer {
                 Ok(answer) => answer,
                 Err(error) if !last => {
-                    self.pause(attempt, &endpoint_url, &error_chain(&error)).await;
+                    self.pause(attempt, &endpoint_url, &error_chain(&error))
+                        .await;
                     continue;
                 }
                 Err(error) => {
@@ -314,12 +316,16 @@ mod tests {
 
     #[test]
     fn error_messages_are_prometheus_own_or_the_body() {
-        let prometheus = br#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\""}"#;
+        let prometheus =
+            br#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\""}"#;
         assert_eq!(
             error_message(prometheus),
             r#"bad_data: invalid parameter "query""#
         );
-        assert_eq!(error_message(b"<html>Bad Gateway</html>\n"), "<html>Bad Gateway</html>");
+        assert_eq!(
+            error_message(b"<html>Bad Gateway</html>\n"),
+            "<html>Bad Gateway</html>"
+        );
         assert_eq!(error_message(b""), "(empty body)");
         assert_eq!(error_message(&[b'x'; 300]).len(), 203);
     }

@@ -11,13 +11,13 @@
 //! at most 11,000 points, and written out before the next: memory holds the series list
 //! and one chunk, whatever the size of the export.
 //!
-//! - [`grid`]: the evaluation grid and its chunks (pure);
-//! - [`retry`]: which failures to retry and how long to wait (pure);
-//! - [`series`]: row order, label columns, exact selectors (pure);
-//! - [`client`]: the two API calls, with retries;
-//! - [`partial`]: the output file while it grows, and the record that lets an interrupted
+//! - `grid`: the evaluation grid and its chunks (pure);
+//! - `retry`: which failures to retry and how long to wait (pure);
+//! - `series`: row order, label columns, exact selectors (pure);
+//! - `client`: the two API calls, with retries;
+//! - `partial`: the output file while it grows, and the record that lets an interrupted
 //!   export resume with the same bytes;
-//! - [`run`](export): the loop tying them together.
+//! - `run`: the loop tying them together, [`export`].
 
 mod client;
 mod error;

@@ -57,17 +57,9 @@ pub struct PartialFile {
 impl PartialFile {
     /// Starts `out` afresh (an earlier partial file is overwritten) with the CSV `header`.
     pub fn create(out: &Path, identity: Identity, header: &[&str]) -> Result<Self, ExportError> {
-        let (partial, progress) = side_paths(out);
+        let (partial, _) = side_paths(out);
         let file = File::create(&partial).map_err(ExportError::io(&partial))?;
-        let mut this = PartialFile {
-            out: out.to_owned(),
-            gzip: out.extension().is_some_and(|e| e == "gz"),
-            partial,
-            progress,
-            file: BufWriter::new(file),
-            identity,
-            series_done: 0,
-        };
+        let mut this = PartialFile::at(out, file, identity, 0);
         let mut member = this.member();
         member.write_record(header.iter().copied())?;
         member.commit(0)?;
@@ -86,8 +78,12 @@ impl PartialFile {
             path: out.to_owned(),
             reason,
         };
-        let record: Record = serde_json::from_str(&text)
-            .map_err(|e| refuse(format!("{} is not a progress record: {e}", progress.display())))?;
+        let record: Record = serde_json::from_str(&text).map_err(|e| {
+            refuse(format!(
+                "{} is not a progress record: {e}",
+                progress.display()
+            ))
+        })?;
         if record.version != RECORD_VERSION {
             return Err(refuse(format!(
                 "{} was written by another version of harbinger",
@@ -124,15 +120,26 @@ impl PartialFile {
         file.set_len(record.bytes)
             .and_then(|()| file.seek(SeekFrom::End(0)))
             .map_err(ExportError::io(&partial))?;
-        Ok(Some(PartialFile {
+        Ok(Some(PartialFile::at(
+            out,
+            file,
+            identity,
+            record.series_done,
+        )))
+    }
+
+    /// `file`, open on `out`'s partial file and positioned at its end.
+    fn at(out: &Path, file: File, identity: Identity, series_done: usize) -> PartialFile {
+        let (partial, progress) = side_paths(out);
+        PartialFile {
             out: out.to_owned(),
             gzip: out.extension().is_some_and(|e| e == "gz"),
             partial,
             progress,
             file: BufWriter::new(file),
             identity,
-            series_done: record.series_done,
-        }))
+            series_done,
+        }
     }
 
     /// The number of series already written.
@@ -143,7 +150,10 @@ impl PartialFile {
     /// A writer for the rows of the next series; [`Member::commit`] records it as done.
     pub fn member(&mut self) -> Member<'_> {
         let sink = match self.gzip {
-            true => Sink::Gzip(GzEncoder::new(&mut self.file, flate2::Compression::default())),
+            true => Sink::Gzip(GzEncoder::new(
+                &mut self.file,
+                flate2::Compression::default(),
+            )),
             false => Sink::Plain(&mut self.file),
         };
         Member {

@@ -29,7 +29,11 @@ pub struct ExportRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportEvent {
     /// The work: `queries` in all, of which `done` belong to series written before.
-    Planned { series: usize, queries: u64, done: u64 },
+    Planned {
+        series: usize,
+        queries: u64,
+        done: u64,
+    },
     /// A query answered with this many rows.
     Queried { rows: usize },
 }

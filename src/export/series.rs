@@ -101,7 +101,10 @@ impl SeriesList {
             "name" => "label_name",
             other => other,
         });
-        ["name", "timestamp", "value"].into_iter().chain(labels).collect()
+        ["name", "timestamp", "value"]
+            .into_iter()
+            .chain(labels)
+            .collect()
     }
 
     /// One series' label cells, in column order; empty where it lacks the label.
@@ -124,7 +127,12 @@ impl SeriesList {
         let mut matchers = series.with_name();
         let absent = self.names_of_metric[&series.name]
             .iter()
-            .filter(|name| series.labels.binary_search_by(|(l, _)| l.cmp(name)).is_err())
+            .filter(|name| {
+                series
+                    .labels
+                    .binary_search_by(|(l, _)| l.cmp(name))
+                    .is_err()
+            })
             .map(|name| (name.clone(), String::new()));
         matchers.extend(absent);
         format_series(&matchers)

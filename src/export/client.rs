@@ -247,7 +247,8 @@ impl Client {
     }
 
     async fn pause(&self, attempt: u32, url: &str, failure: &str) {
-        let jitter = self.jitter.hash_one(attempt) as f64 / u64::MAX as f64;
+        let jitter = self.jitter.hash_one((attempt, std::time::Instant::now())) as f64;
+        let jitter = jitter / u64::MAX as f64;
         let delay = self.retry.backoff(attempt, jitter);
         tracing::warn!(
             url,

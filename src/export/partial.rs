@@ -253,3 +253,86 @@ impl Member<'_> {
             .map_err(ExportError::io(self.progress))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(series: usize) -> Identity {
+        Identity {
+            matchers: vec!["up".to_owned()],
+            grid: Grid::new(0, 60_000, 15_000).unwrap(),
+            series,
+            series_fingerprint: "00000000000000aa".to_owned(),
+        }
+    }
+
+    /// Writes the header and `series` one-row members, committing the first `commit`.
+    fn write(out: &Path, series: &[&str], commit: usize) -> Result<PartialFile, ExportError> {
+        let mut partial = PartialFile::create(out, identity(series.len()), &["name"])?;
+        for (index, name) in series.iter().enumerate() {
+            let mut member = partial.member();
+            member.write_record([*name])?;
+            if index < commit {
+                member.commit(1)?;
+            }
+        }
+        Ok(partial)
+    }
+
+    #[test]
+    fn a_resumed_file_drops_the_uncommitted_series_and_ends_as_an_uninterrupted_one() {
+        for name in ["out.csv", "out.csv.gz"] {
+            let dir = tempfile::tempdir().unwrap();
+            let whole = dir.path().join(format!("whole-{name}"));
+            write(&whole, &["a", "b", "c"], 3)
+                .unwrap()
+                .finish()
+                .unwrap();
+
+            let out = dir.path().join(name);
+            let interrupted = write(&out, &["a", "b", "c"], 1).unwrap();
+            // What a killed process leaves: buffered bytes reach the file, or not.
+            drop(interrupted);
+            let (partial, progress) = side_paths(&out);
+            let record: Record = serde_json::from_slice(&std::fs::read(progress).unwrap()).unwrap();
+            let length = std::fs::metadata(&partial).unwrap().len();
+            assert!(length > record.bytes, "uncommitted rows to drop, {name}");
+            let mut resumed = PartialFile::resume(&out, identity(3)).unwrap().unwrap();
+            assert_eq!(resumed.series_done(), 1, "{name}");
+            for series in ["b", "c"] {
+                let mut member = resumed.member();
+                member.write_record([series]).unwrap();
+                member.commit(1).unwrap();
+            }
+            resumed.finish().unwrap();
+            assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&whole).unwrap());
+            assert!(!dir.path().join(format!("{name}.progress")).exists());
+        }
+    }
+
+    #[test]
+    fn resuming_refuses_another_request_or_other_series_and_starts_over_without_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.csv");
+        assert!(PartialFile::resume(&out, identity(2)).unwrap().is_none());
+        drop(write(&out, &["a", "b"], 1).unwrap());
+        let error = PartialFile::resume(&out, identity(3)).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot resume into {}: Prometheus now lists other series (3 instead of 2); \
+                 run again without --resume to start over",
+                out.display()
+            )
+        );
+        let mut other = identity(2);
+        other.matchers = vec!["ALERTS".to_owned()];
+        let error = PartialFile::resume(&out, other).err().unwrap().to_string();
+        assert!(
+            error
+                .contains(r#"the interrupted export asked for ["up"] from 0 to 60 every 15000 ms"#),
+            "{error}"
+        );
+    }
+}

@@ -64,6 +64,9 @@ pub async fn export(
         )
         .await?;
     let list = SeriesList::new(listed)?;
+    if list.series.is_empty() {
+        tracing::warn!(matchers = ?request.matchers, "no series match: the file will hold the header only");
+    }
     let identity = Identity {
         matchers: request.matchers.clone(),
         grid,

@@ -148,7 +148,7 @@ fn progress_bar() -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {pos}/{len} queries, {per_sec}, eta {eta}",
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} range queries, eta {eta}",
     )
     .expect("a valid template");
     bar.set_style(style);

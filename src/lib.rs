@@ -25,10 +25,13 @@
 //! - [`evaluation`]: tickets against the alerts that fired; the baselines.
 //! - [`dataset`]: CSV exports of Prometheus data (long format or Grafana's series joined
 //!   by time, gzip or not) in, series of samples sorted by labels and time out.
+//! - [`export`]: Prometheus's HTTP API in, the long CSV format `dataset` reads out
+//!   (chunked range queries, retries, resumable output).
 
 pub mod config;
 pub mod dataset;
 pub mod evaluation;
+pub mod export;
 pub mod features;
 pub mod ingest;
 pub mod model;

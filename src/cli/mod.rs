@@ -2,6 +2,7 @@
 
 mod backtest;
 mod check;
+mod export;
 mod feature_table;
 mod features;
 mod output;
@@ -50,6 +51,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Replay CSV exports through a model and its ticket policy; write the predictions.
     Backtest(backtest::BacktestArgs),
+    /// Pull series from Prometheus's HTTP API into a long-format CSV file (resumable).
+    Export(export::ExportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Features(args) => features::run(args),
         Command::Train(args) => train::run(args),
         Command::Backtest(args) => backtest::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

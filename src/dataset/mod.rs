@@ -28,7 +28,7 @@ use std::path::Path;
 
 pub use error::{At, Conflict, DatasetError, Problem};
 pub use selector::{format_series, parse_series};
-pub use time::format_seconds;
+pub use time::{format_seconds, parse_api_time};
 
 use builder::Builder;
 use source::CsvFile;

@@ -17,6 +17,13 @@ pub fn parse_unix_seconds(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// A time as Prometheus's HTTP API takes it: unix seconds (`1795572235.5`) or an RFC 3339
+/// date and time (`2026-11-25T01:52:40Z`, UTC when no offset is given).
+pub fn parse_api_time(text: &str) -> Option<i64> {
+    let text = text.trim().as_bytes();
+    parse_unix_seconds(text).or_else(|| parse_datetime(text))
+}
+
 /// A Grafana time cell: a date and time (UTC unless it carries an offset), or an epoch
 /// number in seconds or milliseconds told apart by magnitude.
 pub fn parse_grafana_time(text: &[u8]) -> Option<i64> {
@@ -290,6 +297,20 @@ mod tests {
         ];
         for &(text, expected) in cases {
             assert_eq!(parse_grafana_time(text.as_bytes()), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn api_times_are_unix_seconds_or_rfc3339() {
+        let cases: &[(&str, Option<i64>)] = &[
+            ("1795571560", Some(1_795_571_560_000)),
+            ("1795571560.25", Some(1_795_571_560_250)),
+            ("2026-11-25T01:52:40Z", Some(1_795_571_560_000)),
+            ("2026-11-25T02:52:40.5+01:00", Some(1_795_571_560_500)),
+            ("yesterday", None),
+        ];
+        for &(text, expected) in cases {
+            assert_eq!(parse_api_time(text), expected, "{text:?}");
         }
     }
 

@@ -58,7 +58,7 @@ pub(super) fn render(report: &Report) -> String {
 fn render_target(html: &mut String, target: &TargetReport, horizon_seconds: f64) {
     let _ = writeln!(
         html,
-        "<section>\n<h2>{}</h2>\n<p>Rule <code>{}</code>; {} entities, {:.1} entity-days.</p>",
+        "<section>\n<h2>{}</h2>\n<p>Rule <code>{}</code>; {} entities, {:.2} entity-days.</p>",
         escape(&target.alert),
         escape(&target.rule),
         target.entities,

@@ -31,7 +31,7 @@ fn render_target(md: &mut String, target: &TargetReport) {
     let _ = writeln!(md, "## {}\n", target.alert);
     let _ = writeln!(
         md,
-        "Rule {}; {} entities, {:.1} entity-days.\n",
+        "Rule {}; {} entities, {:.2} entity-days.\n",
         code(&target.rule),
         target.entities,
         target.entity_days

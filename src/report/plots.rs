@@ -41,17 +41,12 @@ pub(super) fn leads(target: &TargetReport, horizon_seconds: f64) -> String {
         for (i, lead) in method.figures.leads_seconds.iter().enumerate() {
             // A fixed spread keeps equal leads apart without randomness.
             let jitter = ((i * 7) % 9) as f64 / 8.0 - 0.5;
-            plot.dot(
-                (lead / 60.0, row + 0.5 * jitter),
-                Side::Left,
-                4.5,
-                method.color,
-            );
+            plot.dot((lead / 60.0, row + 0.5 * jitter), 4.5, method.color);
         }
         if let Some(median) = method.figures.lead_median_seconds {
             let x = median / 60.0;
-            plot.segment((x, row - 0.38), (x, row + 0.38), Side::Left, MEDIAN_STROKE);
-            plot.text((x, row + 0.3), Side::Left, duration(median));
+            plot.segment((x, row - 0.38), (x, row + 0.38), MEDIAN_STROKE);
+            plot.text((x, row + 0.3), duration(median));
         }
     }
     plot.legend("median", Swatch::Line(MEDIAN_STROKE));
@@ -86,13 +81,13 @@ pub(super) fn precision_recall(target: &TargetReport) -> String {
             .filter(|(_, p, r)| p.is_finite() && r.is_finite())
             .min_by(|a, b| (a.0 - wanted).abs().total_cmp(&(b.0 - wanted).abs()));
         if let Some(&(level, p, r)) = nearest {
-            plot.dot((r, p), Side::Left, 2.5, harbinger.color);
-            plot.text((r, p), Side::Left, format!("≥{level:.2}"));
+            plot.dot((r, p), 2.5, harbinger.color);
+            plot.text((r, p), format!("≥{level:.2}"));
         }
     }
     for method in methods(target) {
         if let (Some(recall), Some(precision)) = (method.figures.recall, method.figures.precision) {
-            plot.dot((recall, precision), Side::Left, 6.0, method.color);
+            plot.dot((recall, precision), 6.0, method.color);
             plot.legend(
                 format!("{} per episode", method.short),
                 Swatch::Dot(method.color),

@@ -158,13 +158,21 @@ fn markdown_has_a_row_per_method_with_formatted_figures() {
 }
 
 #[test]
-fn missing_figures_show_a_dash_and_still_plot() {
+fn missing_figures_and_data_show_a_dash_and_still_plot() {
     let quiet = TargetReport {
         harbinger: figures(0, &[], 1, 0),
         predict_linear: Figures::default(),
         rule_baseline: Figures::default(),
         pr_curve: vec![],
-        timelines: vec![],
+        timelines: vec![
+            Timeline {
+                times_unix: vec![],
+                level: vec![],
+                probability: vec![],
+                ..timeline(HOST8, "no data", 0.0, 0.0, 0..0)
+            },
+            timeline(HOST8, "a gap throughout", 0.0, 0.0, 0..160),
+        ],
         ..target()
     };
     let (md, html) = written(&report(vec![quiet]));
@@ -177,8 +185,8 @@ fn missing_figures_show_a_dash_and_still_plot() {
     );
     assert_eq!(
         html.matches("<svg").count(),
-        2,
-        "leads and precision–recall"
+        4,
+        "leads, precision–recall and both timelines"
     );
     assert!(!html.contains("NaN"));
 }
@@ -190,7 +198,7 @@ fn html_is_one_balanced_self_contained_page_with_a_plot_each() {
     assert_eq!(html.matches("<svg").count(), 4);
     for tag in [
         "svg", "g", "text", "table", "tr", "th", "td", "section", "div", "p", "ul", "li", "h2",
-        "h3",
+        "h3", "title",
     ] {
         let open = Regex::new(&format!(r"<{tag}[\s>]"))
             .unwrap()

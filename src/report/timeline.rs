@@ -36,10 +36,13 @@ pub(super) fn plot(timeline: &Timeline, threshold: f64) -> String {
         format!("minutes from {} UTC", clock(start)),
     );
     let (low, high) = finite(&timeline.level);
-    let y = Axis::rounded(low.min(threshold), high.max(threshold), "signal level");
+    let (low, high) = (low.min(threshold), high.max(threshold));
+    // Room above and below, so that neither the threshold nor the line sits on the frame.
+    let pad = 0.05 * (high - low);
+    let y = Axis::rounded(low - pad, high + pad, "signal level");
     let mut plot = Plot::new(
         format!("{} — {}", timeline.entity, timeline.kind),
-        560.0,
+        540.0,
         320.0,
         x,
         y,
@@ -53,7 +56,7 @@ pub(super) fn plot(timeline: &Timeline, threshold: f64) -> String {
             plot.span(minutes(firing), minutes(resolved), FIRING);
         }
     }
-    plot.hline(threshold, Side::Left, THRESHOLD);
+    plot.hline(threshold, THRESHOLD);
     let over_time = |values: &[f64]| -> Vec<(f64, f64)> {
         timeline
             .times_unix

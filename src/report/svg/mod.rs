@@ -19,13 +19,15 @@ const FONT_SIZE: f64 = 11.0;
 /// An estimate of the advance of a character at [`FONT_SIZE`] in a sans-serif font,
 /// enough to leave room for tick labels and lay the legend out.
 const CHAR_WIDTH: f64 = 6.4;
+/// The same for the bold 13 px title.
+const TITLE_CHAR_WIDTH: f64 = 8.0;
 const LEGEND_ROW: f64 = 16.0;
 const GRID_COLOR: &str = "#e6e6e6";
 const FRAME_COLOR: &str = "#999999";
 const TEXT_COLOR: &str = "#333333";
 
 /// Which vertical axis a mark is measured against.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Side {
     Left,
     Right,
@@ -33,10 +35,10 @@ pub(super) enum Side {
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Stroke {
-    pub color: &'static str,
-    pub width: f64,
+    color: &'static str,
+    width: f64,
     /// An SVG `stroke-dasharray`, e.g. `"6 4"`; None for a solid line.
-    pub dash: Option<&'static str>,
+    dash: Option<&'static str>,
 }
 
 impl Stroke {
@@ -82,12 +84,12 @@ enum Mark {
     Line(Vec<(f64, f64)>, Side, Stroke),
     /// A band over the whole height between two x values.
     Span(f64, f64, &'static str),
-    Dot((f64, f64), Side, f64, &'static str),
-    Text((f64, f64), Side, String),
+    Dot((f64, f64), f64, &'static str),
+    Text((f64, f64), String),
 }
 
 /// A plot being put together: axes, marks and legend; [`Plot::finish`] renders it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Plot {
     title: String,
     width: f64,
@@ -138,19 +140,21 @@ impl Plot {
             .push(Mark::Line(points.into_iter().collect(), side, stroke));
     }
 
-    /// A straight line from `from` to `to`.
-    pub(super) fn segment(&mut self, from: (f64, f64), to: (f64, f64), side: Side, stroke: Stroke) {
-        self.line([from, to], side, stroke);
+    /// A straight line from `from` to `to`, on the left axis.
+    pub(super) fn segment(&mut self, from: (f64, f64), to: (f64, f64), stroke: Stroke) {
+        self.line([from, to], Side::Left, stroke);
     }
 
-    /// A horizontal line across the plot at `y`.
-    pub(super) fn hline(&mut self, y: f64, side: Side, stroke: Stroke) {
-        self.segment((self.x.min, y), (self.x.max, y), side, stroke);
+    /// A horizontal line across the plot at `y` on the left axis.
+    pub(super) fn hline(&mut self, y: f64, stroke: Stroke) {
+        self.segment((self.x.min, y), (self.x.max, y), stroke);
     }
 
-    /// A vertical line over the whole height at `x`.
+    /// A vertical line over the whole height at `x`; none if `x` is outside the x range.
     pub(super) fn vline(&mut self, x: f64, stroke: Stroke) {
-        self.segment((x, self.y.min), (x, self.y.max), Side::Left, stroke);
+        if (self.x.min..=self.x.max).contains(&x) {
+            self.segment((x, self.y.min), (x, self.y.max), stroke);
+        }
     }
 
     /// A band over the whole height from `from` to `to`, cut to the x range.
@@ -158,13 +162,14 @@ impl Plot {
         self.marks.push(Mark::Span(from, to, fill));
     }
 
-    pub(super) fn dot(&mut self, at: (f64, f64), side: Side, radius: f64, fill: &'static str) {
-        self.marks.push(Mark::Dot(at, side, radius, fill));
+    /// A dot at `at` on the left axis.
+    pub(super) fn dot(&mut self, at: (f64, f64), radius: f64, fill: &'static str) {
+        self.marks.push(Mark::Dot(at, radius, fill));
     }
 
-    /// Text just above and to the right of `at`.
-    pub(super) fn text(&mut self, at: (f64, f64), side: Side, text: impl Into<String>) {
-        self.marks.push(Mark::Text(at, side, text.into()));
+    /// Text just above and beside `at` on the left axis.
+    pub(super) fn text(&mut self, at: (f64, f64), text: impl Into<String>) {
+        self.marks.push(Mark::Text(at, text.into()));
     }
 
     pub(super) fn legend(&mut self, label: impl Into<String>, swatch: Swatch) {
@@ -188,16 +193,24 @@ impl Plot {
             bottom: self.height - 40.0,
         };
         let mut svg = format!(
-            r#"<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{title}" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="{FONT_SIZE}" fill="{TEXT_COLOR}">"#,
+            r#"<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="{FONT_SIZE}" fill="{TEXT_COLOR}">"#,
             w = self.width,
             h = self.height,
-            title = escape(&self.title),
         );
+        // The whole title is the SVG's <title> (a tooltip); the heading is cut to fit.
+        let room = ((self.width - area.left - 8.0) / TITLE_CHAR_WIDTH) as usize;
+        let heading = if self.title.chars().count() > room {
+            let cut: String = self.title.chars().take(room.saturating_sub(1)).collect();
+            format!("{cut}…")
+        } else {
+            self.title.clone()
+        };
         let _ = write!(
             svg,
-            r#"<text x="{}" y="18" font-size="13" font-weight="600">{}</text>"#,
+            r#"<title>{}</title><text x="{}" y="18" font-size="13" font-weight="600">{}</text>"#,
+            escape(&self.title),
             area.left,
-            escape(&self.title)
+            escape(&heading)
         );
         self.draw_legend(&mut svg, &area, &legend_rows);
         self.draw_grid(&mut svg, &area);
@@ -281,13 +294,12 @@ impl Plot {
     }
 
     fn draw_mark(&self, svg: &mut String, area: &Area, mark: &Mark) {
-        let axis = |side: &Side| match (side, &self.right) {
-            (Side::Right, Some(right)) => right,
-            _ => &self.y,
-        };
         let _ = match mark {
             Mark::Line(points, side, stroke) => {
-                let y_axis = axis(side);
+                let y_axis = match (side, &self.right) {
+                    (Side::Right, Some(right)) => right,
+                    _ => &self.y,
+                };
                 let to_px = |&(x, y): &(f64, f64)| (px_x(area, &self.x, x), px_y(area, y_axis, y));
                 for run in runs(points) {
                     let _ = if let [point] = run {
@@ -327,19 +339,27 @@ impl Plot {
                     area.bottom - area.top
                 )
             }
-            Mark::Dot((x, y), side, radius, fill) => write!(
+            Mark::Dot((x, y), radius, fill) => write!(
                 svg,
                 r##"<circle cx="{:.1}" cy="{:.1}" r="{radius}" fill="{fill}" fill-opacity="0.8" stroke="#ffffff" stroke-width="1"/>"##,
                 px_x(area, &self.x, *x),
-                px_y(area, axis(side), *y)
+                px_y(area, &self.y, *y)
             ),
-            Mark::Text((x, y), side, text) => write!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
-                px_x(area, &self.x, *x) + 4.0,
-                px_y(area, axis(side), *y) - 4.0,
-                escape(text)
-            ),
+            Mark::Text((x, y), text) => {
+                // Near the right edge the text goes to the left of its point instead.
+                let x = px_x(area, &self.x, *x);
+                let (x, anchor) = if x > area.right - 40.0 {
+                    (x - 4.0, "end")
+                } else {
+                    (x + 4.0, "start")
+                };
+                write!(
+                    svg,
+                    r#"<text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="{anchor}">{}</text>"#,
+                    px_y(area, &self.y, *y) - 4.0,
+                    escape(text)
+                )
+            }
         };
     }
 

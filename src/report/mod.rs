@@ -4,10 +4,48 @@
 //! In: a [`Report`] (per target: the figures of harbinger and of both baselines on the
 //! same held-out data, the precision–recall curve, and one timeline per episode and per
 //! false ticket). Out: `DIR/report.md` and `DIR/report.html`.
+//!
+//! - `markdown` and `html` render the two files; both take the table rows and the
+//!   verdict from `methods` and their numbers' text from `format`;
+//! - `plots` (lead times, precision–recall) and `timeline` build the plots, all with the
+//!   one small SVG plotter in `svg`.
+//!
+//! To look at a sample page: `cargo test --lib report::tests::sample -- --ignored`
+//! writes `/tmp/report-sample/` (or `$HARBINGER_REPORT_SAMPLE`).
+
+mod format;
+mod html;
+mod markdown;
+mod methods;
+mod plots;
+mod svg;
+mod timeline;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::evaluation::Figures;
+
+/// Creates `dir` (and its parents) and writes `report.md` and `report.html` into it.
+pub fn write(report: &Report, dir: &Path) -> io::Result<()> {
+    let named = |path: &Path, e: io::Error| {
+        io::Error::new(e.kind(), format!("writing {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| named(dir, e))?;
+    for (name, text) in [
+        ("report.md", markdown::render(report)),
+        ("report.html", html::render(report)),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| named(&path, e))?;
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

@@ -1,0 +1,130 @@
+//! The three methods every target is measured by, in the order the report shows them.
+//!
+//! In: a [`TargetReport`]. Out: each method's label, figures and plot colour, its row of
+//! the figures table as text (the same cells in Markdown and HTML), and the one-line
+//! verdict comparing harbinger with `predict_linear`.
+
+use super::TargetReport;
+use super::format::{MISSING, duration, fraction, optional, rate, times};
+use crate::evaluation::Figures;
+
+/// harbinger's colour in every plot: its tickets, its probability, its lead times.
+pub(super) const HARBINGER_COLOR: &str = "#2166ac";
+/// The `predict_linear` baseline's colour in every plot.
+pub(super) const PREDICT_LINEAR_COLOR: &str = "#e08214";
+const RULE_COLOR: &str = "#666666";
+
+pub(super) struct Method<'a> {
+    /// The name alone, as plot legends show it.
+    pub short: &'static str,
+    /// The name with what distinguishes the method, as the tables show it.
+    pub label: String,
+    pub figures: &'a Figures,
+    pub color: &'static str,
+}
+
+/// harbinger, the `predict_linear` baseline and the rule itself.
+pub(super) fn methods(target: &TargetReport) -> [Method<'_>; 3] {
+    [
+        Method {
+            short: "harbinger",
+            label: "harbinger".to_owned(),
+            figures: &target.harbinger,
+            color: HARBINGER_COLOR,
+        },
+        Method {
+            short: "predict_linear",
+            label: format!(
+                "predict_linear (W = {})",
+                duration(target.predict_linear_window_seconds)
+            ),
+            figures: &target.predict_linear,
+            color: PREDICT_LINEAR_COLOR,
+        },
+        Method {
+            short: "rule",
+            label: "rule itself (ticket when it fires)".to_owned(),
+            figures: &target.rule_baseline,
+            color: RULE_COLOR,
+        },
+    ]
+}
+
+/// The header of the figures table.
+pub(super) const COLUMNS: [&str; 8] = [
+    "method",
+    "onsets",
+    "caught (recall)",
+    "tickets",
+    "precision",
+    "median lead",
+    "p10 lead",
+    "false tickets / entity-day",
+];
+
+impl Method<'_> {
+    /// This method's row of the figures table, one cell per [`COLUMNS`] entry.
+    pub(super) fn cells(&self) -> [String; 8] {
+        let f = self.figures;
+        [
+            self.label.clone(),
+            f.onsets.to_string(),
+            format!("{} ({})", f.caught, optional(f.recall, fraction)),
+            f.tickets.to_string(),
+            optional(f.precision, fraction),
+            optional(f.lead_median_seconds, duration),
+            optional(f.lead_p10_seconds, duration),
+            rate(f.false_tickets_per_entity_day),
+        ]
+    }
+}
+
+/// One sentence comparing harbinger's median lead with `predict_linear`'s, and at what
+/// recall and precision each got it.
+pub(super) fn verdict(target: &TargetReport) -> String {
+    let (h, p) = (&target.harbinger, &target.predict_linear);
+    if h.onsets == 0 {
+        return format!(
+            "No alert fired here: harbinger opened {} tickets ({} false per entity-day), \
+             predict_linear {}.",
+            h.tickets,
+            rate(h.false_tickets_per_entity_day),
+            p.tickets
+        );
+    }
+    let at = format!(
+        "at recall {} vs {} and precision {} vs {}",
+        optional(h.recall, fraction),
+        optional(p.recall, fraction),
+        optional(h.precision, fraction),
+        optional(p.precision, fraction)
+    );
+    let onsets = h.onsets;
+    match (h.lead_median_seconds, p.lead_median_seconds) {
+        (Some(hl), Some(pl)) if pl > 0.0 => format!(
+            "harbinger's median lead is {} predict_linear's ({} vs {}), {at}.",
+            times(hl / pl),
+            duration(hl),
+            duration(pl)
+        ),
+        (Some(hl), Some(pl)) => format!(
+            "harbinger's median lead is {} vs {} for predict_linear, {at}.",
+            duration(hl),
+            duration(pl)
+        ),
+        (Some(hl), None) => format!(
+            "harbinger's median lead is {}; predict_linear caught none of the {onsets} \
+             onsets ({at}).",
+            duration(hl)
+        ),
+        (None, Some(pl)) => format!(
+            "harbinger caught none of the {onsets} onsets; predict_linear's median lead is \
+             {} ({at}).",
+            duration(pl)
+        ),
+        (None, None) => format!(
+            "Neither harbinger nor predict_linear caught any of the {onsets} onsets \
+             (median lead {MISSING})."
+        ),
+    }
+}

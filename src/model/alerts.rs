@@ -2,7 +2,7 @@
 //!
 //! In: a [`Dataset`], the pipeline's entity labels and step. Out: per alert name and
 //! entity, the [`Episode`]s: runs of `ALERTS` samples (pending or firing) with no gap
-//! longer than [`AlertHistory::gap_ms`] (twice the pipeline step, or three sample
+//! longer than a gap limit (twice the pipeline step, or three sample
 //! spacings of the export if that is longer), each with its start, its onset (first
 //! firing sample, if it fired) and its end (last sample). They give training labels
 //! ("an onset within the horizon"), the rule's state at each step for the policy, and

@@ -96,10 +96,3 @@ pub struct Timeline {
     /// The rule's episodes: (pending start, firing onset if it fired, end).
     pub alerts: Vec<(f64, Option<f64>, f64)>,
 }
-
-/// Placeholder until the renderer lands: the report as JSON.
-pub fn write(report: &Report, dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("report.json"), text)
-}

@@ -297,7 +297,7 @@ fn candidates(lifecycle: &Policy) -> Vec<Policy> {
             if open_probability.is_none() && eta_z.is_none() {
                 continue;
             }
-            for open_steps in [1, 2, 4, 8] {
+            for open_steps in [1, 2, 4, 8, 16] {
                 all.push(Policy {
                     open_probability,
                     eta_z,

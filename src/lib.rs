@@ -22,9 +22,12 @@
 //! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
 //! - [`dataset`]: CSV exports of Prometheus data (long format or Grafana's series joined
 //!   by time, gzip or not) in, series of samples sorted by labels and time out.
+//! - [`evaluation`]: a detector's scores against labelled anomaly windows in, the scores
+//!   a published benchmark (NAB) would give out.
 
 pub mod config;
 pub mod dataset;
+pub mod evaluation;
 pub mod features;
 pub mod ingest;
 pub mod pipeline;

@@ -428,7 +428,11 @@ struct Tally {
 
 impl Tally {
     /// Nothing detected yet among `rows`, which hold `windows` scored windows.
-    fn new<'a>(profile: &Profile, windows: usize, rows: impl IntoIterator<Item = &'a Row>) -> Tally {
+    fn new<'a>(
+        profile: &Profile,
+        windows: usize,
+        rows: impl IntoIterator<Item = &'a Row>,
+    ) -> Tally {
         let mut counts = Counts {
             windows_missed: windows,
             ..Counts::default()
@@ -474,6 +478,8 @@ impl Tally {
 
     /// The total, summed as NAB's `sum(scoreParts.values())`: false positives first.
     fn score(&self) -> f64 {
-        self.windows.iter().fold(self.fp_total, |total, w| total + w)
+        self.windows
+            .iter()
+            .fold(self.fp_total, |total, w| total + w)
     }
 }

@@ -233,7 +233,10 @@ fn nab_scoring_all_metrics() {
     let windows = nab_windows(100, 2, 5);
     assert_eq!(windows, [[30, 34], [65, 69]]);
     let start = windows[0][0];
-    let score = score_one(file("f", 100, &windows, &[start, start + 1, start + 7]), &UNIT);
+    let score = score_one(
+        file("f", 100, &windows, &[start, start + 1, start + 7]),
+        &UNIT,
+    );
     // NAB: assertAlmostEqual(score, -0.9540, 4).
     assert!((score.raw - -0.9540).abs() < 5e-5, "{}", score.raw);
     // Hand: a full TP, a FP 3 rows after a window of 5 (S(3/4) = −tanh(1.875)), a miss.
@@ -338,9 +341,7 @@ fn a_tie_keeps_the_higher_threshold() {
     // A second detection in the detected window changes nothing: 0.8 ties with 0.9.
     files[0].scores[5] = 0.8;
     files[1].scores[3] = 0.0;
-    let score = Corpus::with_probation(files, 0.0)
-        .unwrap()
-        .score(&STANDARD);
+    let score = Corpus::with_probation(files, 0.0).unwrap().score(&STANDARD);
     assert_eq!(score.threshold, Some(0.9));
 }
 
@@ -376,10 +377,7 @@ fn normalised_is_zero_for_null_fifty_for_half_and_a_hundred_for_perfect() {
 fn files_sharing_timestamps_are_scored_against_their_own_windows() {
     // Same timestamps; only `a` has a window. `b`'s detection at `a`'s window start is a
     // false positive of `b`, before any window of its own: the whole fp.
-    let files = vec![
-        file("a", 10, &[[4, 5]], &[4]),
-        file("b", 10, &[], &[4]),
-    ];
+    let files = vec![file("a", 10, &[[4, 5]], &[4]), file("b", 10, &[], &[4])];
     let score = Corpus::with_probation(files, 0.0)
         .unwrap()
         .score_at(&STANDARD, Some(0.5));

@@ -22,7 +22,8 @@
 //! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
 //! - [`model`]: trained models (classifier, calibration, decision policy), the model
 //!   artifact, and the scoring every caller shares.
-//! - [`evaluation`]: tickets against the alerts that fired; the baselines.
+//! - [`evaluation`]: tickets against the alerts that fired, the baselines, and NAB's
+//!   scorer for anomaly scores.
 //! - [`dataset`]: CSV exports of Prometheus data (long format or Grafana's series joined
 //!   by time, gzip or not) in, series of samples sorted by labels and time out.
 //! - [`export`]: Prometheus's HTTP API in, the long CSV format `dataset` reads out

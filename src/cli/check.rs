@@ -39,17 +39,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.pipeline {
         let pipeline = Pipeline::load(path)?;
+        let alerts: Vec<&str> = pipeline.targets.iter().map(|t| t.alert.as_str()).collect();
         println!(
-            "{}: valid ({} signals, {} targets: {})",
+            "{}: valid ({} signals, {} targets{})",
             path.display(),
             pipeline.signals.len(),
-            pipeline.targets.len(),
-            pipeline
-                .targets
-                .iter()
-                .map(|t| t.alert.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            alerts.len(),
+            if alerts.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", alerts.join(", "))
+            }
         );
     }
     Ok(())

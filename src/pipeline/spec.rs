@@ -186,8 +186,12 @@ impl Pipeline {
             }
         }
         problems.dedup();
-        if targets.is_empty() && problems.is_empty() {
-            problems.push("rule_files: no alerting rule found, so nothing to predict".to_owned());
+        // A pipeline of signals alone computes features without predicting (NAB scoring).
+        if signals.is_empty() && problems.is_empty() {
+            problems.push(
+                "signals, rule_files: no signal and no alerting rule, so nothing to compute"
+                    .to_owned(),
+            );
         }
         if !problems.is_empty() {
             return Err(fail(problems));
@@ -248,6 +252,22 @@ mod tests {
             let same = lab.iter().find(|t| t.alert == target.alert).unwrap();
             assert_eq!(target, same);
         }
+    }
+
+    #[test]
+    fn a_pipeline_of_signals_alone_loads_and_one_of_nothing_does_not() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/nab.yml");
+        let pipeline = Pipeline::load(&path).unwrap();
+        assert!(pipeline.targets.is_empty());
+        let names: Vec<&str> = pipeline.signals.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["nab_value"]);
+        assert_eq!(pipeline.step, Duration::from_secs(300));
+
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.yml");
+        std::fs::write(&empty, "step: 5m\nentity_labels: [instance]\n").unwrap();
+        let message = Pipeline::load(&empty).unwrap_err().to_string();
+        assert!(message.contains("nothing to compute"), "{message}");
     }
 
     #[test]

@@ -9,13 +9,12 @@
 //! classes before fitting, because onsets are rare.
 
 use linfa::prelude::*;
-use linfa_ensemble::EnsembleLearnerParams;
 use linfa_logistic::LogisticRegression;
 use linfa_trees::{DecisionTree, TreeNode};
 use ndarray::{Array1, Array2};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// Which classifier to fit.
@@ -35,6 +34,10 @@ const LOGISTIC_ALPHA: f64 = 0.1;
 const FOREST_TREES: usize = 60;
 const FOREST_MAX_DEPTH: usize = 6;
 const FOREST_MIN_LEAF: usize = 5;
+/// Each tree sees this share of the rows (drawn with replacement) and of the inputs.
+const FOREST_BOOTSTRAP: f64 = 0.7;
+const FOREST_INPUTS: f64 = 0.6;
+const POSITIVE_WEIGHT: f32 = 1.0001;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -46,7 +49,7 @@ pub enum Classifier {
         weights: Vec<f64>,
         intercept: f64,
     },
-    /// The fraction of trees that vote positive.
+    /// The mean over the trees of the positive fraction of the leaf the input reaches.
     Forest { trees: Vec<Tree> },
 }
 
@@ -66,9 +69,9 @@ pub enum Node {
         below: usize,
         above: usize,
     },
-    Leaf {
-        positive: bool,
-    },
+    /// The fraction of the (balanced) training rows reaching this leaf that were
+    /// positive; 0.5 for a leaf no row reached.
+    Leaf { positive: f64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,19 +113,20 @@ impl Classifier {
                 1.0 / (1.0 + (-(z + intercept)).exp())
             }
             Classifier::Forest { trees } => {
-                let votes = trees.iter().filter(|t| t.votes_positive(input)).count();
-                votes as f64 / trees.len().max(1) as f64
+                let sum: f64 = trees.iter().map(|t| t.leaf_of(input).1).sum();
+                sum / trees.len().max(1) as f64
             }
         }
     }
 }
 
 impl Tree {
-    fn votes_positive(&self, input: &[f64]) -> bool {
+    /// The leaf `input` reaches: its index and positive fraction.
+    fn leaf_of(&self, input: &[f64]) -> (usize, f64) {
         let mut at = 0;
         loop {
             match self.nodes[at] {
-                Node::Leaf { positive } => return positive,
+                Node::Leaf { positive } => return (at, positive),
                 Node::Split {
                     feature,
                     value,
@@ -133,21 +137,29 @@ impl Tree {
         }
     }
 
-    /// Flattens a linfa tree whose inputs are the columns `features` of the full input.
-    fn from_linfa(tree: &DecisionTree<f64, bool>, features: &[usize]) -> Tree {
+    /// Flattens a linfa tree whose inputs are the columns `features` of the full input,
+    /// and sets each leaf's positive fraction from the rows `x`, `y`. linfa's own leaf
+    /// label breaks ties between equally weighted classes in hash-map order, which
+    /// differs from run to run; the fractions make the forest reproducible and its score
+    /// finer than a vote.
+    fn from_linfa(
+        tree: &DecisionTree<f64, bool>,
+        features: &[usize],
+        x: &Array2<f64>,
+        y: &[bool],
+    ) -> Tree {
         fn walk(node: &TreeNode<f64, bool>, features: &[usize], nodes: &mut Vec<Node>) -> usize {
             let at = nodes.len();
-            if let Some(positive) = node.prediction() {
-                nodes.push(Node::Leaf { positive });
+            nodes.push(Node::Leaf { positive: 0.5 });
+            if node.prediction().is_some() {
                 return at;
             }
-            nodes.push(Node::Leaf { positive: false });
             let (feature, value, _) = node.split();
             let children = node.children();
             let mut child = |i: usize| match children[i] {
                 Some(child) => walk(child, features, nodes),
                 None => {
-                    nodes.push(Node::Leaf { positive: false });
+                    nodes.push(Node::Leaf { positive: 0.5 });
                     nodes.len() - 1
                 }
             };
@@ -163,7 +175,21 @@ impl Tree {
         }
         let mut nodes = Vec::new();
         walk(tree.root_node(), features, &mut nodes);
-        Tree { nodes }
+        let mut tree = Tree { nodes };
+        let mut counts = vec![(0usize, 0usize); tree.nodes.len()];
+        for (row, &label) in x.rows().into_iter().zip(y) {
+            let (leaf, _) = tree.leaf_of(row.as_slice().expect("standard layout"));
+            let count = &mut counts[leaf];
+            *count = (count.0 + usize::from(label), count.1 + 1);
+        }
+        for (node, (positives, rows)) in tree.nodes.iter_mut().zip(counts) {
+            if let Node::Leaf { positive } = node
+                && rows > 0
+            {
+                *positive = positives as f64 / rows as f64;
+            }
+        }
+        tree
     }
 }
 
@@ -212,23 +238,75 @@ fn fit_logistic(x: &Array2<f64>, y: Vec<bool>) -> Result<Classifier, FitError> {
     })
 }
 
+/// Bagged decision trees (a random forest): each tree is fitted by linfa on a bootstrap
+/// sample of the rows and a random subset of the inputs, both drawn from the seeded
+/// generator. Positive rows weigh [`POSITIVE_WEIGHT`] rather than 1: linfa prunes
+/// sibling leaves that predict the same class, and settles a tie between equally
+/// weighted classes in hash-map order, which changes from run to run; with unequal
+/// weights there is no tie, so a seed gives the same forest every time.
 fn fit_forest(x: Array2<f64>, y: Vec<bool>, seed: u64) -> Result<Classifier, FitError> {
-    let rng = StdRng::seed_from_u64(seed);
-    let forest = EnsembleLearnerParams::new_fixed_rng(
-        DecisionTree::params()
+    let mut rng = StdRng::seed_from_u64(seed);
+    let rows = x.nrows();
+    let sample = (rows as f64 * FOREST_BOOTSTRAP).ceil() as usize;
+    let inputs = ((x.ncols() as f64 * FOREST_INPUTS).ceil() as usize).max(1);
+    let mut trees = Vec::with_capacity(FOREST_TREES);
+    for _ in 0..FOREST_TREES {
+        let picked: Vec<usize> = (0..sample).map(|_| rng.gen_range(0..rows)).collect();
+        let mut features = rand::seq::index::sample(&mut rng, x.ncols(), inputs).into_vec();
+        features.sort_unstable();
+        let records = x
+            .select(ndarray::Axis(0), &picked)
+            .select(ndarray::Axis(1), &features);
+        let labels: Array1<bool> = picked.iter().map(|&i| y[i]).collect();
+        let weights = labels.mapv(|positive| if positive { POSITIVE_WEIGHT } else { 1.0 });
+        let tree = DecisionTree::params()
             .max_depth(Some(FOREST_MAX_DEPTH))
-            .min_weight_leaf(FOREST_MIN_LEAF as f32),
-        rng,
-    )
-    .ensemble_size(FOREST_TREES)
-    .bootstrap_proportion(0.7)
-    .feature_proportion(0.6)
-    .fit(&Dataset::new(x, Array1::from(y)))?;
-    let trees = forest
-        .models
-        .iter()
-        .zip(&forest.model_features)
-        .map(|(tree, features)| Tree::from_linfa(tree, features))
-        .collect();
+            .min_weight_leaf(FOREST_MIN_LEAF as f32)
+            .fit(&Dataset::new(records, labels).with_weights(weights))?;
+        trees.push(Tree::from_linfa(&tree, &features, &x, &y));
+    }
     Ok(Classifier::Forest { trees })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two noisy, overlapping classes in three inputs.
+    fn data() -> (Array2<f64>, Vec<bool>) {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut values = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..400 {
+            let positive = i % 5 == 0;
+            let shift = if positive { 1.0 } else { 0.0 };
+            for _ in 0..3 {
+                values.push(shift + rng.gen_range(-1.5..1.5));
+            }
+            labels.push(positive);
+        }
+        (Array2::from_shape_vec((400, 3), values).unwrap(), labels)
+    }
+
+    #[test]
+    fn both_kinds_rank_positives_higher_and_refit_identically() {
+        let (x, y) = data();
+        for kind in Kind::ALL {
+            let first = Classifier::fit(kind, &x, &y, 3).unwrap();
+            let again = Classifier::fit(kind, &x, &y, 3).unwrap();
+            let mean = |label: bool| {
+                let rows: Vec<f64> = (0..y.len())
+                    .filter(|&i| y[i] == label)
+                    .map(|i| first.score(x.row(i).as_slice().unwrap()))
+                    .collect();
+                rows.iter().sum::<f64>() / rows.len() as f64
+            };
+            assert!(mean(true) > mean(false) + 0.2, "{kind:?}");
+            assert_eq!(
+                serde_json::to_string(&first).unwrap(),
+                serde_json::to_string(&again).unwrap(),
+                "{kind:?} refits identically with the same seed"
+            );
+        }
+    }
 }

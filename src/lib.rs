@@ -22,6 +22,9 @@
 //! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
 //! - [`dataset`]: CSV exports of Prometheus data (long format or Grafana's series joined
 //!   by time, gzip or not) in, series of samples sorted by labels and time out.
+//! - [`sender`]: a dataset in, remote-write requests to any receiver out, in time
+//!   order, paced or as fast as possible, with Prometheus's batching and retries
+//!   (`harbinger replay`).
 
 pub mod config;
 pub mod dataset;
@@ -31,5 +34,6 @@ pub mod pipeline;
 pub mod promql;
 pub mod registry;
 pub mod rules;
+pub mod sender;
 pub mod server;
 pub mod telemetry;

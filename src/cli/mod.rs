@@ -5,6 +5,7 @@ mod feature_table;
 mod features;
 mod output;
 mod query;
+mod replay;
 mod serve;
 
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Replay CSV exports through a pipeline's signals and features; write the table.
     Features(features::FeaturesArgs),
+    /// Send CSV exports as remote write to a receiver, in time order, paced or not.
+    Replay(replay::ReplayArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Query(args) => query::run(args),
         Command::Features(args) => features::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -168,8 +168,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         rejected_requests = summary.requests_rejected,
         rejected_samples = summary.samples_rejected,
         retries = summary.retries,
+        written_mismatches = summary.written_mismatches,
         elapsed = format!("{seconds:.2}s"),
-        samples_per_second = (summary.samples_sent as f64 / seconds.max(1e-9)).round(),
+        samples_per_second = (summary.samples_sent as f64 / seconds.max(1e-9)) as u64,
         "replay finished"
     );
     if let Some(first) = summary.first_rejection {

@@ -17,13 +17,15 @@ use super::encode::encode;
 use super::order::TimeOrder;
 use super::pace::{Pacing, shift_to_now};
 use crate::dataset::Dataset;
+use crate::ingest::Protocol;
 
 /// How the dataset is replayed.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub pacing: Pacing,
-    /// Shift every timestamp so that the replay ends at the present (see
-    /// [`shift_to_now`]); otherwise timestamps are sent as recorded.
+    /// Shift every timestamp by the same amount so that the replay ends at the present,
+    /// no sample stamped later than the moment it is due; otherwise timestamps are sent
+    /// as recorded.
     pub shift_to_now: bool,
     /// Most samples in one request; at least 1.
     pub max_samples_per_send: usize,
@@ -45,7 +47,8 @@ pub struct Summary {
     pub requests_rejected: u64,
     /// Attempts beyond the first, over all requests.
     pub retries: u64,
-    /// 2.0 answers whose samples-written count differs from the samples sent.
+    /// 2.0 answers whose samples-written count is missing or differs from the samples
+    /// sent.
     pub written_mismatches: u64,
     /// The first rejection: status and the receiver's message.
     pub first_rejection: Option<String>,
@@ -178,12 +181,13 @@ async fn send_shard(
             } => {
                 summary.retries += u64::from(retries);
                 summary.samples_sent += samples;
-                if let Some(written) = samples_written.filter(|&written| written != samples) {
+                // The 2.0 spec requires the count on every answer; 1.0 has none.
+                if client.protocol() == Protocol::V2 && samples_written != Some(samples) {
                     summary.written_mismatches += 1;
                     tracing::warn!(
                         sent = samples,
-                        written,
-                        "the receiver reports writing a different number of samples than sent"
+                        written = ?samples_written,
+                        "the receiver's X-Prometheus-Remote-Write-Samples-Written differs from the samples sent"
                     );
                 }
             }

@@ -367,6 +367,8 @@ struct Scripted {
     script: Arc<Mutex<Vec<u16>>>,
     requests: Arc<Mutex<u32>>,
     accepted: Arc<Mutex<BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>>>>,
+    /// The first and last timestamp of each accepted request.
+    spans: Arc<Mutex<Vec<(i64, i64)>>>,
 }
 
 impl Scripted {
@@ -385,6 +387,13 @@ impl Scripted {
                 if status == 204 {
                     let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
                     let request = v1::WriteRequest::decode(&raw[..]).unwrap();
+                    let times = request
+                        .timeseries
+                        .iter()
+                        .flat_map(|ts| &ts.samples)
+                        .map(|s| s.timestamp);
+                    let span = (times.clone().min().unwrap(), times.max().unwrap());
+                    receiver.spans.lock().unwrap().push(span);
                     let mut accepted = receiver.accepted.lock().unwrap();
                     for series in request.timeseries {
                         let labels = series
@@ -469,4 +478,37 @@ async fn server_errors_are_retried_and_429_only_when_asked() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paced_replay_takes_the_recorded_time_over_the_speed_in_time_slices() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (export, series) = write_export(dir.path());
+    let (receiver, url) = Scripted::start(&[]).await;
+    // 295 s recorded at 200x: 1.475 s; 100 ms deadline at 200x: 20 s of samples at most.
+    let started = Instant::now();
+    let output = replay(vec![
+        format!("--data={}", export.display()),
+        format!("--url={url}"),
+        "--speed=200".into(),
+        "--batch-send-deadline=100ms".into(),
+    ])
+    .await;
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(elapsed >= Duration::from_millis(1475), "took {elapsed:?}");
+    let spans = receiver.spans.lock().unwrap().clone();
+    assert!(
+        spans.iter().all(|(first, last)| last - first < 20_000),
+        "{spans:?}"
+    );
+    assert!(spans.len() >= 295 / 20, "{} requests", spans.len());
+    let received: usize = receiver
+        .accepted
+        .lock()
+        .unwrap()
+        .values()
+        .map(Vec::len)
+        .sum();
+    assert_eq!(received, sample_count(&series));
 }

@@ -512,3 +512,36 @@ async fn a_paced_replay_takes_the_recorded_time_over_the_speed_in_time_slices() 
         .sum();
     assert_eq!(received, sample_count(&series));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_failing_past_its_retries_stops_the_replay() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (export, _) = write_export(dir.path());
+    let (receiver, url) = Scripted::start(&[503, 503, 503]).await;
+    let output = replay(vec![
+        format!("--data={}", export.display()),
+        format!("--url={url}"),
+        "--as-fast-as-possible".into(),
+        "--max-samples-per-send=100".into(),
+        "--min-backoff=5ms".into(),
+        "--max-retries=2".into(),
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let last_line = stderr(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        last_line
+            .contains("after 3 attempts; last failure: HTTP 503 Service Unavailable: scripted 503"),
+        "{last_line}"
+    );
+    assert_eq!(
+        *receiver.requests.lock().unwrap(),
+        3,
+        "nothing sent after giving up"
+    );
+    assert!(receiver.accepted.lock().unwrap().is_empty());
+}

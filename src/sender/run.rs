@@ -112,6 +112,7 @@ pub async fn replay(
     let mut batcher = Batcher::new(options.concurrency, options.max_samples_per_send, span_ms);
     let mut closed: Vec<(usize, Batch)> = Vec::new();
     let mut now_ms = i64::MIN;
+    let mut stopped = false;
     'stream: for (series, sample) in TimeOrder::new(&dataset) {
         if sample.timestamp_ms != now_ms {
             now_ms = sample.timestamp_ms;
@@ -122,14 +123,19 @@ pub async fn replay(
         batcher.push(series, sample, |shard, batch| closed.push((shard, batch)));
         for (shard, batch) in closed.drain(..) {
             if queues[shard].send(batch).await.is_err() {
-                break 'stream; // the shard stopped on an error, reported below
+                // The shard stopped on an error, reported below; send nothing more.
+                stopped = true;
+                break 'stream;
             }
         }
     }
-    batcher.finish(|shard, batch| closed.push((shard, batch)));
-    for (shard, batch) in closed {
-        // An error here is the shard's own, reported below.
-        let _ = queues[shard].send(batch).await;
+    if !stopped {
+        batcher.finish(|shard, batch| closed.push((shard, batch)));
+        for (shard, batch) in closed {
+            if queues[shard].send(batch).await.is_err() {
+                break;
+            }
+        }
     }
     drop(queues);
 

@@ -28,6 +28,9 @@
 //!   by time, gzip or not) in, series of samples sorted by labels and time out.
 //! - [`export`]: Prometheus's HTTP API in, the long CSV format `dataset` reads out
 //!   (chunked range queries, retries, resumable output).
+//! - [`sender`]: a dataset in, remote-write requests to any receiver out, in time
+//!   order, paced or as fast as possible, with Prometheus's batching and retries
+//!   (`harbinger replay`).
 
 pub mod config;
 pub mod dataset;
@@ -41,6 +44,7 @@ pub mod promql;
 pub mod registry;
 pub mod report;
 pub mod rules;
+pub mod sender;
 pub mod server;
 pub mod telemetry;
 pub mod training;

@@ -7,6 +7,7 @@ mod feature_table;
 mod features;
 mod output;
 mod query;
+mod replay;
 mod serve;
 mod summary;
 mod train;
@@ -53,6 +54,8 @@ enum Command {
     Backtest(backtest::BacktestArgs),
     /// Pull series from Prometheus's HTTP API into a long-format CSV file (resumable).
     Export(export::ExportArgs),
+    /// Send CSV exports as remote write to a receiver, in time order, paced or not.
+    Replay(replay::ReplayArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Backtest(args) => backtest::run(args),
         Command::Export(args) => export::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

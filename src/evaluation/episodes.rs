@@ -31,7 +31,7 @@ pub struct Onset {
     pub previous_end_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Figures {
     pub onsets: usize,
     pub caught: usize,

@@ -24,7 +24,7 @@ use crate::rules::Comparison;
 pub const FORMAT: &str = "harbinger-model";
 pub const VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     /// Always [`FORMAT`].
@@ -41,7 +41,7 @@ pub struct Model {
 }
 
 /// What a model expects of the pipeline it scores with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSpec {
     pub step_seconds: f64,
@@ -50,7 +50,7 @@ pub struct PipelineSpec {
     pub targets: Vec<TargetSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalSpec {
     pub name: String,
@@ -58,7 +58,7 @@ pub struct SignalSpec {
     pub features: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     pub alert: String,
@@ -68,7 +68,7 @@ pub struct TargetSpec {
     pub hold_seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetModel {
     pub alert: String,
@@ -85,7 +85,7 @@ pub struct TargetModel {
 }
 
 /// A target's figures on held-out entities, with both baselines on the same entities.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeldOut {
     pub harbinger: Figures,
@@ -94,7 +94,7 @@ pub struct HeldOut {
     pub rule: Figures,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingSummary {
     pub entities: usize,
@@ -105,7 +105,7 @@ pub struct TrainingSummary {
     pub validation: Vec<(String, f64)>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSummary {
     pub files: Vec<String>,
@@ -288,6 +288,11 @@ impl Model {
         })
     }
 
+    /// The JSON Schema of the artifact, as committed in `schemas/model.schema.json`.
+    pub fn schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Model)).expect("a schema is JSON")
+    }
+
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(path, text)
@@ -305,5 +310,36 @@ impl Model {
 
     pub fn target(&self, alert: &str) -> Option<&TargetModel> {
         self.targets.iter().find(|t| t.alert == alert)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/model.schema.json");
+
+    /// The committed schema is the one the code derives. `UPDATE_SCHEMA=1 cargo test
+    /// model::artifact` rewrites it after a deliberate change to the format.
+    #[test]
+    fn the_committed_schema_matches_the_artifact_types() {
+        let derived = serde_json::to_string_pretty(&Model::schema()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(SCHEMA, &derived).unwrap();
+        }
+        let committed = std::fs::read_to_string(SCHEMA).unwrap();
+        assert!(committed == derived, "schemas/model.schema.json is stale: run UPDATE_SCHEMA=1 cargo test model::artifact");
+    }
+
+    #[test]
+    fn a_model_of_another_format_or_version_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        std::fs::write(&path, r#"{"format": "harbinger-model", "version": 99}"#).unwrap();
+        let error = Model::load(&path).unwrap_err().to_string();
+        assert!(error.contains("version 99") && error.contains("reads \"harbinger-model\" version 1"), "{error}");
+        std::fs::write(&path, "not json").unwrap();
+        let error = Model::load(&path).unwrap_err().to_string();
+        assert!(error.contains("is not a harbinger model"), "{error}");
     }
 }

@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// Which classifier to fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Logistic,
@@ -39,7 +39,7 @@ const FOREST_BOOTSTRAP: f64 = 0.7;
 const FOREST_INPUTS: f64 = 0.6;
 const POSITIVE_WEIGHT: f32 = 1.0001;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Classifier {
     /// `σ(w · (x − center) / scale + intercept)`.
@@ -54,12 +54,12 @@ pub enum Classifier {
 }
 
 /// A decision tree as a node list; node 0 is the root.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tree {
     pub nodes: Vec<Node>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Node {
     /// Go to `below` when `input[feature] < value`, else to `above`.

@@ -162,7 +162,8 @@ fn read_scores(path: &Path) -> anyhow::Result<BTreeMap<String, Scores>> {
         let t = seconds_to_ms(&record[t_at])
             .with_context(|| format!("{}: timestamp {:?}", at(), &record[t_at]))?;
         let instance = if entity {
-            parse_series(&record[instance_at])
+            // An entity is a label set without a metric name; the parser wants one.
+            parse_series(&format!("entity{}", &record[instance_at]))
                 .map_err(|e| anyhow::anyhow!("{}: entity: {e}", at()))?
                 .into_iter()
                 .find_map(|(name, value)| (name == "instance").then_some(value))

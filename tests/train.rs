@@ -44,7 +44,10 @@ fn train_reproduces_the_committed_default_model() {
         "models/default.json is not what the documented command writes; retrain it (models/README.md)"
     );
     let summary = text(&out.stdout);
-    assert!(summary.contains("HostOutOfDiskSpace: 8 entities"), "{summary}");
+    assert!(
+        summary.contains("HostOutOfDiskSpace: 8 entities"),
+        "{summary}"
+    );
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.matches("<svg").count() >= 3, "plots in the report");
     let markdown = std::fs::read_to_string(report.join("report.md")).unwrap();
@@ -72,10 +75,15 @@ fn backtest_writes_a_row_per_step_target_and_entity_and_opens_disk_tickets() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("timestamp,entity,target,signal,probability,eta_seconds,eta_stderr_seconds,anomaly_score,level,ticket")
+        Some(
+            "timestamp,entity,target,signal,probability,eta_seconds,eta_stderr_seconds,anomaly_score,level,ticket"
+        )
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    let disk: Vec<&Vec<&str>> = rows.iter().filter(|r| r.contains(&"HostOutOfDiskSpace")).collect();
+    let disk: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| r.contains(&"HostOutOfDiskSpace"))
+        .collect();
     // 182 steps of 15 s, 8 hosts with one filesystem each.
     assert_eq!(disk.len(), 182 * 8);
     for row in &disk {
@@ -83,7 +91,10 @@ fn backtest_writes_a_row_per_step_target_and_entity_and_opens_disk_tickets() {
         assert!((0.0..=1.0).contains(&probability), "{row:?}");
     }
     let tickets = disk.iter().filter(|r| r.last() == Some(&"1")).count();
-    assert!(tickets > 0, "the default model opens disk tickets on lab-dev");
+    assert!(
+        tickets > 0,
+        "the default model opens disk tickets on lab-dev"
+    );
     assert!(report.join("report.html").exists());
 }
 
@@ -113,7 +124,16 @@ fn a_model_is_refused_by_a_pipeline_it_was_not_trained_with() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let message = text(&out.stderr);
-    assert!(message.contains("the model does not match the pipeline"), "{message}");
-    assert!(message.contains("step: model 15 s, pipeline 30 s"), "{message}");
-    assert!(message.contains("signal disk_write_bytes_per_second: not in the pipeline"), "{message}");
+    assert!(
+        message.contains("the model does not match the pipeline"),
+        "{message}"
+    );
+    assert!(
+        message.contains("step: model 15 s, pipeline 30 s"),
+        "{message}"
+    );
+    assert!(
+        message.contains("signal disk_write_bytes_per_second: not in the pipeline"),
+        "{message}"
+    );
 }

@@ -30,7 +30,7 @@ pub const ROWS_PER_BATCH: usize = 64 * 1024;
 
 pub enum FeatureTable {
     Csv {
-        csv: csv::Writer<Output>,
+        csv: Box<csv::Writer<Output>>,
         record: Vec<String>,
     },
     Parquet(Box<ParquetTable>),
@@ -51,7 +51,7 @@ impl FeatureTable {
                 features,
             )?)));
         }
-        let mut csv = csv::Writer::from_writer(Output::create(path)?);
+        let mut csv = Box::new(csv::Writer::from_writer(Output::create(path)?));
         let header = ["timestamp", "signal"]
             .into_iter()
             .chain(entity_labels.iter().map(String::as_str))

@@ -73,6 +73,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             .expect("a valid template")
             .progress_chars("=> "),
     );
+    let mut fitting_from = None;
     let trained = train(
         &pipeline,
         &dataset,
@@ -85,6 +86,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 bar.set_message("replaying features");
             }
             Progress::Fit(target, done, of) => {
+                fitting_from.get_or_insert_with(Instant::now);
                 bar.set_length(of);
                 bar.set_position(done);
                 bar.set_message(format!("fitting {target}"));
@@ -102,9 +104,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing the report into {}", dir.display()))?;
     }
     print_figures(&trained.report);
+    let fit_seconds = fitting_from.map_or(0.0, |from| from.elapsed().as_secs_f64());
     tracing::info!(
         model = %args.out.display(),
         read_seconds = read_at.as_secs_f64(),
+        fit_seconds,
         total_seconds = started.elapsed().as_secs_f64(),
         "model written"
     );

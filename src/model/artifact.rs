@@ -328,7 +328,10 @@ mod tests {
             std::fs::write(SCHEMA, &derived).unwrap();
         }
         let committed = std::fs::read_to_string(SCHEMA).unwrap();
-        assert!(committed == derived, "schemas/model.schema.json is stale: run UPDATE_SCHEMA=1 cargo test model::artifact");
+        assert!(
+            committed == derived,
+            "schemas/model.schema.json is stale: run UPDATE_SCHEMA=1 cargo test model::artifact"
+        );
     }
 
     #[test]
@@ -337,7 +340,10 @@ mod tests {
         let path = dir.path().join("m.json");
         std::fs::write(&path, r#"{"format": "harbinger-model", "version": 99}"#).unwrap();
         let error = Model::load(&path).unwrap_err().to_string();
-        assert!(error.contains("version 99") && error.contains("reads \"harbinger-model\" version 1"), "{error}");
+        assert!(
+            error.contains("version 99") && error.contains("reads \"harbinger-model\" version 1"),
+            "{error}"
+        );
         std::fs::write(&path, "not json").unwrap();
         let error = Model::load(&path).unwrap_err().to_string();
         assert!(error.contains("is not a harbinger model"), "{error}");

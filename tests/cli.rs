@@ -1,27 +1,16 @@
 //! The `harbinger` binary's offline commands, run as a user runs them: `query`,
 //! `features` and `check`, on the lab-dev export and on bad input.
 
-use std::process::{Command, Output};
+mod command;
 
 use arrow_array::Array;
+use command::{harbinger, text};
 
 const LAB: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/data/lab-dev/metrics.csv.gz"
 );
 const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/node-exporter.yml");
-
-fn harbinger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harbinger"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running harbinger")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn query_prints_a_signal_as_csv() {
@@ -62,10 +51,8 @@ fn query_refuses_unsupported_promql_with_its_position() {
     );
 }
 
-#[test]
-fn features_writes_one_row_per_step_signal_and_entity() {
-    let dir = tempfile::tempdir().unwrap();
-    let table = dir.path().join("features.csv");
+/// `harbinger features` over three steps of lab-dev, into `out`.
+fn write_features(out: &std::path::Path) {
     let out = harbinger(&[
         "features",
         "--pipeline",
@@ -73,13 +60,20 @@ fn features_writes_one_row_per_step_signal_and_entity() {
         "--data",
         LAB,
         "--out",
-        table.to_str().unwrap(),
+        out.to_str().unwrap(),
         "--start",
         "1795572235",
         "--end",
         "1795572265",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn features_writes_one_row_per_step_signal_and_entity() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("features.csv");
+    write_features(&table);
     let csv = std::fs::read_to_string(&table).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
@@ -101,20 +95,7 @@ fn features_writes_the_same_table_as_parquet() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str| {
         let path = dir.path().join(name);
-        let out = harbinger(&[
-            "features",
-            "--pipeline",
-            PIPELINE,
-            "--data",
-            LAB,
-            "--out",
-            path.to_str().unwrap(),
-            "--start",
-            "1795572235",
-            "--end",
-            "1795572265",
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        write_features(&path);
         path
     };
     let csv = std::fs::read_to_string(write("features.csv")).unwrap();

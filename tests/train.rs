@@ -2,25 +2,14 @@
 //! committed default model is what the documented command writes, backtest replays it
 //! into the documented table, and a model is refused by a pipeline it was not made for.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod command;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use std::path::Path;
+
+use command::{ROOT, harbinger, text};
+
 /// As the documentation writes it, relative to the repository root (the model records it).
 const LAB: &str = "../shared/data/lab-dev/metrics.csv.gz";
-
-fn harbinger(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harbinger"))
-        .args(args)
-        .current_dir(ROOT)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running harbinger")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn train_reproduces_the_committed_default_model() {

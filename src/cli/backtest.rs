@@ -17,6 +17,7 @@ use harbinger::training::{TargetData, assess::assess, fit::eta_policy, run::life
 use indicatif::ProgressBar;
 
 use super::output::Output;
+use super::replayed::Replayed;
 use super::summary::print_figures;
 
 #[derive(clap::Args)]
@@ -33,16 +34,8 @@ pub struct BacktestArgs {
     /// The model artifact (from `harbinger train`).
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
-    /// The pipeline; must match the model's.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "pipelines/node-exporter.yml"
-    )]
-    pipeline: PathBuf,
-    /// CSV export(s) to replay (long format or Grafana's; .gz ok).
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
+    #[command(flatten)]
+    input: Replayed,
     /// Where to write the predictions (CSV; gzipped when the name ends in .gz).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -59,7 +52,7 @@ pub struct BacktestArgs {
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
-    let pipeline = Pipeline::load(&args.pipeline)?;
+    let pipeline = Pipeline::load(&args.input.pipeline)?;
     let model = args.model.as_deref().map(Model::load).transpose()?;
     if let Some(model) = &model {
         model.check(&pipeline)?;
@@ -67,14 +60,14 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let horizon_s = model
         .as_ref()
         .map_or(args.horizon.as_secs_f64(), |m| m.horizon_seconds);
-    let dataset = dataset::read_files(&args.data)?;
+    let dataset = dataset::read_files(&args.input.data)?;
     let step_ms = pipeline.step.as_millis() as i64;
     let Some(steps) = Steps::over(&dataset, step_ms, None, None) else {
         anyhow::bail!("the data holds no samples");
     };
     let bar = ProgressBar::new(steps.count() as u64).with_message("replaying");
     let trajectories = collect(&pipeline, &dataset, steps, || bar.inc(1))
-        .with_context(|| format!("replaying {:?}", args.data))?;
+        .with_context(|| format!("replaying {:?}", args.input.data))?;
     bar.finish_and_clear();
     let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
 
@@ -92,7 +85,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         "ticket",
     ])?;
     let mut report = Report {
-        title: format!("Backtest over {:?}", args.data),
+        title: format!("Backtest over {:?}", args.input.data),
         horizon_seconds: horizon_s,
         notes: args
             .model

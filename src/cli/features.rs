@@ -9,6 +9,7 @@ use harbinger::pipeline::{Pipeline, SignalEngine};
 use harbinger::promql::{Steps, replay};
 
 use super::feature_table::FeatureTable;
+use super::replayed::Replayed;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -20,16 +21,8 @@ use super::feature_table::FeatureTable;
     entity label; NaN is a feature undefined at that step. A .gz name is gzipped; a\n\
     .parquet name writes Parquet (nulls for empty cells, zstd, 64k-row groups).")]
 pub struct FeaturesArgs {
-    /// The pipeline definition (signals, targets, entity labels, step, feature windows).
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "pipelines/node-exporter.yml"
-    )]
-    pipeline: PathBuf,
-    /// CSV export(s) to replay (long format or Grafana's series-joined-by-time; .gz ok).
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
+    #[command(flatten)]
+    input: Replayed,
     /// Where to write the table: CSV (gzipped when the name ends in .gz) or Parquet (.parquet).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -42,8 +35,8 @@ pub struct FeaturesArgs {
 }
 
 pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
-    let pipeline = Pipeline::load(&args.pipeline)?;
-    let data = dataset::read_files(&args.data)?;
+    let pipeline = Pipeline::load(&args.input.pipeline)?;
+    let data = dataset::read_files(&args.input.data)?;
     let step_ms = pipeline.step.as_millis() as i64;
     let Some(steps) = Steps::over(&data, step_ms, args.start, args.end) else {
         anyhow::bail!("the data holds no samples");
@@ -94,7 +87,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
             written
         },
     )
-    .with_context(|| format!("computing features over {:?}", args.data))?;
+    .with_context(|| format!("computing features over {:?}", args.input.data))?;
     table
         .finish()
         .with_context(|| format!("writing {}", args.out.display()))?;

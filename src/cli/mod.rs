@@ -8,6 +8,7 @@ mod features;
 mod output;
 mod query;
 mod replay;
+mod replayed;
 mod serve;
 mod summary;
 mod train;

@@ -12,6 +12,7 @@ use harbinger::pipeline::Pipeline;
 use harbinger::training::{Options, Progress, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::replayed::Replayed;
 use super::summary::print_figures;
 
 #[derive(clap::Args)]
@@ -24,16 +25,8 @@ use super::summary::print_figures;
     not examples. Entities are split into folds; each fold is scored by a model fitted\n\
     on the others, so the printed figures are on entities the model never saw.")]
 pub struct TrainArgs {
-    /// The pipeline definition (signals, targets, entity labels, step, feature windows).
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "pipelines/node-exporter.yml"
-    )]
-    pipeline: PathBuf,
-    /// CSV export(s) with the signals' series and ALERTS (long or Grafana format; .gz ok).
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
+    #[command(flatten)]
+    input: Replayed,
     /// How far ahead to predict an alert's onset (Prometheus duration).
     #[arg(long, default_value = "30m", value_parser = duration::parse)]
     horizon: Duration,
@@ -58,10 +51,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!args.horizon.is_zero(), "--horizon must be greater than 0");
     anyhow::ensure!(args.folds >= 2, "--folds must be at least 2");
     let started = Instant::now();
-    let pipeline = Pipeline::load(&args.pipeline)?;
-    let dataset = dataset::read_files(&args.data)?;
+    let pipeline = Pipeline::load(&args.input.pipeline)?;
+    let dataset = dataset::read_files(&args.input.data)?;
     let read_at = started.elapsed();
-    let summary = DataSummary::of(&dataset, &args.data);
+    let summary = DataSummary::of(&dataset, &args.input.data);
     let options = Options {
         horizon: args.horizon,
         seed: args.seed,
@@ -93,7 +86,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             }
         },
     )
-    .with_context(|| format!("training over {:?}", args.data))?;
+    .with_context(|| format!("training over {:?}", args.input.data))?;
     bar.finish_and_clear();
     trained
         .model

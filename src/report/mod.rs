@@ -10,8 +10,7 @@
 //! - `plots` (lead times, precision–recall) and `timeline` build the plots, all with the
 //!   one small SVG plotter in `svg`.
 //!
-//! To look at a sample page: `cargo test --lib report::tests::sample -- --ignored`
-//! writes `/tmp/report-sample/` (or `$HARBINGER_REPORT_SAMPLE`).
+//! A real page to look at: `models/report/report.html`, the default model's evaluation.
 
 mod format;
 mod html;

@@ -259,10 +259,3 @@ fn no_coordinate_is_nan_and_the_level_line_breaks_at_the_gap() {
         2
     );
 }
-
-#[test]
-#[ignore = "writes a sample report to look at; see the module docs"]
-fn sample() {
-    let dir = std::env::var("HARBINGER_REPORT_SAMPLE").unwrap_or("/tmp/report-sample".to_owned());
-    write(&report(vec![target()]), Path::new(&dir)).unwrap();
-}

@@ -16,6 +16,7 @@
 //! - [`features`]: one signal's value per step in, rolling features out (level, change,
 //!   slope, EWMA, volatility, min/max, anomaly score, ETA to each threshold), incrementally
 //!   and in memory bounded by the windows.
+//! - [`tickets`]: ticket actions (open, update, confirm, resolve), what a ticket carries.
 //! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
 //!   and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
@@ -47,4 +48,5 @@ pub mod rules;
 pub mod sender;
 pub mod server;
 pub mod telemetry;
+pub mod tickets;
 pub mod training;

@@ -16,6 +16,8 @@
 //! - [`features`]: one signal's value per step in, rolling features out (level, change,
 //!   slope, EWMA, volatility, min/max, anomaly score, ETA to each threshold), incrementally
 //!   and in memory bounded by the windows.
+//! - [`predictions`]: live scoring at every step with the model and its policy; ticket
+//!   lifecycles and the prediction gauges.
 //! - [`tickets`]: ticket actions (open, update, confirm, resolve), what a ticket carries.
 //! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
 //!   and ordered shutdown.
@@ -41,6 +43,7 @@ pub mod features;
 pub mod ingest;
 pub mod model;
 pub mod pipeline;
+pub mod predictions;
 pub mod promql;
 pub mod registry;
 pub mod report;

@@ -19,6 +19,7 @@ use serde::Deserialize;
 pub use secret::Secret;
 
 use crate::ingest::{DecodeLimits, LabelLimits};
+use crate::model::Model;
 use crate::pipeline::Pipeline;
 
 /// Everything `harbinger serve` reads from its configuration file.
@@ -38,6 +39,10 @@ pub struct Config {
     /// The pipeline whose signals and features are evaluated on the live samples; the
     /// built-in copy of `pipelines/node-exporter.yml` when absent.
     pub pipeline: Option<PathBuf>,
+    /// The model (from `harbinger train`) that scores the pipeline's targets. When
+    /// absent: the built-in copy of `models/default.json` with the built-in pipeline;
+    /// with another pipeline, no model, and tickets open on the trend's ETA alone.
+    pub model: Option<PathBuf>,
 }
 
 /// Limits and queues of the remote-write receiver.
@@ -103,6 +108,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             write_auth: None,
             pipeline: None,
+            model: None,
         }
     }
 }
@@ -165,6 +171,8 @@ pub struct ValidConfig {
     pub config: Config,
     pub write_auth: Option<WriteAuth>,
     pub pipeline: Pipeline,
+    /// None: a pipeline of the user's without a model.
+    pub model: Option<Model>,
 }
 
 /// Credentials a write request must present.
@@ -248,11 +256,24 @@ impl Config {
                 .map_err(|e| problems.push(format!("pipeline: {e}")))
                 .ok(),
         };
+        let model = match (&self.model, &self.pipeline) {
+            (Some(path), _) => Model::load(path)
+                .map_err(|e| problems.push(format!("model: {e}")))
+                .ok(),
+            (None, None) => Some(Model::embedded_default()),
+            (None, Some(_)) => None,
+        };
+        if let (Some(pipeline), Some(model)) = (&pipeline, &model)
+            && let Err(e) = model.check(pipeline)
+        {
+            problems.push(format!("model: {e}"));
+        }
         if let (true, Some(pipeline)) = (problems.is_empty(), pipeline) {
             Ok(ValidConfig {
                 config: self,
                 write_auth,
                 pipeline,
+                model,
             })
         } else {
             Err(ConfigError::Invalid {

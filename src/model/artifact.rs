@@ -258,6 +258,12 @@ impl TargetModel {
 }
 
 impl Model {
+    /// The built-in copy of `models/default.json`, trained for the built-in pipeline.
+    pub fn embedded_default() -> Model {
+        const MODEL: &str = include_str!("../../models/default.json");
+        serde_json::from_str(MODEL).expect("the embedded default model is valid (a test checks it)")
+    }
+
     pub fn load(path: &Path) -> Result<Model, ModelError> {
         let shown = path.display().to_string();
         let text = std::fs::read(path).map_err(|source| ModelError::Io {
@@ -331,6 +337,17 @@ mod tests {
         assert!(
             committed == derived,
             "schemas/model.schema.json is stale: run UPDATE_SCHEMA=1 cargo test model::artifact"
+        );
+    }
+
+    #[test]
+    fn the_embedded_default_model_fits_the_embedded_default_pipeline() {
+        let model = Model::embedded_default();
+        model.check(&Pipeline::embedded_default()).unwrap();
+        assert!(
+            model
+                .target("HostOutOfDiskSpace")
+                .is_some_and(|t| t.classifier.is_some())
         );
     }
 

@@ -3,7 +3,8 @@
 //!
 //! In: batches of accepted samples (registry ids, timestamps, values), series evictions,
 //! and a way to learn the labels of an id seen for the first time. Out: at every step
-//! boundary, the engine stepped once (signals evaluated, entity features updated).
+//! boundary, the engine stepped once (signals evaluated, entity features updated) and,
+//! with predictions, every entity scored and decided: ticket actions to take.
 //!
 //! The step clock follows the samples, not the wall clock: step `t` (a multiple of the
 //! pipeline's step) is evaluated once a sample at least one step later has arrived, so
@@ -17,14 +18,20 @@ use promql_parser::label::Matcher;
 
 use super::engine::SignalEngine;
 use super::spec::Pipeline;
-use crate::promql::{EvalError, Labels, Point, SeriesIndex, SeriesStore};
+use crate::predictions::LivePredictions;
+use crate::promql::{EvalError, Labels, Plan, Point, SeriesIndex, SeriesStore};
 use crate::registry::{AcceptedSample, SeriesId};
+use crate::tickets::TicketAction;
 
 /// Most skipped steps evaluated after a jump: an hour at a 15 s step.
 const MAX_CATCH_UP_STEPS: i64 = 240;
 
 pub struct LiveSignals {
     engine: SignalEngine,
+    /// Scores and decides every entity after each step, when the pipeline has targets.
+    predictions: Option<LivePredictions>,
+    /// Ticket actions decided since the last `take_actions`.
+    actions: Vec<TicketAction>,
     store: SeriesStore,
     /// Registry id → store index for every live series seen; `None` for a series no
     /// signal selects, whose samples are skipped (most of what node_exporter sends).
@@ -38,18 +45,28 @@ pub struct LiveSignals {
 }
 
 impl LiveSignals {
-    pub fn new(pipeline: Pipeline) -> LiveSignals {
+    /// The live pipeline; with `predictions`, the `ALERTS` series are kept too (the
+    /// rules' own state) and every step is scored.
+    pub fn new(pipeline: Pipeline, predictions: Option<LivePredictions>) -> LiveSignals {
         let step_ms = pipeline.step.as_millis() as i64;
-        let selectors = pipeline
+        let mut selectors: Vec<Vec<Matcher>> = pipeline
             .signals
             .iter()
             .flat_map(|s| s.plan.selectors())
             .map(<[Matcher]>::to_vec)
             .collect();
+        let mut history_ms = 0;
+        if predictions.is_some() {
+            let alerts = Plan::parse("ALERTS").expect("a valid selector");
+            selectors.extend(alerts.selectors().into_iter().map(<[Matcher]>::to_vec));
+            history_ms = alerts.history_ms();
+        }
         let engine = SignalEngine::new(pipeline);
         LiveSignals {
-            history_ms: engine.history_ms(),
+            history_ms: engine.history_ms().max(history_ms),
             engine,
+            predictions,
+            actions: Vec::new(),
             selectors,
             store: SeriesStore::default(),
             indexes: HashMap::default(),
@@ -60,6 +77,11 @@ impl LiveSignals {
 
     pub fn engine(&self) -> &SignalEngine {
         &self.engine
+    }
+
+    /// The ticket actions decided since the last call.
+    pub fn take_actions(&mut self) -> Vec<TicketAction> {
+        std::mem::take(&mut self.actions)
     }
 
     /// Takes a batch; `labels_of` gives the labels of ids not seen before (`None` for
@@ -144,6 +166,9 @@ impl LiveSignals {
         while next <= last_ready {
             self.store.trim(next - self.history_ms);
             self.engine.step(next, &self.store)?;
+            if let Some(predictions) = &mut self.predictions {
+                predictions.step(next, &self.engine, &self.store, &mut self.actions);
+            }
             evaluated += 1;
             next += step;
         }
@@ -174,7 +199,7 @@ mod tests {
 
     #[test]
     fn steps_follow_the_samples_and_wait_one_step() {
-        let mut live = LiveSignals::new(pipeline());
+        let mut live = LiveSignals::new(pipeline(), None);
         // Two series: avail and size of one filesystem; ids as the registry gives them.
         let ids: Vec<SeriesId> = (0..2u32).map(SeriesId::for_tests).collect();
         let labels = [

@@ -27,7 +27,8 @@ use tracing::{info, warn};
 
 use crate::promql::Labels;
 use crate::registry::{AcceptedSample, Registry, SeriesId};
-use crate::telemetry::Metrics;
+use crate::telemetry::{ActionLabels, Metrics};
+use crate::tickets::TicketAction;
 
 /// What the receiver hands to the pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +50,8 @@ pub struct Worker {
     /// Where the labels of a series id seen for the first time come from.
     pub registry: Arc<Mutex<Registry>>,
     pub metrics: Metrics,
+    /// Where the ticket actions the live predictions decide go.
+    pub tickets: mpsc::UnboundedSender<TicketAction>,
 }
 
 impl Worker {
@@ -111,6 +114,17 @@ impl Worker {
                 }
             }
             PipelineEvent::Evicted(ids) => self.live.evicted(ids),
+        }
+        for action in self.live.take_actions() {
+            let labels = ActionLabels {
+                target: action.ticket.target.clone(),
+                action: action.kind.name(),
+            };
+            metrics.ticket_actions.get_or_create(&labels).inc();
+            info!(title = %action.ticket.title, key = %action.idempotency_key, action = action.kind.name(), "ticket action");
+            if self.tickets.send(action).is_err() {
+                warn!("the ticket writer has stopped; a ticket action is lost");
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ mod write;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,7 +30,9 @@ pub use respond::{WriteError, Written};
 
 use crate::config::ValidConfig;
 use crate::ingest::Decoder;
+use crate::model::Model;
 use crate::pipeline::{self, Pipeline, PipelineEvent};
+use crate::predictions::LivePredictions;
 use crate::registry::Registry;
 use crate::telemetry::Metrics;
 
@@ -58,6 +61,10 @@ pub struct App {
     events: Option<mpsc::Receiver<PipelineEvent>>,
     /// The pipeline the pipeline task runs on the live samples.
     pipeline: Pipeline,
+    /// Scores the pipeline's targets; None: tickets on the ETA alone.
+    model: Option<Model>,
+    /// Where the built-in sink appends ticket actions.
+    tickets_path: PathBuf,
     series_idle_timeout: Duration,
     shutdown_timeout: Duration,
 }
@@ -102,6 +109,8 @@ impl App {
             state,
             events: Some(events),
             pipeline: valid.pipeline,
+            model: valid.model,
+            tickets_path: config.data_dir.join("tickets.jsonl"),
             series_idle_timeout: ingest.series_idle_timeout,
             shutdown_timeout: config.shutdown_timeout,
         })
@@ -147,6 +156,8 @@ impl App {
             state,
             events,
             pipeline,
+            model,
+            tickets_path,
             series_idle_timeout,
             shutdown_timeout,
         } = self;
@@ -159,10 +170,17 @@ impl App {
             "harbinger listening; remote write at /api/v1/write"
         );
         let (stop_pipeline, pipeline_stopped) = oneshot::channel();
+        let predictions = (!pipeline.targets.is_empty())
+            .then(|| LivePredictions::new(&pipeline, model.as_ref(), state.metrics.clone()))
+            .transpose()
+            .map_err(std::io::Error::other)?;
+        let (tickets, ticket_actions) = tokio::sync::mpsc::unbounded_channel();
+        let journal = tokio::spawn(crate::tickets::journal::write(tickets_path, ticket_actions));
         let worker = pipeline::Worker {
-            live: pipeline::LiveSignals::new(pipeline),
+            live: pipeline::LiveSignals::new(pipeline, predictions),
             registry: state.registry.clone(),
             metrics: state.metrics.clone(),
+            tickets,
         };
         let pipeline = events.map(|events| tokio::spawn(worker.run(events, pipeline_stopped)));
         let sweeper = tokio::spawn(sweep_idle_series(state.clone(), series_idle_timeout));
@@ -202,6 +220,7 @@ impl App {
             if let Some(pipeline) = pipeline {
                 let _ = pipeline.await;
             }
+            let _ = journal.await;
         };
         match tokio::time::timeout(shutdown_timeout, drain).await {
             Ok(()) => info!("shutdown complete"),

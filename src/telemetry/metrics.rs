@@ -2,9 +2,14 @@
 //!
 //! Names follow Prometheus conventions (`harbinger_<noun>_<unit>`, counters exposed with
 //! `_total`); label values are bounded (a status code, a reason kind), never raw error
-//! text or a series' labels. Hot paths update them once per request, not per sample.
+//! text or a series' labels, except the prediction gauges, which carry the entity's
+//! labels by design (one series per target and entity, removed when the entity goes).
+//! Hot paths update them once per request, not per sample.
+
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -74,6 +79,19 @@ pub struct Metrics {
     pub pipeline_evaluation_errors: Counter,
     pub pipeline_feature_states: Gauge,
     pub pipeline_feature_bytes: Gauge,
+    pub prediction_probability: Family<EntityLabels, Gauge<f64, AtomicU64>>,
+    pub prediction_eta_seconds: Family<EntityLabels, Gauge<f64, AtomicU64>>,
+    pub anomaly_score: Family<EntityLabels, Gauge<f64, AtomicU64>>,
+    pub ticket_actions: Family<ActionLabels, Counter>,
+}
+
+/// `target` and the entity's labels, as the prediction gauges carry them.
+pub type EntityLabels = Vec<(String, String)>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub target: String,
+    pub action: &'static str,
 }
 
 impl Metrics {
@@ -105,6 +123,10 @@ impl Metrics {
             pipeline_evaluation_errors: Counter::default(),
             pipeline_feature_states: Gauge::default(),
             pipeline_feature_bytes: Gauge::default(),
+            prediction_probability: Family::default(),
+            prediction_eta_seconds: Family::default(),
+            anomaly_score: Family::default(),
+            ticket_actions: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("harbinger");
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -228,6 +250,26 @@ impl Metrics {
             "pipeline_feature_bytes",
             "Memory held by the features of all signal and entity pairs",
             metrics.pipeline_feature_bytes.clone(),
+        );
+        r.register(
+            "prediction_probability",
+            "Calibrated probability that the target's rule fires for the entity within the model's horizon",
+            metrics.prediction_probability.clone(),
+        );
+        r.register(
+            "prediction_eta_seconds",
+            "Seconds until the entity's signal crosses the target's threshold on its trend",
+            metrics.prediction_eta_seconds.clone(),
+        );
+        r.register(
+            "anomaly_score",
+            "Robust z-score of the target signal's value against its recent history, 1 = edge of normal",
+            metrics.anomaly_score.clone(),
+        );
+        r.register(
+            "ticket_actions",
+            "Ticket actions decided (open, update, confirm, resolve), by target",
+            metrics.ticket_actions.clone(),
         );
         metrics
     }

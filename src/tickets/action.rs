@@ -26,6 +26,17 @@ pub enum ActionKind {
 }
 
 /// What an operator needs to act on a prediction.
+impl ActionKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Open => "open",
+            ActionKind::Update => "update",
+            ActionKind::Confirm => "confirm",
+            ActionKind::Resolve { .. } => "resolve",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     /// Hex of a stable hash of the target and the entity labels.

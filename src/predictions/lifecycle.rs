@@ -1,0 +1,196 @@
+//! One fingerprint's ticket over time: the policy's decisions and the rule's own state
+//! in, ticket actions out.
+//!
+//! - the policy opens a ticket → `open`;
+//! - while it is open, the estimate changes materially (the ETA by a quarter of the
+//!   horizon, or the probability by 0.2) and the last action is at least
+//!   [`UPDATE_EVERY`] old → `update`;
+//! - the rule starts firing while it is open → `confirm` (once);
+//! - the policy closes it → `resolve`, as `averted` or `materialised`.
+
+use std::time::Duration;
+
+use crate::model::{AlertState, Decision, Observation, Policy, PolicyState};
+use crate::tickets::{ActionKind, Ticket, TicketAction};
+
+/// Updates of one ticket are at least this far apart.
+pub const UPDATE_EVERY: Duration = Duration::from_secs(300);
+
+/// A fingerprint's state across steps.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    policy: PolicyState,
+    /// Tickets opened so far for this fingerprint.
+    tickets: u64,
+    open: Option<OpenTicket>,
+}
+
+#[derive(Debug)]
+struct OpenTicket {
+    ticket: Ticket,
+    /// Actions taken on it so far.
+    actions: u64,
+    last_action_ms: i64,
+    confirmed: bool,
+}
+
+/// What the ticket would say now, built only when an action needs it.
+pub trait Describe {
+    fn ticket(&self, sequence: u64, opened_at_ms: i64) -> Ticket;
+}
+
+impl Lifecycle {
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Takes one step; returns the action it causes, if any.
+    pub fn step(
+        &mut self,
+        t_ms: i64,
+        policy: &Policy,
+        horizon_s: f64,
+        observation: &Observation,
+        describe: &impl Describe,
+    ) -> Option<TicketAction> {
+        match self.policy.step(policy, horizon_s, observation) {
+            Decision::Open => {
+                self.tickets += 1;
+                let ticket = describe.ticket(self.tickets, t_ms);
+                self.open = Some(OpenTicket {
+                    ticket: ticket.clone(),
+                    actions: 1,
+                    last_action_ms: t_ms,
+                    confirmed: false,
+                });
+                Some(TicketAction::new(ActionKind::Open, t_ms, ticket, 1))
+            }
+            Decision::Close(outcome) => {
+                let open = self.open.take()?;
+                let ticket = describe.ticket(open.ticket.sequence, open.ticket.opened_at_ms);
+                let kind = ActionKind::Resolve { outcome };
+                Some(TicketAction::new(kind, t_ms, ticket, open.actions + 1))
+            }
+            Decision::Nothing => {
+                let open = self.open.as_mut()?;
+                let kind = if observation.alert == AlertState::Firing && !open.confirmed {
+                    open.confirmed = true;
+                    ActionKind::Confirm
+                } else if t_ms - open.last_action_ms >= UPDATE_EVERY.as_millis() as i64
+                    && changed(&open.ticket, observation, horizon_s)
+                {
+                    ActionKind::Update
+                } else {
+                    return None;
+                };
+                open.actions += 1;
+                open.last_action_ms = t_ms;
+                open.ticket = describe.ticket(open.ticket.sequence, open.ticket.opened_at_ms);
+                Some(TicketAction::new(
+                    kind,
+                    t_ms,
+                    open.ticket.clone(),
+                    open.actions,
+                ))
+            }
+        }
+    }
+}
+
+/// Whether the estimate moved materially since the ticket last said it.
+fn changed(ticket: &Ticket, now: &Observation, horizon_s: f64) -> bool {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let eta_moved = match (ticket.eta_seconds, finite(now.eta_seconds)) {
+        (Some(was), Some(is)) => (was - is).abs() >= horizon_s / 4.0,
+        (was, is) => was.is_some() != is.is_some(),
+    };
+    let probability_moved = match (ticket.probability, finite(now.probability)) {
+        (Some(was), Some(is)) => (was - is).abs() >= 0.2,
+        _ => false,
+    };
+    eta_moved || probability_moved
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::Outcome;
+
+    struct Now(Observation);
+
+    impl Describe for Now {
+        fn ticket(&self, sequence: u64, opened_at_ms: i64) -> Ticket {
+            Ticket {
+                fingerprint: "f".into(),
+                sequence,
+                target: "T".into(),
+                entity: BTreeMap::new(),
+                title: "t".into(),
+                rule: "x < 1".into(),
+                threshold: 1.0,
+                probability: Some(self.0.probability),
+                horizon_seconds: 1800.0,
+                eta_seconds: self.0.eta_seconds.is_finite().then_some(self.0.eta_seconds),
+                eta_stderr_seconds: None,
+                value: None,
+                annotations: BTreeMap::new(),
+                labels: BTreeMap::new(),
+                opened_at_ms,
+            }
+        }
+    }
+
+    const POLICY: Policy = Policy {
+        open_probability: Some(0.8),
+        eta_z: None,
+        open_steps: 1,
+        close_steps: 2,
+        cooldown_steps: 0,
+    };
+
+    fn observe(probability: f64, eta_seconds: f64, alert: AlertState) -> Observation {
+        Observation {
+            probability,
+            eta_seconds,
+            eta_stderr_seconds: f64::NAN,
+            alert,
+        }
+    }
+
+    #[test]
+    fn a_ticket_opens_is_updated_at_most_every_five_minutes_confirmed_and_resolved() {
+        let mut lifecycle = Lifecycle::default();
+        let minute = 60_000;
+        let steps = [
+            (0, observe(0.9, 1500.0, AlertState::Inactive)),
+            (minute, observe(0.95, 600.0, AlertState::Inactive)), // too soon to update
+            (6 * minute, observe(0.95, 600.0, AlertState::Inactive)), // update: ETA moved
+            (7 * minute, observe(0.95, 590.0, AlertState::Inactive)), // no material change
+            (12 * minute, observe(0.95, 0.0, AlertState::Firing)), // confirm
+            (13 * minute, observe(0.2, f64::NAN, AlertState::Firing)),
+            (14 * minute, observe(0.2, f64::NAN, AlertState::Inactive)), // resolved
+        ];
+        let actions: Vec<TicketAction> = steps
+            .iter()
+            .filter_map(|(t, o)| lifecycle.step(*t, &POLICY, 1800.0, o, &Now(*o)))
+            .collect();
+        let kinds: Vec<ActionKind> = actions.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ActionKind::Open,
+                ActionKind::Update,
+                ActionKind::Confirm,
+                ActionKind::Resolve {
+                    outcome: Outcome::Materialised
+                }
+            ]
+        );
+        let keys: Vec<&str> = actions.iter().map(|a| a.idempotency_key.as_str()).collect();
+        assert_eq!(keys, ["f-1-1", "f-1-2", "f-1-3", "f-1-4"]);
+        assert!(actions.iter().all(|a| a.ticket.opened_at_ms == 0));
+        assert!(!lifecycle.is_open());
+    }
+}

@@ -1,0 +1,286 @@
+//! Live predictions: at every step of the live pipeline, every entity of every target
+//! scored by the model and decided by its policy, with the code `backtest` runs.
+//!
+//! In: a model checked against the pipeline; then, after each step of the live signal
+//! engine, the time, the engine's features and the series store (for the rules' own
+//! state, from the `ALERTS` series Prometheus sends). Out: ticket actions (see
+//! [`lifecycle`]) and the gauges `harbinger_prediction_probability`,
+//! `harbinger_prediction_eta_seconds` and `harbinger_anomaly_score`, labelled with the
+//! target and the entity's labels; an entity the engine forgets loses its gauges.
+
+pub mod lifecycle;
+
+/// The horizon of ETA-only tickets, without a model.
+pub const DEFAULT_HORIZON: std::time::Duration = std::time::Duration::from_secs(1800);
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+use self::lifecycle::{Describe, Lifecycle};
+use crate::model::{AlertState, Model, ModelError, Scored, TargetModel, TargetScorer};
+use crate::pipeline::{Pipeline, SignalEngine};
+use crate::promql::{Labels, Plan, SeriesStore, Value, evaluate, format_value};
+use crate::rules::Comparison;
+use crate::telemetry::{EntityLabels, Metrics};
+use crate::tickets::{Ticket, TicketAction};
+use crate::training::fit::eta_policy;
+use crate::training::run::lifecycle;
+
+struct LiveTarget {
+    scorer: TargetScorer,
+    model: TargetModel,
+    /// Per entity: its ticket's lifecycle, and whether the last step saw it.
+    entities: HashMap<Labels, (Lifecycle, bool)>,
+}
+
+pub struct LivePredictions {
+    targets: Vec<LiveTarget>,
+    horizon_s: f64,
+    entity_labels: Vec<String>,
+    alerts: Plan,
+    metrics: Metrics,
+    row: Vec<f64>,
+    inputs: Vec<f64>,
+}
+
+impl LivePredictions {
+    /// Refuses a model that does not match the pipeline. Without a model, or for a
+    /// target the model does not know, tickets open on the ETA alone
+    /// ([`eta_policy`]) within [`DEFAULT_HORIZON`].
+    pub fn new(
+        pipeline: &Pipeline,
+        model: Option<&Model>,
+        metrics: Metrics,
+    ) -> Result<Self, ModelError> {
+        if let Some(model) = model {
+            model.check(pipeline)?;
+        }
+        let horizon_s = model.map_or(DEFAULT_HORIZON.as_secs_f64(), |m| m.horizon_seconds);
+        let targets = pipeline
+            .targets
+            .iter()
+            .map(|target| {
+                let scorer = TargetScorer::new(pipeline, target, horizon_s);
+                let model = match model.and_then(|m| m.target(&target.alert)) {
+                    Some(trained) => trained.clone(),
+                    None => TargetModel::untrained(&scorer, eta_policy(&lifecycle(pipeline))),
+                };
+                LiveTarget {
+                    scorer,
+                    model,
+                    entities: HashMap::new(),
+                }
+            })
+            .collect();
+        Ok(LivePredictions {
+            targets,
+            horizon_s,
+            entity_labels: pipeline.entity_labels.clone(),
+            alerts: Plan::parse("ALERTS").expect("a valid selector"),
+            metrics,
+            row: Vec::new(),
+            inputs: Vec::new(),
+        })
+    }
+
+    /// Scores and decides every entity at `t_ms`; appends the ticket actions.
+    pub fn step(
+        &mut self,
+        t_ms: i64,
+        engine: &SignalEngine,
+        store: &SeriesStore,
+        actions: &mut Vec<TicketAction>,
+    ) {
+        let alerts = self.alert_states(t_ms, store);
+        for target in &mut self.targets {
+            for seen in target.entities.values_mut() {
+                seen.1 = false;
+            }
+        }
+        let horizon_s = self.horizon_s;
+        let (row, inputs) = (&mut self.row, &mut self.inputs);
+        engine.for_each(|index, _, entity, features| {
+            for target in self.targets.iter_mut().filter(|t| t.scorer.signal == index) {
+                row.clear();
+                features.write(row);
+                let alert = alerts
+                    .get(&(target.scorer.target.alert.clone(), entity.clone()))
+                    .copied()
+                    .unwrap_or(AlertState::Inactive);
+                let scored = target.scorer.score(&target.model, row, alert, inputs);
+                set_gauges(&self.metrics, &target.scorer.target.alert, entity, &scored);
+                let (lifecycle, seen) = target
+                    .entities
+                    .entry(entity.clone())
+                    .or_insert_with(|| (Lifecycle::default(), true));
+                *seen = true;
+                let describe = Description {
+                    target: &target.scorer,
+                    entity,
+                    scored: &scored,
+                    horizon_s,
+                };
+                let observation = &scored.observation;
+                if let Some(action) = lifecycle.step(
+                    t_ms,
+                    &target.model.policy,
+                    horizon_s,
+                    observation,
+                    &describe,
+                ) {
+                    actions.push(action);
+                }
+            }
+        });
+        for target in &mut self.targets {
+            let alert = &target.scorer.target.alert;
+            target.entities.retain(|entity, (_, seen)| {
+                if !*seen {
+                    remove_gauges(&self.metrics, alert, entity);
+                }
+                *seen
+            });
+        }
+    }
+
+    /// The rules' states at `t_ms`, by (alert name, entity), from `ALERTS`.
+    fn alert_states(
+        &self,
+        t_ms: i64,
+        store: &SeriesStore,
+    ) -> HashMap<(String, Labels), AlertState> {
+        let mut states = HashMap::new();
+        let Ok(Value::Vector(vector)) = evaluate(&self.alerts, store, t_ms) else {
+            return states;
+        };
+        for element in vector {
+            let (Some(alert), Some(state)) = (
+                element.labels.get("alertname"),
+                element.labels.get("alertstate"),
+            ) else {
+                continue;
+            };
+            let state = if state == "firing" {
+                AlertState::Firing
+            } else {
+                AlertState::Pending
+            };
+            let entry = states
+                .entry((
+                    alert.to_owned(),
+                    element.labels.keeping(&self.entity_labels),
+                ))
+                .or_insert(state);
+            if state == AlertState::Firing {
+                *entry = state;
+            }
+        }
+        states
+    }
+}
+
+fn gauge_labels(alert: &str, entity: &Labels) -> EntityLabels {
+    let mut labels = vec![("target".to_owned(), alert.to_owned())];
+    labels.extend(entity.iter().map(|(n, v)| (n.to_owned(), v.to_owned())));
+    labels
+}
+
+fn set_gauges(metrics: &Metrics, alert: &str, entity: &Labels, scored: &Scored) {
+    let labels = gauge_labels(alert, entity);
+    let set = |family: &Family<EntityLabels, Gauge<f64, AtomicU64>>, v: f64| {
+        if v.is_finite() {
+            family.get_or_create(&labels).set(v);
+        } else {
+            family.remove(&labels);
+        }
+    };
+    set(
+        &metrics.prediction_probability,
+        scored.observation.probability,
+    );
+    set(
+        &metrics.prediction_eta_seconds,
+        scored.observation.eta_seconds,
+    );
+    set(&metrics.anomaly_score, scored.anomaly_score);
+}
+
+fn remove_gauges(metrics: &Metrics, alert: &str, entity: &Labels) {
+    let labels = gauge_labels(alert, entity);
+    metrics.prediction_probability.remove(&labels);
+    metrics.prediction_eta_seconds.remove(&labels);
+    metrics.anomaly_score.remove(&labels);
+}
+
+/// A stable fingerprint of a target and an entity: FNV-1a over their text, in hex.
+pub fn fingerprint(alert: &str, entity: &Labels) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(&[0xff]) {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(alert.as_bytes());
+    for (name, value) in entity.iter() {
+        feed(name.as_bytes());
+        feed(value.as_bytes());
+    }
+    format!("{hash:016x}")
+}
+
+/// The ticket as a step's scoring describes it.
+struct Description<'a> {
+    target: &'a TargetScorer,
+    entity: &'a Labels,
+    scored: &'a Scored,
+    horizon_s: f64,
+}
+
+impl Describe for Description<'_> {
+    fn ticket(&self, sequence: u64, opened_at_ms: i64) -> Ticket {
+        let target = &self.target.target;
+        let o = &self.scored.observation;
+        let finite = |v: f64| v.is_finite().then_some(v);
+        let entity: BTreeMap<String, String> = self
+            .entity
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        let (op, side) = match target.comparison {
+            Comparison::Below => ("<", "fall below"),
+            Comparison::Above => (">", "rise above"),
+        };
+        let when = finite(o.eta_seconds).map_or(String::new(), |eta| {
+            format!(
+                " in ~{}",
+                crate::config::duration::format(std::time::Duration::from_secs(eta as u64))
+            )
+        });
+        let chance = finite(o.probability).map_or(String::new(), |p| format!(" (p={p:.2})"));
+        Ticket {
+            fingerprint: fingerprint(&target.alert, self.entity),
+            sequence,
+            target: target.alert.clone(),
+            title: format!(
+                "{} on {}: predicted to {side} {}{when}{chance}",
+                target.alert,
+                self.entity,
+                format_value(target.threshold)
+            ),
+            entity,
+            rule: format!("{} {op} {}", target.signal, format_value(target.threshold)),
+            threshold: target.threshold,
+            probability: finite(o.probability),
+            horizon_seconds: self.horizon_s,
+            eta_seconds: finite(o.eta_seconds),
+            eta_stderr_seconds: finite(o.eta_stderr_seconds),
+            value: finite(self.scored.level),
+            annotations: target.annotations.clone(),
+            labels: target.labels.clone(),
+            opened_at_ms,
+        }
+    }
+}

@@ -73,8 +73,8 @@ fn backtest_writes_a_row_per_step_target_and_entity_and_opens_disk_tickets() {
         .iter()
         .filter(|r| r.contains(&"HostOutOfDiskSpace"))
         .collect();
-    // 182 steps of 15 s, 8 hosts with one filesystem each.
-    assert_eq!(disk.len(), 182 * 8);
+    // 181 steps of 15 s on the step grid, 8 hosts with one filesystem each.
+    assert_eq!(disk.len(), 181 * 8);
     for row in &disk {
         let probability: f64 = row[row.len() - 6].parse().unwrap();
         assert!((0.0..=1.0).contains(&probability), "{row:?}");

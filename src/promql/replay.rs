@@ -21,7 +21,10 @@ pub struct Steps {
 }
 
 impl Steps {
-    /// The steps covering a dataset's time span, starting at its first sample.
+    /// The steps covering a dataset's time span on the step grid: multiples of the step
+    /// since the epoch, from the first at or after the first sample. `serve` evaluates
+    /// live samples on the same grid, so a replay and the live pipeline step at the same
+    /// times.
     pub fn covering(dataset: &Dataset, step_ms: i64) -> Option<Steps> {
         let times = dataset
             .series
@@ -33,14 +36,19 @@ impl Steps {
             Some(span.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
         })?;
         Some(Steps {
-            start_ms,
+            start_ms: start_ms.div_euclid(step_ms) * step_ms
+                + if start_ms.rem_euclid(step_ms) == 0 {
+                    0
+                } else {
+                    step_ms
+                },
             end_ms,
             step_ms,
         })
     }
 
-    /// The steps covering a dataset, from `start_seconds` and to `end_seconds` (unix
-    /// seconds) where given; `None` when the dataset holds no sample.
+    /// The steps covering a dataset (see [`Steps::covering`]), from `start_seconds` and to
+    /// `end_seconds` (unix seconds) where given; `None` when the dataset holds no sample.
     pub fn over(
         dataset: &Dataset,
         step_ms: i64,

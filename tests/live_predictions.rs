@@ -1,0 +1,155 @@
+//! The live path end to end with real processes: `harbinger serve` on its embedded
+//! defaults (built-in pipeline and model) receives lab-dev by remote write from
+//! `harbinger replay`, and decides exactly the tickets `harbinger backtest` decides on the
+//! same export (one code path for scoring and policy), writes them to
+//! `<data_dir>/tickets.jsonl`, and exposes the prediction gauges.
+//!
+//! The model was trained on lab-dev, so this checks the live path, not the model's
+//! quality (the held-out evaluation is in models/report/).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Process, eventually, free_ports, samples};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const LAB: &str = "../shared/data/lab-dev/metrics.csv.gz";
+const HARBINGER: &str = env!("CARGO_BIN_EXE_harbinger");
+
+fn run(args: &[&str]) {
+    let out = Command::new(HARBINGER)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("running harbinger");
+    assert!(
+        out.status.success(),
+        "harbinger {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (target, entity, unix seconds) of every ticket opening in a backtest table.
+fn backtest_openings(path: &std::path::Path) -> BTreeSet<(String, String, i64)> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| &r[9] == "1")
+        .map(|r| (r[2].to_owned(), r[1].to_owned(), r[0].parse().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn serve_decides_the_tickets_backtest_decides_and_exposes_the_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let [port] = free_ports();
+    let data_dir = dir.path().join("data");
+    let args = [
+        "serve".to_owned(),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--data-dir={}", data_dir.display()),
+    ];
+    let serve = Process::spawn(
+        "serve",
+        HARBINGER,
+        &args,
+        port,
+        dir.path(),
+        "built by cargo",
+    );
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = format!("{}/-/ready", serve.url);
+    eventually("serve ready", deadline, async || {
+        match http.get(&ready).send().await {
+            Ok(r) if r.status() == 200 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+
+    let url = format!("{}/api/v1/write", serve.url);
+    run(&[
+        "replay",
+        "--data",
+        LAB,
+        "--url",
+        &url,
+        "--as-fast-as-possible",
+    ]);
+    let predictions = dir.path().join("predictions.csv");
+    let table = predictions.to_str().unwrap();
+    run(&[
+        "backtest",
+        "--model",
+        "models/default.json",
+        "--data",
+        LAB,
+        "--out",
+        table,
+    ]);
+    let expected = backtest_openings(&predictions);
+    assert!(
+        expected
+            .iter()
+            .any(|(target, _, _)| target == "HostOutOfDiskSpace"),
+        "the backtest opens disk tickets"
+    );
+
+    // The live step clock waits one step behind the newest sample, so the export's last
+    // step is not evaluated live; compare the steps both saw.
+    let last = expected.iter().map(|o| o.2).max().unwrap();
+    let journal = data_dir.join("tickets.jsonl");
+    let opened = eventually("the live tickets", deadline, async || {
+        let text = std::fs::read_to_string(&journal).map_err(|e| e.to_string())?;
+        let opened: BTreeSet<(String, String, i64)> = text
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .filter(|a| a["action"] == "open")
+            .map(|a| {
+                let entity: Vec<String> = a["ticket"]["entity"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect();
+                let entity = format!("{{{}}}", entity.join(", "));
+                let target = a["ticket"]["target"].as_str().unwrap().to_owned();
+                (target, entity, a["at_ms"].as_i64().unwrap() / 1000)
+            })
+            .collect();
+        if opened.len() >= expected.len() - 1 {
+            Ok(opened)
+        } else {
+            Err(format!("{} openings so far", opened.len()))
+        }
+    })
+    .await;
+    let comparable: BTreeSet<_> = expected.into_iter().filter(|o| o.2 < last).collect();
+    let live: BTreeSet<_> = opened.into_iter().filter(|o| o.2 < last).collect();
+    assert_eq!(live, comparable, "live openings equal the backtest's");
+
+    let exposition = http
+        .get(format!("{}/metrics", serve.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let disk = samples(&exposition, "harbinger_prediction_probability")
+        .into_iter()
+        .filter(|(labels, p)| labels.contains("HostOutOfDiskSpace") && (0.0..=1.0).contains(p))
+        .count();
+    assert_eq!(disk, 8, "one probability per host's filesystem");
+    assert!(!samples(&exposition, "harbinger_prediction_eta_seconds").is_empty());
+    let actions: f64 = samples(&exposition, "harbinger_ticket_actions_total")
+        .iter()
+        .map(|(_, v)| v)
+        .sum();
+    assert!(actions >= live.len() as f64, "{exposition}");
+}

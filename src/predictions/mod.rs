@@ -4,7 +4,7 @@
 //! In: a model checked against the pipeline; then, after each step of the live signal
 //! engine, the time, the engine's features and the series store (for the rules' own
 //! state, from the `ALERTS` series Prometheus sends). Out: ticket actions (see
-//! [`lifecycle`]) and the gauges `harbinger_prediction_probability`,
+//! [`lifecycle`](mod@lifecycle)) and the gauges `harbinger_prediction_probability`,
 //! `harbinger_prediction_eta_seconds` and `harbinger_anomaly_score`, labelled with the
 //! target and the entity's labels; an entity the engine forgets loses its gauges.
 

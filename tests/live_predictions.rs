@@ -5,11 +5,13 @@
 //! `<data_dir>/tickets.jsonl`, and exposes the prediction gauges.
 //!
 //! The model was trained on lab-dev, so this checks the live path, not the model's
-//! quality (the held-out evaluation is in models/report/).
+//! quality (the held-out evaluation is in models/report/). A second test reloads the
+//! model on SIGHUP and on file change, refusing a bad one.
 
 mod support;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -43,34 +45,39 @@ fn backtest_openings(path: &std::path::Path) -> BTreeSet<(String, String, i64)> 
         .collect()
 }
 
-#[tokio::test]
-async fn serve_decides_the_tickets_backtest_decides_and_exposes_the_predictions() {
-    let dir = tempfile::tempdir().unwrap();
+/// `harbinger serve` on `data_dir`, with `extra` arguments, once it is ready.
+async fn serve(dir: &Path, data_dir: &Path, extra: &[String]) -> Process {
     let [port] = free_ports();
-    let data_dir = dir.path().join("data");
-    let args = [
+    let mut args = vec![
         "serve".to_owned(),
         format!("--listen=127.0.0.1:{port}"),
         format!("--data-dir={}", data_dir.display()),
     ];
-    let serve = Process::spawn(
-        "serve",
-        HARBINGER,
-        &args,
-        port,
-        dir.path(),
-        "built by cargo",
-    );
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    args.extend_from_slice(extra);
+    let serve = Process::spawn("serve", HARBINGER, &args, port, dir, "built by cargo");
     let ready = format!("{}/-/ready", serve.url);
+    let deadline = Instant::now() + Duration::from_secs(30);
     eventually("serve ready", deadline, async || {
-        match http.get(&ready).send().await {
+        match reqwest::get(&ready).await {
             Ok(r) if r.status() == 200 => Ok(()),
             other => Err(format!("{other:?}")),
         }
     })
     .await;
+    serve
+}
+
+async fn metrics(serve: &Process) -> String {
+    let url = format!("{}/metrics", serve.url);
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test]
+async fn serve_decides_the_tickets_backtest_decides_and_exposes_the_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let serve = serve(dir.path(), &data_dir, &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
 
     let url = format!("{}/api/v1/write", serve.url);
     run(&[
@@ -133,14 +140,7 @@ async fn serve_decides_the_tickets_backtest_decides_and_exposes_the_predictions(
     let live: BTreeSet<_> = opened.into_iter().filter(|o| o.2 < last).collect();
     assert_eq!(live, comparable, "live openings equal the backtest's");
 
-    let exposition = http
-        .get(format!("{}/metrics", serve.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = metrics(&serve).await;
     let disk = samples(&exposition, "harbinger_prediction_probability")
         .into_iter()
         .filter(|(labels, p)| labels.contains("HostOutOfDiskSpace") && (0.0..=1.0).contains(p))
@@ -152,4 +152,63 @@ async fn serve_decides_the_tickets_backtest_decides_and_exposes_the_predictions(
         .map(|(_, v)| v)
         .sum();
     assert!(actions >= live.len() as f64, "{exposition}");
+}
+
+#[tokio::test]
+async fn a_new_model_is_loaded_on_sighup_or_file_change_and_a_bad_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json");
+    let default_model = Path::new(ROOT).join("models/default.json");
+    std::fs::copy(&default_model, &model).unwrap();
+    let config = dir.path().join("harbinger.yml");
+    std::fs::write(&config, format!("model: {}\n", model.display())).unwrap();
+    let data_dir = dir.path().join("data");
+    let serve = serve(
+        dir.path(),
+        &data_dir,
+        &[format!("--config={}", config.display())],
+    )
+    .await;
+    let reloads = async |result: &str| -> f64 {
+        let exposition = metrics(&serve).await;
+        let label = format!("result=\"{result}\"");
+        samples(&exposition, "harbinger_model_reloads_total")
+            .iter()
+            .filter(|(labels, _)| labels.contains(&label))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+
+    std::fs::write(&model, "{ not a model").unwrap();
+    serve.signal(libc::SIGHUP);
+    eventually("a refused reload", deadline, async || {
+        match reloads("failure").await {
+            n if n >= 1.0 => Ok(()),
+            n => Err(format!("{n} failures")),
+        }
+    })
+    .await;
+    assert_eq!(reloads("success").await, 0.0);
+    let ready = reqwest::get(format!("{}/-/ready", serve.url))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "the old model keeps serving");
+    assert!(
+        serve.log_tail(20).contains("model reload refused"),
+        "{}",
+        serve.log_tail(20)
+    );
+
+    // A good file again, without a signal: the file watch picks it up.
+    std::fs::copy(&default_model, &model).unwrap();
+    eventually(
+        "a reload on file change",
+        deadline,
+        async || match reloads("success").await {
+            n if n >= 1.0 => Ok(()),
+            n => Err(format!("{n} successes")),
+        },
+    )
+    .await;
 }

@@ -18,6 +18,7 @@ use promql_parser::label::Matcher;
 
 use super::engine::SignalEngine;
 use super::spec::Pipeline;
+use crate::model::{Model, ModelError};
 use crate::predictions::LivePredictions;
 use crate::promql::{EvalError, Labels, Plan, Point, SeriesIndex, SeriesStore};
 use crate::registry::{AcceptedSample, SeriesId};
@@ -77,6 +78,14 @@ impl LiveSignals {
 
     pub fn engine(&self) -> &SignalEngine {
         &self.engine
+    }
+
+    /// Scores with `model` from the next step on (see `LivePredictions::reload`).
+    pub fn reload_model(&mut self, model: &Model) -> Result<(), ModelError> {
+        match &mut self.predictions {
+            Some(predictions) => predictions.reload(self.engine.pipeline(), model),
+            None => Ok(()),
+        }
     }
 
     /// The ticket actions decided since the last call.

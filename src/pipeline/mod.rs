@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+use crate::model::Model;
 use crate::promql::Labels;
 use crate::registry::{AcceptedSample, Registry, SeriesId};
 use crate::telemetry::{ActionLabels, Metrics};
@@ -52,6 +53,8 @@ pub struct Worker {
     pub metrics: Metrics,
     /// Where the ticket actions the live predictions decide go.
     pub tickets: mpsc::UnboundedSender<TicketAction>,
+    /// New models to score with, already checked against the pipeline.
+    pub models: mpsc::UnboundedReceiver<Model>,
 }
 
 impl Worker {
@@ -67,6 +70,11 @@ impl Worker {
                     Some(event) => self.process(&event, events.len()),
                     None => break,
                 },
+                Some(model) = self.models.recv() => {
+                    if let Err(error) = self.live.reload_model(&model) {
+                        warn!(%error, "the new model was refused; the current one keeps scoring");
+                    }
+                }
                 _ = &mut shutdown => {
                     // Refuse new events, then finish the ones already accepted.
                     events.close();

@@ -86,6 +86,24 @@ impl LivePredictions {
         })
     }
 
+    /// Scores with `model` from now on, keeping every open ticket and policy state; a
+    /// model that does not match the pipeline is refused and the current one stays.
+    pub fn reload(&mut self, pipeline: &Pipeline, model: &Model) -> Result<(), ModelError> {
+        let mut next = LivePredictions::new(pipeline, Some(model), self.metrics.clone())?;
+        for target in &mut next.targets {
+            let alert = &target.scorer.target.alert;
+            if let Some(old) = self
+                .targets
+                .iter_mut()
+                .find(|t| &t.scorer.target.alert == alert)
+            {
+                target.entities = std::mem::take(&mut old.entities);
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// Scores and decides every entity at `t_ms`; appends the ticket actions.
     pub fn step(
         &mut self,

@@ -8,6 +8,7 @@
 //! eviction sweep, drain the queue into the pipeline, exit; all within the deadline.
 
 mod auth;
+mod model_watch;
 mod ops;
 mod respond;
 mod write;
@@ -63,6 +64,8 @@ pub struct App {
     pipeline: Pipeline,
     /// Scores the pipeline's targets; None: tickets on the ETA alone.
     model: Option<Model>,
+    /// The model's file, watched for reloads; None for the built-in model.
+    model_path: Option<PathBuf>,
     /// Where the built-in sink appends ticket actions.
     tickets_path: PathBuf,
     series_idle_timeout: Duration,
@@ -110,6 +113,7 @@ impl App {
             events: Some(events),
             pipeline: valid.pipeline,
             model: valid.model,
+            model_path: config.model.clone(),
             tickets_path: config.data_dir.join("tickets.jsonl"),
             series_idle_timeout: ingest.series_idle_timeout,
             shutdown_timeout: config.shutdown_timeout,
@@ -157,6 +161,7 @@ impl App {
             events,
             pipeline,
             model,
+            model_path,
             tickets_path,
             series_idle_timeout,
             shutdown_timeout,
@@ -175,12 +180,18 @@ impl App {
             .transpose()
             .map_err(std::io::Error::other)?;
         let (tickets, ticket_actions) = tokio::sync::mpsc::unbounded_channel();
+        let (reloaded, models) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = model_path.map(|path| {
+            let watch = model_watch::watch(path, pipeline.clone(), reloaded, state.metrics.clone());
+            tokio::spawn(watch)
+        });
         let journal = tokio::spawn(crate::tickets::journal::write(tickets_path, ticket_actions));
         let worker = pipeline::Worker {
             live: pipeline::LiveSignals::new(pipeline, predictions),
             registry: state.registry.clone(),
             metrics: state.metrics.clone(),
             tickets,
+            models,
         };
         let pipeline = events.map(|events| tokio::spawn(worker.run(events, pipeline_stopped)));
         let sweeper = tokio::spawn(sweep_idle_series(state.clone(), series_idle_timeout));
@@ -215,6 +226,9 @@ impl App {
                 warn!(%error, "server task failed during shutdown");
             }
             sweeper.abort();
+            if let Some(watcher) = &watcher {
+                watcher.abort();
+            }
             info!("requests finished; draining the pipeline queue");
             let _ = stop_pipeline.send(());
             if let Some(pipeline) = pipeline {

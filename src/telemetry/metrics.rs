@@ -83,6 +83,12 @@ pub struct Metrics {
     pub prediction_eta_seconds: Family<EntityLabels, Gauge<f64, AtomicU64>>,
     pub anomaly_score: Family<EntityLabels, Gauge<f64, AtomicU64>>,
     pub ticket_actions: Family<ActionLabels, Counter>,
+    pub model_reloads: Family<ReloadLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub result: &'static str,
 }
 
 /// `target` and the entity's labels, as the prediction gauges carry them.
@@ -127,6 +133,7 @@ impl Metrics {
             prediction_eta_seconds: Family::default(),
             anomaly_score: Family::default(),
             ticket_actions: Family::default(),
+            model_reloads: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("harbinger");
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -270,6 +277,11 @@ impl Metrics {
             "ticket_actions",
             "Ticket actions decided (open, update, confirm, resolve), by target",
             metrics.ticket_actions.clone(),
+        );
+        r.register(
+            "model_reloads",
+            "Model reloads on SIGHUP or file change, by result (success, failure)",
+            metrics.model_reloads.clone(),
         );
         metrics
     }

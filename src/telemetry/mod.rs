@@ -4,4 +4,4 @@ mod logging;
 mod metrics;
 
 pub use logging::{LogFormat, init_logging};
-pub use metrics::{ActionLabels, CodeLabels, DropReason, EntityLabels, Metrics};
+pub use metrics::{ActionLabels, CodeLabels, DropReason, EntityLabels, Metrics, ReloadLabels};

@@ -65,6 +65,14 @@ impl Process {
         }
     }
 
+    /// Sends the process a signal (e.g. `libc::SIGHUP`).
+    #[allow(dead_code)] // Shared by the test crates; not every one signals.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid, which it holds until we reap it.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0, "signalling {}", self.name);
+    }
+
     /// The last `lines` lines of the program's output.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -4,16 +4,27 @@
 //! Needs Debian's `prometheus` and `prometheus-node-exporter` on PATH; the test fails
 //! (never skips) without them.
 
+mod stack;
 mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use stack::{start_node_exporter, start_prometheus, wait_ok};
 use support::{Process, eventually, free_ports, samples};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-const INSTALL: &str = "run `apt-get install prometheus prometheus-node-exporter`";
+
+/// An alert that always fires, so that ALERTS series are sent from the start.
+const RULES: &str = r#"
+groups:
+  - name: e2e
+    rules:
+      - alert: AlwaysFiring
+        expr: vector(1)
+        for: 0s
+"#;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_remote_writes_scraped_series_and_alerts_to_harbinger() {
@@ -29,7 +40,7 @@ async fn prometheus_remote_writes_scraped_series_and_alerts_to_harbinger() {
     let [harbinger_port, node_port, prometheus_port] = free_ports();
     let harbinger = start_harbinger(dir.path(), harbinger_port);
     let node = start_node_exporter(dir.path(), node_port);
-    let prometheus = start_prometheus(dir.path(), prometheus_port, &node, &harbinger);
+    let prometheus = start_prometheus(dir.path(), prometheus_port, &node, &harbinger, RULES);
     wait_ok(&http, &format!("{}/-/ready", harbinger.url), deadline).await;
     wait_ok(&http, &format!("{}/metrics", node.url), deadline).await;
     wait_ok(&http, &format!("{}/-/ready", prometheus.url), deadline).await;
@@ -115,71 +126,6 @@ fn start_harbinger(dir: &Path, port: u16) -> Process {
         dir,
         "cargo builds it for integration tests",
     )
-}
-
-fn start_node_exporter(dir: &Path, port: u16) -> Process {
-    let args = [
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--collector.disable-defaults".into(),
-        "--collector.filesystem".into(),
-        // The default also excludes overlay, which is `/` in a container.
-        "--collector.filesystem.fs-types-exclude=^(autofs|cgroup2?|devpts|nsfs|proc|sysfs)$".into(),
-    ];
-    Process::spawn(
-        "node_exporter",
-        "prometheus-node-exporter",
-        &args,
-        port,
-        dir,
-        INSTALL,
-    )
-}
-
-fn start_prometheus(dir: &Path, port: u16, node: &Process, harbinger: &Process) -> Process {
-    let node_target = node.url.trim_start_matches("http://");
-    let rules = dir.join("rules.yml");
-    let rule_file = r#"
-groups:
-  - name: e2e
-    rules:
-      - alert: AlwaysFiring
-        expr: vector(1)
-        for: 0s
-"#;
-    std::fs::write(&rules, rule_file).expect("writing the rule file");
-    let config = dir.join("prometheus.yml");
-    let prometheus_yml = format!(
-        r#"
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-rule_files: ["{rules}"]
-scrape_configs:
-  - job_name: node
-    static_configs: [{{targets: ["{node_target}"]}}]
-remote_write:
-  - url: {harbinger}/api/v1/write
-    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}}
-    metadata_config: {{send_interval: 1s}}
-"#,
-        rules = rules.display(),
-        harbinger = harbinger.url,
-    );
-    std::fs::write(&config, prometheus_yml).expect("writing prometheus.yml");
-    let args = [
-        format!("--config.file={}", config.display()),
-        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-    ];
-    Process::spawn("prometheus", "prometheus", &args, port, dir, INSTALL)
-}
-
-/// Waits for `url` to answer 200.
-async fn wait_ok(http: &reqwest::Client, url: &str, deadline: Instant) {
-    eventually(url, deadline, async || match http.get(url).send().await {
-        Ok(response) if response.status() == 200 => Ok(()),
-        Ok(response) => Err(format!("status {}", response.status())),
-        Err(error) => Err(error.to_string()),
-    })
-    .await;
 }
 
 /// A label value in `series_with` that matches any value.

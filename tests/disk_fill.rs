@@ -1,0 +1,203 @@
+//! The product's acceptance path with real software: two tmpfs mounts watched by
+//! Debian's node_exporter, scraped by Debian's Prometheus, which evaluates
+//! `HostOutOfDiskSpace` and remote-writes everything to `harbinger serve`. The test fills
+//! the first mount: harbinger must open exactly one ticket for it **before** Prometheus
+//! reports the rule firing, confirm it when the rule fires, and resolve it as
+//! `materialised` once the test cleans the mount and the alert resolves; it must open
+//! nothing for the second, steady mount.
+//!
+//! harbinger runs a pipeline of its own at a 1 s step, without a model, so tickets open
+//! on the trend's ETA. Needs root (to mount tmpfs) and Debian's `prometheus` and
+//! `prometheus-node-exporter`; fails, never skips, without them.
+
+mod stack;
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use stack::{start_node_exporter, start_prometheus, wait_ok};
+use support::{Process, eventually, free_ports, samples};
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn new(path: PathBuf) -> Mount {
+        std::fs::create_dir_all(&path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .arg(&path)
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs at {} (root needed)",
+            path.display()
+        );
+        Mount(path)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+const MIB: usize = 1 << 20;
+
+/// harbinger's actions for the mount at `mountpoint`, as (action, outcome) pairs.
+fn actions(journal: &Path, mountpoint: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    let mountpoint = mountpoint.to_str().unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+        .filter(|a| a["ticket"]["entity"]["mountpoint"] == mountpoint)
+        .map(|a| {
+            let outcome = a["outcome"].as_str().unwrap_or("").to_owned();
+            (a["action"].as_str().unwrap().to_owned(), outcome)
+        })
+        .collect()
+}
+
+/// Whether Prometheus reports `HostOutOfDiskSpace` firing for `mountpoint`.
+async fn firing(http: &reqwest::Client, prometheus: &Process, mountpoint: &Path) -> bool {
+    let url = format!("{}/api/v1/alerts", prometheus.url);
+    let Ok(response) = http.get(url).send().await else {
+        return false;
+    };
+    let body: Value = response.json().await.unwrap_or_default();
+    let alerts = body["data"]["alerts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    alerts.iter().any(|a| {
+        a["labels"]["mountpoint"] == mountpoint.to_str().unwrap() && a["state"] == "firing"
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filling_disk_gets_one_ticket_before_the_rule_fires_and_the_steady_one_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let filling = Mount::new(dir.path().join("mnt-a"));
+    let steady = Mount::new(dir.path().join("mnt-b"));
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+
+    let rules = format!(
+        r#"
+groups:
+  - name: disk
+    rules:
+      - alert: HostOutOfDiskSpace
+        expr: (node_filesystem_avail_bytes{{mountpoint=~"{dir}/mnt-.*"}} * 100) / node_filesystem_size_bytes{{mountpoint=~"{dir}/mnt-.*"}} < 10
+        for: 20s
+        labels: {{severity: warning}}
+        annotations: {{summary: "Disk almost full"}}
+"#,
+        dir = dir.path().display()
+    );
+    std::fs::write(dir.path().join("rules.yml"), &rules).unwrap();
+    let pipeline = dir.path().join("pipeline.yml");
+    std::fs::write(
+        &pipeline,
+        "step: 1s\nentity_labels: [instance, mountpoint]\nrule_files: [rules.yml]\n\
+         features: {windows: [10s, 30s, 1m], half_lives: [5s, 30s], anomaly_window: 1m}\n",
+    )
+    .unwrap();
+    let config = dir.path().join("harbinger.yml");
+    std::fs::write(&config, format!("pipeline: {}\n", pipeline.display())).unwrap();
+
+    let [harbinger_port, node_port, prometheus_port] = free_ports();
+    let data_dir = dir.path().join("harbinger");
+    let args = [
+        "serve".to_owned(),
+        format!("--config={}", config.display()),
+        format!("--listen=127.0.0.1:{harbinger_port}"),
+        format!("--data-dir={}", data_dir.display()),
+    ];
+    let harbinger_bin = env!("CARGO_BIN_EXE_harbinger");
+    let harbinger = Process::spawn(
+        "harbinger",
+        harbinger_bin,
+        &args,
+        harbinger_port,
+        dir.path(),
+        "",
+    );
+    let node = start_node_exporter(dir.path(), node_port);
+    let prometheus = start_prometheus(dir.path(), prometheus_port, &node, &harbinger, &rules);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    wait_ok(&http, &format!("{}/-/ready", harbinger.url), deadline).await;
+    wait_ok(&http, &format!("{}/-/ready", prometheus.url), deadline).await;
+    let journal = data_dir.join("tickets.jsonl");
+
+    // Fill mount a at 160 KiB/s to 95 % (about 50 s), checking each second whether the
+    // rule fires before harbinger has opened its ticket.
+    let mut file = std::fs::File::create(filling.0.join("log")).unwrap();
+    let chunk = vec![b'x'; 160 * 1024];
+    let mut written = 0;
+    let mut opened_before_firing = None;
+    while !firing(&http, &prometheus, &filling.0).await {
+        assert!(Instant::now() < deadline, "the rule never fired");
+        if written + chunk.len() <= 8 * MIB * 95 / 100 {
+            file.write_all(&chunk).unwrap();
+            file.flush().unwrap();
+            written += chunk.len();
+        }
+        let opened = actions(&journal, &filling.0)
+            .iter()
+            .any(|(a, _)| a == "open");
+        opened_before_firing = Some(opened);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(
+        opened_before_firing,
+        Some(true),
+        "harbinger opened its ticket before Prometheus reported the rule firing"
+    );
+
+    eventually("harbinger to confirm", deadline, async || {
+        let seen = actions(&journal, &filling.0);
+        match seen.iter().any(|(a, _)| a == "confirm") {
+            true => Ok(()),
+            false => Err(format!("{seen:?}")),
+        }
+    })
+    .await;
+
+    // Clean up: the alert resolves, and so does the ticket.
+    drop(file);
+    std::fs::remove_file(filling.0.join("log")).unwrap();
+    let seen = eventually("harbinger to resolve", deadline, async || {
+        let seen = actions(&journal, &filling.0);
+        match seen.last() {
+            Some((a, _)) if a == "resolve" => Ok(seen),
+            _ => Err(format!("{seen:?}")),
+        }
+    })
+    .await;
+    let opens = seen.iter().filter(|(a, _)| a == "open").count();
+    assert_eq!(opens, 1, "exactly one ticket: {seen:?}");
+    assert_eq!(seen.last().unwrap().1, "materialised", "{seen:?}");
+    assert!(
+        actions(&journal, &steady.0).is_empty(),
+        "nothing for the steady mount: {:?}",
+        actions(&journal, &steady.0)
+    );
+    let url = format!("{}/metrics", harbinger.url);
+    let exposition = http.get(url).send().await.unwrap().text().await.unwrap();
+    let opened: f64 = samples(&exposition, "harbinger_ticket_actions_total")
+        .iter()
+        .filter(|(labels, _)| labels.contains("action=\"open\""))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(opened, 1.0, "{exposition}");
+}

@@ -1,0 +1,75 @@
+//! The monitoring stack of the end-to-end tests, as operators run it: Debian's
+//! node_exporter (filesystem collector only) scraped every second by Debian's
+//! Prometheus, which evaluates the given rules every second and remote-writes
+//! everything to harbinger.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::support::{Process, eventually};
+
+pub const INSTALL: &str = "run `apt-get install prometheus prometheus-node-exporter`";
+
+pub fn start_node_exporter(dir: &Path, port: u16) -> Process {
+    let args = [
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--collector.disable-defaults".into(),
+        "--collector.filesystem".into(),
+        // The default also excludes overlay, which is `/` in a container.
+        "--collector.filesystem.fs-types-exclude=^(autofs|cgroup2?|devpts|nsfs|proc|sysfs)$".into(),
+    ];
+    Process::spawn(
+        "node_exporter",
+        "prometheus-node-exporter",
+        &args,
+        port,
+        dir,
+        INSTALL,
+    )
+}
+
+/// Prometheus with `rules` (a rule file's text), scraping `node` as job `node`.
+pub fn start_prometheus(
+    dir: &Path,
+    port: u16,
+    node: &Process,
+    harbinger: &Process,
+    rules: &str,
+) -> Process {
+    let node_target = node.url.trim_start_matches("http://");
+    let rule_path = dir.join("rules.yml");
+    std::fs::write(&rule_path, rules).expect("writing the rule file");
+    let config = dir.join("prometheus.yml");
+    let prometheus_yml = format!(
+        r#"
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+rule_files: ["{rules}"]
+scrape_configs:
+  - job_name: node
+    static_configs: [{{targets: ["{node_target}"]}}]
+remote_write:
+  - url: {harbinger}/api/v1/write
+    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}}
+    metadata_config: {{send_interval: 1s}}
+"#,
+        rules = rule_path.display(),
+        harbinger = harbinger.url,
+    );
+    std::fs::write(&config, prometheus_yml).expect("writing prometheus.yml");
+    let args = [
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ];
+    Process::spawn("prometheus", "prometheus", &args, port, dir, INSTALL)
+}
+
+/// Waits for `url` to answer 200.
+pub async fn wait_ok(http: &reqwest::Client, url: &str, deadline: Instant) {
+    eventually(url, deadline, async || match http.get(url).send().await {
+        Ok(response) if response.status() == 200 => Ok(()),
+        Ok(response) => Err(format!("status {}", response.status())),
+        Err(error) => Err(error.to_string()),
+    })
+    .await;
+}

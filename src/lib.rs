@@ -17,6 +17,8 @@
 //!   slope, EWMA, volatility, min/max, anomaly score, ETA to each threshold), incrementally
 //!   and in memory bounded by the windows.
 //! - [`tickets`]: ticket actions (open, update, confirm, resolve), what a ticket carries.
+//! - [`outbox`]: ticket actions in, written durably, then delivered at least once to
+//!   every configured sink (webhook, JSON-lines file), with retries and a dead-letter list.
 //! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
 //!   and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
@@ -32,6 +34,8 @@
 //! - [`sender`]: a dataset in, remote-write requests to any receiver out, in time
 //!   order, paced or as fast as possible, with Prometheus's batching and retries
 //!   (`harbinger replay`).
+//! - [`retry`]: whether to retry an HTTP answer, and the capped, jittered backoff
+//!   (`export` and `outbox`).
 
 pub mod config;
 pub mod dataset;
@@ -40,10 +44,12 @@ pub mod export;
 pub mod features;
 pub mod ingest;
 pub mod model;
+pub mod outbox;
 pub mod pipeline;
 pub mod promql;
 pub mod registry;
 pub mod report;
+pub mod retry;
 pub mod rules;
 pub mod sender;
 pub mod server;

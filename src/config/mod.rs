@@ -19,6 +19,7 @@ use serde::Deserialize;
 pub use secret::Secret;
 
 use crate::ingest::{DecodeLimits, LabelLimits};
+use crate::outbox::{TicketsConfig, ValidTickets};
 use crate::pipeline::Pipeline;
 
 /// Everything `harbinger serve` reads from its configuration file.
@@ -38,6 +39,8 @@ pub struct Config {
     /// The pipeline whose signals and features are evaluated on the live samples; the
     /// built-in copy of `pipelines/node-exporter.yml` when absent.
     pub pipeline: Option<PathBuf>,
+    /// Where ticket actions are delivered (a JSON-lines file in `data_dir` when absent).
+    pub tickets: TicketsConfig,
 }
 
 /// Limits and queues of the remote-write receiver.
@@ -103,6 +106,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             write_auth: None,
             pipeline: None,
+            tickets: TicketsConfig::default(),
         }
     }
 }
@@ -165,6 +169,7 @@ pub struct ValidConfig {
     pub config: Config,
     pub write_auth: Option<WriteAuth>,
     pub pipeline: Pipeline,
+    pub tickets: ValidTickets,
 }
 
 /// Credentials a write request must present.
@@ -248,11 +253,13 @@ impl Config {
                 .map_err(|e| problems.push(format!("pipeline: {e}")))
                 .ok(),
         };
-        if let (true, Some(pipeline)) = (problems.is_empty(), pipeline) {
+        let tickets = self.tickets.validate(&mut problems);
+        if let (true, Some(pipeline), Some(tickets)) = (problems.is_empty(), pipeline, tickets) {
             Ok(ValidConfig {
                 config: self,
                 write_auth,
                 pipeline,
+                tickets,
             })
         } else {
             Err(ConfigError::Invalid {

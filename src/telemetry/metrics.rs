@@ -21,6 +21,26 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// A ticket action's fate at one sink: `outcome` is `delivered` or `dead_lettered`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TicketLabels {
+    pub sink: String,
+    pub action: &'static str,
+    pub outcome: &'static str,
+}
+
+/// One delivery attempt: `result` is `delivered`, `retry` or `rejected`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub sink: String,
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabels {
+    pub sink: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
@@ -74,6 +94,10 @@ pub struct Metrics {
     pub pipeline_evaluation_errors: Counter,
     pub pipeline_feature_states: Gauge,
     pub pipeline_feature_bytes: Gauge,
+    pub tickets: Family<TicketLabels, Counter>,
+    pub ticket_delivery_attempts: Family<AttemptLabels, Counter>,
+    pub outbox_pending: Family<SinkLabels, Gauge>,
+    pub outbox_dead_letters: Family<SinkLabels, Gauge>,
 }
 
 impl Metrics {
@@ -105,6 +129,10 @@ impl Metrics {
             pipeline_evaluation_errors: Counter::default(),
             pipeline_feature_states: Gauge::default(),
             pipeline_feature_bytes: Gauge::default(),
+            tickets: Family::default(),
+            ticket_delivery_attempts: Family::default(),
+            outbox_pending: Family::default(),
+            outbox_dead_letters: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("harbinger");
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -228,6 +256,26 @@ impl Metrics {
             "pipeline_feature_bytes",
             "Memory held by the features of all signal and entity pairs",
             metrics.pipeline_feature_bytes.clone(),
+        );
+        r.register(
+            "tickets",
+            "Ticket actions settled at a sink, by action and outcome (delivered, dead_lettered)",
+            metrics.tickets.clone(),
+        );
+        r.register(
+            "ticket_delivery_attempts",
+            "Attempts to deliver a ticket action, by sink and result (delivered, retry, rejected)",
+            metrics.ticket_delivery_attempts.clone(),
+        );
+        r.register(
+            "outbox_pending",
+            "Ticket actions stored and not yet delivered to the sink",
+            metrics.outbox_pending.clone(),
+        );
+        r.register(
+            "outbox_dead_letters",
+            "Ticket actions the sink refused for good, kept in the outbox's dead-letter list",
+            metrics.outbox_dead_letters.clone(),
         );
         metrics
     }

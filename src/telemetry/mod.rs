@@ -4,4 +4,4 @@ mod logging;
 mod metrics;
 
 pub use logging::{LogFormat, init_logging};
-pub use metrics::{CodeLabels, DropReason, Metrics};
+pub use metrics::{AttemptLabels, CodeLabels, DropReason, Metrics, SinkLabels, TicketLabels};

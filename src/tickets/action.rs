@@ -25,8 +25,20 @@ pub enum ActionKind {
     Resolve { outcome: Outcome },
 }
 
+impl ActionKind {
+    /// The action's name, as serialised and in metric labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Open => "open",
+            ActionKind::Update => "update",
+            ActionKind::Confirm => "confirm",
+            ActionKind::Resolve { .. } => "resolve",
+        }
+    }
+}
+
 /// What an operator needs to act on a prediction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ticket {
     /// Hex of a stable hash of the target and the entity labels.
     pub fingerprint: String,

@@ -302,6 +302,7 @@ async fn transient_failures_are_retried_until_delivered_and_applied_once() {
     }
     drained(&handle, "desk").await;
     dispatchers.shutdown(Duration::from_secs(5)).await;
+    assert!(handle.dead_letters().await.unwrap().is_empty());
 
     let desk = desk.desk.lock().unwrap();
     let sent = |key: &str| desk.requests.iter().filter(|r| r.key == key).count();
@@ -319,7 +320,6 @@ async fn transient_failures_are_retried_until_delivered_and_applied_once() {
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
-    assert!(handle.dead_letters().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

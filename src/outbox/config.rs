@@ -114,7 +114,7 @@ pub struct ValidTickets {
 #[derive(Debug, Clone)]
 pub enum SinkSpec {
     File { name: String, path: Option<PathBuf> },
-    Webhook(WebhookSpec),
+    Webhook(Box<WebhookSpec>),
 }
 
 impl SinkSpec {
@@ -158,9 +158,9 @@ impl TicketsConfig {
                     name: file.name.clone().unwrap_or_else(|| "file".to_owned()),
                     path: file.path.clone(),
                 }),
-                SinkConfig::Webhook(webhook) => {
-                    webhook.validate(&field, problems).map(SinkSpec::Webhook)
-                }
+                SinkConfig::Webhook(webhook) => webhook
+                    .validate(&field, problems)
+                    .map(|spec| SinkSpec::Webhook(Box::new(spec))),
             };
             let Some(spec) = spec else { continue };
             let name = spec.name();
@@ -192,10 +192,15 @@ impl WebhookSinkConfig {
             None if self.url.ends_with('/') => format!("{}{{id}}/", self.url),
             None => format!("{}/{{id}}/", self.url),
         };
-        if let Err(e) = reqwest::Url::parse(&ticket_url.replace("{id}", "1")) {
-            problems.push(format!("{field}.ticket_url: {ticket_url:?}: {e}"));
-        } else if !ticket_url.contains("{id}") {
-            problems.push(format!("{field}.ticket_url: {ticket_url:?} has no {{id}}"));
+        // A default ticket_url derived from a bad url says nothing new.
+        if url.is_some() || self.ticket_url.is_some() {
+            match reqwest::Url::parse(&ticket_url.replace("{id}", "1")) {
+                Err(e) => problems.push(format!("{field}.ticket_url: {ticket_url:?}: {e}")),
+                Ok(_) if !ticket_url.contains("{id}") => {
+                    problems.push(format!("{field}.ticket_url: {ticket_url:?} has no {{id}}"))
+                }
+                Ok(_) => {}
+            }
         }
         let id_pointer = self.id_pointer.clone().unwrap_or_else(|| "/id".to_owned());
         if !id_pointer.starts_with('/') {

@@ -106,7 +106,7 @@ pub fn open(
                 .spawn(&mut tasks);
             }
             SinkSpec::Webhook(spec) => {
-                let sink = WebhookSink::new(spec.clone(), Arc::clone(&store))
+                let sink = WebhookSink::new((**spec).clone(), Arc::clone(&store))
                     .map_err(|e| sink_error(e.to_string()))?;
                 Dispatcher {
                     sink: Arc::new(sink),

@@ -182,7 +182,57 @@ pub fn example_action() -> TicketAction {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
+
+    const SCHEMA: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/webhook-body.schema.json"
+    );
+
+    /// The webhook's default body, as a receiver reads it.
+    #[derive(Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schemars(title = "harbinger webhook body (default template)")]
+    #[allow(dead_code)] // read by the schema and the shape check only
+    struct DefaultBody {
+        /// The ticket's title, also at `ticket.title`.
+        title: String,
+        /// `open`, `update`, `confirm` or `resolve`.
+        action: String,
+        /// For `resolve` only; null otherwise.
+        outcome: Option<Outcome>,
+        /// `<fingerprint>-<ticket sequence>-<action sequence>`, the same on every
+        /// attempt; also sent as the `Idempotency-Key` header.
+        idempotency_key: String,
+        /// Unix milliseconds of the step that decided the action.
+        at_ms: i64,
+        ticket: Ticket,
+    }
+
+    /// The default body has the committed schema's shape, and the committed schema is
+    /// the one the code derives. `UPDATE_SCHEMA=1 cargo test outbox::template`
+    /// rewrites it after a deliberate change.
+    #[test]
+    fn the_default_body_matches_the_committed_schema() {
+        let resolve = example_action();
+        let open = TicketAction::new(ActionKind::Open, 1, resolve.ticket.clone(), 1);
+        for action in [resolve, open] {
+            let body = Template::default_body().render(&action);
+            serde_json::from_value::<DefaultBody>(body).expect("the default body's shape");
+        }
+        let derived =
+            serde_json::to_string_pretty(&schemars::schema_for!(DefaultBody)).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(SCHEMA, &derived).unwrap();
+        }
+        let committed = std::fs::read_to_string(SCHEMA).unwrap_or_default();
+        assert!(
+            committed == derived,
+            "schemas/webhook-body.schema.json is stale: run UPDATE_SCHEMA=1 cargo test outbox::template"
+        );
+    }
 
     #[test]
     fn placeholders_keep_their_type_alone_and_become_text_inside_text() {

@@ -19,6 +19,8 @@
 //! - [`predictions`]: live scoring at every step with the model and its policy; ticket
 //!   lifecycles and the prediction gauges.
 //! - [`tickets`]: ticket actions (open, update, confirm, resolve), what a ticket carries.
+//! - [`outbox`]: ticket actions in, written durably, then delivered at least once to
+//!   every configured sink (webhook, JSON-lines file), with retries and a dead-letter list.
 //! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
 //!   and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
@@ -34,6 +36,8 @@
 //! - [`sender`]: a dataset in, remote-write requests to any receiver out, in time
 //!   order, paced or as fast as possible, with Prometheus's batching and retries
 //!   (`harbinger replay`).
+//! - [`retry`]: whether to retry an HTTP answer, and the capped, jittered backoff
+//!   (`export` and `outbox`).
 
 pub mod config;
 pub mod dataset;
@@ -42,11 +46,13 @@ pub mod export;
 pub mod features;
 pub mod ingest;
 pub mod model;
+pub mod outbox;
 pub mod pipeline;
 pub mod predictions;
 pub mod promql;
 pub mod registry;
 pub mod report;
+pub mod retry;
 pub mod rules;
 pub mod sender;
 pub mod server;

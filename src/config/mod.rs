@@ -20,6 +20,7 @@ pub use secret::Secret;
 
 use crate::ingest::{DecodeLimits, LabelLimits};
 use crate::model::Model;
+use crate::outbox::{TicketsConfig, ValidTickets};
 use crate::pipeline::Pipeline;
 
 /// Everything `harbinger serve` reads from its configuration file.
@@ -43,6 +44,8 @@ pub struct Config {
     /// absent: the built-in copy of `models/default.json` with the built-in pipeline;
     /// with another pipeline, no model, and tickets open on the trend's ETA alone.
     pub model: Option<PathBuf>,
+    /// Where ticket actions are delivered (a JSON-lines file in `data_dir` when absent).
+    pub tickets: TicketsConfig,
 }
 
 /// Limits and queues of the remote-write receiver.
@@ -109,6 +112,7 @@ impl Default for Config {
             write_auth: None,
             pipeline: None,
             model: None,
+            tickets: TicketsConfig::default(),
         }
     }
 }
@@ -173,6 +177,7 @@ pub struct ValidConfig {
     pub pipeline: Pipeline,
     /// None: a pipeline of the user's without a model.
     pub model: Option<Model>,
+    pub tickets: ValidTickets,
 }
 
 /// Credentials a write request must present.
@@ -268,12 +273,14 @@ impl Config {
         {
             problems.push(format!("model: {e}"));
         }
-        if let (true, Some(pipeline)) = (problems.is_empty(), pipeline) {
+        let tickets = self.tickets.validate(&mut problems);
+        if let (true, Some(pipeline), Some(tickets)) = (problems.is_empty(), pipeline, tickets) {
             Ok(ValidConfig {
                 config: self,
                 write_auth,
                 pipeline,
                 model,
+                tickets,
             })
         } else {
             Err(ConfigError::Invalid {

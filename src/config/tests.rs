@@ -76,3 +76,27 @@ fn the_documented_example_is_valid_and_complete() {
     // defaults truthfully.
     assert_eq!(config, Config::default());
 }
+
+#[test]
+fn ticket_sinks_are_strict_and_checked_together() {
+    let error =
+        Config::from_yaml("tickets:\n  sinks:\n    - type: file\n      pth: x\n").unwrap_err();
+    assert!(error.contains("unknown field `pth`"), "{error}");
+    let config = Config::from_yaml(
+        "tickets:\n  sinks:\n    - type: file\n    - type: file\n    - type: webhook\n      url: not a url\n      body: {t: '{{ticket.nope}}'}\n      bearer_token_env: HARBINGER_TEST_UNSET_VARIABLE\n",
+    )
+    .unwrap();
+    let error = config.validate(Path::new("h.yml")).unwrap_err().to_string();
+    for expected in [
+        "h.yml: 4 problem(s)",
+        "tickets.sinks[1].name: \"file\" must be non-empty and unique",
+        "tickets.sinks[2].url: \"not a url\"",
+        "tickets.sinks[2].bearer_token_env: environment variable HARBINGER_TEST_UNSET_VARIABLE is not set",
+        "tickets.sinks[2].body: unknown placeholder {{ticket.nope}}",
+    ] {
+        assert!(
+            error.contains(expected),
+            "missing {expected:?} in:\n{error}"
+        );
+    }
+}

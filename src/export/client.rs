@@ -18,8 +18,9 @@ use crate::dataset::format_seconds;
 
 use super::error::{ApiProblem, ExportError};
 use super::grid::Chunk;
-use super::retry::{RetryPolicy, Verdict, classify_status};
+use super::retry::RetryPolicy;
 use super::series::Series;
+use crate::retry::{Verdict, classify_status, error_chain};
 
 /// How to reach Prometheus.
 #[derive(Debug, Clone)]
@@ -249,7 +250,7 @@ impl Client {
     async fn pause(&self, attempt: u32, url: &str, failure: &str) {
         let jitter = self.jitter.hash_one((attempt, std::time::Instant::now())) as f64;
         let jitter = jitter / u64::MAX as f64;
-        let delay = self.retry.backoff(attempt, jitter);
+        let delay = self.retry.backoff.delay(attempt, jitter);
         tracing::warn!(
             url,
             attempt,
@@ -296,19 +297,6 @@ fn error_message(body: &[u8]) -> String {
             }
         }
     }
-}
-
-/// An error with its causes, `a: b: c`: reqwest's own message leaves out the cause
-/// (connection refused, timed out).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

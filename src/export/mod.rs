@@ -12,7 +12,8 @@
 //! and one chunk, whatever the size of the export.
 //!
 //! - `grid`: the evaluation grid and its chunks (pure);
-//! - `retry`: which failures to retry and how long to wait (pure);
+//! - `retry`: how many attempts, how long to wait (pure; the classification and the
+//!   backoff are [`crate::retry`]'s);
 //! - `series`: row order, label columns, exact selectors (pure);
 //! - `client`: the two API calls, with retries;
 //! - `partial`: the output file while it grows, and the record that lets an interrupted
@@ -30,6 +31,6 @@ mod series;
 pub use client::{Client, ClientOptions, Point};
 pub use error::{ApiProblem, ExportError};
 pub use grid::{Chunk, Grid, MAX_POINTS_PER_QUERY};
-pub use retry::{RetryPolicy, Verdict, classify_status};
+pub use retry::RetryPolicy;
 pub use run::{ExportEvent, ExportRequest, ExportSummary, export};
 pub use series::{Series, SeriesList};

@@ -13,6 +13,7 @@ use reqwest::header::{self, HeaderValue};
 use super::encode;
 use super::retry::{Backoff, Verdict, classify};
 use crate::ingest::Protocol;
+use crate::retry::error_chain;
 
 /// Where requests go and how they are written.
 #[derive(Debug, Clone)]
@@ -199,16 +200,4 @@ async fn message(response: reqwest::Response) -> String {
         line.push_str("...");
     }
     line
-}
-
-/// A transport error with its causes (reqwest's own text omits them).
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

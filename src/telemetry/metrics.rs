@@ -26,6 +26,26 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// A ticket action's fate at one sink: `outcome` is `delivered` or `dead_lettered`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TicketLabels {
+    pub sink: String,
+    pub action: &'static str,
+    pub outcome: &'static str,
+}
+
+/// One delivery attempt: `result` is `delivered`, `retry` or `rejected`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub sink: String,
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabels {
+    pub sink: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
@@ -79,6 +99,10 @@ pub struct Metrics {
     pub pipeline_evaluation_errors: Counter,
     pub pipeline_feature_states: Gauge,
     pub pipeline_feature_bytes: Gauge,
+    pub tickets: Family<TicketLabels, Counter>,
+    pub ticket_delivery_attempts: Family<AttemptLabels, Counter>,
+    pub outbox_pending: Family<SinkLabels, Gauge>,
+    pub outbox_dead_letters: Family<SinkLabels, Gauge>,
     pub prediction_probability: Family<EntityLabels, Gauge<f64, AtomicU64>>,
     pub prediction_eta_seconds: Family<EntityLabels, Gauge<f64, AtomicU64>>,
     pub anomaly_score: Family<EntityLabels, Gauge<f64, AtomicU64>>,
@@ -134,6 +158,10 @@ impl Metrics {
             anomaly_score: Family::default(),
             ticket_actions: Family::default(),
             model_reloads: Family::default(),
+            tickets: Family::default(),
+            ticket_delivery_attempts: Family::default(),
+            outbox_pending: Family::default(),
+            outbox_dead_letters: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("harbinger");
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -282,6 +310,26 @@ impl Metrics {
             "model_reloads",
             "Model reloads on SIGHUP or file change, by result (success, failure)",
             metrics.model_reloads.clone(),
+        );
+        r.register(
+            "tickets",
+            "Ticket actions settled at a sink, by action and outcome (delivered, dead_lettered)",
+            metrics.tickets.clone(),
+        );
+        r.register(
+            "ticket_delivery_attempts",
+            "Attempts to deliver a ticket action, by sink and result (delivered, retry, rejected)",
+            metrics.ticket_delivery_attempts.clone(),
+        );
+        r.register(
+            "outbox_pending",
+            "Ticket actions stored and not yet delivered to the sink",
+            metrics.outbox_pending.clone(),
+        );
+        r.register(
+            "outbox_dead_letters",
+            "Ticket actions the sink refused for good, kept in the outbox's dead-letter list",
+            metrics.outbox_dead_letters.clone(),
         );
         metrics
     }

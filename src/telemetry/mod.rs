@@ -4,4 +4,7 @@ mod logging;
 mod metrics;
 
 pub use logging::{LogFormat, init_logging};
-pub use metrics::{ActionLabels, CodeLabels, DropReason, EntityLabels, Metrics, ReloadLabels};
+pub use metrics::{
+    ActionLabels, AttemptLabels, CodeLabels, DropReason, EntityLabels, Metrics, ReloadLabels, SinkLabels,
+    TicketLabels,
+};

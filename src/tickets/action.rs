@@ -25,8 +25,8 @@ pub enum ActionKind {
     Resolve { outcome: Outcome },
 }
 
-/// What an operator needs to act on a prediction.
 impl ActionKind {
+    /// The action's name, as serialised and in metric labels.
     pub fn name(&self) -> &'static str {
         match self {
             ActionKind::Open => "open",
@@ -37,7 +37,8 @@ impl ActionKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What an operator needs to act on a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ticket {
     /// Hex of a stable hash of the target and the entity labels.
     pub fingerprint: String,

@@ -1,0 +1,210 @@
+//! The dispatcher: one task per sink, delivering what the store says the sink owes.
+//!
+//! In: wake-ups (an action appended, a delivery finished, shutdown) and the sink's
+//! pending actions from the store. Out: delivery attempts, and each action settled in
+//! the store (delivered, or dead-lettered with a log line saying why), with metrics.
+//!
+//! Order: only the oldest pending action of each fingerprint is ever in delivery, so an
+//! update never overtakes its open; different fingerprints go concurrently, up to the
+//! sink's concurrency. At least once: an action leaves the pending list only after the
+//! sink reported it delivered, so a crash in between repeats it (with the same
+//! idempotency key). Retries never end on their own: a transient failure waits the
+//! capped, jittered backoff and tries again; only a refusal (4xx) ends an action early.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use super::sink::{Attempt, Sink};
+use super::store::{Store, on_blocking};
+use crate::retry::Backoff;
+use crate::telemetry::{AttemptLabels, Metrics, SinkLabels, TicketLabels};
+use crate::tickets::TicketAction;
+
+/// What a dispatcher shares with the outbox, whatever its sink.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<Store>,
+    /// Notified on every append; a permit is kept when nobody waits, so none is lost.
+    pub wake: Arc<Notify>,
+    /// True once shutdown began: start no delivery, cut retry waits short.
+    pub stop: watch::Receiver<bool>,
+    pub backoff: Backoff,
+    pub metrics: Metrics,
+}
+
+pub struct Dispatcher<S> {
+    pub sink: Arc<S>,
+    pub cx: Context,
+}
+
+impl<S: Sink> Dispatcher<S> {
+    /// Runs the dispatcher in `tasks`; the task ends with the sink's name.
+    pub fn spawn(self, tasks: &mut JoinSet<String>) {
+        let name = self.sink.name().to_owned();
+        tasks.spawn(async move {
+            self.run().await;
+            name
+        });
+    }
+
+    /// Delivers until shutdown, then returns once the attempts in flight have ended.
+    pub async fn run(mut self) {
+        let sink_name = self.sink.name().to_owned();
+        let labels = SinkLabels {
+            sink: sink_name.clone(),
+        };
+        let dead = on_blocking(&self.cx.store, |store| store.dead_letters()).await;
+        let dead = dead.map_or(0, |letters| {
+            letters.iter().filter(|l| l.sink == labels.sink).count()
+        });
+        self.cx
+            .metrics
+            .outbox_dead_letters
+            .get_or_create(&labels)
+            .set(dead as i64);
+        // Fingerprints with an action in delivery.
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut deliveries = JoinSet::new();
+        loop {
+            let stopping = *self.cx.stop.borrow();
+            if stopping && deliveries.is_empty() {
+                return;
+            }
+            if !stopping {
+                let name = sink_name.clone();
+                match on_blocking(&self.cx.store, move |store| store.pending(&name)).await {
+                    Ok(pending) => {
+                        self.cx
+                            .metrics
+                            .outbox_pending
+                            .get_or_create(&labels)
+                            .set(pending.len() as i64);
+                        let mut heads = HashSet::new();
+                        for (seq, action) in pending {
+                            let fingerprint = action.ticket.fingerprint.clone();
+                            if deliveries.len() >= self.sink.concurrency() {
+                                break;
+                            }
+                            if in_flight.contains(&fingerprint)
+                                || !heads.insert(fingerprint.clone())
+                            {
+                                continue;
+                            }
+                            in_flight.insert(fingerprint.clone());
+                            let delivery = self.delivery(seq, action);
+                            deliveries.spawn(async move {
+                                delivery.await;
+                                fingerprint
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(sink = %sink_name, %error, "outbox unreadable, retrying");
+                        let pause = tokio::time::sleep(self.cx.backoff.initial);
+                        tokio::select! {
+                            () = pause => {}
+                            _ = self.cx.stop.changed() => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            tokio::select! {
+                Some(done) = deliveries.join_next() => {
+                    in_flight.remove(&done.expect("a delivery does not panic"));
+                }
+                () = self.cx.wake.notified(), if !stopping => {}
+                _ = self.cx.stop.changed(), if !stopping => {}
+            }
+        }
+    }
+
+    /// Attempts one action until it is delivered or refused, or shutdown cuts a retry
+    /// wait short (the action stays pending for the next start).
+    fn delivery(
+        &self,
+        seq: u64,
+        action: TicketAction,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let (sink, store, metrics, backoff) = (
+            Arc::clone(&self.sink),
+            Arc::clone(&self.cx.store),
+            self.cx.metrics.clone(),
+            self.cx.backoff,
+        );
+        let mut stop = self.cx.stop.clone();
+        async move {
+            let name = sink.name().to_owned();
+            let kind = action.kind.name();
+            let key = action.idempotency_key.as_str();
+            for attempt in 1u32.. {
+                let result = sink.deliver(&action).await;
+                let label = match &result {
+                    Attempt::Delivered => "delivered",
+                    Attempt::Retry(_) => "retry",
+                    Attempt::Reject(_) => "rejected",
+                };
+                metrics
+                    .ticket_delivery_attempts
+                    .get_or_create(&AttemptLabels {
+                        sink: name.clone(),
+                        result: label,
+                    })
+                    .inc();
+                let settled = match result {
+                    Attempt::Retry(reason) => {
+                        let delay = backoff.delay(attempt, rand::random());
+                        tracing::warn!(sink = %name, action = kind, key, attempt, %reason,
+                            retry_in_ms = delay.as_millis() as u64, "ticket delivery failed, retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => continue,
+                            _ = stop.wait_for(|stopping| *stopping) => return,
+                        }
+                    }
+                    Attempt::Delivered => {
+                        tracing::debug!(sink = %name, action = kind, key, attempt, "ticket delivered");
+                        let sink_name = name.clone();
+                        on_blocking(&store, move |s| s.mark_delivered(seq, &sink_name))
+                            .await
+                            .map(|()| "delivered")
+                    }
+                    Attempt::Reject(reason) => {
+                        tracing::error!(sink = %name, action = kind, key, %reason,
+                            "ticket action refused by the sink; moved to the dead letters");
+                        let sink_name = name.clone();
+                        let outcome =
+                            on_blocking(&store, move |s| s.dead_letter(seq, &sink_name, &reason))
+                                .await;
+                        if outcome.is_ok() {
+                            metrics
+                                .outbox_dead_letters
+                                .get_or_create(&SinkLabels { sink: name.clone() })
+                                .inc();
+                        }
+                        outcome.map(|()| "dead_lettered")
+                    }
+                };
+                match settled {
+                    Ok(outcome) => {
+                        metrics
+                            .tickets
+                            .get_or_create(&TicketLabels {
+                                sink: name.clone(),
+                                action: kind,
+                                outcome,
+                            })
+                            .inc();
+                    }
+                    // It stays pending and is delivered again after a restart.
+                    Err(error) => {
+                        tracing::error!(sink = %name, key, %error, "cannot record a ticket delivery")
+                    }
+                }
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The durable ticket outbox: ticket actions in, delivered at least once to every
+//! configured sink out.
+//!
+//! [`OutboxHandle::record`] writes an action to the store (`<data_dir>/outbox.redb`,
+//! committed before it returns) as owed to every sink, then wakes the dispatchers. One
+//! dispatcher task per sink delivers what its sink owes, in order per fingerprint, with
+//! retries; a sink's refusal moves the action to the dead letters, logged and counted.
+//! After a restart, even after `kill -9`, the dispatchers deliver what was still owed.
+//!
+//! - `config`: the `tickets:` section, checked into [`ValidTickets`];
+//! - `store`: the redb store (actions, per-sink pending marks, dead letters, the
+//!   webhook's created tickets);
+//! - `dispatch`: the per-sink delivery task;
+//! - `sink`: the [`Sink`] trait; `file` and `webhook`, the sinks;
+//! - `template`: the webhook's JSON body template.
+
+mod config;
+mod dispatch;
+mod file;
+mod sink;
+mod store;
+mod template;
+mod webhook;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+pub use config::{
+    FileSinkConfig, SinkConfig, SinkSpec, TicketsConfig, UpdateMethod, ValidTickets,
+    WebhookSinkConfig, WebhookSpec,
+};
+pub use sink::{Attempt, Sink};
+pub use store::{DeadLetter, Store, StoreError};
+pub use template::{Template, example_action};
+
+use crate::telemetry::Metrics;
+use crate::tickets::TicketAction;
+use dispatch::Dispatcher;
+use file::FileSink;
+use store::on_blocking;
+use webhook::WebhookSink;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("ticket sink {sink}: {message}")]
+    Sink { sink: String, message: String },
+}
+
+/// Records ticket actions. Cheap to clone.
+#[derive(Clone)]
+pub struct OutboxHandle {
+    store: Arc<Store>,
+    sinks: Arc<[String]>,
+    /// One per dispatcher.
+    wakes: Arc<[Arc<Notify>]>,
+}
+
+/// The dispatcher tasks, and the switch that stops them.
+pub struct Dispatchers {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<String>,
+}
+
+/// Opens the store in `data_dir` and starts one dispatcher per sink (within a tokio
+/// runtime). Actions owed from before a restart are delivered at once.
+pub fn open(
+    data_dir: &Path,
+    tickets: &ValidTickets,
+    metrics: Metrics,
+) -> Result<(OutboxHandle, Dispatchers), OutboxError> {
+    let store = Arc::new(Store::open(data_dir)?);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut wakes = Vec::new();
+    for spec in &tickets.sinks {
+        let wake = Arc::new(Notify::new());
+        wakes.push(Arc::clone(&wake));
+        let sink_error = |message: String| OutboxError::Sink {
+            sink: spec.name().to_owned(),
+            message,
+        };
+        let cx = dispatch::Context {
+            store: Arc::clone(&store),
+            wake,
+            stop: stopped.clone(),
+            backoff: tickets.backoff,
+            metrics: metrics.clone(),
+        };
+        match spec {
+            SinkSpec::File { name, path } => {
+                let path = path
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("tickets.jsonl"));
+                let sink = FileSink::open(name, &path)
+                    .map_err(|e| sink_error(format!("{}: {e}", path.display())))?;
+                Dispatcher {
+                    sink: Arc::new(sink),
+                    cx,
+                }
+                .spawn(&mut tasks);
+            }
+            SinkSpec::Webhook(spec) => {
+                let sink = WebhookSink::new((**spec).clone(), Arc::clone(&store))
+                    .map_err(|e| sink_error(e.to_string()))?;
+                Dispatcher {
+                    sink: Arc::new(sink),
+                    cx,
+                }
+                .spawn(&mut tasks);
+            }
+        }
+    }
+    let sinks = tickets.sinks.iter().map(|s| s.name().to_owned()).collect();
+    let handle = OutboxHandle {
+        store,
+        sinks,
+        wakes: wakes.into(),
+    };
+    Ok((handle, Dispatchers { stop, tasks }))
+}
+
+impl OutboxHandle {
+    /// Stores the action for every sink; durable when it returns, delivered later.
+    pub async fn record(&self, action: TicketAction) -> Result<u64, StoreError> {
+        let sinks = Arc::clone(&self.sinks);
+        let seq = on_blocking(&self.store, move |store| store.append(&action, &sinks)).await?;
+        self.wakes.iter().for_each(|wake| wake.notify_one());
+        Ok(seq)
+    }
+
+    /// How many actions `sink` has yet to deliver.
+    pub async fn pending(&self, sink: &str) -> Result<usize, StoreError> {
+        let sink = sink.to_owned();
+        on_blocking(&self.store, move |store| store.pending_count(&sink)).await
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        on_blocking(&self.store, |store| store.dead_letters()).await
+    }
+}
+
+impl Dispatchers {
+    /// Starts no new delivery, lets the attempts in flight end, and waits for them at
+    /// most `deadline`; past it, it logs the sinks still busy and abandons them (their
+    /// actions stay owed and are delivered after the next start).
+    pub async fn shutdown(mut self, deadline: Duration) {
+        self.stop.send_replace(true);
+        let drained = tokio::time::timeout(deadline, async {
+            while let Some(done) = self.tasks.join_next().await {
+                if let Ok(sink) = done {
+                    tracing::debug!(sink, "ticket dispatcher stopped");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                busy = self.tasks.len(),
+                "ticket deliveries still in flight at the shutdown deadline; they resume at the next start"
+            );
+            self.tasks.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The durable outbox: ticket actions written to disk before anyone is told of them.
+//!
+//! In: actions to append, and each sink's news (delivered, dead-lettered, the remote id
+//! of a ticket it created). Out: per sink, the actions still owed, in append order; the
+//! dead letters. A redb database at `<data_dir>/outbox.redb`; every call is one
+//! transaction, committed (fsync'd) before it returns, so a crash, `kill -9` included,
+//! loses nothing that a call reported done.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::tickets::TicketAction;
+
+/// Sequence number → the action, as JSON; removed once no sink owes it.
+const ACTIONS: TableDefinition<u64, &str> = TableDefinition::new("actions");
+/// Sequence number → how many sinks still owe it.
+const OWED: TableDefinition<u64, u32> = TableDefinition::new("owed");
+/// (sink, sequence number) for every action a sink has yet to deliver.
+const PENDING: TableDefinition<(&str, u64), ()> = TableDefinition::new("pending");
+/// (sink, sequence number) → the dead letter, as JSON.
+const DEAD: TableDefinition<(&str, u64), &str> = TableDefinition::new("dead_letters");
+/// (sink, key) → a value the sink keeps across restarts (the webhook: a ticket's URL).
+const REMOTE: TableDefinition<(&str, &str), &str> = TableDefinition::new("remote");
+/// `next_seq` → the next sequence number (never reused, even once actions are removed).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+#[derive(Debug, thiserror::Error)]
+#[error("outbox {path}: {source}")]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// An action a sink refused for good, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub sink: String,
+    pub seq: u64,
+    pub reason: String,
+    pub action: TicketAction,
+}
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+impl Store {
+    /// Opens (or creates) `<dir>/outbox.redb`, creating `dir` if missing. A corrupt
+    /// file, or one another process holds open, is an error naming the path.
+    pub fn open(dir: &Path) -> std::result::Result<Store, StoreError> {
+        let path = dir.join("outbox.redb");
+        let fail = |source: Box<dyn std::error::Error + Send + Sync>| StoreError {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.into()))?;
+        let db = Database::create(&path).map_err(|e| fail(e.into()))?;
+        let store = Store { db, path };
+        store.write(|tx| {
+            tx.open_table(ACTIONS)?;
+            tx.open_table(OWED)?;
+            tx.open_table(PENDING)?;
+            tx.open_table(DEAD)?;
+            tx.open_table(REMOTE)?;
+            tx.open_table(META)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores `action` as owed to every one of `sinks`; durable when it returns.
+    pub fn append(
+        &self,
+        action: &TicketAction,
+        sinks: &[String],
+    ) -> std::result::Result<u64, StoreError> {
+        let json = serde_json::to_string(action).expect("an action is JSON");
+        self.write(|tx| {
+            let mut meta = tx.open_table(META)?;
+            let seq = meta.get("next_seq")?.map_or(1, |v| v.value());
+            meta.insert("next_seq", seq + 1)?;
+            tx.open_table(ACTIONS)?.insert(seq, json.as_str())?;
+            tx.open_table(OWED)?.insert(seq, sinks.len() as u32)?;
+            let mut pending = tx.open_table(PENDING)?;
+            for sink in sinks {
+                pending.insert((sink.as_str(), seq), ())?;
+            }
+            Ok(seq)
+        })
+    }
+
+    /// The actions `sink` has yet to deliver, oldest first.
+    pub fn pending(&self, sink: &str) -> std::result::Result<Vec<(u64, TicketAction)>, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read()?;
+            let pending = tx.open_table(PENDING)?;
+            let actions = tx.open_table(ACTIONS)?;
+            let mut owed = Vec::new();
+            for entry in pending.range((sink, 0)..=(sink, u64::MAX))? {
+                let seq = entry?.0.value().1;
+                let json = actions
+                    .get(seq)?
+                    .ok_or_else(|| format!("action {seq} is pending for {sink} but missing"))?;
+                owed.push((seq, serde_json::from_str(json.value())?));
+            }
+            Ok(owed)
+        })
+    }
+
+    pub fn pending_count(&self, sink: &str) -> std::result::Result<usize, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read()?;
+            let pending = tx.open_table(PENDING)?;
+            Ok(pending.range((sink, 0)..=(sink, u64::MAX))?.count())
+        })
+    }
+
+    pub fn mark_delivered(&self, seq: u64, sink: &str) -> std::result::Result<(), StoreError> {
+        self.write(|tx| settle(tx, seq, sink))
+    }
+
+    /// Moves the action from `sink`'s pending actions to its dead letters.
+    pub fn dead_letter(
+        &self,
+        seq: u64,
+        sink: &str,
+        reason: &str,
+    ) -> std::result::Result<(), StoreError> {
+        self.write(|tx| {
+            let json = tx
+                .open_table(ACTIONS)?
+                .get(seq)?
+                .ok_or_else(|| format!("action {seq} is missing"))?
+                .value()
+                .to_owned();
+            let letter = DeadLetter {
+                sink: sink.to_owned(),
+                seq,
+                reason: reason.to_owned(),
+                action: serde_json::from_str(&json)?,
+            };
+            let letter = serde_json::to_string(&letter)?;
+            tx.open_table(DEAD)?.insert((sink, seq), letter.as_str())?;
+            settle(tx, seq, sink)
+        })
+    }
+
+    /// Every dead letter, by sink and sequence number.
+    pub fn dead_letters(&self) -> std::result::Result<Vec<DeadLetter>, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read()?;
+            let dead = tx.open_table(DEAD)?;
+            let mut letters = Vec::new();
+            for entry in dead.iter()? {
+                letters.push(serde_json::from_str(entry?.1.value())?);
+            }
+            Ok(letters)
+        })
+    }
+
+    pub fn remember(
+        &self,
+        sink: &str,
+        key: &str,
+        value: &str,
+    ) -> std::result::Result<(), StoreError> {
+        self.write(|tx| {
+            tx.open_table(REMOTE)?.insert((sink, key), value)?;
+            Ok(())
+        })
+    }
+
+    pub fn recall(&self, sink: &str, key: &str) -> std::result::Result<Option<String>, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read()?;
+            let remote = tx.open_table(REMOTE)?;
+            Ok(remote.get((sink, key))?.map(|v| v.value().to_owned()))
+        })
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<T>,
+    ) -> std::result::Result<T, StoreError> {
+        let run = || -> Result<T> {
+            let tx = self.db.begin_write()?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|source| self.error(source))
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T>,
+    ) -> std::result::Result<T, StoreError> {
+        f(&self.db).map_err(|source| self.error(source))
+    }
+
+    fn error(&self, source: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// Runs a store call (a disk write with fsync) off the async workers.
+pub async fn on_blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> T + Send + 'static,
+) -> T {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .expect("the store does not panic")
+}
+
+/// `sink` no longer owes action `seq`; the action goes once no sink owes it.
+fn settle(tx: &WriteTransaction, seq: u64, sink: &str) -> Result<()> {
+    if tx.open_table(PENDING)?.remove((sink, seq))?.is_none() {
+        return Ok(()); // settled before: a repeat after a crash
+    }
+    let mut owed = tx.open_table(OWED)?;
+    let left = owed.get(seq)?.map_or(0, |v| v.value()).saturating_sub(1);
+    if left == 0 {
+        owed.remove(seq)?;
+        tx.open_table(ACTIONS)?.remove(seq)?;
+    } else {
+        owed.insert(seq, left)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::template::example_action;
+
+    fn sinks() -> Vec<String> {
+        vec!["file".to_owned(), "desk".to_owned()]
+    }
+
+    #[test]
+    fn appended_actions_stay_pending_per_sink_until_settled_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let action = example_action();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.append(&action, &sinks()).unwrap(), 1);
+            assert_eq!(store.append(&action, &sinks()).unwrap(), 2);
+            store.mark_delivered(1, "file").unwrap();
+            store
+                .remember("desk", "k", "https://desk/tickets/42/")
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let seqs = |sink| -> Vec<u64> {
+            store
+                .pending(sink)
+                .unwrap()
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        };
+        assert_eq!(seqs("file"), [2]);
+        assert_eq!(seqs("desk"), [1, 2]);
+        assert_eq!(store.pending("desk").unwrap()[0].1, action);
+        assert_eq!(
+            store.recall("desk", "k").unwrap().as_deref(),
+            Some("https://desk/tickets/42/")
+        );
+        assert_eq!(store.recall("file", "k").unwrap(), None);
+
+        store
+            .dead_letter(1, "desk", "status 400: bad title")
+            .unwrap();
+        store.mark_delivered(1, "desk").unwrap(); // a repeat changes nothing
+        assert_eq!(seqs("desk"), [2]);
+        assert_eq!(store.pending_count("desk").unwrap(), 1);
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        let letters = store.dead_letters().unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(
+            (
+                letters[0].sink.as_str(),
+                letters[0].seq,
+                letters[0].reason.as_str()
+            ),
+            ("desk", 1, "status 400: bad title")
+        );
+        assert_eq!(letters[0].action, action);
+        // Action 1 is owed to no sink any more: removed, and its number never reused.
+        assert_eq!(store.append(&action, &sinks()).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_corrupt_store_is_an_error_naming_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.redb");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        let error = Store::open(dir.path())
+            .err()
+            .expect("a corrupt file is refused");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("outbox {}: ", path.display())),
+            "{message}"
+        );
+    }
+}

@@ -2,9 +2,11 @@
 //! Debian's node_exporter, scraped by Debian's Prometheus, which evaluates
 //! `HostOutOfDiskSpace` and remote-writes everything to `harbinger serve`. The test fills
 //! the first mount: harbinger must open exactly one ticket for it **before** Prometheus
-//! reports the rule firing, confirm it when the rule fires, and resolve it as
-//! `materialised` once the test cleans the mount and the alert resolves; it must open
-//! nothing for the second, steady mount.
+//! reports the rule firing (in its file sink, and as one POST at a webhook desk, a real
+//! HTTP server in the test that records what it receives), confirm it when the rule
+//! fires, and resolve it as `materialised` once the test cleans the mount and the alert
+//! resolves (PATCHes of the created ticket); it must open nothing for the second, steady
+//! mount.
 //!
 //! harbinger runs a pipeline of its own at a 1 s step, without a model, so tickets open
 //! on the trend's ETA. Needs root (to mount tmpfs) and Debian's `prometheus` and
@@ -16,7 +18,12 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{OriginalUri, State};
+use axum::http::{Method, StatusCode};
 
 use serde_json::Value;
 use stack::{start_node_exporter, start_prometheus, wait_ok};
@@ -60,6 +67,48 @@ fn actions(journal: &Path, mountpoint: &Path) -> Vec<(String, String)> {
         .map(|a| {
             let outcome = a["outcome"].as_str().unwrap_or("").to_owned();
             (a["action"].as_str().unwrap().to_owned(), outcome)
+        })
+        .collect()
+}
+
+/// What the desk received: (method, path, body).
+type Received = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+/// A ticket desk: POST creates ticket N and answers `{"id": N}`; PATCH answers 200.
+async fn start_desk() -> (String, Received) {
+    let received: Received = Arc::default();
+    let record = async |State(received): State<Received>,
+                        method: Method,
+                        OriginalUri(uri): OriginalUri,
+                        Json(body): Json<Value>| {
+        let mut received = received.lock().unwrap();
+        received.push((method.to_string(), uri.path().to_owned(), body));
+        let created = received.iter().filter(|r| r.0 == "POST").count();
+        match method {
+            Method::POST => (StatusCode::CREATED, Json(serde_json::json!({"id": created}))),
+            _ => (StatusCode::OK, Json(serde_json::json!({}))),
+        }
+    };
+    let app = axum::Router::new()
+        .fallback(record)
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/tickets/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+/// The desk's requests about `mountpoint`: (method, path, action).
+fn desk(received: &Received, mountpoint: &Path) -> Vec<(String, String, String)> {
+    let mountpoint = mountpoint.to_str().unwrap();
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, _, body)| body["ticket"]["entity"]["mountpoint"] == mountpoint)
+        .map(|(method, path, body)| {
+            let action = body["action"].as_str().unwrap_or("").to_owned();
+            (method.clone(), path.clone(), action)
         })
         .collect()
 }
@@ -112,8 +161,16 @@ groups:
          features: {windows: [10s, 30s, 1m], half_lives: [5s, 30s], anomaly_window: 1m}\n",
     )
     .unwrap();
+    let (desk_url, received) = start_desk().await;
     let config = dir.path().join("harbinger.yml");
-    std::fs::write(&config, format!("pipeline: {}\n", pipeline.display())).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "pipeline: {}\ntickets:\n  sinks:\n    - type: file\n    - type: webhook\n      url: {desk_url}\n",
+            pipeline.display()
+        ),
+    )
+    .unwrap();
 
     let [harbinger_port, node_port, prometheus_port] = free_ports();
     let data_dir = dir.path().join("harbinger");
@@ -161,7 +218,7 @@ groups:
     assert_eq!(
         opened_before_firing,
         Some(true),
-        "harbinger opened its ticket before Prometheus reported the rule firing"
+        "harbinger opened its ticket (file and desk) before Prometheus reported the rule firing"
     );
 
     eventually("harbinger to confirm", deadline, async || {
@@ -187,6 +244,24 @@ groups:
     let opens = seen.iter().filter(|(a, _)| a == "open").count();
     assert_eq!(opens, 1, "exactly one ticket: {seen:?}");
     assert_eq!(seen.last().unwrap().1, "materialised", "{seen:?}");
+    let at_desk = eventually("the desk to see the resolve", deadline, async || {
+        let at_desk = desk(&received, &filling.0);
+        match at_desk.last() {
+            Some((_, _, action)) if action == "resolve" => Ok(at_desk),
+            _ => Err(format!("{at_desk:?}")),
+        }
+    })
+    .await;
+    let posts = at_desk.iter().filter(|(m, _, _)| m == "POST").count();
+    assert_eq!(posts, 1, "one ticket created at the desk: {at_desk:?}");
+    assert!(
+        at_desk[1..]
+            .iter()
+            .all(|(m, path, _)| m == "PATCH" && path == "/api/tickets/1/"),
+        "later actions patch the created ticket: {at_desk:?}"
+    );
+    assert!(at_desk.iter().any(|(_, _, a)| a == "confirm"), "{at_desk:?}");
+    assert!(desk(&received, &steady.0).is_empty(), "nothing for the steady mount at the desk");
     assert!(
         actions(&journal, &steady.0).is_empty(),
         "nothing for the steady mount: {:?}",

@@ -25,17 +25,19 @@ use axum::routing::{get, post};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use respond::{WriteError, Written};
 
 use crate::config::ValidConfig;
 use crate::ingest::Decoder;
 use crate::model::Model;
+use crate::outbox::{self, Dispatchers, OutboxHandle};
 use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::predictions::LivePredictions;
 use crate::registry::Registry;
 use crate::telemetry::Metrics;
+use crate::tickets::TicketAction;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -66,8 +68,9 @@ pub struct App {
     model: Option<Model>,
     /// The model's file, watched for reloads; None for the built-in model.
     model_path: Option<PathBuf>,
-    /// Where the built-in sink appends ticket actions.
-    tickets_path: PathBuf,
+    /// Where ticket actions are recorded, durably, for the sinks' dispatchers.
+    outbox: OutboxHandle,
+    dispatchers: Dispatchers,
     series_idle_timeout: Duration,
     shutdown_timeout: Duration,
 }
@@ -96,6 +99,8 @@ impl App {
         let ingest = &config.ingest;
         metrics.series_limit.set(ingest.max_active_series as i64);
         metrics.queue_capacity.set(ingest.queue_capacity as i64);
+        let (outbox, dispatchers) = outbox::open(&config.data_dir, &valid.tickets, metrics.clone())
+            .map_err(std::io::Error::other)?;
         let (queue, events) = pipeline::queue(ingest.queue_capacity);
         let state = Arc::new(AppState {
             decoder: Decoder::new(ingest.decode_limits()),
@@ -114,7 +119,8 @@ impl App {
             pipeline: valid.pipeline,
             model: valid.model,
             model_path: config.model.clone(),
-            tickets_path: config.data_dir.join("tickets.jsonl"),
+            outbox,
+            dispatchers,
             series_idle_timeout: ingest.series_idle_timeout,
             shutdown_timeout: config.shutdown_timeout,
         })
@@ -162,7 +168,8 @@ impl App {
             pipeline,
             model,
             model_path,
-            tickets_path,
+            outbox,
+            dispatchers,
             series_idle_timeout,
             shutdown_timeout,
         } = self;
@@ -185,7 +192,7 @@ impl App {
             let watch = model_watch::watch(path, pipeline.clone(), reloaded, state.metrics.clone());
             tokio::spawn(watch)
         });
-        let journal = tokio::spawn(crate::tickets::journal::write(tickets_path, ticket_actions));
+        let recorder = tokio::spawn(record_tickets(outbox, ticket_actions));
         let worker = pipeline::Worker {
             live: pipeline::LiveSignals::new(pipeline, predictions),
             registry: state.registry.clone(),
@@ -234,7 +241,9 @@ impl App {
             if let Some(pipeline) = pipeline {
                 let _ = pipeline.await;
             }
-            let _ = journal.await;
+            let _ = recorder.await;
+            info!("pipeline drained; letting ticket deliveries in flight finish");
+            dispatchers.shutdown(shutdown_timeout).await;
         };
         match tokio::time::timeout(shutdown_timeout, drain).await {
             Ok(()) => info!("shutdown complete"),
@@ -264,6 +273,16 @@ impl AppHandle {
     /// Batches accepted but not yet taken by the pipeline.
     pub fn queued_batches(&self) -> usize {
         self.0.queue.max_capacity() - self.0.queue.capacity()
+    }
+}
+
+/// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers.
+async fn record_tickets(outbox: OutboxHandle, mut actions: mpsc::UnboundedReceiver<TicketAction>) {
+    while let Some(action) = actions.recv().await {
+        let key = action.idempotency_key.clone();
+        if let Err(error) = outbox.record(action).await {
+            error!(%error, key, "recording a ticket action failed; it is lost");
+        }
     }
 }
 

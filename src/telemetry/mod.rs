@@ -5,6 +5,6 @@ mod metrics;
 
 pub use logging::{LogFormat, init_logging};
 pub use metrics::{
-    ActionLabels, AttemptLabels, CodeLabels, DropReason, EntityLabels, Metrics, ReloadLabels, SinkLabels,
-    TicketLabels,
+    ActionLabels, AttemptLabels, CodeLabels, DropReason, EntityLabels, Metrics, ReloadLabels,
+    SinkLabels, TicketLabels,
 };

@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{OriginalUri, State};
+use axum::extract::State;
+use axum::http::Uri;
 use axum::http::{Method, StatusCode};
 
 use serde_json::Value;
@@ -79,13 +80,16 @@ async fn start_desk() -> (String, Received) {
     let received: Received = Arc::default();
     let record = async |State(received): State<Received>,
                         method: Method,
-                        OriginalUri(uri): OriginalUri,
+                        uri: Uri,
                         Json(body): Json<Value>| {
         let mut received = received.lock().unwrap();
         received.push((method.to_string(), uri.path().to_owned(), body));
         let created = received.iter().filter(|r| r.0 == "POST").count();
         match method {
-            Method::POST => (StatusCode::CREATED, Json(serde_json::json!({"id": created}))),
+            Method::POST => (
+                StatusCode::CREATED,
+                Json(serde_json::json!({"id": created})),
+            ),
             _ => (StatusCode::OK, Json(serde_json::json!({}))),
         }
     };
@@ -260,8 +264,14 @@ groups:
             .all(|(m, path, _)| m == "PATCH" && path == "/api/tickets/1/"),
         "later actions patch the created ticket: {at_desk:?}"
     );
-    assert!(at_desk.iter().any(|(_, _, a)| a == "confirm"), "{at_desk:?}");
-    assert!(desk(&received, &steady.0).is_empty(), "nothing for the steady mount at the desk");
+    assert!(
+        at_desk.iter().any(|(_, _, a)| a == "confirm"),
+        "{at_desk:?}"
+    );
+    assert!(
+        desk(&received, &steady.0).is_empty(),
+        "nothing for the steady mount at the desk"
+    );
     assert!(
         actions(&journal, &steady.0).is_empty(),
         "nothing for the steady mount: {:?}",

@@ -6,7 +6,8 @@
 //! HTTP server in the test that records what it receives), confirm it when the rule
 //! fires, and resolve it as `materialised` once the test cleans the mount and the alert
 //! resolves (PATCHes of the created ticket); it must open nothing for the second, steady
-//! mount.
+//! mount. The prediction is also an alert, `HostOutOfDiskSpacePredicted`, in a real
+//! Alertmanager while the ticket is open, and ends when it resolves.
 //!
 //! harbinger runs a pipeline of its own at a 1 s step, without a model, so tickets open
 //! on the trend's ETA. Needs root (to mount tmpfs) and Debian's `prometheus` and
@@ -27,7 +28,7 @@ use axum::http::Uri;
 use axum::http::{Method, StatusCode};
 
 use serde_json::Value;
-use stack::{start_node_exporter, start_prometheus, wait_ok};
+use stack::{start_alertmanager, start_node_exporter, start_prometheus, wait_ok};
 use support::{Process, eventually, free_ports, samples};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
@@ -117,6 +118,25 @@ fn desk(received: &Received, mountpoint: &Path) -> Vec<(String, String, String)>
         .collect()
 }
 
+/// Whether Alertmanager holds an active `HostOutOfDiskSpacePredicted` for `mountpoint`.
+async fn predicted(http: &reqwest::Client, alertmanager: &Process, mountpoint: &Path) -> bool {
+    let url = format!("{}/api/v2/alerts", alertmanager.url);
+    let Ok(response) = http.get(url).send().await else {
+        return false;
+    };
+    let alerts: Value = response.json().await.unwrap_or_default();
+    alerts
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .any(|a| {
+            a["labels"]["alertname"] == "HostOutOfDiskSpacePredicted"
+                && a["labels"]["mountpoint"] == mountpoint.to_str().unwrap()
+                && a["status"]["state"] == "active"
+        })
+}
+
 /// Whether Prometheus reports `HostOutOfDiskSpace` firing for `mountpoint`.
 async fn firing(http: &reqwest::Client, prometheus: &Process, mountpoint: &Path) -> bool {
     let url = format!("{}/api/v1/alerts", prometheus.url);
@@ -166,17 +186,24 @@ groups:
     )
     .unwrap();
     let (desk_url, received) = start_desk().await;
+    let [
+        harbinger_port,
+        node_port,
+        prometheus_port,
+        alertmanager_port,
+    ] = free_ports();
+    let alertmanager = start_alertmanager(dir.path(), alertmanager_port);
     let config = dir.path().join("harbinger.yml");
     std::fs::write(
         &config,
         format!(
-            "pipeline: {}\ntickets:\n  sinks:\n    - type: file\n    - type: webhook\n      url: {desk_url}\n",
-            pipeline.display()
+            "pipeline: {}\ntickets:\n  sinks:\n    - type: file\n    - type: webhook\n      url: {desk_url}\n    - type: alertmanager\n      url: {}\n      resend_interval: 5s\n",
+            pipeline.display(),
+            alertmanager.url
         ),
     )
     .unwrap();
 
-    let [harbinger_port, node_port, prometheus_port] = free_ports();
     let data_dir = dir.path().join("harbinger");
     let args = [
         "serve".to_owned(),
@@ -198,6 +225,7 @@ groups:
     let deadline = Instant::now() + Duration::from_secs(180);
     wait_ok(&http, &format!("{}/-/ready", harbinger.url), deadline).await;
     wait_ok(&http, &format!("{}/-/ready", prometheus.url), deadline).await;
+    wait_ok(&http, &format!("{}/-/ready", alertmanager.url), deadline).await;
     let journal = data_dir.join("tickets.jsonl");
 
     // Fill mount a at 160 KiB/s to 95 % (about 50 s), checking each second whether the
@@ -213,16 +241,20 @@ groups:
             file.flush().unwrap();
             written += chunk.len();
         }
-        let opened = actions(&journal, &filling.0)
+        let filed = actions(&journal, &filling.0)
             .iter()
             .any(|(a, _)| a == "open");
-        opened_before_firing = Some(opened);
+        let posted = desk(&received, &filling.0)
+            .iter()
+            .any(|(m, _, _)| m == "POST");
+        let alerted = predicted(&http, &alertmanager, &filling.0).await;
+        opened_before_firing = Some(filed && posted && alerted);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     assert_eq!(
         opened_before_firing,
         Some(true),
-        "harbinger opened its ticket (file and desk) before Prometheus reported the rule firing"
+        "harbinger opened its ticket (file, desk, Alertmanager) before Prometheus reported the rule firing"
     );
 
     eventually("harbinger to confirm", deadline, async || {
@@ -272,6 +304,16 @@ groups:
         desk(&received, &steady.0).is_empty(),
         "nothing for the steady mount at the desk"
     );
+    eventually(
+        "the predicted alert to end",
+        deadline,
+        async || match predicted(&http, &alertmanager, &filling.0).await {
+            false => Ok(()),
+            true => Err("still active".to_owned()),
+        },
+    )
+    .await;
+    assert!(!predicted(&http, &alertmanager, &steady.0).await);
     assert!(
         actions(&journal, &steady.0).is_empty(),
         "nothing for the steady mount: {:?}",

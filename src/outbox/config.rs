@@ -45,6 +45,44 @@ impl Default for TicketsConfig {
 pub enum SinkConfig {
     File(FileSinkConfig),
     Webhook(WebhookSinkConfig),
+    Alertmanager(AlertmanagerSinkConfig),
+}
+
+/// An Alertmanager: predictions become alerts named `<target>Predicted`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSinkConfig {
+    /// Names the sink in metrics, logs and the outbox; `alertmanager` when absent.
+    pub name: Option<String>,
+    /// The Alertmanager's base URL, e.g. `http://alertmanager:9093/`.
+    pub url: String,
+    /// How often the alerts of open tickets are re-sent (they end four intervals after
+    /// the last send, as Prometheus's do).
+    #[serde(
+        default = "default_resend_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub resend_interval: Duration,
+    /// Per attempt.
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub timeout: Duration,
+}
+
+fn default_resend_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// An Alertmanager sink, checked.
+#[derive(Debug, Clone)]
+pub struct AlertmanagerSpec {
+    pub name: String,
+    /// Ends with `/`.
+    pub url: reqwest::Url,
+    pub resend_interval: Duration,
+    pub timeout: Duration,
 }
 
 /// One JSON line per action.
@@ -115,6 +153,7 @@ pub struct ValidTickets {
 pub enum SinkSpec {
     File { name: String, path: Option<PathBuf> },
     Webhook(Box<WebhookSpec>),
+    Alertmanager(AlertmanagerSpec),
 }
 
 impl SinkSpec {
@@ -122,6 +161,7 @@ impl SinkSpec {
         match self {
             SinkSpec::File { name, .. } => name,
             SinkSpec::Webhook(spec) => &spec.name,
+            SinkSpec::Alertmanager(spec) => &spec.name,
         }
     }
 }
@@ -161,6 +201,9 @@ impl TicketsConfig {
                 SinkConfig::Webhook(webhook) => webhook
                     .validate(&field, problems)
                     .map(|spec| SinkSpec::Webhook(Box::new(spec))),
+                SinkConfig::Alertmanager(am) => {
+                    am.validate(&field, problems).map(SinkSpec::Alertmanager)
+                }
             };
             let Some(spec) = spec else { continue };
             let name = spec.name();
@@ -177,6 +220,32 @@ impl TicketsConfig {
                 initial: self.initial_backoff,
                 max: self.max_backoff,
             },
+        })
+    }
+}
+
+impl AlertmanagerSinkConfig {
+    fn validate(&self, field: &str, problems: &mut Vec<String>) -> Option<AlertmanagerSpec> {
+        let with_slash = if self.url.ends_with('/') {
+            self.url.clone()
+        } else {
+            format!("{}/", self.url)
+        };
+        let url = reqwest::Url::parse(&with_slash)
+            .map_err(|e| problems.push(format!("{field}.url: {:?}: {e}", self.url)))
+            .ok()?;
+        if self.resend_interval.is_zero() {
+            problems.push(format!("{field}.resend_interval: must be greater than 0"));
+            return None;
+        }
+        Some(AlertmanagerSpec {
+            name: self
+                .name
+                .clone()
+                .unwrap_or_else(|| "alertmanager".to_owned()),
+            url,
+            resend_interval: self.resend_interval,
+            timeout: self.timeout,
         })
     }
 }

@@ -11,9 +11,10 @@
 //! - `store`: the redb store (actions, per-sink pending marks, dead letters, the
 //!   webhook's created tickets);
 //! - `dispatch`: the per-sink delivery task;
-//! - `sink`: the [`Sink`] trait; `file` and `webhook`, the sinks;
+//! - `sink`: the [`Sink`] trait; `file`, `webhook` and `alertmanager`, the sinks;
 //! - `template`: the webhook's JSON body template.
 
+mod alertmanager;
 mod config;
 mod dispatch;
 mod file;
@@ -30,8 +31,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 pub use config::{
-    FileSinkConfig, SinkConfig, SinkSpec, TicketsConfig, UpdateMethod, ValidTickets,
-    WebhookSinkConfig, WebhookSpec,
+    AlertmanagerSinkConfig, AlertmanagerSpec, FileSinkConfig, SinkConfig, SinkSpec, TicketsConfig,
+    UpdateMethod, ValidTickets, WebhookSinkConfig, WebhookSpec,
 };
 pub use sink::{Attempt, Sink};
 pub use store::{DeadLetter, Store, StoreError};
@@ -39,6 +40,7 @@ pub use template::{Template, example_action};
 
 use crate::telemetry::Metrics;
 use crate::tickets::TicketAction;
+use alertmanager::AlertmanagerSink;
 use dispatch::Dispatcher;
 use file::FileSink;
 use store::on_blocking;
@@ -104,6 +106,20 @@ pub fn open(
                     cx,
                 }
                 .spawn(&mut tasks);
+            }
+            SinkSpec::Alertmanager(spec) => {
+                let sink =
+                    AlertmanagerSink::new(spec.clone(), Arc::clone(&store)).map_err(sink_error)?;
+                let sink = Arc::new(sink);
+                tasks.spawn({
+                    let (sink, stop) = (Arc::clone(&sink), stopped.clone());
+                    let name = spec.name.clone();
+                    async move {
+                        sink.refresh(stop).await;
+                        name
+                    }
+                });
+                Dispatcher { sink, cx }.spawn(&mut tasks);
             }
             SinkSpec::Webhook(spec) => {
                 let sink = WebhookSink::new((**spec).clone(), Arc::clone(&store))

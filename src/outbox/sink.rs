@@ -11,7 +11,11 @@
 
 use std::future::Future;
 
+use crate::retry::{Verdict, classify_status, error_chain};
 use crate::tickets::TicketAction;
+
+/// Characters of a refusal's body quoted in the dead letter and the log line.
+const EXCERPT_CHARS: usize = 300;
 
 /// The fate of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,4 +37,24 @@ pub trait Sink: Send + Sync + 'static {
 
     /// One attempt. The action's idempotency key is the same on every attempt.
     fn deliver(&self, action: &TicketAction) -> impl Future<Output = Attempt> + Send;
+}
+
+/// An HTTP answer judged: a 2xx response is returned; anything else is the attempt's
+/// fate, its reason the status and the start of the body (or the transport error).
+pub async fn judge(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<reqwest::Response, Attempt> {
+    let response = sent.map_err(|e| Attempt::Retry(error_chain(&e)))?;
+    let status = response.status().as_u16();
+    let verdict = classify_status(status);
+    if verdict == Verdict::Done {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+    let reason = format!("status {status}: {}", excerpt.trim());
+    Err(match verdict {
+        Verdict::Retry => Attempt::Retry(reason),
+        _ => Attempt::Reject(reason),
+    })
 }

@@ -180,6 +180,31 @@ impl Store {
         })
     }
 
+    pub fn forget(&self, sink: &str, key: &str) -> std::result::Result<(), StoreError> {
+        self.write(|tx| {
+            tx.open_table(REMOTE)?.remove((sink, key))?;
+            Ok(())
+        })
+    }
+
+    /// Every (key, value) a sink remembers.
+    pub fn recall_all(&self, sink: &str) -> std::result::Result<Vec<(String, String)>, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read()?;
+            let remote = tx.open_table(REMOTE)?;
+            let mut found = Vec::new();
+            for entry in remote.range((sink, "")..)? {
+                let (key, value) = entry?;
+                let (owner, key) = key.value();
+                if owner != sink {
+                    break;
+                }
+                found.push((key.to_owned(), value.value().to_owned()));
+            }
+            Ok(found)
+        })
+    }
+
     pub fn recall(&self, sink: &str, key: &str) -> std::result::Result<Option<String>, StoreError> {
         self.read(|db| {
             let tx = db.begin_read()?;

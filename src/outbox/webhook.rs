@@ -15,13 +15,9 @@ use reqwest::header::LOCATION;
 use serde_json::Value;
 
 use super::config::WebhookSpec;
-use super::sink::{Attempt, Sink};
+use super::sink::{Attempt, Sink, judge};
 use super::store::{Store, on_blocking};
-use crate::retry::{Verdict, classify_status, error_chain};
 use crate::tickets::{ActionKind, TicketAction};
-
-/// Characters of a refusal's body quoted in the dead letter and the log line.
-const EXCERPT_CHARS: usize = 300;
 
 pub struct WebhookSink {
     spec: WebhookSpec,
@@ -117,24 +113,12 @@ impl WebhookSink {
         request: reqwest::RequestBuilder,
         action: &TicketAction,
     ) -> Result<reqwest::Response, Attempt> {
-        let response = request
+        let sent = request
             .header("Idempotency-Key", &action.idempotency_key)
             .json(&self.spec.body.render(action))
             .send()
-            .await
-            .map_err(|e| Attempt::Retry(error_chain(&e)))?;
-        let status = response.status().as_u16();
-        let verdict = classify_status(status);
-        if verdict == Verdict::Done {
-            return Ok(response);
-        }
-        let text = response.text().await.unwrap_or_default();
-        let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
-        let reason = format!("status {status}: {}", excerpt.trim());
-        Err(match verdict {
-            Verdict::Retry => Attempt::Retry(reason),
-            _ => Attempt::Reject(reason),
-        })
+            .await;
+        judge(sent).await
     }
 }
 

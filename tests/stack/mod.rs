@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use crate::support::{Process, eventually};
 
-pub const INSTALL: &str = "run `apt-get install prometheus prometheus-node-exporter`";
+pub const INSTALL: &str =
+    "run `apt-get install prometheus prometheus-node-exporter prometheus-alertmanager`";
 
 pub fn start_node_exporter(dir: &Path, port: u16) -> Process {
     let args = [
@@ -62,6 +63,32 @@ remote_write:
         format!("--web.listen-address=127.0.0.1:{port}"),
     ];
     Process::spawn("prometheus", "prometheus", &args, port, dir, INSTALL)
+}
+
+/// Alertmanager on one node (no cluster), routing everything to a receiver that
+/// notifies no one: the tests read its alerts through its API.
+#[allow(dead_code)] // Not every end-to-end test runs an Alertmanager.
+pub fn start_alertmanager(dir: &Path, port: u16) -> Process {
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route: {receiver: nobody, group_wait: 1s}\nreceivers: [{name: nobody}]\n",
+    )
+    .expect("writing alertmanager.yml");
+    let args = [
+        format!("--config.file={}", config.display()),
+        format!("--storage.path={}", dir.join("alertmanager").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--cluster.listen-address=".into(),
+    ];
+    Process::spawn(
+        "alertmanager",
+        "prometheus-alertmanager",
+        &args,
+        port,
+        dir,
+        INSTALL,
+    )
 }
 
 /// Waits for `url` to answer 200.

@@ -210,7 +210,7 @@ async fn opens_are_posted_once_and_later_actions_patch_the_created_ticket_in_ord
         &desk.url,
         &format!("  - type: file\n    path: {}\n", lines.display()),
     );
-    let (handle, dispatchers) = outbox::open(dir.path(), &config, metrics().1).unwrap();
+    let (mut handle, dispatchers) = outbox::open(dir.path(), &config, metrics().1).unwrap();
     let (a, b) = (life("aaaa"), life("bbbb"));
     for (x, y) in a.iter().zip(&b) {
         handle.record(x.clone()).await.unwrap();
@@ -296,7 +296,8 @@ async fn transient_failures_are_retried_until_delivered_and_applied_once() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let (registry, metrics) = metrics();
-    let (handle, dispatchers) = outbox::open(dir.path(), &webhook(&desk.url, ""), metrics).unwrap();
+    let (mut handle, dispatchers) =
+        outbox::open(dir.path(), &webhook(&desk.url, ""), metrics).unwrap();
     for action in &actions {
         handle.record(action.clone()).await.unwrap();
     }
@@ -332,7 +333,8 @@ async fn a_refused_open_is_dead_lettered_with_its_reason_and_counted() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let (registry, metrics) = metrics();
-    let (handle, dispatchers) = outbox::open(dir.path(), &webhook(&desk.url, ""), metrics).unwrap();
+    let (mut handle, dispatchers) =
+        outbox::open(dir.path(), &webhook(&desk.url, ""), metrics).unwrap();
     for action in bad.iter().chain(&good) {
         handle.record(action.clone()).await.unwrap();
     }
@@ -375,7 +377,7 @@ async fn crash_child() {
     let mode = std::env::var(CHILD).unwrap();
     let dir = std::env::var("HARBINGER_OUTBOX_DIR").unwrap();
     let url = std::env::var("HARBINGER_OUTBOX_URL").unwrap();
-    let (handle, _dispatchers) =
+    let (mut handle, _dispatchers) =
         outbox::open(Path::new(&dir), &webhook(&url, ""), metrics().1).unwrap();
     if mode == "record" {
         for action in crash_actions() {

@@ -18,6 +18,7 @@ mod alertmanager;
 mod config;
 mod dispatch;
 mod file;
+mod silences;
 mod sink;
 mod store;
 mod template;
@@ -43,6 +44,7 @@ use crate::tickets::TicketAction;
 use alertmanager::AlertmanagerSink;
 use dispatch::Dispatcher;
 use file::FileSink;
+use silences::SilenceFilter;
 use store::on_blocking;
 use webhook::WebhookSink;
 
@@ -54,13 +56,14 @@ pub enum OutboxError {
     Sink { sink: String, message: String },
 }
 
-/// Records ticket actions. Cheap to clone.
-#[derive(Clone)]
+/// Records ticket actions.
 pub struct OutboxHandle {
     store: Arc<Store>,
     sinks: Arc<[String]>,
     /// One per dispatcher.
     wakes: Arc<[Arc<Notify>]>,
+    /// With an Alertmanager sink: the silences honoured before a ticket opens.
+    silences: Option<SilenceFilter>,
 }
 
 /// The dispatcher tasks, and the switch that stops them.
@@ -133,21 +136,36 @@ pub fn open(
         }
     }
     let sinks = tickets.sinks.iter().map(|s| s.name().to_owned()).collect();
+    let silences = tickets.sinks.iter().find_map(|spec| match spec {
+        SinkSpec::Alertmanager(am) => Some(SilenceFilter::new(&am.url, am.timeout)),
+        _ => None,
+    });
     let handle = OutboxHandle {
         store,
         sinks,
         wakes: wakes.into(),
+        silences: silences.transpose().map_err(|message| OutboxError::Sink {
+            sink: "alertmanager".to_owned(),
+            message,
+        })?,
     };
     Ok((handle, Dispatchers { stop, tasks }))
 }
 
 impl OutboxHandle {
     /// Stores the action for every sink; durable when it returns, delivered later.
-    pub async fn record(&self, action: TicketAction) -> Result<u64, StoreError> {
+    /// Returns its sequence number, or None for an action of a silenced ticket (see
+    /// `silences`), which is not recorded.
+    pub async fn record(&mut self, action: TicketAction) -> Result<Option<u64>, StoreError> {
+        if let Some(silences) = &mut self.silences
+            && !silences.admits(&action).await
+        {
+            return Ok(None);
+        }
         let sinks = Arc::clone(&self.sinks);
         let seq = on_blocking(&self.store, move |store| store.append(&action, &sinks)).await?;
         self.wakes.iter().for_each(|wake| wake.notify_one());
-        Ok(seq)
+        Ok(Some(seq))
     }
 
     /// How many actions `sink` has yet to deliver.

@@ -277,7 +277,10 @@ impl AppHandle {
 }
 
 /// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers.
-async fn record_tickets(outbox: OutboxHandle, mut actions: mpsc::UnboundedReceiver<TicketAction>) {
+async fn record_tickets(
+    mut outbox: OutboxHandle,
+    mut actions: mpsc::UnboundedReceiver<TicketAction>,
+) {
     while let Some(action) = actions.recv().await {
         let key = action.idempotency_key.clone();
         if let Err(error) = outbox.record(action).await {

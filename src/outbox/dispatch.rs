@@ -189,6 +189,9 @@ impl<S: Sink> Dispatcher<S> {
                 };
                 match settled {
                     Ok(outcome) => {
+                        // One fewer owed; the next pass takes a fresh count.
+                        let owed = SinkLabels { sink: name.clone() };
+                        metrics.outbox_pending.get_or_create(&owed).dec();
                         metrics
                             .tickets
                             .get_or_create(&TicketLabels {

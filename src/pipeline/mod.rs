@@ -51,8 +51,9 @@ pub struct Worker {
     /// Where the labels of a series id seen for the first time come from.
     pub registry: Arc<Mutex<Registry>>,
     pub metrics: Metrics,
-    /// Where the ticket actions the live predictions decide go.
-    pub tickets: mpsc::UnboundedSender<TicketAction>,
+    /// Where the ticket actions the live predictions decide go, each with the time the
+    /// batch that completed its step began to be processed.
+    pub tickets: mpsc::UnboundedSender<(TicketAction, Instant)>,
     /// New models to score with, already checked against the pipeline.
     pub models: mpsc::UnboundedReceiver<Model>,
 }
@@ -93,10 +94,10 @@ impl Worker {
     fn process(&mut self, event: &PipelineEvent, depth: usize) {
         let metrics = &self.metrics;
         metrics.queue_depth.set(depth as i64);
+        let started = Instant::now();
         match event {
             PipelineEvent::Samples(samples) => {
                 metrics.pipeline_samples.inc_by(samples.len() as u64);
-                let started = Instant::now();
                 let registry = &self.registry;
                 let stepped = self.live.samples(samples, |ids| {
                     let registry = registry.lock();
@@ -130,7 +131,7 @@ impl Worker {
             };
             metrics.ticket_actions.get_or_create(&labels).inc();
             info!(title = %action.ticket.title, key = %action.idempotency_key, action = action.kind.name(), "ticket action");
-            if self.tickets.send(action).is_err() {
+            if self.tickets.send((action, started)).is_err() {
                 warn!("the ticket writer has stopped; a ticket action is lost");
             }
         }

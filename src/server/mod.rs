@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -192,7 +192,11 @@ impl App {
             let watch = model_watch::watch(path, pipeline.clone(), reloaded, state.metrics.clone());
             tokio::spawn(watch)
         });
-        let recorder = tokio::spawn(record_tickets(outbox, ticket_actions));
+        let recorder = tokio::spawn(record_tickets(
+            outbox,
+            ticket_actions,
+            state.metrics.clone(),
+        ));
         let worker = pipeline::Worker {
             live: pipeline::LiveSignals::new(pipeline, predictions),
             registry: state.registry.clone(),
@@ -276,15 +280,20 @@ impl AppHandle {
     }
 }
 
-/// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers.
+/// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers,
+/// and observes how long after its step's processing began each was stored.
 async fn record_tickets(
     mut outbox: OutboxHandle,
-    mut actions: mpsc::UnboundedReceiver<TicketAction>,
+    mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
+    metrics: Metrics,
 ) {
-    while let Some(action) = actions.recv().await {
+    while let Some((action, decided)) = actions.recv().await {
         let key = action.idempotency_key.clone();
-        if let Err(error) = outbox.record(action).await {
-            error!(%error, key, "recording a ticket action failed; it is lost");
+        match outbox.record(action).await {
+            Ok(_) => metrics
+                .ticket_action_delay_seconds
+                .observe(decided.elapsed().as_secs_f64()),
+            Err(error) => error!(%error, key, "recording a ticket action failed; it is lost"),
         }
     }
 }

@@ -108,6 +108,7 @@ pub struct Metrics {
     pub anomaly_score: Family<EntityLabels, Gauge<f64, AtomicU64>>,
     pub ticket_actions: Family<ActionLabels, Counter>,
     pub model_reloads: Family<ReloadLabels, Counter>,
+    pub ticket_action_delay_seconds: Histogram,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -158,6 +159,8 @@ impl Metrics {
             anomaly_score: Family::default(),
             ticket_actions: Family::default(),
             model_reloads: Family::default(),
+            // 100 µs to ~10 s.
+            ticket_action_delay_seconds: Histogram::new(exponential_buckets(1e-4, 2.0, 17)),
             tickets: Family::default(),
             ticket_delivery_attempts: Family::default(),
             outbox_pending: Family::default(),
@@ -310,6 +313,11 @@ impl Metrics {
             "model_reloads",
             "Model reloads on SIGHUP or file change, by result (success, failure)",
             metrics.model_reloads.clone(),
+        );
+        r.register(
+            "ticket_action_delay_seconds",
+            "From the processing of the samples that completed a step to its ticket action being stored durably",
+            metrics.ticket_action_delay_seconds.clone(),
         );
         r.register(
             "tickets",

@@ -8,29 +8,25 @@
 //! quality (the held-out evaluation is in models/report/). A second test reloads the
 //! model on SIGHUP and on file change, refusing a bad one.
 
+mod command;
 mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use command::{ROOT, harbinger, text};
 use support::{Process, eventually, free_ports, samples};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const LAB: &str = "../shared/data/lab-dev/metrics.csv.gz";
 const HARBINGER: &str = env!("CARGO_BIN_EXE_harbinger");
 
 fn run(args: &[&str]) {
-    let out = Command::new(HARBINGER)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("running harbinger");
+    let out = harbinger(args);
     assert!(
         out.status.success(),
         "harbinger {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        text(&out.stderr)
     );
 }
 

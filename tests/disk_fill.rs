@@ -197,7 +197,7 @@ groups:
     std::fs::write(
         &config,
         format!(
-            "pipeline: {}\ntickets:\n  sinks:\n    - type: file\n    - type: webhook\n      url: {desk_url}\n    - type: alertmanager\n      url: {}\n      resend_interval: 5s\n",
+            "pipeline: {}\nprometheus_url: http://127.0.0.1:{prometheus_port}\ntickets:\n  sinks:\n    - type: file\n    - type: webhook\n      url: {desk_url}\n    - type: alertmanager\n      url: {}\n      resend_interval: 5s\n",
             pipeline.display(),
             alertmanager.url
         ),
@@ -279,6 +279,22 @@ groups:
     .await;
     let opens = seen.iter().filter(|(a, _)| a == "open").count();
     assert_eq!(opens, 1, "exactly one ticket: {seen:?}");
+    // The ticket says where the signal is heading and links to Prometheus's graph.
+    let open: Value = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|a| a["action"] == "open")
+        .unwrap();
+    let trend = open["ticket"]["trend_per_second"].as_f64().unwrap();
+    assert!(trend < 0.0, "free space falling: {open}");
+    let graph = open["ticket"]["graph_url"].as_str().unwrap();
+    assert!(
+        graph.starts_with(&prometheus.url) && graph.contains("g0.expr="),
+        "{graph}"
+    );
+    let page = http.get(graph).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{graph}");
     assert_eq!(seen.last().unwrap().1, "materialised", "{seen:?}");
     let at_desk = eventually("the desk to see the resolve", deadline, async || {
         let at_desk = desk(&received, &filling.0);

@@ -44,6 +44,9 @@ pub struct Config {
     /// absent: the built-in copy of `models/default.json` with the built-in pipeline;
     /// with another pipeline, no model, and tickets open on the trend's ETA alone.
     pub model: Option<PathBuf>,
+    /// The Prometheus whose graph page tickets link to (e.g. `http://prometheus:9090/`);
+    /// no link when absent.
+    pub prometheus_url: Option<String>,
     /// Where ticket actions are delivered (a JSON-lines file in `data_dir` when absent).
     pub tickets: TicketsConfig,
 }
@@ -112,6 +115,7 @@ impl Default for Config {
             write_auth: None,
             pipeline: None,
             model: None,
+            prometheus_url: None,
             tickets: TicketsConfig::default(),
         }
     }
@@ -178,6 +182,8 @@ pub struct ValidConfig {
     /// None: a pipeline of the user's without a model.
     pub model: Option<Model>,
     pub tickets: ValidTickets,
+    /// `prometheus_url`, parsed, ending with `/`.
+    pub prometheus_url: Option<reqwest::Url>,
 }
 
 /// Credentials a write request must present.
@@ -274,6 +280,16 @@ impl Config {
             problems.push(format!("model: {e}"));
         }
         let tickets = self.tickets.validate(&mut problems);
+        let prometheus_url = self.prometheus_url.as_ref().and_then(|url| {
+            let with_slash = if url.ends_with('/') {
+                url.clone()
+            } else {
+                format!("{url}/")
+            };
+            reqwest::Url::parse(&with_slash)
+                .map_err(|e| problems.push(format!("prometheus_url: {url:?}: {e}")))
+                .ok()
+        });
         if let (true, Some(pipeline), Some(tickets)) = (problems.is_empty(), pipeline, tickets) {
             Ok(ValidConfig {
                 config: self,
@@ -281,6 +297,7 @@ impl Config {
                 pipeline,
                 model,
                 tickets,
+                prometheus_url,
             })
         } else {
             Err(ConfigError::Invalid {

@@ -20,6 +20,8 @@ pub struct TargetScorer {
     pub signal: usize,
     pub inputs: Inputs,
     level: usize,
+    /// The slope over the shortest window, if the signal has windows.
+    slope: Option<usize>,
     anomaly: usize,
     eta: usize,
     eta_stderr: usize,
@@ -30,6 +32,8 @@ pub struct TargetScorer {
 pub struct Scored {
     pub observation: Observation,
     pub level: f64,
+    /// Slope per second over the shortest window; NaN without one.
+    pub trend_per_second: f64,
     pub anomaly_score: f64,
 }
 
@@ -53,6 +57,7 @@ impl TargetScorer {
             signal,
             inputs: Inputs::new(&names, target, horizon_s),
             level: column("level"),
+            slope: names.iter().position(|n| n.starts_with("slope_")),
             anomaly: column("anomaly_score"),
             eta: column(&format!("eta_seconds:{}", target.alert)),
             eta_stderr: column(&format!("eta_stderr_seconds:{}", target.alert)),
@@ -86,6 +91,7 @@ impl TargetScorer {
                 alert,
             },
             level: row[self.level],
+            trend_per_second: self.slope.map_or(f64::NAN, |at| row[at]),
             anomaly_score: row[self.anomaly],
         }
     }

@@ -73,6 +73,7 @@ impl AlertmanagerSink {
             ("eta_seconds", ticket.eta_seconds),
             ("eta_stderr_seconds", ticket.eta_stderr_seconds),
             ("value", ticket.value),
+            ("trend_per_second", ticket.trend_per_second),
         ];
         for (name, number) in numbers {
             if let Some(number) = number {
@@ -82,12 +83,16 @@ impl AlertmanagerSink {
         if let Some(runbook) = ticket.annotations.get("runbook_url") {
             annotations.insert("runbook_url".into(), json!(runbook));
         }
-        json!({
+        let mut alert = json!({
             "labels": labels,
             "annotations": annotations,
             "startsAt": rfc3339(ticket.opened_at_ms),
             "endsAt": rfc3339(ends_at_ms),
-        })
+        });
+        if let Some(url) = &ticket.graph_url {
+            alert["generatorURL"] = json!(url);
+        }
+        alert
     }
 
     async fn post(&self, alerts: &[Value]) -> Attempt {

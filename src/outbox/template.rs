@@ -170,6 +170,10 @@ pub fn example_action() -> TicketAction {
         eta_seconds: Some(2400.0),
         eta_stderr_seconds: Some(300.0),
         value: Some(14.2),
+        trend_per_second: Some(-0.0013),
+        graph_url: Some(
+            "http://prometheus:9090/graph?g0.expr=node_filesystem_avail_bytes&g0.tab=0".to_owned(),
+        ),
         annotations: map(&[("summary", "Host out of disk space")]),
         labels: map(&[("severity", "warning")]),
         opened_at_ms: 1_700_000_000_000,

@@ -135,6 +135,8 @@ mod tests {
                 eta_seconds: self.0.eta_seconds.is_finite().then_some(self.0.eta_seconds),
                 eta_stderr_seconds: None,
                 value: None,
+                trend_per_second: None,
+                graph_url: None,
                 annotations: BTreeMap::new(),
                 labels: BTreeMap::new(),
                 opened_at_ms,

@@ -40,6 +40,8 @@ pub struct LivePredictions {
     targets: Vec<LiveTarget>,
     horizon_s: f64,
     entity_labels: Vec<String>,
+    /// Prometheus's base URL, for the tickets' graph links.
+    prometheus_url: Option<reqwest::Url>,
     alerts: Plan,
     metrics: Metrics,
     row: Vec<f64>,
@@ -53,6 +55,7 @@ impl LivePredictions {
     pub fn new(
         pipeline: &Pipeline,
         model: Option<&Model>,
+        prometheus_url: Option<reqwest::Url>,
         metrics: Metrics,
     ) -> Result<Self, ModelError> {
         if let Some(model) = model {
@@ -79,6 +82,7 @@ impl LivePredictions {
             targets,
             horizon_s,
             entity_labels: pipeline.entity_labels.clone(),
+            prometheus_url,
             alerts: Plan::parse("ALERTS").expect("a valid selector"),
             metrics,
             row: Vec::new(),
@@ -89,7 +93,12 @@ impl LivePredictions {
     /// Scores with `model` from now on, keeping every open ticket and policy state; a
     /// model that does not match the pipeline is refused and the current one stays.
     pub fn reload(&mut self, pipeline: &Pipeline, model: &Model) -> Result<(), ModelError> {
-        let mut next = LivePredictions::new(pipeline, Some(model), self.metrics.clone())?;
+        let mut next = LivePredictions::new(
+            pipeline,
+            Some(model),
+            self.prometheus_url.clone(),
+            self.metrics.clone(),
+        )?;
         for target in &mut next.targets {
             let alert = &target.scorer.target.alert;
             if let Some(old) = self
@@ -119,6 +128,7 @@ impl LivePredictions {
             }
         }
         let horizon_s = self.horizon_s;
+        let prometheus_url = self.prometheus_url.as_ref();
         let (row, inputs) = (&mut self.row, &mut self.inputs);
         engine.for_each(|index, _, entity, features| {
             for target in self.targets.iter_mut().filter(|t| t.scorer.signal == index) {
@@ -140,6 +150,7 @@ impl LivePredictions {
                     entity,
                     scored: &scored,
                     horizon_s,
+                    prometheus_url,
                 };
                 let observation = &scored.observation;
                 if let Some(action) = lifecycle.step(
@@ -255,6 +266,7 @@ struct Description<'a> {
     entity: &'a Labels,
     scored: &'a Scored,
     horizon_s: f64,
+    prometheus_url: Option<&'a reqwest::Url>,
 }
 
 impl Describe for Description<'_> {
@@ -278,6 +290,15 @@ impl Describe for Description<'_> {
             )
         });
         let chance = finite(o.probability).map_or(String::new(), |p| format!(" (p={p:.2})"));
+        let rule = format!("{} {op} {}", target.signal, format_value(target.threshold));
+        let graph_url = self.prometheus_url.and_then(|base| {
+            let mut url = base.join("graph").ok()?;
+            url.query_pairs_mut()
+                .append_pair("g0.expr", &rule)
+                .append_pair("g0.tab", "0")
+                .append_pair("g0.range_input", "1h");
+            Some(url.to_string())
+        });
         Ticket {
             fingerprint: fingerprint(&target.alert, self.entity),
             sequence,
@@ -289,13 +310,15 @@ impl Describe for Description<'_> {
                 format_value(target.threshold)
             ),
             entity,
-            rule: format!("{} {op} {}", target.signal, format_value(target.threshold)),
+            rule,
             threshold: target.threshold,
             probability: finite(o.probability),
             horizon_seconds: self.horizon_s,
             eta_seconds: finite(o.eta_seconds),
             eta_stderr_seconds: finite(o.eta_stderr_seconds),
             value: finite(self.scored.level),
+            trend_per_second: finite(self.scored.trend_per_second),
+            graph_url,
             annotations: target.annotations.clone(),
             labels: target.labels.clone(),
             opened_at_ms,

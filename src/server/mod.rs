@@ -68,6 +68,8 @@ pub struct App {
     model: Option<Model>,
     /// The model's file, watched for reloads; None for the built-in model.
     model_path: Option<PathBuf>,
+    /// For the tickets' graph links.
+    prometheus_url: Option<reqwest::Url>,
     /// Where ticket actions are recorded, durably, for the sinks' dispatchers.
     outbox: OutboxHandle,
     dispatchers: Dispatchers,
@@ -119,6 +121,7 @@ impl App {
             pipeline: valid.pipeline,
             model: valid.model,
             model_path: config.model.clone(),
+            prometheus_url: valid.prometheus_url,
             outbox,
             dispatchers,
             series_idle_timeout: ingest.series_idle_timeout,
@@ -168,6 +171,7 @@ impl App {
             pipeline,
             model,
             model_path,
+            prometheus_url,
             outbox,
             dispatchers,
             series_idle_timeout,
@@ -183,7 +187,10 @@ impl App {
         );
         let (stop_pipeline, pipeline_stopped) = oneshot::channel();
         let predictions = (!pipeline.targets.is_empty())
-            .then(|| LivePredictions::new(&pipeline, model.as_ref(), state.metrics.clone()))
+            .then(|| {
+                let metrics = state.metrics.clone();
+                LivePredictions::new(&pipeline, model.as_ref(), prometheus_url, metrics)
+            })
             .transpose()
             .map_err(std::io::Error::other)?;
         let (tickets, ticket_actions) = tokio::sync::mpsc::unbounded_channel();

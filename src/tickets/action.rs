@@ -62,6 +62,10 @@ pub struct Ticket {
     pub eta_stderr_seconds: Option<f64>,
     /// The signal's value now.
     pub value: Option<f64>,
+    /// Its least-squares slope over the shortest window, per second.
+    pub trend_per_second: Option<f64>,
+    /// The rule's expression in Prometheus's graph page, when `prometheus_url` is set.
+    pub graph_url: Option<String>,
     /// The rule's annotations (summary, description, runbook_url, ...) and labels.
     pub annotations: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,

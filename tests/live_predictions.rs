@@ -135,6 +135,20 @@ async fn serve_decides_the_tickets_backtest_decides_and_exposes_the_predictions(
     let comparable: BTreeSet<_> = expected.into_iter().filter(|o| o.2 < last).collect();
     let live: BTreeSet<_> = opened.into_iter().filter(|o| o.2 < last).collect();
     assert_eq!(live, comparable, "live openings equal the backtest's");
+    // A disk ticket names the model inputs that weighed most in its probability.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let disk_open = text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|a| a["action"] == "open" && a["ticket"]["target"] == "HostOutOfDiskSpace")
+        .unwrap();
+    let evidence = disk_open["ticket"]["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 3, "{disk_open}");
+    assert!(
+        evidence
+            .iter()
+            .all(|e| e["input"].is_string() && e["effect"].is_f64())
+    );
 
     let exposition = metrics(&serve).await;
     let disk = samples(&exposition, "harbinger_prediction_probability")

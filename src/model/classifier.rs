@@ -50,7 +50,8 @@ pub enum Classifier {
         intercept: f64,
     },
     /// The mean over the trees of the positive fraction of the leaf the input reaches.
-    Forest { trees: Vec<Tree> },
+    /// `center` is the mean training input, the reference of [`Classifier::effects`].
+    Forest { center: Vec<f64>, trees: Vec<Tree> },
 }
 
 /// A decision tree as a node list; node 0 is the root.
@@ -112,11 +113,36 @@ impl Classifier {
                     .sum();
                 1.0 / (1.0 + (-(z + intercept)).exp())
             }
-            Classifier::Forest { trees } => {
+            Classifier::Forest { trees, .. } => {
                 let sum: f64 = trees.iter().map(|t| t.leaf_of(input).1).sum();
                 sum / trees.len().max(1) as f64
             }
         }
+    }
+}
+
+impl Classifier {
+    /// The mean input the classifier was fitted on (after balancing the classes).
+    pub fn center(&self) -> &[f64] {
+        match self {
+            Classifier::Logistic { center, .. } | Classifier::Forest { center, .. } => center,
+        }
+    }
+
+    /// How much each input moves the score: the score minus the score with that input
+    /// set to its mean training value (occlusion), per input.
+    pub fn effects(&self, input: &[f64]) -> Vec<f64> {
+        let center = self.center();
+        let score = self.score(input);
+        let mut probe = input.to_vec();
+        (0..input.len())
+            .map(|i| {
+                probe[i] = center[i];
+                let without = self.score(&probe);
+                probe[i] = input[i];
+                score - without
+            })
+            .collect()
     }
 }
 
@@ -265,7 +291,8 @@ fn fit_forest(x: Array2<f64>, y: Vec<bool>, seed: u64) -> Result<Classifier, Fit
             .fit(&Dataset::new(records, labels).with_weights(weights))?;
         trees.push(Tree::from_linfa(&tree, &features, &x, &y));
     }
-    Ok(Classifier::Forest { trees })
+    let center = x.mean_axis(ndarray::Axis(0)).expect("rows").to_vec();
+    Ok(Classifier::Forest { center, trees })
 }
 
 #[cfg(test)]
@@ -286,6 +313,24 @@ mod tests {
             labels.push(positive);
         }
         (Array2::from_shape_vec((400, 3), values).unwrap(), labels)
+    }
+
+    #[test]
+    fn effects_are_zero_at_the_center_and_name_the_inputs_that_matter() {
+        let (x, y) = data();
+        for kind in Kind::ALL {
+            let classifier = Classifier::fit(kind, &x, &y, 3).unwrap();
+            let center = classifier.center().to_vec();
+            assert!(
+                classifier.effects(&center).iter().all(|e| *e == 0.0),
+                "{kind:?}"
+            );
+            // Every input shifts positives the same way: above the center, an input
+            // pushes the score up.
+            let above: Vec<f64> = center.iter().map(|c| c + 0.5).collect();
+            let effects = classifier.effects(&above);
+            assert!(effects.iter().any(|e| *e > 0.0), "{kind:?}: {effects:?}");
+        }
     }
 
     #[test]

@@ -81,6 +81,31 @@ impl TargetScorer {
         }
     }
 
+    /// The inputs that moved the classifier's score most for `row`, largest effect first:
+    /// (input name, its value, the score minus the score with it at its mean training
+    /// value). Empty without a classifier.
+    pub fn evidence(
+        &self,
+        model: &TargetModel,
+        row: &[f64],
+        most: usize,
+    ) -> Vec<(String, f64, f64)> {
+        let Some(classifier) = &model.classifier else {
+            return Vec::new();
+        };
+        let mut input = Vec::new();
+        self.inputs.encode(row, &mut input);
+        let mut effects: Vec<(String, f64, f64)> = classifier
+            .effects(&input)
+            .into_iter()
+            .enumerate()
+            .map(|(i, effect)| (self.inputs.names()[i].clone(), input[i], effect))
+            .collect();
+        effects.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        effects.truncate(most);
+        effects
+    }
+
     /// The step's observation, given the probability already computed for the row.
     pub fn observe(&self, row: &[f64], probability: f64, alert: AlertState) -> Scored {
         Scored {

@@ -171,6 +171,11 @@ pub fn example_action() -> TicketAction {
         eta_stderr_seconds: Some(300.0),
         value: Some(14.2),
         trend_per_second: Some(-0.0013),
+        evidence: vec![crate::tickets::Evidence {
+            input: "eta_seconds:HostOutOfDiskSpace".to_owned(),
+            value: 0.67,
+            effect: 0.41,
+        }],
         graph_url: Some(
             "http://prometheus:9090/graph?g0.expr=node_filesystem_avail_bytes&g0.tab=0".to_owned(),
         ),

@@ -137,6 +137,7 @@ mod tests {
                 value: None,
                 trend_per_second: None,
                 graph_url: None,
+                evidence: Vec::new(),
                 annotations: BTreeMap::new(),
                 labels: BTreeMap::new(),
                 opened_at_ms,

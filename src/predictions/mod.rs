@@ -10,6 +10,9 @@
 
 pub mod lifecycle;
 
+/// How many inputs a ticket names as the evidence for its probability.
+const EVIDENCE: usize = 3;
+
 /// The horizon of ETA-only tickets, without a model.
 pub const DEFAULT_HORIZON: std::time::Duration = std::time::Duration::from_secs(1800);
 
@@ -25,7 +28,7 @@ use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{Labels, Plan, SeriesStore, Value, evaluate, format_value};
 use crate::rules::Comparison;
 use crate::telemetry::{EntityLabels, Metrics};
-use crate::tickets::{Ticket, TicketAction};
+use crate::tickets::{Evidence, Ticket, TicketAction};
 use crate::training::fit::eta_policy;
 use crate::training::run::lifecycle;
 
@@ -147,6 +150,8 @@ impl LivePredictions {
                 *seen = true;
                 let describe = Description {
                     target: &target.scorer,
+                    model: &target.model,
+                    row,
                     entity,
                     scored: &scored,
                     horizon_s,
@@ -263,6 +268,9 @@ pub fn fingerprint(alert: &str, entity: &Labels) -> String {
 /// The ticket as a step's scoring describes it.
 struct Description<'a> {
     target: &'a TargetScorer,
+    model: &'a TargetModel,
+    /// The target signal's feature row at this step.
+    row: &'a [f64],
     entity: &'a Labels,
     scored: &'a Scored,
     horizon_s: f64,
@@ -319,6 +327,16 @@ impl Describe for Description<'_> {
             value: finite(self.scored.level),
             trend_per_second: finite(self.scored.trend_per_second),
             graph_url,
+            evidence: self
+                .target
+                .evidence(self.model, self.row, EVIDENCE)
+                .into_iter()
+                .map(|(input, value, effect)| Evidence {
+                    input,
+                    value,
+                    effect,
+                })
+                .collect(),
             annotations: target.annotations.clone(),
             labels: target.labels.clone(),
             opened_at_ms,

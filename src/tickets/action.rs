@@ -66,11 +66,26 @@ pub struct Ticket {
     pub trend_per_second: Option<f64>,
     /// The rule's expression in Prometheus's graph page, when `prometheus_url` is set.
     pub graph_url: Option<String>,
+    /// The model inputs that weighed most in the probability, largest effect first;
+    /// empty without a classifier.
+    pub evidence: Vec<Evidence>,
     /// The rule's annotations (summary, description, runbook_url, ...) and labels.
     pub annotations: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     /// Unix milliseconds of the step the ticket opened at.
     pub opened_at_ms: i64,
+}
+
+/// One model input's part in a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Evidence {
+    /// The input's name (see `model::Inputs`), e.g. `eta_seconds:HostOutOfDiskSpace`.
+    pub input: String,
+    /// Its value (ETAs in horizons, levels as the margin to the threshold).
+    pub value: f64,
+    /// How much it moved the classifier's score: the score minus the score with this
+    /// input at its mean training value.
+    pub effect: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

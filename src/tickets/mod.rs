@@ -6,4 +6,4 @@
 
 pub mod action;
 
-pub use action::{ActionKind, Ticket, TicketAction};
+pub use action::{ActionKind, Evidence, Ticket, TicketAction};

@@ -13,7 +13,8 @@
 //! - **Close** as `averted` when the risk has stayed low for `close_steps` steps (the
 //!   probability below half the open level and the ETA condition false), or as
 //!   `materialised` when the real alert fired and has resolved since.
-//! - At most one open ticket; after a close, no new one for `cooldown_steps` steps.
+//! - At most one open ticket; after a close, a new one opens `cooldown_steps` steps
+//!   after it at the earliest (steps while the rule is active do not count down).
 
 use serde::{Deserialize, Serialize};
 

@@ -26,6 +26,9 @@ pub struct AlertmanagerSink {
     alerts_url: reqwest::Url,
     client: reqwest::Client,
     store: Arc<Store>,
+    /// Deliveries and refreshes take turns, so that a refresh never re-sends as firing
+    /// an alert whose resolve was delivered while it read the open alerts.
+    turn: tokio::sync::Mutex<()>,
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -50,6 +53,7 @@ impl AlertmanagerSink {
             alerts_url,
             client,
             store,
+            turn: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -120,6 +124,7 @@ impl AlertmanagerSink {
                 _ = every.tick() => {}
                 _ = stop.changed() => return,
             }
+            let _turn = self.turn.lock().await;
             let name = self.spec.name.clone();
             let open = on_blocking(&self.store, move |store| store.recall_all(&name)).await;
             let ends_at = now_ms() + self.horizon_ms();
@@ -149,11 +154,13 @@ impl Sink for AlertmanagerSink {
         &self.spec.name
     }
 
+    /// One at a time: each delivery takes its turn with the refresh anyway.
     fn concurrency(&self) -> usize {
-        4
+        1
     }
 
     async fn deliver(&self, action: &TicketAction) -> Attempt {
+        let _turn = self.turn.lock().await;
         let resolved = matches!(action.kind, ActionKind::Resolve { .. });
         let ends_at = if resolved {
             action.at_ms

@@ -82,6 +82,9 @@ impl SilenceFilter {
     /// Whether `action` is to be recorded.
     pub async fn admits(&mut self, action: &TicketAction) -> bool {
         let ticket = (action.ticket.fingerprint.clone(), action.ticket.sequence);
+        if let ActionKind::Resolve { .. } = action.kind {
+            return !self.silenced.remove(&ticket);
+        }
         if action.kind != ActionKind::Open {
             return !self.silenced.contains(&ticket);
         }
@@ -108,13 +111,13 @@ impl SilenceFilter {
             .map_err(|e| e.to_string())?;
         let silences: Vec<Silence> = response.json().await.map_err(|e| e.to_string())?;
         let predicted = AlertmanagerSink::alert(action, action.at_ms);
-        let mut labels = predicted["labels"].as_object().cloned().unwrap_or_default();
+        let labels = predicted["labels"].as_object().cloned().unwrap_or_default();
         let mut rule = labels.clone();
         rule.insert(
             "alertname".into(),
             Value::from(action.ticket.target.clone()),
         );
-        labels.remove("predicted_alert");
+        rule.remove("predicted_alert");
         let found = silences
             .into_iter()
             .filter(|s| s.status.state == "active")

@@ -28,7 +28,7 @@ use tracing::{info, warn};
 use crate::model::Model;
 use crate::promql::Labels;
 use crate::registry::{AcceptedSample, Registry, SeriesId};
-use crate::telemetry::{ActionLabels, Metrics};
+use crate::telemetry::Metrics;
 use crate::tickets::TicketAction;
 
 /// What the receiver hands to the pipeline.
@@ -125,14 +125,8 @@ impl Worker {
             PipelineEvent::Evicted(ids) => self.live.evicted(ids),
         }
         for action in self.live.take_actions() {
-            let labels = ActionLabels {
-                target: action.ticket.target.clone(),
-                action: action.kind.name(),
-            };
-            metrics.ticket_actions.get_or_create(&labels).inc();
-            info!(title = %action.ticket.title, key = %action.idempotency_key, action = action.kind.name(), "ticket action");
             if self.tickets.send((action, started)).is_err() {
-                warn!("the ticket writer has stopped; a ticket action is lost");
+                warn!("the ticket recorder has stopped; a ticket action is lost");
             }
         }
     }

@@ -6,11 +6,12 @@
 //!   horizon, or the probability by 0.2) and the last action is at least
 //!   [`UPDATE_EVERY`] old → `update`;
 //! - the rule starts firing while it is open → `confirm` (once);
-//! - the policy closes it → `resolve`, as `averted` or `materialised`.
+//! - the policy closes it → `resolve`, as `averted` or `materialised`; so does the
+//!   entity going away (`abandon`), as `averted`.
 
 use std::time::Duration;
 
-use crate::model::{AlertState, Decision, Observation, Policy, PolicyState};
+use crate::model::{AlertState, Decision, Observation, Outcome, Policy, PolicyState};
 use crate::tickets::{ActionKind, Ticket, TicketAction};
 
 /// Updates of one ticket are at least this far apart.
@@ -20,8 +21,6 @@ pub const UPDATE_EVERY: Duration = Duration::from_secs(300);
 #[derive(Debug, Default)]
 pub struct Lifecycle {
     policy: PolicyState,
-    /// Tickets opened so far for this fingerprint.
-    tickets: u64,
     open: Option<OpenTicket>,
 }
 
@@ -44,6 +43,16 @@ impl Lifecycle {
         self.open.is_some()
     }
 
+    /// Resolves the open ticket, if any, as `averted`: its entity is gone (forgotten by
+    /// the engine after its longest window without a value).
+    pub fn abandon(&mut self, t_ms: i64) -> Option<TicketAction> {
+        let open = self.open.take()?;
+        let kind = ActionKind::Resolve {
+            outcome: Outcome::Averted,
+        };
+        Some(TicketAction::new(kind, t_ms, open.ticket, open.actions + 1))
+    }
+
     /// Takes one step; returns the action it causes, if any.
     pub fn step(
         &mut self,
@@ -55,8 +64,9 @@ impl Lifecycle {
     ) -> Option<TicketAction> {
         match self.policy.step(policy, horizon_s, observation) {
             Decision::Open => {
-                self.tickets += 1;
-                let ticket = describe.ticket(self.tickets, t_ms);
+                // Numbered by its opening time: unique for the fingerprint, across
+                // restarts too, so that no two tickets share an idempotency key.
+                let ticket = describe.ticket(t_ms as u64, t_ms);
                 self.open = Some(OpenTicket {
                     ticket: ticket.clone(),
                     actions: 1,
@@ -116,7 +126,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::Outcome;
 
     struct Now(Observation);
 
@@ -192,7 +201,7 @@ mod tests {
             ]
         );
         let keys: Vec<&str> = actions.iter().map(|a| a.idempotency_key.as_str()).collect();
-        assert_eq!(keys, ["f-1-1", "f-1-2", "f-1-3", "f-1-4"]);
+        assert_eq!(keys, ["f-0-1", "f-0-2", "f-0-3", "f-0-4"]);
         assert!(actions.iter().all(|a| a.ticket.opened_at_ms == 0));
         assert!(!lifecycle.is_open());
     }

@@ -169,14 +169,21 @@ impl LivePredictions {
                 }
             }
         });
+        // Entities the engine forgot: their gauges go, and an open ticket is resolved.
         for target in &mut self.targets {
             let alert = &target.scorer.target.alert;
-            target.entities.retain(|entity, (_, seen)| {
-                if !*seen {
-                    remove_gauges(&self.metrics, alert, entity);
+            let gone: Vec<Labels> = target
+                .entities
+                .iter()
+                .filter(|(_, (_, seen))| !*seen)
+                .map(|(entity, _)| entity.clone())
+                .collect();
+            for entity in gone {
+                remove_gauges(&self.metrics, alert, &entity);
+                if let Some((mut lifecycle, _)) = target.entities.remove(&entity) {
+                    actions.extend(lifecycle.abandon(t_ms));
                 }
-                *seen
-            });
+            }
         }
     }
 

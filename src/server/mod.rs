@@ -36,7 +36,7 @@ use crate::outbox::{self, Dispatchers, OutboxHandle};
 use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::predictions::LivePredictions;
 use crate::registry::Registry;
-use crate::telemetry::Metrics;
+use crate::telemetry::{ActionLabels, Metrics};
 use crate::tickets::TicketAction;
 
 /// What every request handler shares.
@@ -239,6 +239,7 @@ impl App {
             deadline = ?shutdown_timeout,
             "shutting down: no new connections, finishing in-flight requests"
         );
+        let deadline = tokio::time::Instant::now() + shutdown_timeout;
         let drain = async {
             if let Err(error) = server.await {
                 warn!(%error, "server task failed during shutdown");
@@ -254,9 +255,14 @@ impl App {
             }
             let _ = recorder.await;
             info!("pipeline drained; letting ticket deliveries in flight finish");
-            dispatchers.shutdown(shutdown_timeout).await;
+            // What is left of the deadline, less a moment for the dispatchers to say
+            // which sinks were still busy.
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            dispatchers
+                .shutdown(left.saturating_sub(Duration::from_millis(100)))
+                .await;
         };
-        match tokio::time::timeout(shutdown_timeout, drain).await {
+        match tokio::time::timeout_at(deadline, drain).await {
             Ok(()) => info!("shutdown complete"),
             Err(_) => warn!(
                 queued_batches = state.queue.max_capacity() - state.queue.capacity(),
@@ -296,10 +302,20 @@ async fn record_tickets(
 ) {
     while let Some((action, decided)) = actions.recv().await {
         let key = action.idempotency_key.clone();
+        let labels = ActionLabels {
+            target: action.ticket.target.clone(),
+            action: action.kind.name(),
+        };
+        let title = action.ticket.title.clone();
         match outbox.record(action).await {
-            Ok(_) => metrics
-                .ticket_action_delay_seconds
-                .observe(decided.elapsed().as_secs_f64()),
+            Ok(Some(_)) => {
+                metrics
+                    .ticket_action_delay_seconds
+                    .observe(decided.elapsed().as_secs_f64());
+                metrics.ticket_actions.get_or_create(&labels).inc();
+                info!(%title, key, action = labels.action, "ticket action recorded");
+            }
+            Ok(None) => {} // silenced; the filter has said so
             Err(error) => error!(%error, key, "recording a ticket action failed; it is lost"),
         }
     }

@@ -31,18 +31,14 @@ pub async fn watch(
     models: mpsc::UnboundedSender<Model>,
     metrics: Metrics,
 ) {
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(e) => {
-            error!(error = %e, "cannot listen for SIGHUP; the model reloads on file change only");
-            return;
-        }
-    };
+    let mut hangups = signal(SignalKind::hangup())
+        .map_err(|e| error!(error = %e, "cannot listen for SIGHUP; the model reloads on file change only"))
+        .ok();
     let mut seen = modified(&path);
     let mut poll = tokio::time::interval(POLL);
     loop {
         let cause = tokio::select! {
-            _ = hangups.recv() => "SIGHUP",
+            Some(_) = async { hangups.as_mut()?.recv().await } => "SIGHUP",
             _ = poll.tick() => {
                 let now = modified(&path);
                 if now == seen {

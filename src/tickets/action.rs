@@ -42,7 +42,8 @@ impl ActionKind {
 pub struct Ticket {
     /// Hex of a stable hash of the target and the entity labels.
     pub fingerprint: String,
-    /// Counts the tickets of this fingerprint, from 1.
+    /// Numbers the tickets of this fingerprint: the unix milliseconds of the step it
+    /// opened at, so that numbers stay unique across restarts.
     pub sequence: u64,
     /// The alert the ticket anticipates, e.g. `HostOutOfDiskSpace`.
     pub target: String,

@@ -233,6 +233,14 @@ fn compare(
             1e-9 * (w.abs() + magnitude)
         } else if name == "anomaly_score" {
             1e-9 * w.abs()
+        } else if name.starts_with("eta_stderr") {
+            // The error comes from the residual sum of squares, which loses digits in
+            // proportion to the values' magnitude (a walk of a few units at -1e6).
+            let threshold_name = name.split_once(':').unwrap().1;
+            match eta_scale(threshold_name) {
+                Some(scale) => 1e-9 * (w.abs() + scale) * (1.0 + magnitude),
+                None => continue,
+            }
         } else if name.starts_with("eta_") {
             let threshold_name = name.split_once(':').unwrap().1;
             match eta_scale(threshold_name) {

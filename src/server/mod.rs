@@ -183,6 +183,12 @@ impl App {
             max_active_series = state.registry.lock().max_active(),
             queue_capacity = state.queue.max_capacity(),
             series_idle_timeout = %crate::config::duration::format(series_idle_timeout),
+            targets = pipeline.targets.len(),
+            model = %match (&model_path, &model) {
+                (Some(path), _) => path.display().to_string(),
+                (None, Some(_)) => "built-in default".to_owned(),
+                (None, None) => "none (tickets on the ETA alone)".to_owned(),
+            },
             "harbinger listening; remote write at /api/v1/write"
         );
         let (stop_pipeline, pipeline_stopped) = oneshot::channel();

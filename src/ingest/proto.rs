@@ -29,22 +29,36 @@ pub fn snappy(raw: &[u8]) -> Vec<u8> {
         .expect("snappy accepts any input below 4 GiB")
 }
 
+/// A 1.0 series from its label pairs (sorted by name) and its (timestamp ms, value)
+/// samples.
+pub fn v1_series<'a>(
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    samples: impl IntoIterator<Item = (i64, f64)>,
+) -> v1::TimeSeries {
+    v1::TimeSeries {
+        labels: labels
+            .into_iter()
+            .map(|(name, value)| v1::Label {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            })
+            .collect(),
+        samples: samples
+            .into_iter()
+            .map(|(timestamp, value)| v1::Sample { value, timestamp })
+            .collect(),
+        ..Default::default()
+    }
+}
+
 /// A 1.0 request with one sample per series, each given as its label pairs (sorted by
 /// name), timestamp and value; for tools and tests that build small requests by hand.
 pub fn v1_request(series: &[(&[(&str, &str)], i64, f64)]) -> v1::WriteRequest {
     v1::WriteRequest {
         timeseries: series
             .iter()
-            .map(|&(labels, timestamp, value)| v1::TimeSeries {
-                labels: labels
-                    .iter()
-                    .map(|&(name, value)| v1::Label {
-                        name: name.to_owned(),
-                        value: value.to_owned(),
-                    })
-                    .collect(),
-                samples: vec![v1::Sample { value, timestamp }],
-                ..Default::default()
+            .map(|&(labels, timestamp, value)| {
+                v1_series(labels.iter().copied(), [(timestamp, value)])
             })
             .collect(),
         ..Default::default()

@@ -40,22 +40,10 @@ fn v1_request(series: &[Plain]) -> v1::WriteRequest {
     v1::WriteRequest {
         timeseries: series
             .iter()
-            .map(|(labels, samples)| v1::TimeSeries {
-                labels: labels
-                    .iter()
-                    .map(|(name, value)| v1::Label {
-                        name: name.clone(),
-                        value: value.clone(),
-                    })
-                    .collect(),
-                samples: samples
-                    .iter()
-                    .map(|&(timestamp, bits)| v1::Sample {
-                        value: f64::from_bits(bits),
-                        timestamp,
-                    })
-                    .collect(),
-                ..Default::default()
+            .map(|(labels, samples)| {
+                let labels = labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                let samples = samples.iter().map(|&(t, bits)| (t, f64::from_bits(bits)));
+                super::proto::v1_series(labels, samples)
             })
             .collect(),
         ..Default::default()

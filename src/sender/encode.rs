@@ -37,21 +37,10 @@ pub fn encode(protocol: Protocol, dataset: &Dataset, batch: &Batch, shift_ms: i6
         Protocol::V1 => proto::encode_snappy(&v1::WriteRequest {
             timeseries: groups
                 .iter()
-                .map(|(series, samples)| v1::TimeSeries {
-                    labels: labels(*series)
-                        .map(|(name, value)| v1::Label {
-                            name: name.clone(),
-                            value: value.clone(),
-                        })
-                        .collect(),
-                    samples: samples
-                        .iter()
-                        .map(|&(t, value)| v1::Sample {
-                            value,
-                            timestamp: timestamp(t),
-                        })
-                        .collect(),
-                    ..Default::default()
+                .map(|(series, samples)| {
+                    let labels = labels(*series).map(|(n, v)| (n.as_str(), v.as_str()));
+                    let samples = samples.iter().map(|&(t, value)| (timestamp(t), value));
+                    proto::v1_series(labels, samples)
                 })
                 .collect(),
             ..Default::default()

@@ -54,6 +54,8 @@ pub mod registry;
 pub mod report;
 pub mod retry;
 pub mod rules;
+#[cfg(test)]
+mod schema_check;
 pub mod sender;
 pub mod server;
 pub mod telemetry;

@@ -323,21 +323,10 @@ impl Model {
 mod tests {
     use super::*;
 
-    const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/model.schema.json");
-
-    /// The committed schema is the one the code derives. `UPDATE_SCHEMA=1 cargo test
-    /// model::artifact` rewrites it after a deliberate change to the format.
+    /// The committed schema is the one the code derives.
     #[test]
     fn the_committed_schema_matches_the_artifact_types() {
-        let derived = serde_json::to_string_pretty(&Model::schema()).unwrap() + "\n";
-        if std::env::var_os("UPDATE_SCHEMA").is_some() {
-            std::fs::write(SCHEMA, &derived).unwrap();
-        }
-        let committed = std::fs::read_to_string(SCHEMA).unwrap();
-        assert!(
-            committed == derived,
-            "schemas/model.schema.json is stale: run UPDATE_SCHEMA=1 cargo test model::artifact"
-        );
+        crate::schema_check::assert_committed("model.schema.json", &Model::schema());
     }
 
     #[test]

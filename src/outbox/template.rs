@@ -195,11 +195,6 @@ mod tests {
 
     use super::*;
 
-    const SCHEMA: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schemas/webhook-body.schema.json"
-    );
-
     /// The webhook's default body, as a receiver reads it.
     #[derive(Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
@@ -221,8 +216,8 @@ mod tests {
     }
 
     /// The default body has the committed schema's shape, and the committed schema is
-    /// the one the code derives. `UPDATE_SCHEMA=1 cargo test outbox::template`
-    /// rewrites it after a deliberate change.
+    /// the one the code derives. `UPDATE_SCHEMA=1 cargo test` rewrites
+    /// it after a deliberate change.
     #[test]
     fn the_default_body_matches_the_committed_schema() {
         let resolve = example_action();
@@ -231,16 +226,8 @@ mod tests {
             let body = Template::default_body().render(&action);
             serde_json::from_value::<DefaultBody>(body).expect("the default body's shape");
         }
-        let derived =
-            serde_json::to_string_pretty(&schemars::schema_for!(DefaultBody)).unwrap() + "\n";
-        if std::env::var_os("UPDATE_SCHEMA").is_some() {
-            std::fs::write(SCHEMA, &derived).unwrap();
-        }
-        let committed = std::fs::read_to_string(SCHEMA).unwrap_or_default();
-        assert!(
-            committed == derived,
-            "schemas/webhook-body.schema.json is stale: run UPDATE_SCHEMA=1 cargo test outbox::template"
-        );
+        let schema = schemars::schema_for!(DefaultBody);
+        crate::schema_check::assert_committed("webhook-body.schema.json", &schema);
     }
 
     #[test]

@@ -21,6 +21,9 @@
 //! - [`tickets`]: ticket actions (open, update, confirm, resolve), what a ticket carries.
 //! - [`outbox`]: ticket actions in, written durably, then delivered at least once to
 //!   every configured sink (webhook, JSON-lines file), with retries and a dead-letter list.
+//! - `kafka` (cargo feature `kafka`, on by default): scale-out; receivers publish
+//!   accepted samples to a topic partitioned by entity, workers in a consumer group
+//!   score their partitions.
 //! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
 //!   and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
@@ -45,6 +48,8 @@ pub mod evaluation;
 pub mod export;
 pub mod features;
 pub mod ingest;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;

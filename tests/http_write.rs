@@ -7,7 +7,7 @@ use std::path::Path;
 use harbinger::config::{Config, ValidConfig};
 use harbinger::ingest::proto::{self, v2};
 use harbinger::pipeline::PipelineEvent;
-use harbinger::server::{App, AppHandle};
+use harbinger::server::{App, AppHandle, Role};
 use reqwest::StatusCode;
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,7 +31,7 @@ async fn start(yaml: &str, own_queue: bool) -> Server {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.data_dir = data_dir.path().to_owned();
     let valid: ValidConfig = config.validate(Path::new("test.yml")).unwrap();
-    let mut app = App::build(valid).await.unwrap();
+    let mut app = App::build(valid, Role::All).await.unwrap();
     let events = if own_queue { app.take_events() } else { None };
     let url = format!("http://{}", app.local_addr());
     let handle = app.handle();

@@ -10,7 +10,8 @@ use super::serve::{load, validate};
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     harbinger check --config deploy/harbinger.yml\n  \
-    harbinger check --pipeline pipelines/node-exporter.yml\n\n\
+    harbinger check --pipeline pipelines/node-exporter.yml\n  \
+    harbinger check --config harbinger.yml --kafka   # and ask the brokers for the topic\n\n\
     Exit status: 0 when everything given is valid, 1 when not.")]
 #[group(required = true, multiple = true)]
 pub struct CheckArgs {
@@ -20,6 +21,10 @@ pub struct CheckArgs {
     /// A pipeline definition; its rule files and every PromQL expression are checked.
     #[arg(long, value_name = "FILE")]
     pipeline: Option<PathBuf>,
+    /// With --config: also ask the brokers of its `kafka:` section whether they answer
+    /// and know the topic (as receivers and workers will at start).
+    #[arg(long, requires = "config")]
+    kafka: bool,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
@@ -36,6 +41,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
                 "off"
             }
         );
+        if args.kafka {
+            check_kafka(&valid)?;
+        }
     }
     if let Some(path) = &args.pipeline {
         let pipeline = Pipeline::load(path)?;
@@ -53,4 +61,25 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(feature = "kafka")]
+fn check_kafka(valid: &harbinger::config::ValidConfig) -> anyhow::Result<()> {
+    let Some(kafka) = &valid.kafka else {
+        anyhow::bail!("--kafka: the configuration has no kafka: section");
+    };
+    let report = harbinger::kafka::check(kafka, std::time::Duration::from_secs(10))
+        .map_err(|problem| anyhow::anyhow!("kafka: {problem}"))?;
+    println!(
+        "kafka: topic {} has {} partitions (brokers: {})",
+        kafka.config.topic,
+        report.partitions,
+        report.brokers.join(", ")
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "kafka"))]
+fn check_kafka(_: &harbinger::config::ValidConfig) -> anyhow::Result<()> {
+    anyhow::bail!("--kafka: this harbinger was built without the kafka feature")
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use harbinger::config::{Config, ValidConfig};
-use harbinger::server::App;
+use harbinger::server::{App, Role};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -13,7 +13,10 @@ use harbinger::server::App;
     harbinger serve --config deploy/harbinger.yml\n  \
     harbinger serve --listen 127.0.0.1:9799 --data-dir /var/lib/harbinger\n\n\
     Point Prometheus at it (prometheus.yml):\n  \
-    remote_write:\n    - url: http://HOST:9799/api/v1/write")]
+    remote_write:\n    - url: http://HOST:9799/api/v1/write\n\n\
+    Scale out over Kafka (a kafka: section names brokers and topic; see README):\n  \
+    harbinger serve --role receiver --config harbinger.yml   # Prometheus writes here\n  \
+    harbinger serve --role worker --config harbinger.yml     # as many as partitions")]
 pub struct ServeArgs {
     /// YAML configuration file (see deploy/harbinger.yml); defaults apply without it.
     #[arg(long, value_name = "FILE")]
@@ -24,6 +27,11 @@ pub struct ServeArgs {
     /// State directory; overrides `data_dir` in the file.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// What this process does: `all` receives and scores in one process; `receiver`
+    /// publishes what it receives to Kafka; `worker` scores what the consumer group
+    /// gives it from Kafka.
+    #[arg(long, value_enum, default_value_t = Role::All)]
+    role: Role,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -37,7 +45,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let valid = validate(config, args.config.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let app = App::build(valid).await?;
+        let app = App::build(valid, args.role).await?;
         app.run(shutdown_signal()).await?;
         Ok(())
     })

@@ -7,6 +7,7 @@
 //! is itself checked by the tests.
 
 pub mod duration;
+mod kafka;
 mod secret;
 
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::Deserialize;
 
+pub use kafka::{KafkaConfig, KafkaSaslConfig, KafkaTlsConfig, SaslMechanism, ValidKafka};
 pub use secret::Secret;
 
 use crate::ingest::{DecodeLimits, LabelLimits};
@@ -49,6 +51,8 @@ pub struct Config {
     pub prometheus_url: Option<String>,
     /// Where ticket actions are delivered (a JSON-lines file in `data_dir` when absent).
     pub tickets: TicketsConfig,
+    /// The topic between receivers and workers (`serve --role receiver|worker`).
+    pub kafka: Option<KafkaConfig>,
 }
 
 /// Limits and queues of the remote-write receiver.
@@ -117,6 +121,7 @@ impl Default for Config {
             model: None,
             prometheus_url: None,
             tickets: TicketsConfig::default(),
+            kafka: None,
         }
     }
 }
@@ -184,6 +189,7 @@ pub struct ValidConfig {
     pub tickets: ValidTickets,
     /// `prometheus_url`, parsed, ending with `/`.
     pub prometheus_url: Option<reqwest::Url>,
+    pub kafka: Option<ValidKafka>,
 }
 
 /// Credentials a write request must present.
@@ -290,6 +296,7 @@ impl Config {
                 .map_err(|e| problems.push(format!("prometheus_url: {url:?}: {e}")))
                 .ok()
         });
+        let kafka = self.kafka.as_ref().and_then(|k| k.validate(&mut problems));
         if let (true, Some(pipeline), Some(tickets)) = (problems.is_empty(), pipeline, tickets) {
             Ok(ValidConfig {
                 config: self,
@@ -298,6 +305,7 @@ impl Config {
                 model,
                 tickets,
                 prometheus_url,
+                kafka,
             })
         } else {
             Err(ConfigError::Invalid {

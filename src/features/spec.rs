@@ -186,6 +186,19 @@ impl PartialEq for FeatureSpec {
 }
 
 impl FeatureSpec {
+    /// How much history the features need to equal those of a process that saw every
+    /// sample: the longest window (one step more), the anomaly window, and four of the
+    /// longest half-life (where an average is within 1/16 of converged).
+    pub fn warm_up(&self) -> Duration {
+        let checked = &self.0;
+        let half_lives = checked.half_life_steps.iter().map(|h| (4.0 * h).ceil() as usize);
+        let steps = half_lives
+            .chain([checked.ring_len, checked.anomaly_steps])
+            .max()
+            .unwrap_or(0);
+        Duration::from_millis(steps as u64 * checked.step_ms as u64)
+    }
+
     /// Checks the parameters, reporting every problem at once.
     pub fn new(params: FeatureParams) -> Result<FeatureSpec, FeatureSpecError> {
         let mut problems = Vec::new();

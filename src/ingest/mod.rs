@@ -11,6 +11,7 @@
 //! tested against.
 
 mod batch;
+mod encode;
 mod error;
 mod histogram;
 mod labels;
@@ -21,6 +22,7 @@ mod v2;
 mod wire;
 
 pub use batch::{MetricType, Protocol, Sample, SeriesEntry, WriteBatch};
+pub use encode::encode_v1_series;
 pub use error::{DecodeError, SeriesProblem};
 pub use labels::{LabelLimits, hash_labels};
 pub use negotiate::{MediaTypeError, negotiate};

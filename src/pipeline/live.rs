@@ -88,6 +88,13 @@ impl LiveSignals {
         }
     }
 
+    /// Gives the entities up (see `LivePredictions::release`).
+    pub fn release(self) {
+        if let Some(predictions) = self.predictions {
+            predictions.release();
+        }
+    }
+
     /// The ticket actions decided since the last call.
     pub fn take_actions(&mut self) -> Vec<TicketAction> {
         std::mem::take(&mut self.actions)

@@ -92,34 +92,19 @@ impl Worker {
     }
 
     fn process(&mut self, event: &PipelineEvent, depth: usize) {
-        let metrics = &self.metrics;
-        metrics.queue_depth.set(depth as i64);
+        self.metrics.queue_depth.set(depth as i64);
         let started = Instant::now();
         match event {
             PipelineEvent::Samples(samples) => {
-                metrics.pipeline_samples.inc_by(samples.len() as u64);
                 let registry = &self.registry;
-                let stepped = self.live.samples(samples, |ids| {
+                let steps = feed(&mut self.live, samples, &self.metrics, |ids| {
                     let registry = registry.lock();
-                    ids.iter()
-                        .map(|&id| registry.snapshot(id).map(|s| Labels::new(s.labels)))
-                        .collect()
+                    labels_of(&registry, ids)
                 });
-                match stepped {
-                    Ok(0) => {}
-                    Ok(steps) => {
-                        metrics.pipeline_steps.inc_by(steps as u64);
-                        metrics
-                            .pipeline_step_seconds
-                            .observe(started.elapsed().as_secs_f64() / steps as f64);
-                        let (states, bytes) = self.live.engine().footprint();
-                        metrics.pipeline_feature_states.set(states as i64);
-                        metrics.pipeline_feature_bytes.set(bytes as i64);
-                    }
-                    Err(error) => {
-                        metrics.pipeline_evaluation_errors.inc();
-                        warn!(%error, "evaluating the pipeline's signals failed at a step");
-                    }
+                if steps > 0 {
+                    let (states, bytes) = self.live.engine().footprint();
+                    self.metrics.pipeline_feature_states.set(states as i64);
+                    self.metrics.pipeline_feature_bytes.set(bytes as i64);
                 }
             }
             PipelineEvent::Evicted(ids) => self.live.evicted(ids),
@@ -128,6 +113,40 @@ impl Worker {
             if self.tickets.send((action, started)).is_err() {
                 warn!("the ticket recorder has stopped; a ticket action is lost");
             }
+        }
+    }
+}
+
+/// The labels of `ids` as `registry` holds them (`None` for an evicted id).
+pub fn labels_of(registry: &Registry, ids: &[SeriesId]) -> Vec<Option<Labels>> {
+    ids.iter()
+        .map(|&id| registry.snapshot(id).map(|s| Labels::new(s.labels)))
+        .collect()
+}
+
+/// Runs one batch of accepted samples through `live`, counting samples and steps;
+/// returns the steps evaluated. The ticket actions wait in `live` (`take_actions`).
+pub fn feed(
+    live: &mut LiveSignals,
+    samples: &[AcceptedSample],
+    metrics: &Metrics,
+    labels_of: impl FnOnce(&[SeriesId]) -> Vec<Option<Labels>>,
+) -> usize {
+    let started = Instant::now();
+    metrics.pipeline_samples.inc_by(samples.len() as u64);
+    match live.samples(samples, labels_of) {
+        Ok(0) => 0,
+        Ok(steps) => {
+            metrics.pipeline_steps.inc_by(steps as u64);
+            metrics
+                .pipeline_step_seconds
+                .observe(started.elapsed().as_secs_f64() / steps as f64);
+            steps
+        }
+        Err(error) => {
+            metrics.pipeline_evaluation_errors.inc();
+            warn!(%error, "evaluating the pipeline's signals failed at a step");
+            0
         }
     }
 }

@@ -101,6 +101,16 @@ impl Pipeline {
         })
     }
 
+    /// How far back a process that starts on a stream must read to compute what one
+    /// running all along would: per signal, its features' warm-up plus its expression's
+    /// own lookback, and one step more.
+    pub fn warm_up(&self) -> Duration {
+        let longest = self.signals.iter().map(|signal| {
+            signal.features.warm_up() + Duration::from_millis(signal.plan.history_ms() as u64)
+        });
+        longest.max().unwrap_or_default() + self.step
+    }
+
     /// The default pipeline (`pipelines/node-exporter.yml` and its rules), built into the
     /// binary so that `serve` runs on embedded defaults from any directory.
     pub fn embedded_default() -> Pipeline {

@@ -116,6 +116,16 @@ impl LivePredictions {
         Ok(())
     }
 
+    /// Removes every entity's gauges: another process scores them from now on (a Kafka
+    /// worker whose partition moved). Open tickets stay open, for the new owner.
+    pub fn release(self) {
+        for target in &self.targets {
+            for entity in target.entities.keys() {
+                remove_gauges(&self.metrics, &target.scorer.target.alert, entity);
+            }
+        }
+    }
+
     /// Scores and decides every entity at `t_ms`; appends the ticket actions.
     pub fn step(
         &mut self,

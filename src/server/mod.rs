@@ -1,53 +1,89 @@
-//! The HTTP service: builds the app from a validated configuration, serves it, and shuts
-//! it down in order.
+//! The HTTP service: builds the app for its role from a validated configuration,
+//! serves it, and shuts it down in order.
 //!
-//! In: a `ValidConfig` and a shutdown signal. Out: a running server whose routes are
-//! `POST /api/v1/write` (`write`), `/metrics`, `/-/healthy`, `/-/ready` and
-//! `/api/v1/series` (`ops`), feeding the pipeline task over a bounded queue.
+//! In: a `ValidConfig`, a `Role` and a shutdown signal. Out: a running server whose
+//! routes are `POST /api/v1/write` (`write`; not in the `worker` role), `/metrics`,
+//! `/-/healthy`, `/-/ready` and `/api/v1/series` (`ops`). In the `all` role, accepted
+//! samples go over a bounded queue to the pipeline task; a `receiver` publishes them to
+//! Kafka instead, and a `worker` scores what it consumes from Kafka (`scoring`).
 //! Shutdown: stop accepting and mark not-ready, finish in-flight requests, stop the
-//! eviction sweep, drain the queue into the pipeline, exit; all within the deadline.
+//! eviction sweep, drain the queue into the pipeline (or commit the worker's offsets),
+//! exit; all within the deadline.
 
 mod auth;
 mod model_watch;
 mod ops;
 mod respond;
+mod scoring;
 mod write;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, oneshot};
-use tracing::{error, info, warn};
+use tokio::sync::{Notify, mpsc};
+use tracing::{info, warn};
 
 pub use respond::{WriteError, Written};
 
 use crate::config::ValidConfig;
 use crate::ingest::Decoder;
-use crate::model::Model;
-use crate::outbox::{self, Dispatchers, OutboxHandle};
-use crate::pipeline::{self, Pipeline, PipelineEvent};
-use crate::predictions::LivePredictions;
+use crate::outbox;
+use crate::pipeline::{self, PipelineEvent};
 use crate::registry::Registry;
-use crate::telemetry::{ActionLabels, Metrics};
-use crate::tickets::TicketAction;
+use crate::telemetry::Metrics;
+use scoring::{Parts, Scoring, Source};
+
+/// What a `serve` process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Role {
+    /// Receive, score and ticket in one process, over an in-process queue.
+    #[default]
+    All,
+    /// Receive remote write and publish it to Kafka (`kafka:` in the configuration).
+    Receiver,
+    /// Score and ticket the partitions of the Kafka topic the consumer group assigns.
+    Worker,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Receiver => "receiver",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+/// Where accepted write requests go.
+pub(crate) enum Ingest {
+    /// `all`: the registry, then the queue to the pipeline task. One lock for the whole
+    /// registry: a request holds it only to apply an already decoded and validated
+    /// batch (hash lookups, no allocation for known series). Shared with the pipeline
+    /// task, which reads the labels of series new to it.
+    Local {
+        registry: Arc<Mutex<Registry>>,
+        queue: mpsc::Sender<PipelineEvent>,
+    },
+    /// `receiver`: the Kafka topic.
+    #[cfg(feature = "kafka")]
+    Kafka(Arc<crate::kafka::Publisher>),
+    /// `worker`: nothing is written here.
+    Nowhere,
+}
 
 /// What every request handler shares.
 pub struct AppState {
     decoder: Decoder,
     max_body_bytes: usize,
-    /// One lock for the whole registry: a request holds it only to apply an already
-    /// decoded and validated batch (hash lookups, no allocation for known series).
-    /// Shared with the pipeline task, which reads the labels of series new to it.
-    registry: Arc<Mutex<Registry>>,
-    queue: mpsc::Sender<PipelineEvent>,
+    ingest: Ingest,
     auth: auth::Authenticator,
     metrics: Metrics,
     metrics_registry: prometheus_client::registry::Registry,
@@ -55,61 +91,102 @@ pub struct AppState {
     ready: AtomicBool,
 }
 
+impl AppState {
+    fn local(&self) -> Option<(&Arc<Mutex<Registry>>, &mpsc::Sender<PipelineEvent>)> {
+        match &self.ingest {
+            Ingest::Local { registry, queue } => Some((registry, queue)),
+            _ => None,
+        }
+    }
+}
+
 /// A bound, not yet running, server.
 pub struct App {
     listener: TcpListener,
     state: Arc<AppState>,
-    /// The queue's receiving end, until `run` hands it to the pipeline task or a caller
-    /// takes it to consume the events itself.
+    role: Role,
+    /// The queue's receiving end (role `all`), until `run` hands it to the pipeline task
+    /// or a caller takes it to consume the events itself.
     events: Option<mpsc::Receiver<PipelineEvent>>,
-    /// The pipeline the pipeline task runs on the live samples.
-    pipeline: Pipeline,
-    /// Scores the pipeline's targets; None: tickets on the ETA alone.
-    model: Option<Model>,
-    /// The model's file, watched for reloads; None for the built-in model.
-    model_path: Option<PathBuf>,
-    /// For the tickets' graph links.
-    prometheus_url: Option<reqwest::Url>,
-    /// Where ticket actions are recorded, durably, for the sinks' dispatchers.
-    outbox: OutboxHandle,
-    dispatchers: Dispatchers,
-    series_idle_timeout: Duration,
-    shutdown_timeout: Duration,
+    /// What scoring needs (roles `all` and `worker`).
+    parts: Option<Parts>,
+    valid: ValidConfig,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl App {
-    /// Binds the listener (port 0 picks a free port) and prepares the state.
-    pub async fn build(valid: ValidConfig) -> std::io::Result<App> {
-        let config = valid.config;
+    /// Binds the listener (port 0 picks a free port) and prepares the state for `role`.
+    pub async fn build(valid: ValidConfig, role: Role) -> std::io::Result<App> {
+        let config = &valid.config;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
                 format!("creating data_dir {}: {e}", config.data_dir.display()),
             )
         })?;
+        if role != Role::All && valid.kafka.is_none() {
+            return Err(std::io::Error::other(format!(
+                "--role {} needs a kafka: section in the configuration (brokers, topic)",
+                role.name()
+            )));
+        }
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             std::io::Error::new(e.kind(), format!("listening on {}: {e}", config.listen))
         })?;
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Metrics::register(&mut metrics_registry);
-        let ingest = &config.ingest;
-        metrics.series_limit.set(ingest.max_active_series as i64);
-        metrics.queue_capacity.set(ingest.queue_capacity as i64);
-        let (outbox, dispatchers) = outbox::open(&config.data_dir, &valid.tickets, metrics.clone())
-            .map_err(std::io::Error::other)?;
-        let (queue, events) = pipeline::queue(ingest.queue_capacity);
+        let ingest_config = &config.ingest;
+        metrics.series_limit.set(ingest_config.max_active_series as i64);
+        let parts = match role {
+            Role::Receiver => None,
+            Role::All | Role::Worker => {
+                let (outbox, dispatchers) =
+                    outbox::open(&config.data_dir, &valid.tickets, metrics.clone())
+                        .map_err(std::io::Error::other)?;
+                Some(Parts {
+                    pipeline: valid.pipeline.clone(),
+                    model: valid.model.clone(),
+                    model_path: config.model.clone(),
+                    prometheus_url: valid.prometheus_url.clone(),
+                    outbox,
+                    dispatchers,
+                    metrics: metrics.clone(),
+                })
+            }
+        };
+        let (ingest, events) = match role {
+            Role::All => {
+                metrics.queue_capacity.set(ingest_config.queue_capacity as i64);
+                let (queue, events) = pipeline::queue(ingest_config.queue_capacity);
+                let registry = Arc::new(Mutex::new(Registry::new(ingest_config.max_active_series)));
+                (Ingest::Local { registry, queue }, Some(events))
+            }
+            Role::Worker => (Ingest::Nowhere, None),
+            #[cfg(feature = "kafka")]
+            Role::Receiver => {
+                let kafka = valid.kafka.as_ref().expect("checked above");
+                let publisher =
+                    crate::kafka::Publisher::new(kafka, &valid.pipeline, metrics.clone())
+                        .map_err(std::io::Error::other)?;
+                (Ingest::Kafka(publisher), None)
+            }
+            #[cfg(not(feature = "kafka"))]
+            Role::Receiver => return Err(without_kafka(role)),
+        };
+        #[cfg(not(feature = "kafka"))]
+        if role == Role::Worker {
+            return Err(without_kafka(role));
+        }
         let state = Arc::new(AppState {
-            decoder: Decoder::new(ingest.decode_limits()),
-            max_body_bytes: ingest.max_body_bytes.as_u64() as usize,
-            registry: Arc::new(Mutex::new(Registry::new(ingest.max_active_series))),
-            queue,
-            auth: auth::Authenticator::new(valid.write_auth),
+            decoder: Decoder::new(ingest_config.decode_limits()),
+            max_body_bytes: ingest_config.max_body_bytes.as_u64() as usize,
+            ingest,
+            auth: auth::Authenticator::new(valid.write_auth.clone()),
             metrics,
             metrics_registry,
             ready: AtomicBool::new(true),
@@ -117,15 +194,10 @@ impl App {
         Ok(App {
             listener,
             state,
-            events: Some(events),
-            pipeline: valid.pipeline,
-            model: valid.model,
-            model_path: config.model.clone(),
-            prometheus_url: valid.prometheus_url,
-            outbox,
-            dispatchers,
-            series_idle_timeout: ingest.series_idle_timeout,
-            shutdown_timeout: config.shutdown_timeout,
+            role,
+            events,
+            parts,
+            valid,
         })
     }
 
@@ -146,83 +218,88 @@ impl App {
         AppHandle(self.state.clone())
     }
 
-    fn router(state: Arc<AppState>) -> Router {
-        Router::new()
-            .route(
-                "/api/v1/write",
-                post(write::write).fallback(write::method_not_allowed),
-            )
+    fn router(state: Arc<AppState>, role: Role) -> Router {
+        let router = Router::new()
             .route("/metrics", get(ops::metrics))
             .route("/-/healthy", get(ops::healthy))
             .route("/-/ready", get(ops::ready))
-            .route("/api/v1/series", get(ops::series))
-            .with_state(state)
+            .route("/api/v1/series", get(ops::series));
+        let router = match role {
+            Role::Worker => router.route("/api/v1/write", post(write::not_here)),
+            Role::All | Role::Receiver => router.route(
+                "/api/v1/write",
+                post(write::write).fallback(write::method_not_allowed),
+            ),
+        };
+        router.with_state(state)
+    }
+
+    /// The source of the samples to score, for roles that score.
+    fn source(&mut self) -> Option<Source> {
+        let ingest = &self.valid.config.ingest;
+        match self.role {
+            Role::All => {
+                let (registry, _) = self.state.local().expect("role all ingests locally");
+                let registry = registry.clone();
+                Some(match self.events.take() {
+                    Some(events) => Source::Queue { events, registry },
+                    None => Source::Elsewhere,
+                })
+            }
+            Role::Receiver => None,
+            #[cfg(feature = "kafka")]
+            Role::Worker => Some(Source::Kafka {
+                kafka: self.valid.kafka.clone().expect("checked at build"),
+                decoder: Decoder::new(ingest.decode_limits()),
+                max_active_series: ingest.max_active_series,
+                series_idle_timeout: ingest.series_idle_timeout,
+            }),
+            #[cfg(not(feature = "kafka"))]
+            Role::Worker => {
+                let _ = ingest;
+                None
+            }
+        }
     }
 
     /// Serves until `shutdown` resolves, then shuts down in order within the deadline.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let source = self.source();
         let App {
             listener,
             state,
-            events,
-            pipeline,
-            model,
-            model_path,
-            prometheus_url,
-            outbox,
-            dispatchers,
-            series_idle_timeout,
-            shutdown_timeout,
+            role,
+            parts,
+            valid,
+            ..
         } = self;
+        let config = &valid.config;
         info!(
             address = %listener.local_addr()?,
+            role = role.name(),
             write_auth = state.auth.is_required(),
-            max_active_series = state.registry.lock().max_active(),
-            queue_capacity = state.queue.max_capacity(),
-            series_idle_timeout = %crate::config::duration::format(series_idle_timeout),
-            targets = pipeline.targets.len(),
-            model = %match (&model_path, &model) {
+            max_active_series = config.ingest.max_active_series,
+            series_idle_timeout = %crate::config::duration::format(config.ingest.series_idle_timeout),
+            targets = valid.pipeline.targets.len(),
+            model = %match (&config.model, &valid.model) {
                 (Some(path), _) => path.display().to_string(),
                 (None, Some(_)) => "built-in default".to_owned(),
                 (None, None) => "none (tickets on the ETA alone)".to_owned(),
             },
-            "harbinger listening; remote write at /api/v1/write"
+            "harbinger listening"
         );
-        let (stop_pipeline, pipeline_stopped) = oneshot::channel();
-        let predictions = (!pipeline.targets.is_empty())
-            .then(|| {
-                let metrics = state.metrics.clone();
-                LivePredictions::new(&pipeline, model.as_ref(), prometheus_url, metrics)
-            })
-            .transpose()
-            .map_err(std::io::Error::other)?;
-        let (tickets, ticket_actions) = tokio::sync::mpsc::unbounded_channel();
-        let (reloaded, models) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = model_path.map(|path| {
-            let watch = model_watch::watch(path, pipeline.clone(), reloaded, state.metrics.clone());
-            tokio::spawn(watch)
-        });
-        let recorder = tokio::spawn(record_tickets(
-            outbox,
-            ticket_actions,
-            state.metrics.clone(),
-        ));
-        let worker = pipeline::Worker {
-            live: pipeline::LiveSignals::new(pipeline, predictions),
-            registry: state.registry.clone(),
-            metrics: state.metrics.clone(),
-            tickets,
-            models,
+        let scoring = match (parts, source) {
+            (Some(parts), Some(source)) => Some(Scoring::start(source, parts)?),
+            _ => None,
         };
-        let pipeline = events.map(|events| tokio::spawn(worker.run(events, pipeline_stopped)));
-        let sweeper = tokio::spawn(sweep_idle_series(state.clone(), series_idle_timeout));
+        let background = spawn_background(&state, config.ingest.series_idle_timeout);
         let begun = Arc::new(Notify::new());
         let begin = begun.clone();
         let mut server = tokio::spawn(
-            axum::serve(listener, App::router(state.clone()))
+            axum::serve(listener, App::router(state.clone(), role))
                 .with_graceful_shutdown(async move {
                     shutdown.await;
                     begin.notify_one();
@@ -241,6 +318,7 @@ impl App {
             return Err(std::io::Error::other("HTTP server stopped unexpectedly"));
         }
         state.ready.store(false, Ordering::Relaxed);
+        let shutdown_timeout = config.shutdown_timeout;
         info!(
             deadline = ?shutdown_timeout,
             "shutting down: no new connections, finishing in-flight requests"
@@ -250,28 +328,22 @@ impl App {
             if let Err(error) = server.await {
                 warn!(%error, "server task failed during shutdown");
             }
-            sweeper.abort();
-            if let Some(watcher) = &watcher {
-                watcher.abort();
+            for task in background {
+                task.abort();
             }
-            info!("requests finished; draining the pipeline queue");
-            let _ = stop_pipeline.send(());
-            if let Some(pipeline) = pipeline {
-                let _ = pipeline.await;
+            #[cfg(feature = "kafka")]
+            if let Ingest::Kafka(publisher) = &state.ingest {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                publisher.flush(left);
             }
-            let _ = recorder.await;
-            info!("pipeline drained; letting ticket deliveries in flight finish");
-            // What is left of the deadline, less a moment for the dispatchers to say
-            // which sinks were still busy.
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            dispatchers
-                .shutdown(left.saturating_sub(Duration::from_millis(100)))
-                .await;
+            if let Some(scoring) = scoring {
+                scoring.stop(deadline).await;
+            }
         };
         match tokio::time::timeout_at(deadline, drain).await {
             Ok(()) => info!("shutdown complete"),
             Err(_) => warn!(
-                queued_batches = state.queue.max_capacity() - state.queue.capacity(),
+                queued_batches = state.local().map_or(0, |(_, q)| q.max_capacity() - q.capacity()),
                 "shutdown deadline passed; exiting with work unfinished"
             ),
         }
@@ -279,63 +351,62 @@ impl App {
     }
 }
 
-/// Read-only access to a running app's registry.
+/// The tasks that run beside the server: the idle-series sweep (role `all`), the
+/// topic's partition count (role `receiver`).
+fn spawn_background(state: &Arc<AppState>, idle: Duration) -> Vec<tokio::task::JoinHandle<()>> {
+    match &state.ingest {
+        Ingest::Local { .. } => vec![tokio::spawn(sweep_idle_series(state.clone(), idle))],
+        #[cfg(feature = "kafka")]
+        Ingest::Kafka(publisher) => vec![tokio::spawn(publisher.clone().watch_partitions())],
+        Ingest::Nowhere => Vec::new(),
+    }
+}
+
+#[cfg(not(feature = "kafka"))]
+fn without_kafka(role: Role) -> std::io::Error {
+    std::io::Error::other(format!(
+        "--role {} needs Kafka, and this harbinger was built without the kafka feature",
+        role.name()
+    ))
+}
+
+/// Read-only access to a running app's registry (role `all`).
 #[derive(Clone)]
 pub struct AppHandle(Arc<AppState>);
 
 impl AppHandle {
+    fn registry(&self) -> &Mutex<Registry> {
+        self.0.local().expect("the app runs in the role all").0
+    }
+
     /// A fingerprint of everything the registry holds (see `Registry::digest`).
     pub fn registry_digest(&self) -> u64 {
-        self.0.registry.lock().digest()
+        self.registry().lock().digest()
     }
 
     pub fn active_series(&self) -> usize {
-        self.0.registry.lock().active_series()
+        self.registry().lock().active_series()
     }
 
     /// Batches accepted but not yet taken by the pipeline.
     pub fn queued_batches(&self) -> usize {
-        self.0.queue.max_capacity() - self.0.queue.capacity()
+        let (_, queue) = self.0.local().expect("the app runs in the role all");
+        queue.max_capacity() - queue.capacity()
     }
 }
 
-/// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers,
-/// and observes how long after its step's processing began each was stored.
-async fn record_tickets(
-    mut outbox: OutboxHandle,
-    mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
-    metrics: Metrics,
-) {
-    while let Some((action, decided)) = actions.recv().await {
-        let key = action.idempotency_key.clone();
-        let labels = ActionLabels {
-            target: action.ticket.target.clone(),
-            action: action.kind.name(),
-        };
-        let title = action.ticket.title.clone();
-        match outbox.record(action).await {
-            Ok(Some(_)) => {
-                metrics
-                    .ticket_action_delay_seconds
-                    .observe(decided.elapsed().as_secs_f64());
-                metrics.ticket_actions.get_or_create(&labels).inc();
-                info!(%title, key, action = labels.action, "ticket action recorded");
-            }
-            Ok(None) => {} // silenced; the filter has said so
-            Err(error) => error!(%error, key, "recording a ticket action failed; it is lost"),
-        }
-    }
-}
-
-/// Evicts ended and idle series every so often and tells the pipeline.
+/// Evicts ended and idle series every so often and tells the pipeline (role `all`).
 async fn sweep_idle_series(state: Arc<AppState>, idle: Duration) {
+    let Some((registry, queue)) = state.local() else {
+        return;
+    };
     let every = (idle / 4).min(Duration::from_secs(30));
     let mut ticker = tokio::time::interval(every);
     let mut evicted = Vec::new();
     loop {
         ticker.tick().await;
         let active = {
-            let mut registry = state.registry.lock();
+            let mut registry = registry.lock();
             registry.evict(now_ms(), idle.as_millis() as i64, &mut evicted);
             registry.active_series()
         };
@@ -345,7 +416,7 @@ async fn sweep_idle_series(state: Arc<AppState>, idle: Duration) {
         }
         state.metrics.series_evicted.inc_by(evicted.len() as u64);
         let ids = std::mem::take(&mut evicted);
-        if state.queue.send(PipelineEvent::Evicted(ids)).await.is_err() {
+        if queue.send(PipelineEvent::Evicted(ids)).await.is_err() {
             return;
         }
     }

@@ -63,10 +63,14 @@ pub async fn series(
     State(state): State<Arc<AppState>>,
     Query(query): Query<SeriesQuery>,
 ) -> Response {
-    let found = state
-        .registry
-        .lock()
-        .series_named(&query.metric, query.limit);
+    let Some((registry, _)) = state.local() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this process holds no series: in a Kafka deployment they are spread over the workers\n",
+        )
+            .into_response();
+    };
+    let found = registry.lock().series_named(&query.metric, query.limit);
     let data: Vec<serde_json::Value> = found
         .into_iter()
         .map(|series| {

@@ -2,7 +2,7 @@
 //!
 //! Status codes follow the remote-write specs and Prometheus's handler: 204 accepted,
 //! 400 undecodable or invalid (senders never retry it, so the body says why), 401, 413,
-//! 415, and 503 when overloaded so that the sender backs off and retries. Never 429: a
+//! 404 on a worker, 415, and 503 when overloaded or Kafka cannot take it, so that the sender backs off and retries. Never 429: a
 //! default Prometheus drops a batch answered 429. Remote-write 2.0 answers always carry
 //! the three `X-Prometheus-Remote-Write-*-Written` headers.
 
@@ -36,6 +36,11 @@ pub enum WriteError {
     Overloaded,
     #[error("shutting down, retry later")]
     ShuttingDown,
+    /// The receiver could not publish the request to Kafka: (reason kind, message).
+    #[error("{1}")]
+    Unpublished(&'static str, String),
+    #[error("this harbinger is a worker (serve --role worker): send remote write to a receiver")]
+    NotHere,
 }
 
 impl WriteError {
@@ -48,7 +53,10 @@ impl WriteError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             WriteError::BodyRead(_) | WriteError::Decode(_) => StatusCode::BAD_REQUEST,
-            WriteError::Overloaded | WriteError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            WriteError::Overloaded | WriteError::ShuttingDown | WriteError::Unpublished(..) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            WriteError::NotHere => StatusCode::NOT_FOUND,
         }
     }
 
@@ -62,6 +70,8 @@ impl WriteError {
             WriteError::Decode(error) => error.reason(),
             WriteError::Overloaded => "queue_full",
             WriteError::ShuttingDown => "shutting_down",
+            WriteError::Unpublished(reason, _) => reason,
+            WriteError::NotHere => "not_a_receiver",
         }
     }
 }

@@ -1,10 +1,13 @@
 //! `POST /api/v1/write`: the remote-write receiver.
 //!
 //! In: an HTTP request. Out: a response (see `respond`), and on success the accepted
-//! samples on the pipeline queue. Order of work: authenticate, negotiate the protocol,
-//! read the body under its size limit, decode and validate it (pure, no shared state),
-//! reserve a queue slot (503 when full), and only then apply it to the registry. Every
-//! refusal happens before the registry is touched, so a rejected request changes nothing.
+//! samples on the pipeline queue (role `all`) or in the Kafka topic (role `receiver`).
+//! Order of work: authenticate, negotiate the protocol, read the body under its size
+//! limit, decode and validate it (pure, no shared state); then, in the role `all`,
+//! reserve a queue slot (503 when full) and only then apply it to the registry, so that
+//! a rejected request changes nothing; as a receiver, publish it and answer 204 once
+//! the broker has acknowledged every record (503 when it cannot, for the sender to
+//! retry).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -17,7 +20,11 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::AppState;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use super::{AppState, Ingest};
+use crate::registry::Registry;
 use super::respond::{WriteError, Written, respond};
 use crate::ingest::{Protocol, WriteBatch, negotiate};
 use crate::pipeline::PipelineEvent;
@@ -49,6 +56,13 @@ pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
     metrics
         .request_seconds
         .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `POST /api/v1/write` to a worker: 404, saying where to send it.
+pub async fn not_here(State(state): State<Arc<AppState>>) -> Response {
+    let response = respond(&Err(WriteError::NotHere), false);
+    count_answer(&state, &response);
     response
 }
 
@@ -104,30 +118,96 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
             }
         })?
         .to_bytes();
-    BATCH.with_borrow_mut(|batch| ingest(state, protocol, &compressed, batch))
+    match &state.ingest {
+        Ingest::Local { registry, queue } => BATCH.with_borrow_mut(|batch| {
+            decode(state, protocol, &compressed, batch)?;
+            apply(state, registry, queue, batch)
+        }),
+        #[cfg(feature = "kafka")]
+        Ingest::Kafka(publisher) => {
+            let tenant = headers.get("x-scope-orgid").map_or(&b""[..], |v| v.as_bytes());
+            let (records, tally) = BATCH.with_borrow_mut(|batch| {
+                decode(state, protocol, &compressed, batch)?;
+                let records = publisher
+                    .records(batch, tenant)
+                    .map_err(|e| WriteError::Unpublished(e.reason(), e.to_string()))?;
+                Ok::<_, WriteError>((records, Tally::of(batch)))
+            })?;
+            publisher
+                .publish(records, tenant)
+                .await
+                .map_err(|e| WriteError::Unpublished(e.reason(), e.to_string()))?;
+            tally.count(&state.metrics);
+            Ok(Written {
+                samples: tally.samples,
+                histograms: tally.histograms,
+                exemplars: tally.exemplars,
+            })
+        }
+        Ingest::Nowhere => Err(WriteError::NotHere),
+    }
 }
 
-/// The synchronous part of a write: decode, reserve, apply, enqueue.
-fn ingest(
+/// What an accepted request held, for the received-counters.
+struct Tally {
+    samples: u64,
+    series: u64,
+    histograms: u64,
+    exemplars: u64,
+    metadata: u64,
+}
+
+impl Tally {
+    fn of(batch: &WriteBatch) -> Tally {
+        Tally {
+            samples: batch.sample_count() as u64,
+            series: batch.series().len() as u64,
+            histograms: batch.histograms,
+            exemplars: batch.exemplars,
+            metadata: batch.metadata,
+        }
+    }
+
+    fn count(&self, metrics: &crate::telemetry::Metrics) {
+        metrics.samples_received.inc_by(self.samples);
+        metrics.series_received.inc_by(self.series);
+        metrics.histograms_received.inc_by(self.histograms);
+        metrics.exemplars_received.inc_by(self.exemplars);
+        metrics.metadata_received.inc_by(self.metadata);
+    }
+}
+
+/// Decompresses, decodes and validates a body into `batch`, timing it.
+fn decode(
     state: &AppState,
     protocol: Protocol,
     compressed: &[u8],
     batch: &mut WriteBatch,
-) -> Result<Written, WriteError> {
-    let metrics = &state.metrics;
+) -> Result<(), WriteError> {
     let started = Instant::now();
     state.decoder.decode(protocol, compressed, batch)?;
-    metrics
+    state
+        .metrics
         .decode_seconds
         .observe(started.elapsed().as_secs_f64());
+    Ok(())
+}
 
-    let permit = state.queue.try_reserve().map_err(|error| match error {
+/// The rest of a write in the role `all`: reserve, apply, enqueue.
+fn apply(
+    state: &AppState,
+    registry: &Mutex<Registry>,
+    queue: &mpsc::Sender<PipelineEvent>,
+    batch: &WriteBatch,
+) -> Result<Written, WriteError> {
+    let metrics = &state.metrics;
+    let permit = queue.try_reserve().map_err(|error| match error {
         TrySendError::Full(()) => WriteError::Overloaded,
         TrySendError::Closed(()) => WriteError::ShuttingDown,
     })?;
     let mut accepted = Vec::with_capacity(batch.sample_count());
     let (outcome, active, at_limit) = {
-        let mut registry = state.registry.lock();
+        let mut registry = registry.lock();
         let outcome = registry.apply(batch, super::now_ms(), &mut accepted);
         (outcome, registry.active_series(), registry.at_limit())
     };
@@ -135,11 +215,7 @@ fn ingest(
         permit.send(PipelineEvent::Samples(accepted));
     }
 
-    metrics.samples_received.inc_by(batch.sample_count() as u64);
-    metrics.series_received.inc_by(batch.series().len() as u64);
-    metrics.histograms_received.inc_by(batch.histograms);
-    metrics.exemplars_received.inc_by(batch.exemplars);
-    metrics.metadata_received.inc_by(batch.metadata);
+    Tally::of(batch).count(metrics);
     metrics.dropped(DropReason::OutOfOrder, outcome.out_of_order);
     metrics.dropped(DropReason::Duplicate, outcome.duplicate);
     metrics.dropped(DropReason::SeriesLimit, outcome.series_limit);
@@ -148,7 +224,7 @@ fn ingest(
     metrics.series_limit_reached.set(i64::from(at_limit));
     metrics
         .queue_depth
-        .set((state.queue.max_capacity() - state.queue.capacity()) as i64);
+        .set((queue.max_capacity() - queue.capacity()) as i64);
     if outcome.series_limit > 0 {
         tracing::warn!(
             dropped = outcome.series_limit,

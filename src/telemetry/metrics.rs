@@ -16,6 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::kafka::KafkaMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabels {
     pub code: u16,
@@ -109,6 +111,7 @@ pub struct Metrics {
     pub ticket_actions: Family<ActionLabels, Counter>,
     pub model_reloads: Family<ReloadLabels, Counter>,
     pub ticket_action_delay_seconds: Histogram,
+    pub kafka: KafkaMetrics,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -165,6 +168,7 @@ impl Metrics {
             ticket_delivery_attempts: Family::default(),
             outbox_pending: Family::default(),
             outbox_dead_letters: Family::default(),
+            kafka: KafkaMetrics::register(registry.sub_registry_with_prefix("harbinger")),
         };
         let r = registry.sub_registry_with_prefix("harbinger");
         let build_info = Family::<BuildLabels, Gauge>::default();

@@ -1,0 +1,499 @@
+//! The worker's side: a member of the consumer group that scores the entities of the
+//! partitions it is given.
+//!
+//! In: the topic's records (see `record`), partition assignments and revocations from
+//! the group, new models. Out: ticket actions for the recorder, the prediction gauges,
+//! and offsets committed only once their records are processed (at-least-once).
+//!
+//! Each assigned partition gets its own registry and live pipeline (`Partition`). Before
+//! it scores, it rebuilds its entities' rolling state: the assignment starts reading
+//! `warm_up` before now (a timestamp lookup; a broker may answer with an earlier offset,
+//! and records older than the window are skipped), and records before the group's
+//! committed offset only rebuild state: their ticket actions were the previous owner's
+//! to take. What a crash makes two owners decide twice carries the same idempotency key
+//! (a ticket is numbered by its opening step), which sinks deduplicate. A revoked
+//! partition's state and gauges are dropped after its offsets are committed.
+//!
+//! The consumer runs on a thread of its own: librdkafka calls the rebalance callback
+//! from `poll`, on that thread, so assignment changes and records are seen in order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol,
+};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::client::{client_config, log};
+use super::record::{FORMAT_HEADER, FORMAT_V1};
+use crate::config::ValidKafka;
+use crate::ingest::{Decoder, Protocol, WriteBatch};
+use crate::model::Model;
+use crate::pipeline::{LiveSignals, Pipeline, feed, labels_of};
+use crate::predictions::LivePredictions;
+use crate::registry::Registry;
+use crate::telemetry::{DropReason, Metrics, PartitionLabels};
+use crate::tickets::TicketAction;
+
+/// Broker requests made while a rebalance waits (committed offsets, timestamp lookups).
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often offsets are committed, idle series evicted and gauges refreshed.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+
+/// What a worker scores with, and where its decisions go.
+pub struct Scoring {
+    pub pipeline: Pipeline,
+    /// None: tickets on the ETA alone.
+    pub model: Option<Model>,
+    pub prometheus_url: Option<reqwest::Url>,
+    pub decoder: Decoder,
+    /// Active-series cap of each partition's registry.
+    pub max_active_series: usize,
+    pub series_idle_timeout: Duration,
+    pub metrics: Metrics,
+    pub tickets: mpsc::UnboundedSender<(TicketAction, Instant)>,
+    pub models: mpsc::UnboundedReceiver<Model>,
+}
+
+/// A change of assignment, as the rebalance callback saw it.
+#[derive(Debug)]
+enum Change {
+    Assigned {
+        partition: i32,
+        /// The first offset whose ticket actions are this worker's to take.
+        live_from: i64,
+        /// Records older than this (ms) are outside the warm-up window.
+        since_ms: i64,
+        /// Where reading starts.
+        start: i64,
+    },
+    Revoked {
+        partition: i32,
+    },
+}
+
+/// The consumer's context: logging, statistics, and the rebalance callback.
+struct Rebalancer {
+    topic: String,
+    warm_up: Duration,
+    metrics: Metrics,
+    changes: Mutex<Vec<Change>>,
+    /// Per partition, the offset after the last processed record: what is committed.
+    processed: Mutex<BTreeMap<i32, i64>>,
+}
+
+impl ClientContext for Rebalancer {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log(level, facility, message);
+    }
+
+    /// Consumer lag per assigned partition, from librdkafka's statistics.
+    fn stats(&self, statistics: Statistics) {
+        let lag = &self.metrics.kafka.consumer_lag;
+        if let Some(topic) = statistics.topics.get(&self.topic) {
+            for (partition, stats) in &topic.partitions {
+                if stats.fetch_state == "active" && stats.consumer_lag >= 0 {
+                    lag.get_or_create(&partition_labels(*partition))
+                        .set(stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+fn partition_labels(partition: i32) -> PartitionLabels {
+    PartitionLabels {
+        partition: partition.to_string(),
+    }
+}
+
+impl ConsumerContext for Rebalancer {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.metrics.kafka.rebalance("assign");
+                self.start_offsets(consumer, tpl);
+                match cooperative {
+                    true => consumer.incremental_assign(tpl),
+                    false => consumer.assign(tpl),
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.metrics.kafka.rebalance("revoke");
+                self.give_up(consumer, tpl);
+                match cooperative {
+                    true => consumer.incremental_unassign(tpl),
+                    false => consumer.unassign(),
+                }
+            }
+            other => {
+                warn!(error = ?other, "Kafka rebalance failed; leaving the assignment as it is");
+                self.metrics.kafka.rebalance("error");
+                Ok(())
+            }
+        };
+        if let Err(error) = result {
+            warn!(%error, "applying a Kafka rebalance failed");
+        }
+    }
+}
+
+impl Rebalancer {
+    /// Sets where each newly assigned partition starts: `warm_up` before now, or the
+    /// committed offset when the warm-up window starts later than it.
+    fn start_offsets(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let since_ms = now_ms() - self.warm_up.as_millis() as i64;
+        let partitions: Vec<i32> = tpl
+            .elements_for_topic(&self.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let committed = consumer
+            .committed_offsets(tpl.clone(), BROKER_TIMEOUT)
+            .map_err(|error| warn!(%error, "reading the group's committed offsets failed"))
+            .ok();
+        let mut times = TopicPartitionList::new();
+        for &partition in &partitions {
+            let _ = times.add_partition_offset(&self.topic, partition, Offset::Offset(since_ms));
+        }
+        let found = consumer
+            .offsets_for_times(times, BROKER_TIMEOUT)
+            .map_err(|error| warn!(%error, "looking up the warm-up window's offsets failed"))
+            .ok();
+        let offset_in = |list: &Option<TopicPartitionList>, partition: i32| {
+            let element = list.as_ref()?.find_partition(&self.topic, partition)?;
+            match element.offset() {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            }
+        };
+        let mut changes = self.changes.lock();
+        for partition in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(&self.topic, partition, BROKER_TIMEOUT)
+                .unwrap_or((0, 0));
+            // Nothing committed yet: the group is new, and what is already in the
+            // partition only builds state.
+            let live_from = offset_in(&committed, partition).unwrap_or(high);
+            let start = offset_in(&found, partition)
+                .unwrap_or(live_from)
+                .min(live_from)
+                .max(low);
+            let _ = tpl.set_partition_offset(&self.topic, partition, Offset::Offset(start));
+            info!(
+                partition,
+                start,
+                live_from,
+                warm_up_records = live_from - start,
+                "Kafka partition assigned; rebuilding its entities' state"
+            );
+            changes.push(Change::Assigned {
+                partition,
+                live_from,
+                since_ms,
+                start,
+            });
+        }
+    }
+
+    /// Commits what was processed of the revoked partitions, and has them dropped.
+    fn give_up(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let mut processed = self.processed.lock();
+        let mut commit = TopicPartitionList::new();
+        let mut changes = self.changes.lock();
+        for element in tpl.elements_for_topic(&self.topic) {
+            let partition = element.partition();
+            if let Some(next) = processed.remove(&partition) {
+                let _ = commit.add_partition_offset(&self.topic, partition, Offset::Offset(next));
+            }
+            self.metrics
+                .kafka
+                .consumer_lag
+                .remove(&partition_labels(partition));
+            info!(partition, "Kafka partition revoked; its state is given up");
+            changes.push(Change::Revoked { partition });
+        }
+        if commit.count() > 0
+            && let Err(error) = consumer.commit(&commit, CommitMode::Sync)
+        {
+            warn!(%error, "committing the revoked partitions' offsets failed; their new owner re-reads from the last commit");
+        }
+    }
+}
+
+/// One assigned partition's entities.
+struct Partition {
+    registry: Registry,
+    live: LiveSignals,
+    live_from: i64,
+    since_ms: i64,
+    assigned: Instant,
+    warm: bool,
+}
+
+/// The consumer thread's state.
+struct Worker {
+    scoring: Scoring,
+    partitions: HashMap<i32, Partition>,
+    batch: WriteBatch,
+    accepted: Vec<crate::registry::AcceptedSample>,
+    committed: BTreeMap<i32, i64>,
+}
+
+/// Joins the group and consumes on a thread of its own until `stop` is set; then
+/// commits what it processed and leaves the group.
+pub fn spawn(
+    kafka: &ValidKafka,
+    scoring: Scoring,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    let config = &kafka.config;
+    let warm_up = config.warm_up.unwrap_or_else(|| scoring.pipeline.warm_up());
+    let context = Rebalancer {
+        topic: config.topic.clone(),
+        warm_up,
+        metrics: scoring.metrics.clone(),
+        changes: Mutex::default(),
+        processed: Mutex::default(),
+    };
+    let consumer: BaseConsumer<Rebalancer> = client_config(kafka)
+        .set("group.id", &config.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(context)
+        .map_err(std::io::Error::other)?;
+    consumer
+        .subscribe(&[&config.topic])
+        .map_err(std::io::Error::other)?;
+    info!(
+        topic = config.topic,
+        group = config.group,
+        warm_up = %crate::config::duration::format(warm_up),
+        "joining the Kafka consumer group"
+    );
+    let worker = Worker {
+        scoring,
+        partitions: HashMap::new(),
+        batch: WriteBatch::default(),
+        accepted: Vec::new(),
+        committed: BTreeMap::new(),
+    };
+    std::thread::Builder::new()
+        .name("kafka-worker".to_owned())
+        .spawn(move || worker.run(&consumer, &stop))
+}
+
+fn now_ms() -> i64 {
+    crate::server::now_ms()
+}
+
+impl Worker {
+    fn run(mut self, consumer: &BaseConsumer<Rebalancer>, stop: &AtomicBool) {
+        let context = consumer.context();
+        let mut housekeeping = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let message = consumer.poll(Duration::from_millis(100));
+            self.apply_changes(context);
+            match message {
+                Some(Ok(message)) => self.process(context, &message),
+                Some(Err(error)) => {
+                    self.scoring.metrics.kafka.consume_error();
+                    warn!(%error, "consuming from Kafka failed; retrying");
+                }
+                None => {}
+            }
+            while let Ok(model) = self.scoring.models.try_recv() {
+                self.reload(model);
+            }
+            if housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
+                housekeeping = Instant::now();
+                self.housekeeping(consumer, CommitMode::Async);
+            }
+        }
+        self.housekeeping(consumer, CommitMode::Sync);
+        consumer.unsubscribe();
+        for (_, partition) in self.partitions.drain() {
+            partition.live.release();
+        }
+        info!("Kafka worker stopped; offsets committed");
+    }
+
+    fn apply_changes(&mut self, context: &Rebalancer) {
+        let changes = std::mem::take(&mut *context.changes.lock());
+        for change in changes {
+            match change {
+                Change::Assigned {
+                    partition,
+                    live_from,
+                    since_ms,
+                    start,
+                } => {
+                    let state = self.new_partition(live_from, since_ms, start >= live_from);
+                    if let Some(old) = self.partitions.insert(partition, state) {
+                        old.live.release();
+                    }
+                    self.committed.remove(&partition);
+                }
+                Change::Revoked { partition } => {
+                    if let Some(old) = self.partitions.remove(&partition) {
+                        old.live.release();
+                    }
+                    self.committed.remove(&partition);
+                }
+            }
+        }
+        let kafka = &self.scoring.metrics.kafka;
+        kafka.assigned_partitions.set(self.partitions.len() as i64);
+    }
+
+    /// A partition's fresh state; `warm` when there is nothing to re-read.
+    fn new_partition(&self, live_from: i64, since_ms: i64, warm: bool) -> Partition {
+        let scoring = &self.scoring;
+        let pipeline = &scoring.pipeline;
+        let predictions = (!pipeline.targets.is_empty()).then(|| {
+            LivePredictions::new(
+                pipeline,
+                scoring.model.as_ref(),
+                scoring.prometheus_url.clone(),
+                scoring.metrics.clone(),
+            )
+            .expect("the model was checked against the pipeline at start")
+        });
+        Partition {
+            registry: Registry::new(scoring.max_active_series),
+            live: LiveSignals::new(pipeline.clone(), predictions),
+            live_from,
+            since_ms,
+            assigned: Instant::now(),
+            warm,
+        }
+    }
+
+    fn reload(&mut self, model: Model) {
+        for partition in self.partitions.values_mut() {
+            if let Err(error) = partition.live.reload_model(&model) {
+                warn!(%error, "the new model was refused; the current one keeps scoring");
+                return;
+            }
+        }
+        self.scoring.model = Some(model);
+    }
+
+    fn process(&mut self, context: &Rebalancer, message: &BorrowedMessage<'_>) {
+        let started = Instant::now();
+        let (index, offset) = (message.partition(), message.offset());
+        let metrics = &self.scoring.metrics;
+        let kafka = &metrics.kafka;
+        let Some(partition) = self.partitions.get_mut(&index) else {
+            return; // already revoked
+        };
+        let payload = message.payload().unwrap_or_default();
+        kafka.records_consumed.inc();
+        kafka.bytes_consumed.inc_by(payload.len() as u64);
+        let timestamp_ms = message.timestamp().to_millis();
+        let warming = offset < partition.live_from;
+        let format = message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == FORMAT_HEADER))
+            .and_then(|h| h.value);
+        if warming && timestamp_ms.is_some_and(|t| t < partition.since_ms) {
+            // Before the warm-up window: the broker's timestamp lookup gave more.
+        } else if format != Some(FORMAT_V1) {
+            kafka.invalid_record("format");
+            warn!(partition = index, offset, "skipping a record of an unknown format (harbinger-format header)");
+        } else if let Err(error) =
+            self.scoring
+                .decoder
+                .decode(Protocol::V1, payload, &mut self.batch)
+        {
+            kafka.invalid_record("decode");
+            warn!(partition = index, offset, %error, "skipping an undecodable record");
+        } else {
+            self.accepted.clear();
+            let outcome = partition
+                .registry
+                .apply(&self.batch, now_ms(), &mut self.accepted);
+            metrics.dropped(DropReason::OutOfOrder, outcome.out_of_order);
+            metrics.dropped(DropReason::Duplicate, outcome.duplicate);
+            metrics.dropped(DropReason::SeriesLimit, outcome.series_limit);
+            let Partition { registry, live, .. } = partition;
+            feed(live, &self.accepted, metrics, |ids| labels_of(registry, ids));
+            let actions = live.take_actions();
+            if warming {
+                kafka.warm_up_actions_skipped.inc_by(actions.len() as u64);
+            } else {
+                for action in actions {
+                    if self.scoring.tickets.send((action, started)).is_err() {
+                        warn!("the ticket recorder has stopped; a ticket action is lost");
+                    }
+                }
+                if let Some(t) = timestamp_ms {
+                    let delay = (now_ms() - t).max(0) as f64 / 1000.0;
+                    kafka.record_delay_seconds.observe(delay);
+                }
+            }
+        }
+        if !partition.warm && offset + 1 >= partition.live_from {
+            partition.warm = true;
+            let took = partition.assigned.elapsed();
+            kafka.warm_up_seconds.observe(took.as_secs_f64());
+            info!(partition = index, took = ?took, "Kafka partition warmed up; scoring");
+        }
+        context.processed.lock().insert(index, offset + 1);
+    }
+
+    /// Commits new offsets, evicts idle series, refreshes the footprint gauges.
+    fn housekeeping(&mut self, consumer: &BaseConsumer<Rebalancer>, mode: CommitMode) {
+        let processed = consumer.context().processed.lock().clone();
+        let topic = &consumer.context().topic;
+        let mut commit = TopicPartitionList::new();
+        for (&partition, &next) in &processed {
+            if self.committed.get(&partition) != Some(&next) {
+                let _ = commit.add_partition_offset(topic, partition, Offset::Offset(next));
+            }
+        }
+        if commit.count() > 0 {
+            match consumer.commit(&commit, mode) {
+                Ok(()) => self.committed.extend(processed),
+                Err(error) => warn!(%error, "committing Kafka offsets failed; retrying"),
+            }
+        }
+        let idle_ms = self.scoring.series_idle_timeout.as_millis() as i64;
+        let mut evicted = Vec::new();
+        let (mut states, mut bytes, mut series) = (0, 0, 0);
+        for partition in self.partitions.values_mut() {
+            partition.registry.evict(now_ms(), idle_ms, &mut evicted);
+            partition.live.evicted(&evicted);
+            evicted.clear();
+            let (s, b) = partition.live.engine().footprint();
+            states += s;
+            bytes += b;
+            series += partition.registry.active_series();
+        }
+        let metrics = &self.scoring.metrics;
+        metrics.pipeline_feature_states.set(states as i64);
+        metrics.pipeline_feature_bytes.set(bytes as i64);
+        metrics.active_series.set(series as i64);
+    }
+}

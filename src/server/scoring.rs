@@ -1,0 +1,211 @@
+//! The side of a running app that scores and tickets (roles `all` and `worker`).
+//!
+//! In: where samples come from (the in-process queue, or the Kafka topic), the
+//! pipeline, the model and its file, the outbox. Out: running tasks: the pipeline (a
+//! task on the queue, or the Kafka worker's thread), the model watcher, the recorder
+//! that stores ticket actions durably, and the sinks' dispatchers; and their stop, in
+//! order: stop feeding (the queue is drained first), store the last actions, let the
+//! deliveries in flight finish within what is left of the deadline.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+use super::model_watch;
+use crate::model::Model;
+use crate::outbox::{Dispatchers, OutboxHandle};
+use crate::pipeline::{self, Pipeline, PipelineEvent};
+use crate::predictions::LivePredictions;
+use crate::registry::Registry;
+use crate::telemetry::{ActionLabels, Metrics};
+use crate::tickets::TicketAction;
+
+/// Where the samples to score come from.
+pub enum Source {
+    /// `--role all`: the receiver's queue, and the registry that names its series ids.
+    Queue {
+        events: mpsc::Receiver<PipelineEvent>,
+        registry: std::sync::Arc<parking_lot::Mutex<Registry>>,
+    },
+    /// `--role all`, with the queue taken by the caller (tests): nothing to score, the
+    /// outbox still delivers.
+    Elsewhere,
+    /// `--role worker`: the topic.
+    #[cfg(feature = "kafka")]
+    Kafka {
+        kafka: crate::config::ValidKafka,
+        decoder: crate::ingest::Decoder,
+        max_active_series: usize,
+        series_idle_timeout: Duration,
+    },
+}
+
+/// What scoring needs besides its source.
+pub struct Parts {
+    pub pipeline: Pipeline,
+    pub model: Option<Model>,
+    /// The model's file, watched for reloads; None for the built-in model.
+    pub model_path: Option<PathBuf>,
+    pub prometheus_url: Option<reqwest::Url>,
+    pub outbox: OutboxHandle,
+    pub dispatchers: Dispatchers,
+    pub metrics: Metrics,
+}
+
+enum Feeder {
+    Elsewhere,
+    Queue {
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<()>,
+    },
+    #[cfg(feature = "kafka")]
+    Kafka {
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        thread: std::thread::JoinHandle<()>,
+    },
+}
+
+/// The running scoring side.
+pub struct Scoring {
+    feeder: Feeder,
+    watcher: Option<JoinHandle<()>>,
+    recorder: JoinHandle<()>,
+    dispatchers: Dispatchers,
+}
+
+impl Scoring {
+    pub fn start(source: Source, parts: Parts) -> std::io::Result<Scoring> {
+        let Parts {
+            pipeline,
+            model,
+            model_path,
+            prometheus_url,
+            outbox,
+            dispatchers,
+            metrics,
+        } = parts;
+        let (tickets, ticket_actions) = mpsc::unbounded_channel();
+        let (reloaded, models) = mpsc::unbounded_channel();
+        let watcher = model_path.map(|path| {
+            let watch = model_watch::watch(path, pipeline.clone(), reloaded, metrics.clone());
+            tokio::spawn(watch)
+        });
+        let recorder = tokio::spawn(record_tickets(outbox, ticket_actions, metrics.clone()));
+        let feeder = match source {
+            Source::Elsewhere => Feeder::Elsewhere,
+            Source::Queue { events, registry } => {
+                let predictions = (!pipeline.targets.is_empty())
+                    .then(|| {
+                        LivePredictions::new(
+                            &pipeline,
+                            model.as_ref(),
+                            prometheus_url,
+                            metrics.clone(),
+                        )
+                    })
+                    .transpose()
+                    .map_err(std::io::Error::other)?;
+                let worker = pipeline::Worker {
+                    live: pipeline::LiveSignals::new(pipeline, predictions),
+                    registry,
+                    metrics,
+                    tickets,
+                    models,
+                };
+                let (stop, stopped) = oneshot::channel();
+                let task = tokio::spawn(worker.run(events, stopped));
+                Feeder::Queue { stop, task }
+            }
+            #[cfg(feature = "kafka")]
+            Source::Kafka {
+                kafka,
+                decoder,
+                max_active_series,
+                series_idle_timeout,
+            } => {
+                if let Some(model) = &model {
+                    model.check(&pipeline).map_err(std::io::Error::other)?;
+                }
+                let scoring = crate::kafka::Scoring {
+                    pipeline,
+                    model,
+                    prometheus_url,
+                    decoder,
+                    max_active_series,
+                    series_idle_timeout,
+                    metrics,
+                    tickets,
+                    models,
+                };
+                let stop = std::sync::Arc::default();
+                let thread = crate::kafka::spawn(&kafka, scoring, std::sync::Arc::clone(&stop))?;
+                Feeder::Kafka { stop, thread }
+            }
+        };
+        Ok(Scoring {
+            feeder,
+            watcher,
+            recorder,
+            dispatchers,
+        })
+    }
+
+    /// Stops in order; returns when the deliveries in flight finished or `deadline`
+    /// (less a moment for the dispatchers to say which sinks were busy) is near.
+    pub async fn stop(self, deadline: tokio::time::Instant) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+        match self.feeder {
+            Feeder::Elsewhere => {}
+            Feeder::Queue { stop, task } => {
+                info!("draining the pipeline queue");
+                let _ = stop.send(());
+                let _ = task.await;
+            }
+            #[cfg(feature = "kafka")]
+            Feeder::Kafka { stop, thread } => {
+                info!("stopping the Kafka worker; committing its offsets");
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+        }
+        let _ = self.recorder.await;
+        info!("pipeline stopped; letting ticket deliveries in flight finish");
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.dispatchers
+            .shutdown(left.saturating_sub(Duration::from_millis(100)))
+            .await;
+    }
+}
+
+/// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers,
+/// and observes how long after its step's processing began each was stored.
+async fn record_tickets(
+    mut outbox: OutboxHandle,
+    mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
+    metrics: Metrics,
+) {
+    while let Some((action, decided)) = actions.recv().await {
+        let key = action.idempotency_key.clone();
+        let labels = ActionLabels {
+            target: action.ticket.target.clone(),
+            action: action.kind.name(),
+        };
+        let title = action.ticket.title.clone();
+        match outbox.record(action).await {
+            Ok(Some(_)) => {
+                metrics
+                    .ticket_action_delay_seconds
+                    .observe(decided.elapsed().as_secs_f64());
+                metrics.ticket_actions.get_or_create(&labels).inc();
+                info!(%title, key, action = labels.action, "ticket action recorded");
+            }
+            Ok(None) => {} // silenced; the filter has said so
+            Err(error) => error!(%error, key, "recording a ticket action failed; it is lost"),
+        }
+    }
+}

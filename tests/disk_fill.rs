@@ -10,8 +10,13 @@
 //! Alertmanager while the ticket is open, and ends when it resolves.
 //!
 //! harbinger runs a pipeline of its own at a 1 s step, without a model, so tickets open
-//! on the trend's ETA. Needs root (to mount tmpfs) and Debian's `prometheus` and
-//! `prometheus-node-exporter`; fails, never skips, without them.
+//! on the trend's ETA. The scenario runs twice: with one `serve` process, and scaled out
+//! over a real Kafka-protocol broker (tansu): Prometheus writes to a receiver, two
+//! workers share the topic's two partitions, and the worker that owns the filling
+//! mount's partition is killed (SIGKILL) before the fill, so that the other must take
+//! its partition over and rebuild its state. Needs root (to mount tmpfs), Debian's
+//! `prometheus` and `prometheus-node-exporter`, and tansu; fails, never skips, without
+//! them.
 
 mod stack;
 mod support;
@@ -28,6 +33,7 @@ use axum::http::Uri;
 use axum::http::{Method, StatusCode};
 
 use serde_json::Value;
+use stack::broker::{create_topic, kafka_section, owned_partitions, partition_of, start_broker};
 use stack::{start_alertmanager, start_node_exporter, start_prometheus, wait_ok};
 use support::{Process, eventually, free_ports, samples};
 
@@ -59,11 +65,22 @@ impl Drop for Mount {
 
 const MIB: usize = 1 << 20;
 
+/// Every journal's lines (the file sink of each harbinger that scores).
+fn journal_lines(journals: &[PathBuf]) -> Vec<String> {
+    journals
+        .iter()
+        .flat_map(|journal| {
+            let text = std::fs::read_to_string(journal).unwrap_or_default();
+            text.lines().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// harbinger's actions for the mount at `mountpoint`, as (action, outcome) pairs.
-fn actions(journal: &Path, mountpoint: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(journal).unwrap_or_default();
+fn actions(journals: &[PathBuf], mountpoint: &Path) -> Vec<(String, String)> {
     let mountpoint = mountpoint.to_str().unwrap();
-    text.lines()
+    journal_lines(journals)
+        .iter()
         .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
         .filter(|a| a["ticket"]["entity"]["mountpoint"] == mountpoint)
         .map(|a| {
@@ -153,8 +170,90 @@ async fn firing(http: &reqwest::Client, prometheus: &Process, mountpoint: &Path)
     })
 }
 
+/// How harbinger runs in the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Topology {
+    OneProcess,
+    /// A receiver, a broker, and two workers, one of which is killed before the fill.
+    Kafka,
+}
+
+/// The harbinger processes of a scenario: the one Prometheus writes to, and those that
+/// score (with their ticket journals).
+struct Deployment {
+    write_url: String,
+    scorers: Vec<Process>,
+    journals: Vec<PathBuf>,
+    /// The broker and the receiver, kept running.
+    _others: Vec<Process>,
+}
+
+fn harbinger(dir: &Path, name: &str, config: &Path, port: u16, role: &str) -> (Process, PathBuf) {
+    let data_dir = dir.join(name);
+    let args = [
+        "serve".to_owned(),
+        format!("--config={}", config.display()),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--data-dir={}", data_dir.display()),
+        format!("--role={role}"),
+    ];
+    let bin = env!("CARGO_BIN_EXE_harbinger");
+    let process = Process::spawn(name, bin, &args, port, dir, "");
+    (process, data_dir.join("tickets.jsonl"))
+}
+
+async fn deploy(
+    topology: Topology,
+    dir: &Path,
+    config: &Path,
+    config_text: &str,
+    deadline: Instant,
+) -> Deployment {
+    match topology {
+        Topology::OneProcess => {
+            std::fs::write(config, config_text).unwrap();
+            let [port] = free_ports();
+            let (process, journal) = harbinger(dir, "harbinger", config, port, "all");
+            Deployment {
+                write_url: process.url.clone(),
+                scorers: vec![process],
+                journals: vec![journal],
+                _others: Vec::new(),
+            }
+        }
+        Topology::Kafka => {
+            let [broker_port, receiver_port, a_port, b_port] = free_ports();
+            let broker = start_broker(dir, broker_port);
+            create_topic(broker_port, 2, deadline).await;
+            std::fs::write(config, format!("{config_text}{}", kafka_section(broker_port))).unwrap();
+            let (receiver, _) = harbinger(dir, "receiver", config, receiver_port, "receiver");
+            let (a, a_journal) = harbinger(dir, "worker-a", config, a_port, "worker");
+            let (b, b_journal) = harbinger(dir, "worker-b", config, b_port, "worker");
+            Deployment {
+                write_url: receiver.url.clone(),
+                scorers: vec![a, b],
+                journals: vec![a_journal, b_journal],
+                _others: vec![broker, receiver],
+            }
+        }
+    }
+}
+/// The scenarios start many processes and race the rule: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_filling_disk_gets_one_ticket_before_the_rule_fires_and_the_steady_one_none() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    scenario(Topology::OneProcess).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scaled_out_over_kafka_a_killed_workers_partition_moves_and_still_one_ticket_before_the_rule() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    scenario(Topology::Kafka).await;
+}
+
+async fn scenario(topology: Topology) {
     let dir = tempfile::tempdir().unwrap();
     let filling = Mount::new(dir.path().join("mnt-a"));
     let steady = Mount::new(dir.path().join("mnt-b"));
@@ -186,47 +285,40 @@ groups:
     )
     .unwrap();
     let (desk_url, received) = start_desk().await;
-    let [
-        harbinger_port,
-        node_port,
-        prometheus_port,
-        alertmanager_port,
-    ] = free_ports();
+    let [node_port, prometheus_port, alertmanager_port] = free_ports();
     let alertmanager = start_alertmanager(dir.path(), alertmanager_port);
     let config = dir.path().join("harbinger.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "pipeline: {}\nprometheus_url: http://127.0.0.1:{prometheus_port}\ntickets:\n  sinks:\n    - type: file\n    - type: webhook\n      url: {desk_url}\n    - type: alertmanager\n      url: {}\n      resend_interval: 5s\n",
-            pipeline.display(),
-            alertmanager.url
-        ),
-    )
-    .unwrap();
-
-    let data_dir = dir.path().join("harbinger");
-    let args = [
-        "serve".to_owned(),
-        format!("--config={}", config.display()),
-        format!("--listen=127.0.0.1:{harbinger_port}"),
-        format!("--data-dir={}", data_dir.display()),
-    ];
-    let harbinger_bin = env!("CARGO_BIN_EXE_harbinger");
-    let harbinger = Process::spawn(
-        "harbinger",
-        harbinger_bin,
-        &args,
-        harbinger_port,
-        dir.path(),
-        "",
+    let config_text = format!(
+        "pipeline: {}\nprometheus_url: http://127.0.0.1:{prometheus_port}\ntickets:\n  sinks:\n    - type: file\n    - type: webhook\n      url: {desk_url}\n    - type: alertmanager\n      url: {}\n      resend_interval: 5s\n",
+        pipeline.display(),
+        alertmanager.url
     );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let deployment = deploy(topology, dir.path(), &config, &config_text, deadline).await;
     let node = start_node_exporter(dir.path(), node_port);
-    let prometheus = start_prometheus(dir.path(), prometheus_port, &node, &harbinger, &rules);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    wait_ok(&http, &format!("{}/-/ready", harbinger.url), deadline).await;
+    let prometheus = start_prometheus(
+        dir.path(),
+        prometheus_port,
+        &node,
+        &deployment.write_url,
+        &rules,
+    );
+    wait_ok(&http, &format!("{}/-/ready", deployment.write_url), deadline).await;
+    for scorer in &deployment.scorers {
+        wait_ok(&http, &format!("{}/-/ready", scorer.url), deadline).await;
+    }
     wait_ok(&http, &format!("{}/-/ready", prometheus.url), deadline).await;
     wait_ok(&http, &format!("{}/-/ready", alertmanager.url), deadline).await;
-    let journal = data_dir.join("tickets.jsonl");
+    let Deployment {
+        mut scorers,
+        journals,
+        ..
+    } = deployment;
+    if topology == Topology::Kafka {
+        let instance = node.url.trim_start_matches("http://");
+        kill_the_owner(&http, &mut scorers, instance, &filling.0, deadline).await;
+    }
+    let journal = journals.as_slice();
 
     // Fill mount a at 160 KiB/s to 95 % (about 50 s), checking each second whether the
     // rule fires before harbinger has opened its ticket.
@@ -241,7 +333,7 @@ groups:
             file.flush().unwrap();
             written += chunk.len();
         }
-        let filed = actions(&journal, &filling.0)
+        let filed = actions(journal, &filling.0)
             .iter()
             .any(|(a, _)| a == "open");
         let posted = desk(&received, &filling.0)
@@ -258,7 +350,7 @@ groups:
     );
 
     eventually("harbinger to confirm", deadline, async || {
-        let seen = actions(&journal, &filling.0);
+        let seen = actions(journal, &filling.0);
         match seen.iter().any(|(a, _)| a == "confirm") {
             true => Ok(()),
             false => Err(format!("{seen:?}")),
@@ -270,7 +362,7 @@ groups:
     drop(file);
     std::fs::remove_file(filling.0.join("log")).unwrap();
     let seen = eventually("harbinger to resolve", deadline, async || {
-        let seen = actions(&journal, &filling.0);
+        let seen = actions(journal, &filling.0);
         match seen.last() {
             Some((a, _)) if a == "resolve" => Ok(seen),
             _ => Err(format!("{seen:?}")),
@@ -280,9 +372,8 @@ groups:
     let opens = seen.iter().filter(|(a, _)| a == "open").count();
     assert_eq!(opens, 1, "exactly one ticket: {seen:?}");
     // The ticket says where the signal is heading and links to Prometheus's graph.
-    let open: Value = std::fs::read_to_string(&journal)
-        .unwrap()
-        .lines()
+    let open: Value = journal_lines(journal)
+        .iter()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
         .find(|a| a["action"] == "open")
         .unwrap();
@@ -331,16 +422,69 @@ groups:
     .await;
     assert!(!predicted(&http, &alertmanager, &steady.0).await);
     assert!(
-        actions(&journal, &steady.0).is_empty(),
+        actions(journal, &steady.0).is_empty(),
         "nothing for the steady mount: {:?}",
-        actions(&journal, &steady.0)
+        actions(journal, &steady.0)
     );
-    let url = format!("{}/metrics", harbinger.url);
-    let exposition = http.get(url).send().await.unwrap().text().await.unwrap();
-    let opened: f64 = samples(&exposition, "harbinger_ticket_actions_total")
-        .iter()
-        .filter(|(labels, _)| labels.contains("action=\"open\""))
-        .map(|(_, v)| v)
-        .sum();
-    assert_eq!(opened, 1.0, "{exposition}");
+    let mut opened = 0.0;
+    for scorer in &scorers {
+        let url = format!("{}/metrics", scorer.url);
+        let exposition = http.get(url).send().await.unwrap().text().await.unwrap();
+        opened += samples(&exposition, "harbinger_ticket_actions_total")
+            .iter()
+            .filter(|(labels, _)| labels.contains("action=\"open\""))
+            .map(|(_, v)| v)
+            .sum::<f64>();
+    }
+    assert_eq!(opened, 1.0, "one open among the running scorers");
+}
+
+/// Kills (SIGKILL) the worker that owns the filling mount's partition, once each of the
+/// two owns one, and waits until the survivor owns both and has rebuilt its state.
+async fn kill_the_owner(
+    http: &reqwest::Client,
+    workers: &mut Vec<Process>,
+    instance: &str,
+    mountpoint: &Path,
+    deadline: Instant,
+) {
+    let labels = [
+        ("__name__", "node_filesystem_avail_bytes"),
+        ("instance", instance),
+        ("mountpoint", mountpoint.to_str().unwrap()),
+    ];
+    let partition = partition_of(&labels, &["instance", "mountpoint"], 2);
+    let owner = eventually("each worker to own a partition", deadline, async || {
+        let a = owned_partitions(http, &workers[0]).await;
+        let b = owned_partitions(http, &workers[1]).await;
+        match (a.len(), b.len()) {
+            (1, 1) => Ok(usize::from(b.contains(&partition))),
+            _ => Err(format!("{a:?} {b:?}")),
+        }
+    })
+    .await;
+    // Let the owner score the mount for a while, so that its commits are behind it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let killed = workers.remove(owner);
+    killed.signal(libc::SIGKILL);
+    let survivor = &workers[0];
+    eventually("the survivor to own both partitions", deadline, async || {
+        match owned_partitions(http, survivor).await.as_slice() {
+            [0, 1] => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let url = format!("{}/metrics", survivor.url);
+    eventually("the taken-over partition to be warmed up", deadline, async || {
+        let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
+        let exposition = response.text().await.map_err(|e| e.to_string())?;
+        let warm_ups = samples(&exposition, "harbinger_kafka_warm_up_duration_seconds_count");
+        match warm_ups.first() {
+            Some((_, count)) if *count >= 1.0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    drop(killed);
 }

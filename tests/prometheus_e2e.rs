@@ -40,7 +40,7 @@ async fn prometheus_remote_writes_scraped_series_and_alerts_to_harbinger() {
     let [harbinger_port, node_port, prometheus_port] = free_ports();
     let harbinger = start_harbinger(dir.path(), harbinger_port);
     let node = start_node_exporter(dir.path(), node_port);
-    let prometheus = start_prometheus(dir.path(), prometheus_port, &node, &harbinger, RULES);
+    let prometheus = start_prometheus(dir.path(), prometheus_port, &node, &harbinger.url, RULES);
     wait_ok(&http, &format!("{}/-/ready", harbinger.url), deadline).await;
     wait_ok(&http, &format!("{}/metrics", node.url), deadline).await;
     wait_ok(&http, &format!("{}/-/ready", prometheus.url), deadline).await;

@@ -3,6 +3,9 @@
 //! Prometheus, which evaluates the given rules every second and remote-writes
 //! everything to harbinger.
 
+#[cfg(feature = "kafka")]
+pub mod broker;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -34,7 +37,7 @@ pub fn start_prometheus(
     dir: &Path,
     port: u16,
     node: &Process,
-    harbinger: &Process,
+    harbinger_url: &str,
     rules: &str,
 ) -> Process {
     let node_target = node.url.trim_start_matches("http://");
@@ -54,7 +57,7 @@ remote_write:
     metadata_config: {{send_interval: 1s}}
 "#,
         rules = rule_path.display(),
-        harbinger = harbinger.url,
+        harbinger = harbinger_url,
     );
     std::fs::write(&config, prometheus_yml).expect("writing prometheus.yml");
     let args = [

@@ -225,7 +225,11 @@ async fn deploy(
             let [broker_port, receiver_port, a_port, b_port] = free_ports();
             let broker = start_broker(dir, broker_port);
             create_topic(broker_port, 2, deadline).await;
-            std::fs::write(config, format!("{config_text}{}", kafka_section(broker_port))).unwrap();
+            std::fs::write(
+                config,
+                format!("{config_text}{}", kafka_section(broker_port)),
+            )
+            .unwrap();
             let (receiver, _) = harbinger(dir, "receiver", config, receiver_port, "receiver");
             let (a, a_journal) = harbinger(dir, "worker-a", config, a_port, "worker");
             let (b, b_journal) = harbinger(dir, "worker-b", config, b_port, "worker");
@@ -248,7 +252,8 @@ async fn a_filling_disk_gets_one_ticket_before_the_rule_fires_and_the_steady_one
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn scaled_out_over_kafka_a_killed_workers_partition_moves_and_still_one_ticket_before_the_rule() {
+async fn scaled_out_over_kafka_a_killed_workers_partition_moves_and_still_one_ticket_before_the_rule()
+ {
     let _turn = ONE_AT_A_TIME.lock().await;
     scenario(Topology::Kafka).await;
 }
@@ -303,7 +308,12 @@ groups:
         &deployment.write_url,
         &rules,
     );
-    wait_ok(&http, &format!("{}/-/ready", deployment.write_url), deadline).await;
+    wait_ok(
+        &http,
+        &format!("{}/-/ready", deployment.write_url),
+        deadline,
+    )
+    .await;
     for scorer in &deployment.scorers {
         wait_ok(&http, &format!("{}/-/ready", scorer.url), deadline).await;
     }
@@ -468,23 +478,32 @@ async fn kill_the_owner(
     let killed = workers.remove(owner);
     killed.signal(libc::SIGKILL);
     let survivor = &workers[0];
-    eventually("the survivor to own both partitions", deadline, async || {
-        match owned_partitions(http, survivor).await.as_slice() {
+    eventually(
+        "the survivor to own both partitions",
+        deadline,
+        async || match owned_partitions(http, survivor).await.as_slice() {
             [0, 1] => Ok(()),
             other => Err(format!("{other:?}")),
-        }
-    })
+        },
+    )
     .await;
     let url = format!("{}/metrics", survivor.url);
-    eventually("the taken-over partition to be warmed up", deadline, async || {
-        let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
-        let exposition = response.text().await.map_err(|e| e.to_string())?;
-        let warm_ups = samples(&exposition, "harbinger_kafka_warm_up_duration_seconds_count");
-        match warm_ups.first() {
-            Some((_, count)) if *count >= 1.0 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
+    eventually(
+        "the taken-over partition to be warmed up",
+        deadline,
+        async || {
+            let response = http.get(&url).send().await.map_err(|e| e.to_string())?;
+            let exposition = response.text().await.map_err(|e| e.to_string())?;
+            let warm_ups = samples(
+                &exposition,
+                "harbinger_kafka_warm_up_duration_seconds_count",
+            );
+            match warm_ups.first() {
+                Some((_, count)) if *count >= 1.0 => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
     .await;
     drop(killed);
 }

@@ -100,3 +100,37 @@ fn ticket_sinks_are_strict_and_checked_together() {
         );
     }
 }
+
+#[test]
+fn the_kafka_section_is_checked_field_by_field() {
+    let config = Config::from_yaml(
+        "kafka:\n  brokers: [kafka-1, 'kafka-2:9092']\n  topic: ''\n  produce_timeout: 10ms\n  tls: {cert_file: /nonexistent.pem}\n  sasl: {mechanism: SCRAM-SHA-512, username: h}\n",
+    )
+    .unwrap();
+    let error = config.validate(Path::new("h.yml")).unwrap_err().to_string();
+    for expected in [
+        "h.yml: 6 problem(s)",
+        "kafka.brokers: \"kafka-1\" is not host:port",
+        "kafka.topic: must not be empty",
+        "kafka.produce_timeout (10ms): must be at least 100ms",
+        "kafka.tls: set both cert_file and key_file, or neither",
+        "kafka.tls.cert_file: /nonexistent.pem is not a readable file",
+        "kafka.sasl.password: set kafka.sasl.password_file or kafka.sasl.password_env",
+    ] {
+        assert!(
+            error.contains(expected),
+            "missing {expected:?} in:\n{error}"
+        );
+    }
+    let error =
+        Config::from_yaml("kafka:\n  brokers: [a:1]\n  sasl: {mechanism: GSSAPI, username: h}\n")
+            .unwrap_err();
+    assert!(error.contains("unknown variant `GSSAPI`"), "{error}");
+    let valid = Config::from_yaml("kafka:\n  brokers: ['127.0.0.1:9092']\n")
+        .unwrap()
+        .validate(Path::new("h.yml"))
+        .unwrap();
+    let kafka = valid.kafka.unwrap();
+    assert_eq!(kafka.config.topic, "harbinger-samples");
+    assert_eq!(kafka.config.group, "harbinger-workers");
+}

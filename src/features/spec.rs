@@ -191,7 +191,10 @@ impl FeatureSpec {
     /// longest half-life (where an average is within 1/16 of converged).
     pub fn warm_up(&self) -> Duration {
         let checked = &self.0;
-        let half_lives = checked.half_life_steps.iter().map(|h| (4.0 * h).ceil() as usize);
+        let half_lives = checked
+            .half_life_steps
+            .iter()
+            .map(|h| (4.0 * h).ceil() as usize);
         let steps = half_lives
             .chain([checked.ring_len, checked.anomaly_steps])
             .max()

@@ -44,8 +44,10 @@ pub fn check(kafka: &ValidKafka, timeout: Duration) -> Result<TopicReport, Strin
         }),
         Some(t) => Err(format!(
             "topic {topic:?}: {} (create it first, e.g. kafka-topics.sh --create --topic {topic} --partitions 12)",
-            t.error()
-                .map_or("no partitions".to_owned(), |e| format!("{:?}", RDKafkaErrorCode::from(e)))
+            t.error().map_or("no partitions".to_owned(), |e| format!(
+                "{:?}",
+                RDKafkaErrorCode::from(e)
+            ))
         )),
         None => Err(format!("topic {topic:?}: the brokers do not know it")),
     }

@@ -12,7 +12,10 @@
 //! committed offset only rebuild state: their ticket actions were the previous owner's
 //! to take. What a crash makes two owners decide twice carries the same idempotency key
 //! (a ticket is numbered by its opening step), which sinks deduplicate. A revoked
-//! partition's state and gauges are dropped after its offsets are committed.
+//! partition's offsets are committed and its state kept until the next assignment: if
+//! the partition comes back where it left (the group uses the eager protocol, so every
+//! rebalance revokes everything), it goes on without re-reading; if not, its state and
+//! gauges are dropped.
 //!
 //! The consumer runs on a thread of its own: librdkafka calls the rebalance callback
 //! from `poll`, on that thread, so assignment changes and records are seen in order.
@@ -26,9 +29,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
@@ -78,6 +79,9 @@ enum Change {
         since_ms: i64,
         /// Where reading starts.
         start: i64,
+        /// The partition comes back to this worker where it left it (a rebalance that
+        /// moved others): its kept state goes on, nothing is re-read.
+        resume: bool,
     },
     Revoked {
         partition: i32,
@@ -92,6 +96,9 @@ struct Rebalancer {
     changes: Mutex<Vec<Change>>,
     /// Per partition, the offset after the last processed record: what is committed.
     processed: Mutex<BTreeMap<i32, i64>>,
+    /// Partitions revoked from this worker, with the offset committed for them, whose
+    /// state is kept until the next assignment says whether they come back.
+    parked: Mutex<BTreeMap<i32, i64>>,
 }
 
 impl ClientContext for Rebalancer {
@@ -126,7 +133,10 @@ impl ConsumerContext for Rebalancer {
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.metrics.kafka.rebalance("assign");
@@ -166,6 +176,10 @@ impl Rebalancer {
             .iter()
             .map(|e| e.partition())
             .collect();
+        let parked = std::mem::take(&mut *self.parked.lock());
+        if partitions.is_empty() {
+            return;
+        }
         let committed = consumer
             .committed_offsets(tpl.clone(), BROKER_TIMEOUT)
             .map_err(|error| warn!(%error, "reading the group's committed offsets failed"))
@@ -193,47 +207,62 @@ impl Rebalancer {
             // Nothing committed yet: the group is new, and what is already in the
             // partition only builds state.
             let live_from = offset_in(&committed, partition).unwrap_or(high);
-            let start = offset_in(&found, partition)
-                .unwrap_or(live_from)
-                .min(live_from)
-                .max(low);
+            let resume = parked.get(&partition) == Some(&live_from);
+            let start = match resume {
+                true => live_from,
+                false => offset_in(&found, partition)
+                    .unwrap_or(live_from)
+                    .min(live_from)
+                    .max(low),
+            };
             let _ = tpl.set_partition_offset(&self.topic, partition, Offset::Offset(start));
-            info!(
-                partition,
-                start,
-                live_from,
-                warm_up_records = live_from - start,
-                "Kafka partition assigned; rebuilding its entities' state"
-            );
+            match resume {
+                true => info!(
+                    partition,
+                    start, "Kafka partition assigned back; its state goes on"
+                ),
+                false => info!(
+                    partition,
+                    start,
+                    live_from,
+                    warm_up_records = live_from - start,
+                    "Kafka partition assigned; rebuilding its entities' state"
+                ),
+            }
             changes.push(Change::Assigned {
                 partition,
                 live_from,
                 since_ms,
                 start,
+                resume,
             });
         }
     }
 
-    /// Commits what was processed of the revoked partitions, and has them dropped.
+    /// Commits what was processed of the revoked partitions, and parks their state until
+    /// the next assignment.
     fn give_up(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let mut processed = self.processed.lock();
+        let mut parked = self.parked.lock();
         let mut commit = TopicPartitionList::new();
         let mut changes = self.changes.lock();
         for element in tpl.elements_for_topic(&self.topic) {
             let partition = element.partition();
             if let Some(next) = processed.remove(&partition) {
                 let _ = commit.add_partition_offset(&self.topic, partition, Offset::Offset(next));
+                parked.insert(partition, next);
             }
             self.metrics
                 .kafka
                 .consumer_lag
                 .remove(&partition_labels(partition));
-            info!(partition, "Kafka partition revoked; its state is given up");
+            info!(partition, "Kafka partition revoked");
             changes.push(Change::Revoked { partition });
         }
         if commit.count() > 0
             && let Err(error) = consumer.commit(&commit, CommitMode::Sync)
         {
+            parked.clear();
             warn!(%error, "committing the revoked partitions' offsets failed; their new owner re-reads from the last commit");
         }
     }
@@ -253,6 +282,8 @@ struct Partition {
 struct Worker {
     scoring: Scoring,
     partitions: HashMap<i32, Partition>,
+    /// Revoked partitions' state, until the next assignment.
+    parked: HashMap<i32, Partition>,
     batch: WriteBatch,
     accepted: Vec<crate::registry::AcceptedSample>,
     committed: BTreeMap<i32, i64>,
@@ -273,13 +304,13 @@ pub fn spawn(
         metrics: scoring.metrics.clone(),
         changes: Mutex::default(),
         processed: Mutex::default(),
+        parked: Mutex::default(),
     };
     let consumer: BaseConsumer<Rebalancer> = client_config(kafka)
         .set("group.id", &config.group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("partition.assignment.strategy", "cooperative-sticky")
         .set("statistics.interval.ms", "5000")
         .create_with_context(context)
         .map_err(std::io::Error::other)?;
@@ -295,6 +326,7 @@ pub fn spawn(
     let worker = Worker {
         scoring,
         partitions: HashMap::new(),
+        parked: HashMap::new(),
         batch: WriteBatch::default(),
         accepted: Vec::new(),
         committed: BTreeMap::new(),
@@ -333,7 +365,7 @@ impl Worker {
         }
         self.housekeeping(consumer, CommitMode::Sync);
         consumer.unsubscribe();
-        for (_, partition) in self.partitions.drain() {
+        for (_, partition) in self.partitions.drain().chain(self.parked.drain()) {
             partition.live.release();
         }
         info!("Kafka worker stopped; offsets committed");
@@ -341,6 +373,7 @@ impl Worker {
 
     fn apply_changes(&mut self, context: &Rebalancer) {
         let changes = std::mem::take(&mut *context.changes.lock());
+        let mut assigned = false;
         for change in changes {
             match change {
                 Change::Assigned {
@@ -348,19 +381,35 @@ impl Worker {
                     live_from,
                     since_ms,
                     start,
+                    resume,
                 } => {
-                    let state = self.new_partition(live_from, since_ms, start >= live_from);
-                    if let Some(old) = self.partitions.insert(partition, state) {
-                        old.live.release();
-                    }
+                    assigned = true;
+                    // Known once statistics come; present from now on for every owned
+                    // partition, so that the family says which they are.
+                    self.scoring
+                        .metrics
+                        .kafka
+                        .consumer_lag
+                        .get_or_create(&partition_labels(partition));
+                    let kept = self.parked.remove(&partition).filter(|_| resume);
+                    let state = kept.unwrap_or_else(|| {
+                        self.new_partition(live_from, since_ms, start >= live_from)
+                    });
+                    self.partitions.insert(partition, state);
                     self.committed.remove(&partition);
                 }
                 Change::Revoked { partition } => {
-                    if let Some(old) = self.partitions.remove(&partition) {
-                        old.live.release();
+                    if let Some(state) = self.partitions.remove(&partition) {
+                        self.parked.insert(partition, state);
                     }
                     self.committed.remove(&partition);
                 }
+            }
+        }
+        if assigned {
+            // Whatever did not come back belongs to another worker now.
+            for (_, state) in self.parked.drain() {
+                state.live.release();
             }
         }
         let kafka = &self.scoring.metrics.kafka;
@@ -421,7 +470,10 @@ impl Worker {
             // Before the warm-up window: the broker's timestamp lookup gave more.
         } else if format != Some(FORMAT_V1) {
             kafka.invalid_record("format");
-            warn!(partition = index, offset, "skipping a record of an unknown format (harbinger-format header)");
+            warn!(
+                partition = index,
+                offset, "skipping a record of an unknown format (harbinger-format header)"
+            );
         } else if let Err(error) =
             self.scoring
                 .decoder
@@ -438,7 +490,9 @@ impl Worker {
             metrics.dropped(DropReason::Duplicate, outcome.duplicate);
             metrics.dropped(DropReason::SeriesLimit, outcome.series_limit);
             let Partition { registry, live, .. } = partition;
-            feed(live, &self.accepted, metrics, |ids| labels_of(registry, ids));
+            feed(live, &self.accepted, metrics, |ids| {
+                labels_of(registry, ids)
+            });
             let actions = live.take_actions();
             if warming {
                 kafka.warm_up_actions_skipped.inc_by(actions.len() as u64);

@@ -29,7 +29,9 @@ const METADATA_EVERY: Duration = Duration::from_secs(10);
 /// Why a request could not be published; every case is answered 503.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("the topic's partitions are not known yet (is the broker reachable and the topic created?)")]
+    #[error(
+        "the topic's partitions are not known yet (is the broker reachable and the topic created?)"
+    )]
     NoMetadata,
     #[error("the Kafka producer's queue is full, retry later")]
     QueueFull,
@@ -96,7 +98,11 @@ impl Publisher {
                     let was = self.partitions.swap(count, Ordering::Relaxed);
                     self.metrics.kafka.topic_partitions.set(i64::from(count));
                     if was == 0 {
-                        info!(topic = self.topic, partitions = count, "publishing to Kafka");
+                        info!(
+                            topic = self.topic,
+                            partitions = count,
+                            "publishing to Kafka"
+                        );
                     } else if was != count {
                         warn!(
                             topic = self.topic,
@@ -106,7 +112,9 @@ impl Publisher {
                         );
                     }
                 }
-                Ok(Err(error)) => warn!(topic = self.topic, %error, "reading the topic's metadata failed"),
+                Ok(Err(error)) => {
+                    warn!(topic = self.topic, %error, "reading the topic's metadata failed")
+                }
                 Err(error) => warn!(%error, "the metadata task failed"),
             }
         }
@@ -148,7 +156,9 @@ impl Publisher {
         let result = self.produce(&records, tenant).await;
         match &result {
             Ok(()) => {
-                kafka.produce_seconds.observe(started.elapsed().as_secs_f64());
+                kafka
+                    .produce_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 kafka.records_produced.inc_by(records.len() as u64);
                 let bytes: usize = records.iter().map(|r| r.payload.len()).sum();
                 kafka.bytes_produced.inc_by(bytes as u64);

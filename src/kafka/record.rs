@@ -75,7 +75,8 @@ impl Partitioner {
             if samples == 0 {
                 continue;
             }
-            let (body, count) = &mut bodies[self.partition(batch, series, tenant, partitions) as usize];
+            let (body, count) =
+                &mut bodies[self.partition(batch, series, tenant, partitions) as usize];
             encode_v1_series(batch, series, body);
             *count += samples;
         }

@@ -141,7 +141,9 @@ impl App {
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Metrics::register(&mut metrics_registry);
         let ingest_config = &config.ingest;
-        metrics.series_limit.set(ingest_config.max_active_series as i64);
+        metrics
+            .series_limit
+            .set(ingest_config.max_active_series as i64);
         let parts = match role {
             Role::Receiver => None,
             Role::All | Role::Worker => {
@@ -161,7 +163,9 @@ impl App {
         };
         let (ingest, events) = match role {
             Role::All => {
-                metrics.queue_capacity.set(ingest_config.queue_capacity as i64);
+                metrics
+                    .queue_capacity
+                    .set(ingest_config.queue_capacity as i64);
                 let (queue, events) = pipeline::queue(ingest_config.queue_capacity);
                 let registry = Arc::new(Mutex::new(Registry::new(ingest_config.max_active_series)));
                 (Ingest::Local { registry, queue }, Some(events))
@@ -249,7 +253,7 @@ impl App {
             Role::Receiver => None,
             #[cfg(feature = "kafka")]
             Role::Worker => Some(Source::Kafka {
-                kafka: self.valid.kafka.clone().expect("checked at build"),
+                kafka: Box::new(self.valid.kafka.clone().expect("checked at build")),
                 decoder: Decoder::new(ingest.decode_limits()),
                 max_active_series: ingest.max_active_series,
                 series_idle_timeout: ingest.series_idle_timeout,
@@ -343,7 +347,9 @@ impl App {
         match tokio::time::timeout_at(deadline, drain).await {
             Ok(()) => info!("shutdown complete"),
             Err(_) => warn!(
-                queued_batches = state.local().map_or(0, |(_, q)| q.max_capacity() - q.capacity()),
+                queued_batches = state
+                    .local()
+                    .map_or(0, |(_, q)| q.max_capacity() - q.capacity()),
                 "shutdown deadline passed; exiting with work unfinished"
             ),
         }

@@ -36,7 +36,7 @@ pub enum Source {
     /// `--role worker`: the topic.
     #[cfg(feature = "kafka")]
     Kafka {
-        kafka: crate::config::ValidKafka,
+        kafka: Box<crate::config::ValidKafka>,
         decoder: crate::ingest::Decoder,
         max_active_series: usize,
         series_idle_timeout: Duration,

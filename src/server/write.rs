@@ -23,11 +23,11 @@ use tokio::sync::mpsc::error::TrySendError;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use super::{AppState, Ingest};
-use crate::registry::Registry;
 use super::respond::{WriteError, Written, respond};
+use super::{AppState, Ingest};
 use crate::ingest::{Protocol, WriteBatch, negotiate};
 use crate::pipeline::PipelineEvent;
+use crate::registry::Registry;
 use crate::telemetry::{CodeLabels, DropReason};
 
 thread_local! {
@@ -125,7 +125,9 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
         }),
         #[cfg(feature = "kafka")]
         Ingest::Kafka(publisher) => {
-            let tenant = headers.get("x-scope-orgid").map_or(&b""[..], |v| v.as_bytes());
+            let tenant = headers
+                .get("x-scope-orgid")
+                .map_or(&b""[..], |v| v.as_bytes());
             let (records, tally) = BATCH.with_borrow_mut(|batch| {
                 decode(state, protocol, &compressed, batch)?;
                 let records = publisher

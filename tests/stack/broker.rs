@@ -77,13 +77,14 @@ pub async fn owned_partitions(http: &reqwest::Client, worker: &Process) -> Vec<i
         return Vec::new();
     };
     let text = response.text().await.unwrap_or_default();
-    let mut owned: Vec<i32> = crate::support::samples(&text, "harbinger_kafka_consumer_lag_records")
-        .iter()
-        .filter_map(|(labels, _)| {
-            let start = labels.find("partition=\"")? + "partition=\"".len();
-            labels[start..].split('"').next()?.parse().ok()
-        })
-        .collect();
+    let mut owned: Vec<i32> =
+        crate::support::samples(&text, "harbinger_kafka_consumer_lag_records")
+            .iter()
+            .filter_map(|(labels, _)| {
+                let start = labels.find("partition=\"")? + "partition=\"".len();
+                labels[start..].split('"').next()?.parse().ok()
+            })
+            .collect();
     owned.sort_unstable();
     owned
 }

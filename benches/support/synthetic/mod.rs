@@ -89,6 +89,9 @@ pub struct Series {
 pub struct Fleet {
     pub series: Vec<Series>,
     pub hosts: usize,
+    /// Whether each host is scraped at its own offset within the interval (true, as
+    /// Prometheus spreads targets) or all at the same instant.
+    pub spread: bool,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -147,7 +150,11 @@ impl Fleet {
                 });
             }
         }
-        Fleet { series, hosts }
+        Fleet {
+            series,
+            hosts,
+            spread: true,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -166,7 +173,12 @@ impl Fleet {
     /// within the interval, as Prometheus spreads targets.
     pub fn timestamp(&self, series: usize, round: u64) -> i64 {
         let host = self.series[series].host as i64;
-        BASE_MS + round as i64 * SCRAPE_INTERVAL_MS + (host * 7919) % SCRAPE_INTERVAL_MS
+        let offset = if self.spread {
+            (host * 7919) % SCRAPE_INTERVAL_MS
+        } else {
+            0
+        };
+        BASE_MS + round as i64 * SCRAPE_INTERVAL_MS + offset
     }
 
     pub fn value(&self, series: usize, round: u64) -> f64 {

@@ -386,11 +386,8 @@ impl Worker {
                     assigned = true;
                     // Known once statistics come; present from now on for every owned
                     // partition, so that the family says which they are.
-                    self.scoring
-                        .metrics
-                        .kafka
-                        .consumer_lag
-                        .get_or_create(&partition_labels(partition));
+                    let lag = &self.scoring.metrics.kafka.consumer_lag;
+                    drop(lag.get_or_create(&partition_labels(partition)));
                     let kept = self.parked.remove(&partition).filter(|_| resume);
                     let state = kept.unwrap_or_else(|| {
                         self.new_partition(live_from, since_ms, start >= live_from)

@@ -86,7 +86,7 @@ impl Publisher {
         }))
     }
 
-    /// Reads the topic's partition count now and every [`METADATA_EVERY`], until dropped.
+    /// Reads the topic's partition count now and every 10 s, until dropped.
     pub async fn watch_partitions(self: Arc<Self>) {
         let mut ticker = tokio::time::interval(METADATA_EVERY);
         loop {

@@ -14,6 +14,13 @@
 //!   hundreds of times faster than a real estate asks of it.
 //! - `LOAD_HOSTS` (default 200): node_exporter targets of 500 series each.
 //! - `LOAD_CLIENT_THREADS` (default 1): threads of the load generator's runtime.
+//! - `LOAD_ROLE` (`all`, the default, or `receiver`): with `receiver`, the bench starts
+//!   a Kafka-protocol broker (tansu, on PATH; `LOAD_PARTITIONS`, default 4, partitions),
+//!   sends the load to `serve --role receiver`, and runs one `serve --role worker` on
+//!   the same pipeline. It then also reports the worker: its samples per CPU-second
+//!   while it drains the topic, and the delay from a record's acknowledgement to its
+//!   samples being scored (p99, from the worker's histogram) under a paced load of a
+//!   quarter of that throughput.
 //!
 //! What it does: starts the server on a free loopback port with a temporary data dir,
 //! waits for `/-/ready`, measures its RSS, sends one full scrape round to create every
@@ -36,7 +43,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harbinger::ingest::Protocol;
-use synthetic::{Fleet, SERIES_PER_HOST, Template};
+use synthetic::{Fleet, SAMPLES_PER_REQUEST, SERIES_PER_HOST, Template};
 
 const TARGET_SAMPLES_PER_CPU_SECOND: f64 = 2_000_000.0;
 const TARGET_RSS_BYTES_PER_SERIES: f64 = 300.0;
@@ -58,7 +65,8 @@ struct Server {
 }
 
 impl Server {
-    fn start(pipeline: &str) -> Server {
+    /// `serve --role ROLE` on the pipeline, with `extra` appended to its configuration.
+    fn start(pipeline: &str, role: &str, extra: &str) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port")
@@ -88,9 +96,9 @@ impl Server {
             }
             other => panic!("LOAD_PIPELINE={other:?}: expected receiver or default"),
         };
-        std::fs::write(&config, yaml).expect("writing the configuration");
+        std::fs::write(&config, yaml + extra).expect("writing the configuration");
         let child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
-            .args(["--log-level", "warn", "serve", "--listen"])
+            .args(["--log-level", "warn", "serve", "--role", role, "--listen"])
             .arg(address.to_string())
             .arg("--data-dir")
             .arg(data_dir.path())
@@ -174,6 +182,62 @@ fn process_cpu_seconds(path: &str) -> f64 {
     ticks as f64 / per_second
 }
 
+/// A Kafka-protocol broker (tansu, in memory) with the topic created; killed on drop.
+struct Broker {
+    child: Child,
+    port: u16,
+}
+
+impl Broker {
+    fn start(partitions: u32) -> Broker {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new("tansu")
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting tansu (cargo install tansu --features dynostore --locked)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let created = Command::new("tansu")
+                .args(["topic", "create", "--broker", &url])
+                .arg(format!("--partitions={partitions}"))
+                .arg("harbinger-samples")
+                .output()
+                .is_ok_and(|output| output.status.success());
+            if created {
+                break;
+            }
+            assert!(Instant::now() < deadline, "tansu did not create the topic");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Broker { child, port }
+    }
+
+    fn kafka_section(&self) -> String {
+        format!("kafka:\n  brokers: [127.0.0.1:{}]\n", self.port)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The figures read from the server's `/metrics`.
 #[derive(Debug, Default, Clone)]
 struct Counters {
@@ -181,6 +245,10 @@ struct Counters {
     dropped: BTreeMap<String, f64>,
     active_series: f64,
     requests: BTreeMap<String, f64>,
+    /// Samples the pipeline took (a worker's throughput).
+    processed: f64,
+    /// `harbinger_kafka_record_delay_seconds` buckets: (upper bound, cumulative count).
+    delay_buckets: Vec<(f64, f64)>,
 }
 
 impl Counters {
@@ -210,6 +278,16 @@ impl Counters {
                     counters.dropped.insert(label("reason"), value);
                 }
                 "harbinger_active_series" => counters.active_series = value,
+                "harbinger_pipeline_samples_processed_total" => counters.processed = value,
+                "harbinger_kafka_record_delay_seconds_bucket" => {
+                    let le = label("le");
+                    let bound = if le == "+Inf" {
+                        f64::INFINITY
+                    } else {
+                        le.parse().unwrap_or(f64::NAN)
+                    };
+                    counters.delay_buckets.push((bound, value));
+                }
                 "harbinger_requests_total" => {
                     counters.requests.insert(label("code"), value);
                 }
@@ -217,6 +295,27 @@ impl Counters {
             }
         }
         counters
+    }
+
+    /// The p99 of the record delays observed since `before`, as its bucket's upper bound.
+    fn delay_p99_since(&self, before: &Counters) -> f64 {
+        let count_before = |bound: f64| {
+            before
+                .delay_buckets
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0.0, |(_, n)| *n)
+        };
+        let deltas: Vec<(f64, f64)> = self
+            .delay_buckets
+            .iter()
+            .map(|&(bound, n)| (bound, n - count_before(bound)))
+            .collect();
+        let total = deltas.last().map_or(0.0, |(_, n)| *n);
+        deltas
+            .iter()
+            .find(|(_, n)| *n >= 0.99 * total)
+            .map_or(f64::NAN, |(bound, _)| *bound)
     }
 
     fn dropped_total(&self) -> f64 {
@@ -284,15 +383,34 @@ impl Generator {
     }
 
     async fn counters(&self) -> Counters {
-        Counters::parse(&self.get("/metrics").await)
+        self.counters_at(&self.url).await
+    }
+
+    /// The counters of another server (the worker).
+    async fn counters_at(&self, url: &str) -> Counters {
+        let text = self
+            .client
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("reading /metrics");
+        Counters::parse(&text)
     }
 
     async fn wait_ready(&self) {
+        self.wait_ready_at(&self.url).await;
+    }
+
+    async fn wait_ready_at(&self, url: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = self
                 .client
-                .get(format!("{}/-/ready", self.url))
+                .get(format!("{url}/-/ready"))
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success());
@@ -377,6 +495,39 @@ impl Generator {
         }
     }
 
+    /// One request every `interval`, round after round from `first_round`, for
+    /// `duration`, over one connection; returns the samples sent.
+    async fn paced(&self, first_round: u64, interval: Duration, duration: Duration) -> u64 {
+        let url = format!("{}/api/v1/write", self.url);
+        let end = Instant::now() + duration;
+        let mut next = Instant::now();
+        let mut samples = 0;
+        for round in first_round.. {
+            for template in &self.templates {
+                if Instant::now() >= end {
+                    return samples;
+                }
+                let mut body = Vec::with_capacity(template.compressed_len());
+                template.render(&self.fleet, round, &mut body);
+                let response = self
+                    .client
+                    .post(&url)
+                    .header("content-type", "application/x-protobuf")
+                    .header("content-encoding", "snappy")
+                    .header("x-prometheus-remote-write-version", "0.1.0")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("a paced request");
+                assert_eq!(response.status(), 204, "a paced request");
+                samples += template.samples() as u64;
+                next += interval;
+                tokio::time::sleep_until(next.into()).await;
+            }
+        }
+        samples
+    }
+
     async fn run(self: &Arc<Self>, first_round: u64, deadline: Option<Instant>) -> Sent {
         let tasks: Vec<_> = (0..self.connections)
             .map(|k| tokio::spawn(self.clone().connection(k, first_round, deadline)))
@@ -442,7 +593,17 @@ fn main() {
     );
 
     let pipeline = setting("LOAD_PIPELINE", "receiver".to_owned());
-    let mut server = Server::start(&pipeline);
+    let role = setting("LOAD_ROLE", "all".to_owned());
+    assert!(
+        role == "all" || role == "receiver",
+        "LOAD_ROLE={role:?}: expected all or receiver"
+    );
+    let broker = (role == "receiver").then(|| Broker::start(setting("LOAD_PARTITIONS", 4)));
+    let kafka = broker.as_ref().map_or(String::new(), Broker::kafka_section);
+    let mut server = Server::start(&pipeline, &role, &kafka);
+    let worker = broker
+        .as_ref()
+        .map(|_| Server::start(&pipeline, "worker", &kafka));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(client_threads)
         .enable_all()
@@ -462,6 +623,9 @@ fn main() {
     });
 
     runtime.block_on(generator.wait_ready());
+    if let Some(worker) = &worker {
+        runtime.block_on(generator.wait_ready_at(&worker.url("")));
+    }
     // Let the runtime settle (threads spawned, first allocations) before the baseline.
     std::thread::sleep(Duration::from_millis(500));
     let rss_start = server.rss_bytes();
@@ -476,10 +640,12 @@ fn main() {
         warm.first_failure
     );
     let before = runtime.block_on(generator.counters());
-    assert_eq!(
-        before.active_series as usize, series,
-        "warm-up must create every series"
-    );
+    if role == "all" {
+        assert_eq!(
+            before.active_series as usize, series,
+            "warm-up must create every series"
+        );
+    }
     let rss_warm = server.rss_bytes();
     eprintln!(
         "warm-up: {} requests, {series} series created in {warm_seconds:.1} s; timing {seconds} s over {connections} connections",
@@ -510,7 +676,7 @@ fn main() {
 
     println!();
     println!(
-        "harbinger load ({pipeline} pipeline): remote write {}, {series} series ({hosts} hosts x {SERIES_PER_HOST}), \
+        "harbinger load (role {role}, {pipeline} pipeline): remote write {}, {series} series ({hosts} hosts x {SERIES_PER_HOST}), \
          2000 samples/request, {connections} connections, {wall:.1} s, {} CPUs shared with the generator",
         match protocol {
             Protocol::V1 => "1.0",
@@ -620,6 +786,69 @@ fn main() {
     }
     println!("responses by status (timed phase): {:?}", sent.statuses);
 
+    if let Some(worker) = &worker {
+        worker_figures(&runtime, &generator, worker, after.received);
+    }
     drop(runtime);
     server.stop();
+}
+
+/// The worker's throughput while it drains what the receiver published, then the delay
+/// from acknowledgement to scored under a paced load of a quarter of that throughput.
+fn worker_figures(
+    runtime: &tokio::runtime::Runtime,
+    generator: &Arc<Generator>,
+    worker: &Server,
+    published: f64,
+) {
+    let url = worker.url("");
+    let counters = || runtime.block_on(generator.counters_at(&url));
+    let wait_processed = |samples: f64| {
+        let deadline = Instant::now() + Duration::from_secs(900);
+        loop {
+            let processed = counters().processed;
+            if processed >= samples {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker processed {processed} of {samples} samples in 15 minutes"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_processed(published);
+    let cpu = worker.cpu_seconds();
+    let per_cpu_second = published / cpu;
+    let before = counters();
+    let rate = per_cpu_second / 4.0;
+    let interval = Duration::from_secs_f64(SAMPLES_PER_REQUEST as f64 / rate);
+    let paced = runtime.block_on(generator.paced(1_000_000, interval, Duration::from_secs(20)));
+    wait_processed(published + paced as f64);
+    let p99 = counters().delay_p99_since(&before);
+    println!();
+    println!("worker (role worker, one process, every partition)");
+    println!("{:-<104}", "");
+    println!("{:<44} {:>26}", "samples scored", thousands(published));
+    println!(
+        "{:<44} {:>26}",
+        "worker CPU (user+sys, whole run)",
+        format!("{cpu:.2} s")
+    );
+    println!(
+        "{:<44} {:>26}",
+        "samples per worker CPU-second",
+        thousands(per_cpu_second)
+    );
+    println!(
+        "{:<44} {:>26}",
+        "paced load (a quarter of that)",
+        format!("{} samples/s", thousands(rate))
+    );
+    println!(
+        "{:<44} {:>26}",
+        "acknowledged to scored, p99 (bucket bound)",
+        format!("<= {:.3} s", p99)
+    );
+    println!("{:-<104}", "");
 }

@@ -35,7 +35,7 @@ use axum::http::{Method, StatusCode};
 
 use serde_json::Value;
 use stack::broker::{create_topic, kafka_section, owned_partitions, partition_of, start_broker};
-use stack::{start_alertmanager, start_node_exporter, start_prometheus, wait_ok};
+use stack::{start_alertmanager, start_harbinger, start_node_exporter, start_prometheus, wait_ok};
 use support::{Process, eventually, free_ports, samples};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
@@ -189,18 +189,10 @@ struct Deployment {
     _others: Vec<Process>,
 }
 
+/// A harbinger and its ticket journal (its file sink).
 fn harbinger(dir: &Path, name: &str, config: &Path, port: u16, role: &str) -> (Process, PathBuf) {
-    let data_dir = dir.join(name);
-    let args = [
-        "serve".to_owned(),
-        format!("--config={}", config.display()),
-        format!("--listen=127.0.0.1:{port}"),
-        format!("--data-dir={}", data_dir.display()),
-        format!("--role={role}"),
-    ];
-    let bin = env!("CARGO_BIN_EXE_harbinger");
-    let process = Process::spawn(name, bin, &args, port, dir, "");
-    (process, data_dir.join("tickets.jsonl"))
+    let process = start_harbinger(dir, name, config, port, role);
+    (process, dir.join(name).join("tickets.jsonl"))
 }
 
 async fn deploy(

@@ -16,7 +16,6 @@ mod support;
 mod synthetic;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use harbinger::ingest::{DecodeLimits, Decoder, Protocol, WriteBatch};
@@ -25,7 +24,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
 use stack::broker::{TOPIC, create_topic, kafka_section, owned_partitions, start_broker};
-use stack::{start_node_exporter, start_prometheus, wait_ok};
+use stack::{start_harbinger, start_node_exporter, start_prometheus, wait_ok};
 use support::{Process, eventually, free_ports, samples};
 use synthetic::Fleet;
 
@@ -35,18 +34,6 @@ fn http() -> reqwest::Client {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
-}
-
-fn serve(dir: &Path, name: &str, config: &Path, port: u16, role: &str) -> Process {
-    let args = [
-        "serve".to_owned(),
-        format!("--config={}", config.display()),
-        format!("--listen=127.0.0.1:{port}"),
-        format!("--data-dir={}", dir.join(name).display()),
-        format!("--role={role}"),
-    ];
-    let bin = env!("CARGO_BIN_EXE_harbinger");
-    Process::spawn(name, bin, &args, port, dir, "")
 }
 
 async fn exposition(http: &reqwest::Client, process: &Process) -> String {
@@ -113,12 +100,12 @@ async fn two_workers_score_each_entity_once_and_as_one_process_would() {
     create_topic(broker_port, 4, deadline).await;
     let config = dir.path().join("harbinger.yml");
     std::fs::write(&config, kafka_section(broker_port)).unwrap();
-    let receiver = serve(dir.path(), "receiver", &config, receiver_port, "receiver");
+    let receiver = start_harbinger(dir.path(), "receiver", &config, receiver_port, "receiver");
     let workers = [
-        serve(dir.path(), "worker-a", &config, a_port, "worker"),
-        serve(dir.path(), "worker-b", &config, b_port, "worker"),
+        start_harbinger(dir.path(), "worker-a", &config, a_port, "worker"),
+        start_harbinger(dir.path(), "worker-b", &config, b_port, "worker"),
     ];
-    let all = serve(dir.path(), "all", &config, all_port, "all");
+    let all = start_harbinger(dir.path(), "all", &config, all_port, "all");
     for process in [&receiver, &all].into_iter().chain(&workers) {
         wait_ok(&http, &format!("{}/-/ready", process.url), deadline).await;
     }
@@ -288,7 +275,7 @@ async fn a_stopped_broker_makes_the_receiver_answer_503_and_prometheus_retries_l
     create_topic(broker_port, 2, deadline).await;
     let config = dir.path().join("harbinger.yml");
     std::fs::write(&config, kafka_section(broker_port)).unwrap();
-    let receiver = serve(dir.path(), "receiver", &config, receiver_port, "receiver");
+    let receiver = start_harbinger(dir.path(), "receiver", &config, receiver_port, "receiver");
     let node = start_node_exporter(dir.path(), node_port);
     let prometheus = start_prometheus(
         dir.path(),

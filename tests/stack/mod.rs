@@ -94,6 +94,20 @@ pub fn start_alertmanager(dir: &Path, port: u16) -> Process {
     )
 }
 
+/// `harbinger serve --role ROLE` with the configuration at `config`, its data in
+/// `dir/NAME` and its log in `dir/NAME.log`.
+#[allow(dead_code)] // Not every end-to-end test starts harbinger this way.
+pub fn start_harbinger(dir: &Path, name: &str, config: &Path, port: u16, role: &str) -> Process {
+    let args = [
+        "serve".to_owned(),
+        format!("--config={}", config.display()),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--data-dir={}", dir.join(name).display()),
+        format!("--role={role}"),
+    ];
+    Process::spawn(name, env!("CARGO_BIN_EXE_harbinger"), &args, port, dir, "")
+}
+
 /// Waits for `url` to answer 200.
 pub async fn wait_ok(http: &reqwest::Client, url: &str, deadline: Instant) {
     eventually(url, deadline, async || match http.get(url).send().await {

@@ -370,18 +370,6 @@ impl Sent {
 }
 
 impl Generator {
-    async fn get(&self, path: &str) -> String {
-        self.client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .expect("GET on the server")
-            .text()
-            .await
-            .expect("reading the response")
-    }
-
     async fn counters(&self) -> Counters {
         self.counters_at(&self.url).await
     }

@@ -746,25 +746,27 @@ fn main() {
         format!("{:.0} us", 1e6 * cpu / sent.requests as f64),
         "",
     );
-    row("active series (server gauge)", thousands(active), "");
-    row(
-        "server RSS: start / after warm-up / end",
-        format!("{} / {} / {}", mib(rss_start), mib(rss_warm), mib(rss_end)),
-        "",
-    );
-    row(
-        "RSS bytes per active series (end - start)",
-        format!("{rss_per_series:.0} B"),
-        &format!(
-            "<= {TARGET_RSS_BYTES_PER_SERIES:.0} B: {}",
-            verdict(rss_per_series <= TARGET_RSS_BYTES_PER_SERIES)
-        ),
-    );
-    row(
-        "  same, right after warm-up",
-        format!("{rss_per_series_warm:.0} B"),
-        "",
-    );
+    if role == "all" {
+        row("active series (server gauge)", thousands(active), "");
+        row(
+            "server RSS: start / after warm-up / end",
+            format!("{} / {} / {}", mib(rss_start), mib(rss_warm), mib(rss_end)),
+            "",
+        );
+        row(
+            "RSS bytes per active series (end - start)",
+            format!("{rss_per_series:.0} B"),
+            &format!(
+                "<= {TARGET_RSS_BYTES_PER_SERIES:.0} B: {}",
+                verdict(rss_per_series <= TARGET_RSS_BYTES_PER_SERIES)
+            ),
+        );
+        row(
+            "  same, right after warm-up",
+            format!("{rss_per_series_warm:.0} B"),
+            "",
+        );
+    }
     println!("{:-<104}", "");
     if let Some(failure) = &sent.first_failure {
         println!("first failed request: {failure}");

@@ -93,6 +93,9 @@ pub struct SeriesEntry {
     pub metric_type: MetricType,
     /// The series' start (created) timestamp when the sender gave one, else 0.
     pub start_timestamp_ms: i64,
+    /// Remote write 1.0: the `TimeSeries` message as it arrived, which re-encoding can
+    /// copy whole. None for 2.0, whose labels are references into a symbols table.
+    pub v1_message: Option<Span>,
 }
 
 /// A decoded, validated write request.

@@ -66,8 +66,14 @@ fn put_bytes(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
 }
 
 /// Appends `series` of `batch` to `out` as the `timeseries` fields of a `WriteRequest`;
-/// appending to a buffer that already holds such fields extends the same request.
+/// appending to a buffer that already holds such fields extends the same request. A
+/// series that arrived as 1.0 is copied as it came (with its exemplars and histograms,
+/// already validated); one that arrived as 2.0 is written from its labels and samples.
 pub fn encode_v1_series(batch: &WriteBatch, series: &SeriesEntry, out: &mut Vec<u8>) {
+    if let Some(message) = series.v1_message {
+        put_bytes(out, 1, batch.bytes(message));
+        return;
+    }
     out.push(tag(1, LEN));
     put_varint(out, series_len(batch, series) as u64);
     for (name, value) in batch.labels(series) {

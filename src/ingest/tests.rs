@@ -116,6 +116,24 @@ proptest! {
     }
 
     #[test]
+    fn series_re_encoded_as_1_0_read_back_as_they_came(series in series_strategy()) {
+        // 1.0 series are copied whole, 2.0 series re-encoded: both must read back.
+        let bodies = [
+            (Protocol::V1, proto::encode_snappy(&v1_request(&series))),
+            (Protocol::V2, proto::encode_snappy(&v2_request(&series))),
+        ];
+        for (protocol, body) in bodies {
+            let mut batch = WriteBatch::default();
+            Decoder::new(DecodeLimits::default()).decode(protocol, &body, &mut batch).unwrap();
+            let mut out = Vec::new();
+            for entry in batch.series() {
+                encode_v1_series(&batch, entry, &mut out);
+            }
+            prop_assert_eq!(decode(Protocol::V1, &proto::snappy(&out)).unwrap(), series.clone());
+        }
+    }
+
+    #[test]
     fn arbitrary_bodies_never_panic(raw in prop::collection::vec(any::<u8>(), 0..512)) {
         let body = proto::snappy(&raw);
         let _ = decode(Protocol::V1, &body);

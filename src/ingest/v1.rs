@@ -53,6 +53,7 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
                     hash: checker.finish(),
                     metric_type: MetricType::Unknown,
                     start_timestamp_ms: 0,
+                    v1_message: Some(span_in(body, message)),
                 });
             }
             3 => {

@@ -72,6 +72,7 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
             hash: checker.finish(),
             metric_type: walked.metadata.map(|m| m.metric_type).unwrap_or_default(),
             start_timestamp_ms: walked.start_timestamp_ms,
+            v1_message: None,
         });
     }
     Ok(())

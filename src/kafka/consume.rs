@@ -312,6 +312,9 @@ pub fn spawn(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("statistics.interval.ms", "5000")
+        // librdkafka waits up to 500 ms for a fetch to fill by default; scoring wants
+        // records as they come.
+        .set("fetch.wait.max.ms", "50")
         .create_with_context(context)
         .map_err(std::io::Error::other)?;
     consumer

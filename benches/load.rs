@@ -348,6 +348,8 @@ struct Sent {
     statuses: BTreeMap<u16, u64>,
     first_failure: Option<String>,
     latencies_us: Vec<u32>,
+    /// The latest scrape round any request was of.
+    last_round: u64,
 }
 
 impl Sent {
@@ -362,6 +364,7 @@ impl Sent {
             self.first_failure = other.first_failure;
         }
         self.latencies_us.extend(other.latencies_us);
+        self.last_round = self.last_round.max(other.last_round);
     }
 
     fn all_204(&self) -> bool {
@@ -475,6 +478,7 @@ impl Generator {
                 *sent.statuses.entry(status).or_default() += 1;
                 sent.requests += 1;
                 sent.samples += template.samples() as u64;
+                sent.last_round = round;
             }
             if deadline.is_none() {
                 return sent;
@@ -777,7 +781,13 @@ fn main() {
     println!("responses by status (timed phase): {:?}", sent.statuses);
 
     if let Some(worker) = &worker {
-        worker_figures(&runtime, &generator, worker, after.received);
+        worker_figures(
+            &runtime,
+            &generator,
+            worker,
+            after.received,
+            sent.last_round + 1,
+        );
     }
     drop(runtime);
     server.stop();
@@ -790,6 +800,7 @@ fn worker_figures(
     generator: &Arc<Generator>,
     worker: &Server,
     published: f64,
+    next_round: u64,
 ) {
     let url = worker.url("");
     let counters = || runtime.block_on(generator.counters_at(&url));
@@ -813,7 +824,7 @@ fn worker_figures(
     let before = counters();
     let rate = per_cpu_second / 4.0;
     let interval = Duration::from_secs_f64(SAMPLES_PER_REQUEST as f64 / rate);
-    let paced = runtime.block_on(generator.paced(1_000_000, interval, Duration::from_secs(20)));
+    let paced = runtime.block_on(generator.paced(next_round, interval, Duration::from_secs(20)));
     wait_processed(published + paced as f64);
     let p99 = counters().delay_p99_since(&before);
     println!();

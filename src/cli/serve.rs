@@ -16,7 +16,7 @@ use harbinger::server::{App, Role};
     remote_write:\n    - url: http://HOST:9799/api/v1/write\n\n\
     Scale out over Kafka (a kafka: section names brokers and topic; see README):\n  \
     harbinger serve --role receiver --config harbinger.yml   # Prometheus writes here\n  \
-    harbinger serve --role worker --config harbinger.yml     # as many as partitions")]
+    harbinger serve --role worker --config harbinger.yml     # up to one per partition")]
 pub struct ServeArgs {
     /// YAML configuration file (see deploy/harbinger.yml); defaults apply without it.
     #[arg(long, value_name = "FILE")]

@@ -16,7 +16,8 @@ const fn tag(field: u8, wire_type: u8) -> u8 {
     field << 3 | wire_type
 }
 
-fn varint_len(mut value: u64) -> usize {
+/// The length of `value` as a protobuf varint.
+pub fn varint_len(mut value: u64) -> usize {
     let mut len = 1;
     while value >= 0x80 {
         value >>= 7;
@@ -25,7 +26,8 @@ fn varint_len(mut value: u64) -> usize {
     len
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+/// Appends `value` as a protobuf varint.
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
         value >>= 7;

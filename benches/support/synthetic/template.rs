@@ -8,8 +8,8 @@
 
 use std::ops::Range;
 
-use harbinger::ingest::Protocol;
 use harbinger::ingest::proto;
+use harbinger::ingest::{Protocol, put_varint, varint_len};
 use prost::Message;
 
 use super::Fleet;
@@ -24,20 +24,6 @@ pub struct Template {
     timestamp_at: Vec<usize>,
     value_at: Vec<usize>,
     timestamp_width: usize,
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn varint_len(value: u64) -> usize {
-    let mut scratch = Vec::with_capacity(10);
-    put_varint(&mut scratch, value);
-    scratch.len()
 }
 
 fn put_len_delimited(out: &mut Vec<u8>, key: u8, bytes: &[u8]) {

@@ -14,8 +14,9 @@
 //! over a real Kafka-protocol broker (tansu): Prometheus writes to a receiver, two
 //! workers share the topic's two partitions, and the worker that owns the filling
 //! mount's partition is stopped (SIGTERM) before the fill, so that the other must take
-//! its partition over and rebuild its state. (SIGTERM, not SIGKILL: tansu 0.6 does not
-//! reliably expire a dead member's session, so its partitions would stay assigned.) Needs root (to mount tmpfs), Debian's
+//! its partition over and rebuild its state. (SIGTERM, not SIGKILL: tansu 0.6 notices a
+//! SIGKILLed member's missed heartbeats and rebalances, but keeps assigning it its
+//! partition, which then stays unread.) Needs root (to mount tmpfs), Debian's
 //! `prometheus` and `prometheus-node-exporter`, and tansu; fails, never skips, without
 //! them.
 

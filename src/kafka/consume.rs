@@ -86,6 +86,8 @@ enum Change {
     Revoked {
         partition: i32,
     },
+    /// An assignment was applied: parked partitions that did not come back are gone.
+    Settled,
 }
 
 /// The consumer's context: logging, statistics, and the rebalance callback.
@@ -99,6 +101,9 @@ struct Rebalancer {
     /// Partitions revoked from this worker, with the offset committed for them, whose
     /// state is kept until the next assignment says whether they come back.
     parked: Mutex<BTreeMap<i32, i64>>,
+    /// Assigned partitions whose state is complete though no record was processed since
+    /// (nothing to re-read): the offset their state stands at.
+    complete_at: Mutex<BTreeMap<i32, i64>>,
 }
 
 impl ClientContext for Rebalancer {
@@ -111,9 +116,12 @@ impl ClientContext for Rebalancer {
         let lag = &self.metrics.kafka.consumer_lag;
         if let Some(topic) = statistics.topics.get(&self.topic) {
             for (partition, stats) in &topic.partitions {
-                if stats.fetch_state == "active" && stats.consumer_lag >= 0 {
-                    lag.get_or_create(&partition_labels(*partition))
-                        .set(stats.consumer_lag);
+                // Only the series of owned partitions: a revoked one's was removed.
+                if stats.fetch_state == "active"
+                    && stats.consumer_lag >= 0
+                    && let Some(gauge) = lag.get(&partition_labels(*partition))
+                {
+                    gauge.set(stats.consumer_lag);
                 }
             }
         }
@@ -141,6 +149,7 @@ impl ConsumerContext for Rebalancer {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.metrics.kafka.rebalance("assign");
                 self.start_offsets(consumer, tpl);
+                self.changes.lock().push(Change::Settled);
                 match cooperative {
                     true => consumer.incremental_assign(tpl),
                     false => consumer.assign(tpl),
@@ -180,6 +189,9 @@ impl Rebalancer {
         if partitions.is_empty() {
             return;
         }
+        // Each lookup may fail (a broker restarting, the coordinator moving). Whatever
+        // is unknown, the choice errs towards scoring records twice (their actions carry
+        // the same idempotency keys) rather than never.
         let committed = consumer
             .committed_offsets(tpl.clone(), BROKER_TIMEOUT)
             .map_err(|error| warn!(%error, "reading the group's committed offsets failed"))
@@ -192,29 +204,41 @@ impl Rebalancer {
             .offsets_for_times(times, BROKER_TIMEOUT)
             .map_err(|error| warn!(%error, "looking up the warm-up window's offsets failed"))
             .ok();
-        let offset_in = |list: &Option<TopicPartitionList>, partition: i32| {
+        let element_of = |list: &Option<TopicPartitionList>, partition: i32| {
             let element = list.as_ref()?.find_partition(&self.topic, partition)?;
-            match element.offset() {
-                Offset::Offset(offset) => Some(offset),
-                _ => None,
-            }
+            element.error().is_ok().then(|| element.offset())
         };
         let mut changes = self.changes.lock();
+        let mut complete_at = self.complete_at.lock();
         for partition in partitions {
-            let (low, high) = consumer
+            let watermarks = consumer
                 .fetch_watermarks(&self.topic, partition, BROKER_TIMEOUT)
-                .unwrap_or((0, 0));
-            // Nothing committed yet: the group is new, and what is already in the
-            // partition only builds state.
-            let live_from = offset_in(&committed, partition).unwrap_or(high);
+                .map_err(|error| warn!(partition, %error, "reading the partition's offsets failed"))
+                .ok();
+            let low = watermarks.map_or(0, |(low, _)| low);
+            let window_start = match element_of(&found, partition) {
+                Some(Offset::Offset(offset)) => Some(offset),
+                _ => None,
+            };
+            let live_from = match element_of(&committed, partition) {
+                Some(Offset::Offset(offset)) => offset,
+                // Nothing committed yet: the group is new, and what is already in the
+                // partition only builds state.
+                Some(_) => match watermarks {
+                    Some((_, high)) => high,
+                    None => window_start.unwrap_or(low),
+                },
+                // Unknown: score from the window's start.
+                None => window_start.unwrap_or(low),
+            };
             let resume = parked.get(&partition) == Some(&live_from);
             let start = match resume {
                 true => live_from,
-                false => offset_in(&found, partition)
-                    .unwrap_or(live_from)
-                    .min(live_from)
-                    .max(low),
+                false => window_start.unwrap_or(live_from).min(live_from).max(low),
             };
+            if start >= live_from {
+                complete_at.insert(partition, live_from);
+            }
             let _ = tpl.set_partition_offset(&self.topic, partition, Offset::Offset(start));
             match resume {
                 true => info!(
@@ -244,13 +268,17 @@ impl Rebalancer {
     fn give_up(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let mut processed = self.processed.lock();
         let mut parked = self.parked.lock();
+        let mut complete_at = self.complete_at.lock();
         let mut commit = TopicPartitionList::new();
         let mut changes = self.changes.lock();
         for element in tpl.elements_for_topic(&self.topic) {
             let partition = element.partition();
+            let complete = complete_at.remove(&partition);
             if let Some(next) = processed.remove(&partition) {
                 let _ = commit.add_partition_offset(&self.topic, partition, Offset::Offset(next));
                 parked.insert(partition, next);
+            } else if let Some(at) = complete {
+                parked.insert(partition, at);
             }
             self.metrics
                 .kafka
@@ -305,6 +333,7 @@ pub fn spawn(
         changes: Mutex::default(),
         processed: Mutex::default(),
         parked: Mutex::default(),
+        complete_at: Mutex::default(),
     };
     let consumer: BaseConsumer<Rebalancer> = client_config(kafka)
         .set("group.id", &config.group)
@@ -376,7 +405,6 @@ impl Worker {
 
     fn apply_changes(&mut self, context: &Rebalancer) {
         let changes = std::mem::take(&mut *context.changes.lock());
-        let mut assigned = false;
         for change in changes {
             match change {
                 Change::Assigned {
@@ -386,16 +414,24 @@ impl Worker {
                     start,
                     resume,
                 } => {
-                    assigned = true;
                     // Known once statistics come; present from now on for every owned
                     // partition, so that the family says which they are.
                     let lag = &self.scoring.metrics.kafka.consumer_lag;
                     drop(lag.get_or_create(&partition_labels(partition)));
-                    let kept = self.parked.remove(&partition).filter(|_| resume);
+                    let kept = match (self.parked.remove(&partition), resume) {
+                        (Some(state), true) => Some(state),
+                        (Some(state), false) => {
+                            state.live.release();
+                            None
+                        }
+                        (None, _) => None,
+                    };
                     let state = kept.unwrap_or_else(|| {
                         self.new_partition(live_from, since_ms, start >= live_from)
                     });
-                    self.partitions.insert(partition, state);
+                    if let Some(old) = self.partitions.insert(partition, state) {
+                        old.live.release();
+                    }
                     self.committed.remove(&partition);
                 }
                 Change::Revoked { partition } => {
@@ -404,12 +440,12 @@ impl Worker {
                     }
                     self.committed.remove(&partition);
                 }
-            }
-        }
-        if assigned {
-            // Whatever did not come back belongs to another worker now.
-            for (_, state) in self.parked.drain() {
-                state.live.release();
+                Change::Settled => {
+                    // Whatever did not come back belongs to another worker now.
+                    for (_, state) in self.parked.drain() {
+                        state.live.release();
+                    }
+                }
             }
         }
         let kafka = &self.scoring.metrics.kafka;
@@ -440,7 +476,7 @@ impl Worker {
     }
 
     fn reload(&mut self, model: Model) {
-        for partition in self.partitions.values_mut() {
+        for partition in self.partitions.values_mut().chain(self.parked.values_mut()) {
             if let Err(error) = partition.live.reload_model(&model) {
                 warn!(%error, "the new model was refused; the current one keeps scoring");
                 return;

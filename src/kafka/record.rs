@@ -18,10 +18,15 @@ pub const FORMAT_V1: &[u8] = b"1";
 /// The record header that carries the sender's tenant (`X-Scope-OrgID`), when it gave one.
 pub const TENANT_HEADER: &str = "harbinger-tenant";
 
+/// Past this many bytes (before compression), a partition's share of a request goes on
+/// in another record: brokers refuse records over about 1 MB by default.
+const MAX_RECORD_BYTES: usize = 512 * 1024;
+
 /// Picks each series' partition from its entity key.
 #[derive(Debug, Clone)]
 pub struct Partitioner {
     entity_labels: Vec<String>,
+    max_record_bytes: usize,
 }
 
 /// One partition's share of a request, ready to produce.
@@ -37,6 +42,16 @@ impl Partitioner {
     pub fn new(entity_labels: &[String]) -> Partitioner {
         Partitioner {
             entity_labels: entity_labels.to_vec(),
+            max_record_bytes: MAX_RECORD_BYTES,
+        }
+    }
+
+    /// The same, with records of at most `bytes` before compression (one series larger
+    /// than that is a record of its own).
+    pub fn with_max_record_bytes(self, bytes: usize) -> Partitioner {
+        Partitioner {
+            max_record_bytes: bytes,
+            ..self
         }
     }
 
@@ -66,31 +81,44 @@ impl Partitioner {
         (hash % u64::from(partitions.max(1))) as i32
     }
 
-    /// Splits `batch` into one record per partition it touches, in partition order.
+    /// Splits `batch` into records, one per partition it touches unless a partition's
+    /// share exceeds the record size; a partition's records keep the request's order.
     /// Series without float samples are left out.
     pub fn split(&self, batch: &WriteBatch, tenant: &[u8], partitions: u32) -> Vec<Record> {
         let mut bodies: Vec<(Vec<u8>, usize)> = vec![(Vec::new(), 0); partitions.max(1) as usize];
+        let mut records = Vec::new();
         for series in batch.series() {
             let samples = batch.samples(series).len();
             if samples == 0 {
                 continue;
             }
-            let (body, count) =
-                &mut bodies[self.partition(batch, series, tenant, partitions) as usize];
+            let partition = self.partition(batch, series, tenant, partitions);
+            let (body, count) = &mut bodies[partition as usize];
             encode_v1_series(batch, series, body);
             *count += samples;
+            if body.len() >= self.max_record_bytes {
+                records.push(record(partition, body, count));
+            }
         }
-        bodies
-            .into_iter()
-            .enumerate()
-            .filter(|(_, (body, _))| !body.is_empty())
-            .map(|(partition, (body, samples))| Record {
-                partition: partition as i32,
-                payload: proto::snappy(&body),
-                samples,
-            })
-            .collect()
+        for (partition, (body, count)) in bodies.iter_mut().enumerate() {
+            if !body.is_empty() {
+                records.push(record(partition as i32, body, count));
+            }
+        }
+        records
     }
+}
+
+/// A record of what `body` holds, leaving it empty for the next.
+fn record(partition: i32, body: &mut Vec<u8>, samples: &mut usize) -> Record {
+    let record = Record {
+        partition,
+        payload: proto::snappy(body),
+        samples: *samples,
+    };
+    body.clear();
+    *samples = 0;
+    record
 }
 
 #[cfg(test)]
@@ -162,8 +190,7 @@ mod tests {
         }
         assert_eq!(samples, batch.sample_count(), "every sample in some record");
         assert_eq!(owner.len(), 40 * 3);
-        // Stable: the same key gives the same partition with another tenant only by chance,
-        // and always the same partition for the same tenant.
+        // Stable: the same input gives the same records.
         let again = partitioner.split(&batch, b"", 8);
         assert_eq!(records, again);
         let first = &batch.series()[0];
@@ -175,5 +202,39 @@ mod tests {
             }
             (hash % 8) as i32
         });
+    }
+
+    #[test]
+    fn a_large_share_goes_on_in_records_that_keep_the_order() {
+        let series: Vec<_> = (0..50)
+            .map(|i| {
+                let name = format!("metric_{i:02}");
+                proto::v1_series(
+                    [("__name__", name.as_str()), ("instance", "one-host:9100")],
+                    [(1000, i as f64)],
+                )
+            })
+            .collect();
+        let request = proto::v1::WriteRequest {
+            timeseries: series,
+            ..Default::default()
+        };
+        let batch = decode(&proto::encode_snappy(&request));
+        let partitioner = Partitioner::new(&["instance".to_owned()]).with_max_record_bytes(300);
+        let records = partitioner.split(&batch, b"", 4);
+        assert!(records.len() > 3, "{} records", records.len());
+        assert!(records.iter().all(|r| r.partition == records[0].partition));
+        let values: Vec<f64> = records
+            .iter()
+            .flat_map(|r| {
+                let part = decode(&r.payload);
+                part.series()
+                    .iter()
+                    .flat_map(|s| part.samples(s).iter().map(|x| x.value))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let expected: Vec<f64> = (0..50).map(f64::from).collect();
+        assert_eq!(values, expected, "every sample, in the request's order");
     }
 }

@@ -45,6 +45,7 @@ use crate::model::Model;
 use crate::pipeline::{LiveSignals, Pipeline, feed, labels_of};
 use crate::predictions::LivePredictions;
 use crate::registry::Registry;
+use crate::server::now_ms;
 use crate::telemetry::{DropReason, Metrics, PartitionLabels};
 use crate::tickets::TicketAction;
 
@@ -56,7 +57,8 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 /// What a worker scores with, and where its decisions go.
 pub struct Scoring {
     pub pipeline: Pipeline,
-    /// None: tickets on the ETA alone.
+    /// Checked against the pipeline (by the configuration, and by the model watcher for
+    /// reloads); None: tickets on the ETA alone.
     pub model: Option<Model>,
     pub prometheus_url: Option<reqwest::Url>,
     pub decoder: Decoder,
@@ -368,10 +370,6 @@ pub fn spawn(
         .spawn(move || worker.run(&consumer, &stop))
 }
 
-fn now_ms() -> i64 {
-    crate::server::now_ms()
-}
-
 impl Worker {
     fn run(mut self, consumer: &BaseConsumer<Rebalancer>, stop: &AtomicBool) {
         let context = consumer.context();
@@ -463,7 +461,7 @@ impl Worker {
                 scoring.prometheus_url.clone(),
                 scoring.metrics.clone(),
             )
-            .expect("the model was checked against the pipeline at start")
+            .expect("the configuration checked the model against the pipeline, as the watcher checks reloads")
         });
         Partition {
             registry: Registry::new(scoring.max_active_series),

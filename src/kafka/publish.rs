@@ -21,6 +21,7 @@ use super::record::{FORMAT_HEADER, FORMAT_V1, Partitioner, Record, TENANT_HEADER
 use crate::config::ValidKafka;
 use crate::ingest::WriteBatch;
 use crate::pipeline::Pipeline;
+use crate::server::WriteError;
 use crate::telemetry::Metrics;
 
 /// How often the topic's partition count is read again.
@@ -47,6 +48,12 @@ impl PublishError {
             PublishError::QueueFull => "producer_queue_full",
             PublishError::Broker(_) => "broker",
         }
+    }
+}
+
+impl From<PublishError> for WriteError {
+    fn from(error: PublishError) -> WriteError {
+        WriteError::Unpublished(error.reason(), error.to_string())
     }
 }
 

@@ -126,9 +126,6 @@ impl Scoring {
                 max_active_series,
                 series_idle_timeout,
             } => {
-                if let Some(model) = &model {
-                    model.check(&pipeline).map_err(std::io::Error::other)?;
-                }
                 let scoring = crate::kafka::Scoring {
                     pipeline,
                     model,

@@ -130,15 +130,10 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
                 .map_or(&b""[..], |v| v.as_bytes());
             let (records, tally) = BATCH.with_borrow_mut(|batch| {
                 decode(state, protocol, &compressed, batch)?;
-                let records = publisher
-                    .records(batch, tenant)
-                    .map_err(|e| WriteError::Unpublished(e.reason(), e.to_string()))?;
+                let records = publisher.records(batch, tenant)?;
                 Ok::<_, WriteError>((records, Tally::of(batch)))
             })?;
-            publisher
-                .publish(records, tenant)
-                .await
-                .map_err(|e| WriteError::Unpublished(e.reason(), e.to_string()))?;
+            publisher.publish(records, tenant).await?;
             tally.count(&state.metrics);
             Ok(Written {
                 samples: tally.samples,

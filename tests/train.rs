@@ -10,6 +10,7 @@ use command::{ROOT, harbinger, text};
 
 /// As the documentation writes it, relative to the repository root (the model records it).
 const LAB: &str = "../shared/data/lab-dev/metrics.csv.gz";
+const LAB2: &str = "../shared/data/lab-dev2/metrics.csv.gz";
 
 #[test]
 fn train_reproduces_the_committed_default_model() {
@@ -20,6 +21,10 @@ fn train_reproduces_the_committed_default_model() {
         "train",
         "--data",
         LAB,
+        "--data",
+        LAB2,
+        "--horizon",
+        "10m",
         "--out",
         model.to_str().unwrap(),
         "--report",
@@ -34,7 +39,7 @@ fn train_reproduces_the_committed_default_model() {
     );
     let summary = text(&out.stdout);
     assert!(
-        summary.contains("HostOutOfDiskSpace: 8 entities"),
+        summary.contains("HostOutOfDiskSpace: 24 entities"),
         "{summary}"
     );
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
@@ -75,9 +80,16 @@ fn backtest_writes_a_row_per_step_target_and_entity_and_opens_disk_tickets() {
         .collect();
     // 181 steps of 15 s on the step grid, 8 hosts with one filesystem each.
     assert_eq!(disk.len(), 181 * 8);
-    for row in &disk {
-        let probability: f64 = row[row.len() - 6].parse().unwrap();
-        assert!((0.0..=1.0).contains(&probability), "{row:?}");
+    // The probability is unknown (NaN) until the shortest window holds half the
+    // increments it can (9 of 19 in 5 minutes), then a probability.
+    let probabilities: Vec<f64> = disk
+        .iter()
+        .map(|row| row[row.len() - 6].parse().unwrap())
+        .collect();
+    let unknown = probabilities.iter().filter(|p| p.is_nan()).count();
+    assert_eq!(unknown, 9 * 8, "the first 9 steps of each host");
+    for p in probabilities.iter().filter(|p| !p.is_nan()) {
+        assert!((0.0..=1.0).contains(p), "{p}");
     }
     let tickets = disk.iter().filter(|r| r.last() == Some(&"1")).count();
     assert!(

@@ -9,11 +9,11 @@ use std::time::Duration;
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
-use harbinger::model::{AlertHistory, Model, TargetModel, TargetScorer, collect};
+use harbinger::model::{AlertHistory, Model, Policy, TargetModel, TargetScorer, collect};
 use harbinger::pipeline::Pipeline;
 use harbinger::promql::{Steps, format_value};
 use harbinger::report::Report;
-use harbinger::training::{TargetData, assess::assess, fit::eta_policy, run::lifecycle};
+use harbinger::training::{TargetData, assess::assess};
 use indicatif::ProgressBar;
 
 use super::output::Output;
@@ -47,7 +47,7 @@ pub struct BacktestArgs {
     #[arg(long, default_value = "30m", value_parser = duration::parse)]
     horizon: Duration,
     /// predict_linear windows the report's baseline may use; its best is reported.
-    #[arg(long, value_delimiter = ',', default_value = "5m,15m,30m", value_parser = duration::parse)]
+    #[arg(long, value_delimiter = ',', default_value = "5m,10m,15m,20m,30m", value_parser = duration::parse)]
     baseline_windows: Vec<Duration>,
 }
 
@@ -96,18 +96,18 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     };
     for target in &pipeline.targets {
         let scorer = TargetScorer::new(&pipeline, target, horizon_s);
-        let data = TargetData {
-            scorer: &scorer,
-            trajectories: &trajectories[scorer.signal],
-            history: &history,
-            horizon_ms: (horizon_s * 1e3) as i64,
-            lifecycle: lifecycle(&pipeline),
-        };
+        let data = TargetData::new(
+            &scorer,
+            &trajectories[scorer.signal],
+            &history,
+            Duration::from_secs_f64(horizon_s),
+            pipeline.step,
+        );
         let untrained;
         let target_model = match model.as_ref().and_then(|m| m.target(&target.alert)) {
             Some(trained) => trained,
             None => {
-                untrained = TargetModel::untrained(&scorer, eta_policy(&data.lifecycle));
+                untrained = TargetModel::untrained(&scorer, Policy::untrained(&data.lifecycle));
                 &untrained
             }
         };
@@ -118,7 +118,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
             let entity = trajectory.entity.to_string();
             for (step, (&t_ms, row)) in trajectory.times_ms.iter().zip(&trajectory.rows).enumerate()
             {
-                let alert = data.alert_state(trajectory, t_ms);
+                let alert = data.alert_state(i, step);
                 let scored = scorer.observe(row, probabilities[i][step], alert);
                 let opened = tickets.iter().any(|&(j, open, _)| j == i && open == t_ms);
                 let o = scored.observation;

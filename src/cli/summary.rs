@@ -10,7 +10,7 @@ pub fn print_figures(report: &Report) {
             target.alert, target.entities, target.entity_days, report.horizon_seconds
         );
         println!(
-            "  {:<28} {:>7} {:>7} {:>8} {:>9} {:>11} {:>9} {:>14}",
+            "  {:<34} {:>7} {:>7} {:>8} {:>9} {:>11} {:>9} {:>13} {:>14}",
             "method",
             "onsets",
             "caught",
@@ -18,13 +18,15 @@ pub fn print_figures(report: &Report) {
             "precision",
             "median lead",
             "p10 lead",
+            "quiet tickets",
             "false/ent-day"
         );
         let window = target.predict_linear_window_seconds;
+        let hold = target.predict_linear_hold_seconds;
         let rows: [(String, &Figures); 3] = [
             ("harbinger".to_owned(), &target.harbinger),
             (
-                format!("predict_linear (W={window}s)"),
+                format!("predict_linear (W={window}s, for {hold}s)"),
                 &target.predict_linear,
             ),
             ("the rule itself".to_owned(), &target.rule_baseline),
@@ -34,7 +36,7 @@ pub fn print_figures(report: &Report) {
                 v.map_or("-".to_owned(), |v| format!("{v:.digits$}"))
             };
             println!(
-                "  {:<28} {:>7} {:>7} {:>8} {:>9} {:>11} {:>9} {:>14.2}",
+                "  {:<34} {:>7} {:>7} {:>8} {:>9} {:>11} {:>9} {:>13} {:>14.2}",
                 name,
                 f.onsets,
                 f.caught,
@@ -42,6 +44,7 @@ pub fn print_figures(report: &Report) {
                 show(f.precision, 2),
                 show(f.lead_median_seconds, 0),
                 show(f.lead_p10_seconds, 0),
+                f.quiet_entity_tickets,
                 f.false_tickets_per_entity_day
             );
         }

@@ -43,7 +43,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// predict_linear windows the baseline may use; its best is reported.
-    #[arg(long, value_delimiter = ',', default_value = "5m,15m,30m", value_parser = duration::parse)]
+    #[arg(long, value_delimiter = ',', default_value = "5m,10m,15m,20m,30m", value_parser = duration::parse)]
     baseline_windows: Vec<Duration>,
 }
 

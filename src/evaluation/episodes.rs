@@ -1,15 +1,18 @@
 //! Episode-level figures of a set of tickets against the alerts that fired.
 //!
-//! In: the tickets opened (entity, time), the alert onsets (entity, time, and when that
-//! entity's previous episode of the same alert ended), the horizon and the entity-days
-//! observed. Out: [`Figures`]:
+//! In: the tickets opened (entity, time), the alert onsets (entity, first pending, first
+//! firing, and when that entity's previous episode of the same alert ended), the horizon,
+//! the rule's `for` and the entity-days observed. Out: [`Figures`], as outside judges
+//! score predictive tickets:
 //!
-//! - an onset is **caught** when a ticket for its entity was opened within
-//!   `[onset − horizon, onset]`, and after the entity's previous episode ended (a ticket
-//!   for an earlier episode does not count for the next one); its **lead time** is
-//!   `onset − open` of the earliest such ticket (0 for a ticket opened as the rule fires);
+//! - an episode that fired is **caught** when a ticket for its entity was opened within
+//!   `[first pending − horizon, first firing)`, and after the entity's previous episode
+//!   ended (a ticket for an earlier episode does not count for the next one); its **lead**
+//!   is `first pending − open` of the earliest such ticket: the time before the crossing
+//!   (negative for a ticket opened while the rule was pending);
 //! - a ticket is **true** when its entity's alert starts firing within
-//!   `[open, open + horizon]`, false otherwise;
+//!   `[open, open + horizon + for]`, false otherwise; every ticket on an entity whose
+//!   alert never fired is false, and is also counted apart (`quiet_entity_tickets`);
 //! - recall = caught / onsets, precision = true / tickets, false tickets per entity-day.
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +29,9 @@ pub struct Ticket {
 #[derive(Debug, Clone)]
 pub struct Onset {
     pub entity: Labels,
+    /// The episode's first pending sample: the crossing.
+    pub pending_ms: i64,
+    /// Its first firing sample.
     pub at_ms: i64,
     /// When this entity's previous episode of the alert ended, if it had one.
     pub previous_end_ms: Option<i64>,
@@ -44,6 +50,9 @@ pub struct Figures {
     pub lead_median_seconds: Option<f64>,
     pub lead_p10_seconds: Option<f64>,
     pub false_tickets_per_entity_day: f64,
+    /// Tickets on entities whose alert never fired (all of them false).
+    #[serde(default)]
+    pub quiet_entity_tickets: usize,
     /// The lead time of each caught onset, ascending.
     pub leads_seconds: Vec<f64>,
 }
@@ -62,6 +71,7 @@ pub fn onsets<'a>(
             if let Some(at_ms) = episode.onset_ms {
                 found.push(Onset {
                     entity: entity.clone(),
+                    pending_ms: episode.start_ms,
                     at_ms,
                     previous_end_ms,
                 });
@@ -82,29 +92,41 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     Some(values[lo] + (values[hi] - values[lo]) * (rank - lo as f64))
 }
 
-pub fn score(tickets: &[Ticket], onsets: &[Onset], horizon_ms: i64, entity_days: f64) -> Figures {
+/// How tickets are judged: the horizon, and the rule's `for`.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge {
+    pub horizon_ms: i64,
+    pub hold_ms: i64,
+}
+
+pub fn score(tickets: &[Ticket], onsets: &[Onset], judge: Judge, entity_days: f64) -> Figures {
     let mut leads: Vec<f64> = onsets
         .iter()
         .filter_map(|onset| {
-            let from =
-                (onset.at_ms - horizon_ms).max(onset.previous_end_ms.map_or(i64::MIN, |e| e + 1));
+            let from = (onset.pending_ms - judge.horizon_ms)
+                .max(onset.previous_end_ms.map_or(i64::MIN, |e| e + 1));
             tickets
                 .iter()
                 .filter(|t| {
-                    t.entity == onset.entity && from <= t.open_ms && t.open_ms <= onset.at_ms
+                    t.entity == onset.entity && from <= t.open_ms && t.open_ms < onset.at_ms
                 })
-                .map(|t| (onset.at_ms - t.open_ms) as f64 / 1e3)
+                .map(|t| (onset.pending_ms - t.open_ms) as f64 / 1e3)
                 .reduce(f64::max)
         })
         .collect();
     leads.sort_by(f64::total_cmp);
+    let within = judge.horizon_ms + judge.hold_ms;
     let true_tickets = tickets
         .iter()
         .filter(|t| {
             onsets.iter().any(|o| {
-                o.entity == t.entity && t.open_ms <= o.at_ms && o.at_ms <= t.open_ms + horizon_ms
+                o.entity == t.entity && t.open_ms <= o.at_ms && o.at_ms <= t.open_ms + within
             })
         })
+        .count();
+    let quiet_entity_tickets = tickets
+        .iter()
+        .filter(|t| onsets.iter().all(|o| o.entity != t.entity))
         .count();
     let ratio = |part: usize, whole: usize| (whole > 0).then(|| part as f64 / whole as f64);
     Figures {
@@ -121,6 +143,7 @@ pub fn score(tickets: &[Ticket], onsets: &[Onset], horizon_ms: i64, entity_days:
         } else {
             0.0
         },
+        quiet_entity_tickets,
         leads_seconds: leads,
     }
 }
@@ -134,49 +157,48 @@ mod tests {
     }
 
     #[test]
-    fn onsets_are_caught_only_by_tickets_for_their_own_episode() {
+    fn episodes_are_caught_before_firing_by_tickets_for_their_own_episode() {
         let minute = 60_000;
+        let onset = |name: &str, pending: i64, previous_end: Option<i64>| Onset {
+            entity: host(name),
+            pending_ms: pending * minute,
+            at_ms: (pending + 2) * minute,
+            previous_end_ms: previous_end.map(|end| end * minute),
+        };
+        // Host a crosses at 18 and 43 min (its first episode ends at 25), host b at 18.
         let onsets = [
-            Onset {
-                entity: host("a"),
-                at_ms: 20 * minute,
-                previous_end_ms: None,
-            },
-            // A second episode of host a, 25 min later: the first ticket is within the
-            // horizon of it, but it was opened before the first episode ended.
-            Onset {
-                entity: host("a"),
-                at_ms: 45 * minute,
-                previous_end_ms: Some(25 * minute),
-            },
-            Onset {
-                entity: host("b"),
-                at_ms: 20 * minute,
-                previous_end_ms: None,
-            },
+            onset("a", 18, None),
+            onset("a", 43, Some(25)),
+            onset("b", 18, None),
         ];
+        let ticket = |name: &str, open: i64| Ticket {
+            entity: host(name),
+            open_ms: open * minute,
+        };
         let tickets = [
-            Ticket {
-                entity: host("a"),
-                open_ms: 5 * minute,
-            },
-            Ticket {
-                entity: host("a"),
-                open_ms: 40 * minute,
-            },
-            Ticket {
-                entity: host("c"),
-                open_ms: 10 * minute,
-            },
+            // 8 min before the crossing: caught, and the alert fires 10 min later.
+            ticket("a", 10),
+            // Within the horizon of nothing: the next episode fires 19 min later.
+            ticket("a", 26),
+            // While the rule is pending: caught with a lead of −1 min.
+            ticket("a", 44),
+            // As the rule fires: too late to catch it, but not false.
+            ticket("b", 20),
+            // On a host whose alert never fired.
+            ticket("c", 10),
         ];
-        let figures = score(&tickets, &onsets, 30 * minute, 3.0);
+        let judge = Judge {
+            horizon_ms: 10 * minute,
+            hold_ms: 2 * minute,
+        };
+        let figures = score(&tickets, &onsets, judge, 3.0);
         assert_eq!(figures.onsets, 3);
-        assert_eq!(figures.caught, 2, "host b had no ticket");
-        assert_eq!(figures.leads_seconds, vec![300.0, 900.0]);
-        assert_eq!(figures.true_tickets, 2);
-        assert_eq!(figures.precision, Some(2.0 / 3.0));
-        assert_eq!(figures.false_tickets_per_entity_day, 1.0 / 3.0);
-        assert_eq!(figures.lead_median_seconds, Some(600.0));
-        assert_eq!(figures.lead_p10_seconds, Some(360.0));
+        assert_eq!(figures.caught, 2, "host b's ticket came as it fired");
+        assert_eq!(figures.leads_seconds, vec![-60.0, 480.0]);
+        assert_eq!(figures.true_tickets, 3);
+        assert_eq!(figures.precision, Some(3.0 / 5.0));
+        assert_eq!(figures.quiet_entity_tickets, 1);
+        assert_eq!(figures.false_tickets_per_entity_day, 2.0 / 3.0);
+        assert_eq!(figures.lead_median_seconds, Some(210.0));
     }
 }

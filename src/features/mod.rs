@@ -33,6 +33,14 @@
 //! - `mad_<a>`: median absolute deviation over the anomaly window: the median of
 //!   `|v − median|`, unscaled; NaN when empty.
 //! - `min_<w>`, `max_<w>`: over the window; NaN when empty.
+//! - `drift_<w>`, `drift_stderr_<w>`, `volatility_<w>`: from the step-to-step
+//!   increments within the window (between two consecutive steps that both have a
+//!   value): their 20 %-trimmed mean per second, its standard error (volatility / √n,
+//!   per second), and their robust spread per √second (1.4826 × MAD, or 1.2533 × the
+//!   mean absolute deviation when the MAD is 0); NaN with fewer than half the
+//!   increments the window holds (or 3): too little history is unknown, not flat. A
+//!   one-off step does not move the drift; see `increments` for why, and
+//!   `model::passage` for what they feed.
 //! - `anomaly_score`: robust z-score of the current value against the anomaly window
 //!   (which includes it), divided by 3 so that 1 is the edge of normal, as vmanomaly's
 //!   `anomaly_score` (above 1: anomalous): `|v − median| / (1.4826 × MAD) / 3`. When more
@@ -94,6 +102,7 @@
 //! every value of the longest window.
 
 mod extremes;
+mod increments;
 mod order;
 mod spec;
 mod state;

@@ -55,6 +55,7 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
         + 5 * params.windows.len()
         + params.half_lives.len()
         + 2
+        + 3 * params.windows.len()
         + 3 * params.thresholds.len()
         + 2;
     if history.values.is_empty() {
@@ -92,6 +93,13 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     for window in &windows {
         out.push(extreme(window, f64::max));
     }
+    let increments: Vec<_> = window_steps
+        .iter()
+        .map(|&n| increments(&values[(now + 1).saturating_sub(n)..], n))
+        .collect();
+    out.extend(increments.iter().map(|i| i.0 / step_s));
+    out.extend(increments.iter().map(|i| i.1 / step_s));
+    out.extend(increments.iter().map(|i| i.2 / step_s.sqrt()));
     out.push(anomaly_score(values[now], &sorted, median, mad));
     for threshold in &params.thresholds {
         let (eta, stderr) = eta(history, &windows, &window_steps, threshold);
@@ -110,6 +118,35 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     out.push((now as f64 - last_reset.map_or(-1.0, |s| s as f64)) * step_s);
     assert_eq!(out.len(), width);
     out
+}
+
+/// (drift, its standard error, volatility) per step from the increments between
+/// consecutive finite values, by sorting; NaN with fewer than half the `steps − 1` a
+/// window holds, or 3.
+fn increments(values: &[f64], steps: usize) -> (f64, f64, f64) {
+    let mut increments: Vec<f64> = values
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| !d.is_nan())
+        .collect();
+    let n = increments.len();
+    if n < ((steps - 1) / 2).max(3) {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    increments.sort_by(f64::total_cmp);
+    let cut = (n as f64 * 0.2) as usize;
+    let kept = &increments[cut..n - cut];
+    let drift = kept.iter().sum::<f64>() / kept.len() as f64;
+    let centre = median(&increments);
+    let mut deviations: Vec<f64> = increments.iter().map(|x| (x - centre).abs()).collect();
+    deviations.sort_by(f64::total_cmp);
+    let mad = median(&deviations);
+    let volatility = if mad > 0.0 {
+        1.4826 * mad
+    } else {
+        1.253_314 * deviations.iter().sum::<f64>() / n as f64
+    };
+    (drift, volatility / (n as f64).sqrt(), volatility)
 }
 
 /// A two-pass least-squares fit, about the first value (`u = v − first`) so that a

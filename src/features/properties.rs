@@ -231,6 +231,9 @@ fn compare(
             1e-9 * (w.abs() + range(points) / (*steps as f64 * step_s))
         } else if name.starts_with("ewma_") {
             1e-9 * (w.abs() + magnitude)
+        } else if name.starts_with("drift") || name.starts_with("volatility_") {
+            // Means of increments, summed in another order than the naive sort's.
+            1e-9 * (w.abs() + magnitude * (1.0 + 1.0 / step_s))
         } else if name == "anomaly_score" {
             1e-9 * w.abs()
         } else if name.starts_with("eta_stderr") {

@@ -360,6 +360,9 @@ fn names(params: &FeatureParams) -> Vec<String> {
     names.push(format!("mad_{anomaly}"));
     names.extend(per_window("min"));
     names.extend(per_window("max"));
+    names.extend(per_window("drift"));
+    names.extend(per_window("drift_stderr"));
+    names.extend(per_window("volatility"));
     names.push("anomaly_score".to_owned());
     for threshold in &params.thresholds {
         let name = &threshold.name;

@@ -78,11 +78,12 @@ fn names_of_the_default_spec() {
     let spec = FeatureSpec::new(params).unwrap();
     let expected = "level change_5m change_15m change_1h slope_5m slope_15m slope_1h ewma_1m \
         ewma_10m stddev_5m stddev_15m stddev_1h mad_1h min_5m min_15m min_1h max_5m max_15m \
-        max_1h anomaly_score eta_seconds:HostOutOfDiskSpace \
+        max_1h drift_5m drift_15m drift_1h drift_stderr_5m drift_stderr_15m drift_stderr_1h \
+        volatility_5m volatility_15m volatility_1h anomaly_score eta_seconds:HostOutOfDiskSpace \
         eta_stderr_seconds:HostOutOfDiskSpace \
         beyond_warning_fraction_1h:HostOutOfDiskSpace since_gap_seconds since_reset_seconds";
     assert_eq!(spec.names().join(" "), expected);
-    assert_eq!(spec.width(), 25);
+    assert_eq!(spec.width(), 34);
 }
 
 #[test]

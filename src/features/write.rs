@@ -4,8 +4,17 @@
 //! statistics (its fit, its extremes) are computed once and land in every column that
 //! uses them.
 
+use std::cell::RefCell;
+
+use super::increments::Increments;
 use super::spec::Checked;
 use super::state::{State, position, window_extremes};
+
+thread_local! {
+    /// Space for a window's increments: `write` takes `&self` and allocates nothing once
+    /// this has grown to the longest window.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Scales a MAD to a standard deviation for normally distributed values.
 const MAD_TO_SIGMA: f64 = 1.4826;
@@ -43,12 +52,16 @@ impl Columns {
     fn max(&self, k: usize) -> usize {
         2 + 4 * self.windows + self.half_lives + k
     }
+    /// Drift, its standard error and volatility are three families from here.
+    fn drift(&self, k: usize) -> usize {
+        2 + 5 * self.windows + self.half_lives + k
+    }
     fn anomaly(&self) -> usize {
-        2 + 5 * self.windows + self.half_lives
+        2 + 8 * self.windows + self.half_lives
     }
     /// ETA, its standard error, and the fraction beyond warning.
     fn threshold(&self, i: usize) -> usize {
-        3 + 5 * self.windows + self.half_lives + 3 * i
+        3 + 8 * self.windows + self.half_lives + 3 * i
     }
 }
 
@@ -94,6 +107,15 @@ impl State {
             let window = &self.windows[k];
             let steps = spec.window_steps[k];
             row[at.change(k)] = now - ring[position(self.head, ring.len(), steps)];
+            let increments = SCRATCH.with_borrow_mut(|scratch| {
+                let oldest_first = (0..steps).rev();
+                let values = oldest_first.map(|age| ring[position(self.head, ring.len(), age)]);
+                Increments::of(values, Increments::least(steps), scratch)
+            });
+            let drift = at.drift(k);
+            row[drift] = increments.drift / step_seconds;
+            row[drift + at.windows] = increments.drift_stderr / step_seconds;
+            row[drift + 2 * at.windows] = increments.volatility / step_seconds.sqrt();
             let (min, max) = window_extremes(window, &self.order, ring);
             row[at.min(k)] = min;
             row[at.max(k)] = max;

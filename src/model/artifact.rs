@@ -22,7 +22,7 @@ use crate::pipeline::Pipeline;
 use crate::rules::Comparison;
 
 pub const FORMAT: &str = "harbinger-model";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +74,11 @@ pub struct TargetModel {
     pub alert: String,
     /// The classifier's input names, in order (see `model::Inputs`).
     pub inputs: Vec<String>,
-    /// None when training saw no onset of this alert: only the ETA opens tickets.
+    /// The first-passage probability: the probability without a classifier, and while
+    /// the classifier's inputs lack history.
+    pub passage: Passage,
+    /// None when training saw no onset of this alert, or when the first-passage
+    /// probability did better on held-out entities.
     pub classifier: Option<Classifier>,
     pub kind: Option<Kind>,
     pub calibration: Option<Calibration>,
@@ -84,6 +88,40 @@ pub struct TargetModel {
     pub evaluation: Option<HeldOut>,
 }
 
+/// Which first-passage probability a target uses (see `model::passage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Passage {
+    /// The window whose drift and volatility it is computed from (`5m`).
+    pub window: String,
+    /// The drift is lowered by this many of its standard errors.
+    pub z: f64,
+    /// Reads 0 while the margin at the closest level of the longest window, over the
+    /// margin now, is below this (the signal came closer and fell back); 0 never.
+    pub memory: f64,
+}
+
+impl Passage {
+    /// Without training: the shortest window, the drift lowered by two standard errors,
+    /// and no ticket while the signal is back more than a tenth of its distance from
+    /// where it turned before.
+    pub const DEFAULT_Z: f64 = 2.0;
+    pub const DEFAULT_MEMORY: f64 = 0.9;
+
+    pub fn default_for(scorer: &TargetScorer) -> Passage {
+        Passage {
+            window: scorer
+                .inputs
+                .windows()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            z: Passage::DEFAULT_Z,
+            memory: Passage::DEFAULT_MEMORY,
+        }
+    }
+}
+
 /// A target's figures on held-out entities, with both baselines on the same entities.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +129,8 @@ pub struct HeldOut {
     pub harbinger: Figures,
     pub predict_linear: Figures,
     pub predict_linear_window_seconds: f64,
+    /// The `for` of the best `predict_linear` rule.
+    pub predict_linear_hold_seconds: f64,
     pub rule: Figures,
 }
 
@@ -242,11 +282,13 @@ impl PipelineSpec {
 }
 
 impl TargetModel {
-    /// The model of a target without a classifier: `policy` decides on the ETA alone.
+    /// The model of a target without a classifier: `policy` decides on the default
+    /// first-passage probability (and the ETA, if it says so).
     pub fn untrained(scorer: &TargetScorer, policy: Policy) -> TargetModel {
         TargetModel {
             alert: scorer.target.alert.clone(),
             inputs: scorer.inputs.names().to_vec(),
+            passage: Passage::default_for(scorer),
             classifier: None,
             kind: None,
             calibration: None,
@@ -333,11 +375,8 @@ mod tests {
     fn the_embedded_default_model_fits_the_embedded_default_pipeline() {
         let model = Model::embedded_default();
         model.check(&Pipeline::embedded_default()).unwrap();
-        assert!(
-            model
-                .target("HostOutOfDiskSpace")
-                .is_some_and(|t| t.classifier.is_some())
-        );
+        let disk = model.target("HostOutOfDiskSpace").unwrap();
+        assert!(disk.evaluation.is_some(), "trained with held-out figures");
     }
 
     #[test]
@@ -347,7 +386,7 @@ mod tests {
         std::fs::write(&path, r#"{"format": "harbinger-model", "version": 99}"#).unwrap();
         let error = Model::load(&path).unwrap_err().to_string();
         assert!(
-            error.contains("version 99") && error.contains("reads \"harbinger-model\" version 1"),
+            error.contains("version 99") && error.contains("reads \"harbinger-model\" version 2"),
             "{error}"
         );
         std::fs::write(&path, "not json").unwrap();

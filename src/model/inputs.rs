@@ -1,50 +1,58 @@
-//! Model inputs from a target's features.
+//! Model inputs from a target's features: scale-free, so that one model carries across
+//! entities, signals and thresholds.
 //!
 //! In: the feature names of the target's signal (in [`FeatureSpec::names`] order), the
-//! target and the horizon; then one feature row per step. Out: the input vector a
-//! classifier sees: where the signal stands and where its trends take it, relative to
-//! the threshold and the horizon, so that one model carries across entities whose
-//! signals sit at different levels:
+//! target and the horizon; then one feature row per step. Out: the first-passage
+//! probability of a window ([`Inputs::passage`]), and the input vector a classifier sees
+//! ([`Inputs::encode`]). With `d` the margin (distance to the threshold on the safe side:
+//! `level − 10` for `< 10`, `80 − level` for `> 80`), `μ` the drift toward the threshold
+//! and `σ` the volatility of a window (`drift_<w>`, `volatility_<w>`), `H` the horizon,
+//! per window:
 //!
-//! - `level` → the **margin**, the distance to the threshold on the safe side
-//!   (`level − 10` for `< 10`; `80 − level` for `> 80`), negative beyond;
-//! - `change_*`: the change away from the threshold over each window (negative:
-//!   approaching);
-//! - `eta_seconds:*`, `eta_stderr_seconds:*`: in horizons, capped at [`CAP_HORIZONS`];
-//!   an undefined ETA (no crossing) is the cap.
+//! - `passage_<w>`: P(the threshold is reached within H), [`passage::probability`] with
+//!   the drift as estimated;
+//! - `approach_<w>`: `μH / d`, how many times the drift covers the distance within the
+//!   horizon (negative: moving away);
+//! - `noise_<w>`: `σ√H / d`, how far the signal wanders within the horizon, in
+//!   distances;
 //!
-//! The other features are left out of the classifier: levels already given as the
-//! margin (EWMA, min, max), slopes (the ETA carries the trend that matters), spreads and
-//! scores whose scale differs from one entity to the next, and times since a gap or
-//! reset, which grow with the length of the history replayed. This set was chosen on
-//! lab-dev, the only labelled data there is: with four hosts that crossed, larger sets
-//! fitted host-specific detail and caught fewer held-out episodes (README, "Models").
+//! and over the longest window, `closest_<w>`: the margin at the window's extreme on the
+//! threshold's side over the margin now, 1 when the signal is as close as it has been,
+//! near 0 when it has come much closer before and fallen back (a rotating log, a busy
+//! scratch disk).
 //!
-//! An input still undefined (NaN: too little history) becomes 0, and infinities are
-//! clipped to ±[`CLIP`]: a classifier never sees a non-finite number.
+//! An input is NaN when its window lacks history (the features are NaN then): a
+//! classifier is not asked about a row with a NaN input, the scorer falls back on the
+//! first-passage probability of a window that is full. Already beyond the threshold, the
+//! passage probabilities are 1 and the ratios are at their caps.
 //!
 //! [`FeatureSpec::names`]: crate::features::FeatureSpec::names
+//! [`passage::probability`]: super::passage::probability
 
+use super::passage;
 use crate::rules::{Comparison, Target};
 
-/// Durations are given in horizons, up to this many.
-pub const CAP_HORIZONS: f64 = 4.0;
-/// Inputs are clipped to ±CLIP.
-pub const CLIP: f64 = 1e9;
+/// Ratios are clipped to ±CAP.
+pub const CAP: f64 = 100.0;
 
-#[derive(Debug, Clone, Copy)]
-enum Encoding {
-    Margin,
-    Change,
-    /// An ETA or its error, in horizons; undefined is the cap.
-    Eta,
+/// The columns of one window's features.
+#[derive(Debug, Clone)]
+struct WindowColumns {
+    name: String,
+    drift: usize,
+    drift_stderr: usize,
+    volatility: usize,
 }
 
-/// How a target's feature row becomes model inputs.
+/// How a target's feature row becomes the first-passage probability and model inputs.
 #[derive(Debug, Clone)]
 pub struct Inputs {
-    /// Per input: the feature column it reads and how.
-    columns: Vec<(usize, Encoding)>,
+    level: usize,
+    /// Shortest window first.
+    windows: Vec<WindowColumns>,
+    /// The extreme on the threshold's side over the longest window (min for `<`, max
+    /// for `>`).
+    closest: usize,
     names: Vec<String>,
     /// +1 when the alert side is below the threshold, −1 when above.
     side: f64,
@@ -53,30 +61,44 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// The inputs for `target` over its signal's `features` (column names).
-    pub fn new(features: &[String], target: &Target, horizon_s: f64) -> Inputs {
-        let mut columns = Vec::new();
+    /// The inputs for `target` over its signal's `features` (column names), in the order
+    /// of `windows` (each a feature suffix such as `5m`, shortest first).
+    pub fn new(features: &[String], windows: &[String], target: &Target, horizon_s: f64) -> Inputs {
+        let column = |name: String| {
+            features
+                .iter()
+                .position(|n| *n == name)
+                .unwrap_or_else(|| panic!("a target's signal has the column {name}"))
+        };
+        let windows: Vec<WindowColumns> = windows
+            .iter()
+            .map(|w| WindowColumns {
+                name: w.clone(),
+                drift: column(format!("drift_{w}")),
+                drift_stderr: column(format!("drift_stderr_{w}")),
+                volatility: column(format!("volatility_{w}")),
+            })
+            .collect();
+        let longest = windows.last().map_or("", |w| w.name.as_str()).to_owned();
+        let side = match target.comparison {
+            Comparison::Below => 1.0,
+            Comparison::Above => -1.0,
+        };
+        let closest = column(format!(
+            "{}_{longest}",
+            if side > 0.0 { "min" } else { "max" }
+        ));
         let mut names = Vec::new();
-        for (at, name) in features.iter().enumerate() {
-            let encoding = if name == "level" {
-                Encoding::Margin
-            } else if name.starts_with("change_") {
-                Encoding::Change
-            } else if name.starts_with("eta_") {
-                Encoding::Eta
-            } else {
-                continue;
-            };
-            columns.push((at, encoding));
-            names.push(name.clone());
+        for family in ["passage", "approach", "noise"] {
+            names.extend(windows.iter().map(|w| format!("{family}_{}", w.name)));
         }
+        names.push(format!("closest_{longest}"));
         Inputs {
-            columns,
+            level: column("level".to_owned()),
+            windows,
+            closest,
             names,
-            side: match target.comparison {
-                Comparison::Below => 1.0,
-                Comparison::Above => -1.0,
-            },
+            side,
             threshold: target.threshold,
             horizon_s,
         }
@@ -87,30 +109,73 @@ impl Inputs {
     }
 
     pub fn len(&self) -> usize {
-        self.columns.len()
+        self.names.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.columns.is_empty()
+        self.names.is_empty()
+    }
+
+    /// The windows' names, shortest first.
+    pub fn windows(&self) -> impl Iterator<Item = &str> {
+        self.windows.iter().map(|w| w.name.as_str())
+    }
+
+    /// The distance to the threshold on the safe side (negative: beyond).
+    fn margin(&self, v: f64) -> f64 {
+        self.side * (v - self.threshold)
+    }
+
+    /// P(the threshold is reached within the horizon) from window `k`'s drift, lowered
+    /// by `z` of its standard errors (a drift read from a few noisy steps is not taken at
+    /// its word). NaN when the window lacks history.
+    pub fn passage(&self, row: &[f64], k: usize, z: f64) -> f64 {
+        let w = &self.windows[k];
+        let toward = -self.side * row[w.drift] - z * row[w.drift_stderr];
+        passage::probability(
+            self.margin(row[self.level]),
+            toward,
+            row[w.volatility],
+            self.horizon_s,
+        )
     }
 
     /// Appends the inputs for one feature row to `out`.
     pub fn encode(&self, row: &[f64], out: &mut Vec<f64>) {
-        let margin = |v: f64| self.side * (v - self.threshold);
-        out.extend(self.columns.iter().map(|&(at, encoding)| {
-            let v = row[at];
-            let input = match encoding {
-                Encoding::Margin => margin(v),
-                Encoding::Change => self.side * v,
-                Encoding::Eta if v.is_nan() => CAP_HORIZONS,
-                Encoding::Eta => (v / self.horizon_s).min(CAP_HORIZONS),
-            };
-            if input.is_nan() {
-                0.0
+        let margin = self.margin(row[self.level]);
+        let ratio = |x: f64| {
+            let r = if margin > 0.0 {
+                x / margin
             } else {
-                input.clamp(-CLIP, CLIP)
-            }
-        }));
+                CAP * x.signum()
+            };
+            r.clamp(-CAP, CAP)
+        };
+        out.extend((0..self.windows.len()).map(|k| self.passage(row, k, 0.0)));
+        out.extend(
+            self.windows
+                .iter()
+                .map(|w| ratio(-self.side * row[w.drift] * self.horizon_s)),
+        );
+        out.extend(
+            self.windows
+                .iter()
+                .map(|w| ratio(row[w.volatility] * self.horizon_s.sqrt())),
+        );
+        out.push(self.closest(row));
+    }
+
+    /// The margin at the longest window's extreme on the threshold's side over the
+    /// margin now: 1 when the signal is as close as it has been, less when it came closer
+    /// before and fell back, negative when it was beyond the threshold then; 1 when
+    /// already beyond now. NaN while the window is empty.
+    pub fn closest(&self, row: &[f64]) -> f64 {
+        let margin = self.margin(row[self.level]);
+        if margin > 0.0 {
+            (self.margin(row[self.closest]) / margin).clamp(-CAP, CAP)
+        } else {
+            1.0
+        }
     }
 }
 
@@ -123,33 +188,53 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    const FEATURES: [&str; 6] = [
+        "level",
+        "min_5m",
+        "max_5m",
+        "drift_5m",
+        "drift_stderr_5m",
+        "volatility_5m",
+    ];
+
     #[test]
     fn inputs_are_relative_to_the_threshold_and_the_horizon() {
         let target = split_rule("disk_free_percent < 10").unwrap();
-        let features = names(&["level", "slope_5m", "eta_seconds:t", "since_gap_seconds"]);
-        // slope_5m and since_gap_seconds are left out.
-        let inputs = Inputs::new(&features, &target, 1800.0);
-        assert_eq!(inputs.names(), names(&["level", "eta_seconds:t",]));
+        let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
+        assert_eq!(
+            inputs.names(),
+            names(&["passage_5m", "approach_5m", "noise_5m", "closest_5m"])
+        );
+        // 30 % free, 20 points above; falling 1 point a minute, wandering 0.1 per √s;
+        // down to 25 within the window.
+        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1];
         let mut out = Vec::new();
-        // 30 % free: 20 points above the threshold; ETA 20 min = 2/3 horizon.
-        inputs.encode(&[30.0, -1.0 / 60.0, 1200.0, 90.0], &mut out);
-        let expected = [20.0, 2.0 / 3.0];
-        assert_eq!(out.len(), expected.len());
+        inputs.encode(&row, &mut out);
+        let expected = [
+            passage::probability(20.0, 1.0 / 60.0, 0.1, 600.0),
+            0.5,
+            0.1 * 600f64.sqrt() / 20.0,
+            15.0 / 20.0,
+        ];
         for (got, want) in out.iter().zip(expected) {
             assert!((got - want).abs() < 1e-9, "{out:?}");
         }
+        // Two standard errors off a drift estimated at 1.2 per minute ± 0.1: 1 per minute.
+        let row = [30.0, 25.0, 31.0, -1.2 / 60.0, 0.1 / 60.0, 0.1];
+        let lowered = inputs.passage(&row, 0, 2.0);
+        assert!((lowered - expected[0]).abs() < 1e-12, "{lowered}");
     }
 
     #[test]
-    fn an_upper_threshold_mirrors_and_undefined_inputs_are_finite() {
+    fn an_upper_threshold_mirrors_and_missing_history_is_nan() {
         let target = split_rule("cpu_percent > 80").unwrap();
-        let features = names(&["level", "eta_seconds:t", "change_5m"]);
-        let inputs = Inputs::new(&features, &target, 600.0);
+        let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         let mut out = Vec::new();
-        inputs.encode(&[f64::INFINITY, f64::NAN, f64::NAN], &mut out);
-        assert_eq!(out, vec![-CLIP, CAP_HORIZONS, 0.0]);
+        // 60 %, rising 2 points a minute, 75 at most recently.
+        inputs.encode(&[60.0, 50.0, 75.0, 2.0 / 60.0, 0.0, 0.0], &mut out);
+        assert_eq!(out, vec![1.0, 1.0, 0.0, 0.25]);
         out.clear();
-        inputs.encode(&[50.0, 60.0, 1.5], &mut out);
-        assert_eq!(out, vec![30.0, 0.1, -1.5]);
+        inputs.encode(&[60.0, 50.0, 75.0, f64::NAN, f64::NAN, f64::NAN], &mut out);
+        assert!(out[..3].iter().all(|x| x.is_nan()), "{out:?}");
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`inputs`]: feature row → classifier inputs, relative to threshold and horizon;
 //! - [`classifier`]: logistic regression or random forest (fitted with linfa);
+//! - [`passage`]: the first-passage probability of a drifting, wandering signal;
 //! - [`calibration`]: scores → probabilities (Platt scaling);
 //! - [`policy`]: observations → open / close decisions, one state per target and entity;
 //! - [`alerts`]: the rules' own episodes, from `ALERTS`;
@@ -15,12 +16,13 @@ pub mod artifact;
 pub mod calibration;
 pub mod classifier;
 pub mod inputs;
+pub mod passage;
 pub mod policy;
 pub mod scorer;
 pub mod trajectories;
 
 pub use alerts::{AlertHistory, Episode};
-pub use artifact::{HeldOut, Model, ModelError, PipelineSpec, TargetModel};
+pub use artifact::{HeldOut, Model, ModelError, Passage, PipelineSpec, TargetModel};
 pub use calibration::Calibration;
 pub use classifier::{Classifier, Kind};
 pub use inputs::Inputs;

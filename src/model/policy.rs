@@ -6,7 +6,8 @@
 //! tickets `serve` would open.
 //!
 //! - **Open** when the risk has held for `open_steps` consecutive steps, the rule is not
-//!   already pending or firing, no ticket is open and the cooldown has passed. The risk
+//!   firing (a pending rule has not fired yet: its `for` may still run out), no ticket
+//!   is open and the cooldown has passed. The risk
 //!   holds when the probability is at least `open_probability`, or when the trend
 //!   crosses the threshold within the horizon with confidence:
 //!   `eta + eta_z × eta_stderr ≤ horizon`.
@@ -16,7 +17,12 @@
 //! - At most one open ticket; after a close, a new one opens `cooldown_steps` steps
 //!   after it at the earliest (steps while the rule is active do not count down).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+
+/// How long a ticket's risk must stay low before it closes, and the cooldown after.
+pub const CALM: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Policy {
@@ -77,6 +83,30 @@ pub struct PolicyState {
 }
 
 impl Policy {
+    /// The close and cooldown steps every policy of a pipeline with this step uses
+    /// ([`CALM`]), opening on nothing.
+    pub fn lifecycle(step: Duration) -> Policy {
+        let steps = (CALM.as_millis() / step.as_millis().max(1)).max(1) as u32;
+        Policy {
+            open_probability: None,
+            eta_z: None,
+            open_steps: 1,
+            close_steps: steps,
+            cooldown_steps: steps,
+        }
+    }
+
+    /// The policy of a target nothing was learnt for: the probability (the first-passage
+    /// probability, without a classifier) at 0.8 or more for two steps in a row.
+    pub fn untrained(lifecycle: &Policy) -> Policy {
+        Policy {
+            open_probability: Some(0.8),
+            eta_z: None,
+            open_steps: 2,
+            ..*lifecycle
+        }
+    }
+
     fn eta_within(&self, horizon_s: f64, o: &Observation) -> bool {
         self.eta_z.is_some_and(|z| {
             let stderr = if o.eta_stderr_seconds.is_nan() {
@@ -120,11 +150,20 @@ impl PolicyState {
     }
 
     pub fn step(&mut self, policy: &Policy, horizon_s: f64, o: &Observation) -> Decision {
-        if o.alert != AlertState::Inactive {
-            self.risky = 0;
-            self.calm = 0;
-            self.fired |= self.open && o.alert == AlertState::Firing;
-            return Decision::Nothing;
+        match o.alert {
+            AlertState::Firing => {
+                self.risky = 0;
+                self.calm = 0;
+                self.fired |= self.open;
+                return Decision::Nothing;
+            }
+            // A pending rule is still a prediction away from firing: a ticket may open,
+            // an open one waits for the rule.
+            AlertState::Pending if self.open => {
+                self.calm = 0;
+                return Decision::Nothing;
+            }
+            AlertState::Pending | AlertState::Inactive => {}
         }
         if self.open && self.fired {
             return self.close(policy, Outcome::Materialised);
@@ -251,9 +290,11 @@ mod tests {
     }
 
     #[test]
-    fn nothing_opens_while_the_rule_is_already_active() {
-        let decisions = run(&[(0.9, Pending), (0.9, Firing), (0.9, Firing)]);
+    fn nothing_opens_while_the_rule_fires_but_a_pending_rule_may_be_ticketed() {
+        let decisions = run(&[(0.9, Firing), (0.9, Firing), (0.9, Inactive)]);
         assert_eq!(decisions, [Nothing, Nothing, Nothing]);
+        let decisions = run(&[(0.9, Pending), (0.9, Pending), (0.9, Firing)]);
+        assert_eq!(decisions, [Nothing, Open, Nothing]);
     }
 
     #[test]

@@ -1,15 +1,23 @@
 //! Scoring one target: a feature row in, what the policy observes out. `backtest`,
 //! training's held-out evaluation and `serve` all score through this.
 //!
-//! In: the pipeline, a target of it, the horizon, and the target's trained model (or none
-//! while training fits it); then, per step, the target signal's feature row and the
-//! rule's own state. Out: an [`Observation`]: calibrated probability (NaN without a
-//! classifier), ETA and its standard error, plus the anomaly score and level for the
+//! In: the pipeline, a target of it, the horizon, and the target's model; then, per
+//! step, the target signal's feature row and the rule's own state. Out: an
+//! [`Observation`]: the probability that the rule's threshold is reached within the
+//! horizon, ETA and its standard error, plus the anomaly score and level for the
 //! output table.
+//!
+//! The probability is the calibrated classifier's when the model has one and every
+//! input is known; otherwise the first-passage probability of the model's window
+//! ([`Inputs::passage`]), or, while that window still lacks history, of the longest
+//! shorter window that has it. With no window known it is NaN: nothing is claimed, and
+//! no ticket opens, on absent data.
 
-use super::artifact::TargetModel;
+use super::artifact::{Passage, TargetModel};
 use super::inputs::Inputs;
 use super::policy::{AlertState, Observation};
+use crate::config::duration;
+use crate::features::FeatureSpec;
 use crate::pipeline::Pipeline;
 use crate::rules::Target;
 
@@ -37,6 +45,13 @@ pub struct Scored {
     pub anomaly_score: f64,
 }
 
+/// The suffixes of a spec's window columns (`5m`, `1h`), shortest first.
+pub fn window_names(spec: &FeatureSpec) -> Vec<String> {
+    let mut windows = spec.params().windows.clone();
+    windows.sort();
+    windows.into_iter().map(duration::format).collect()
+}
+
 impl TargetScorer {
     /// The scorer of `target`, whose signal is the pipeline's signal named after it.
     pub fn new(pipeline: &Pipeline, target: &Target, horizon_s: f64) -> TargetScorer {
@@ -55,7 +70,12 @@ impl TargetScorer {
         TargetScorer {
             target: target.clone(),
             signal,
-            inputs: Inputs::new(&names, target, horizon_s),
+            inputs: Inputs::new(
+                &names,
+                &window_names(&pipeline.signals[signal].features),
+                target,
+                horizon_s,
+            ),
             level: column("level"),
             slope: names.iter().position(|n| n.starts_with("slope_")),
             anomaly: column("anomaly_score"),
@@ -69,16 +89,42 @@ impl TargetScorer {
         self.level
     }
 
-    /// The classifier's uncalibrated score for a row; `buffer` is scratch space.
+    /// The classifier's uncalibrated score for a row; NaN without a classifier or with
+    /// an input unknown. `buffer` is scratch space.
     pub fn raw_score(&self, model: &TargetModel, row: &[f64], buffer: &mut Vec<f64>) -> f64 {
         match &model.classifier {
             Some(classifier) => {
                 buffer.clear();
                 self.inputs.encode(row, buffer);
+                if buffer.iter().any(|x| x.is_nan()) {
+                    return f64::NAN;
+                }
                 classifier.score(buffer)
             }
             None => f64::NAN,
         }
+    }
+
+    /// The first-passage probability of the model's window, or of the longest shorter
+    /// window with enough history; NaN when none has. 0 while the signal has fallen back
+    /// from a level closer to the threshold, within the longest window, that did not
+    /// cross it: below [`Passage::memory`] of the way there (a log rotated, a scratch
+    /// disk emptied: until it passes that level again, it has shown it turns back).
+    pub fn passage(&self, passage: &Passage, row: &[f64]) -> f64 {
+        let closest = self.inputs.closest(row);
+        if (0.0..passage.memory).contains(&closest) {
+            return 0.0;
+        }
+        let chosen = self
+            .inputs
+            .windows()
+            .position(|w| w == passage.window)
+            .unwrap_or(0);
+        (0..=chosen)
+            .rev()
+            .map(|k| self.inputs.passage(row, k, passage.z))
+            .find(|p| !p.is_nan())
+            .unwrap_or(f64::NAN)
     }
 
     /// The inputs that moved the classifier's score most for `row`, largest effect first:
@@ -95,6 +141,9 @@ impl TargetScorer {
         };
         let mut input = Vec::new();
         self.inputs.encode(row, &mut input);
+        if input.iter().any(|x| x.is_nan()) {
+            return Vec::new();
+        }
         let mut effects: Vec<(String, f64, f64)> = classifier
             .effects(&input)
             .into_iter()
@@ -132,7 +181,8 @@ impl TargetScorer {
         let raw = self.raw_score(model, row, buffer);
         let probability = match &model.calibration {
             Some(calibration) if !raw.is_nan() => calibration.probability(raw),
-            _ => raw,
+            _ if !raw.is_nan() => raw,
+            _ => self.passage(&model.passage, row),
         };
         self.observe(row, probability, alert)
     }

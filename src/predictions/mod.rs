@@ -23,14 +23,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
 use self::lifecycle::{Describe, Lifecycle};
-use crate::model::{AlertState, Model, ModelError, Scored, TargetModel, TargetScorer};
+use crate::model::{AlertState, Model, ModelError, Policy, Scored, TargetModel, TargetScorer};
 use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{Labels, Plan, SeriesStore, Value, evaluate, format_value};
 use crate::rules::Comparison;
 use crate::telemetry::{EntityLabels, Metrics};
 use crate::tickets::{Evidence, Ticket, TicketAction};
-use crate::training::fit::eta_policy;
-use crate::training::run::lifecycle;
 
 struct LiveTarget {
     scorer: TargetScorer,
@@ -53,8 +51,8 @@ pub struct LivePredictions {
 
 impl LivePredictions {
     /// Refuses a model that does not match the pipeline. Without a model, or for a
-    /// target the model does not know, tickets open on the ETA alone
-    /// ([`eta_policy`]) within [`DEFAULT_HORIZON`].
+    /// target the model does not know, tickets open on the first-passage probability
+    /// ([`Policy::untrained`]) within [`DEFAULT_HORIZON`].
     pub fn new(
         pipeline: &Pipeline,
         model: Option<&Model>,
@@ -72,7 +70,10 @@ impl LivePredictions {
                 let scorer = TargetScorer::new(pipeline, target, horizon_s);
                 let model = match model.and_then(|m| m.target(&target.alert)) {
                     Some(trained) => trained.clone(),
-                    None => TargetModel::untrained(&scorer, eta_policy(&lifecycle(pipeline))),
+                    None => TargetModel::untrained(
+                        &scorer,
+                        Policy::untrained(&Policy::lifecycle(pipeline.step)),
+                    ),
                 };
                 LiveTarget {
                     scorer,

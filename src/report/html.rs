@@ -6,8 +6,8 @@
 
 use std::fmt::Write;
 
-use super::format::{duration, escape};
-use super::methods::{COLUMNS, methods, verdict};
+use super::format::escape;
+use super::methods::{COLUMNS, judging, methods, verdict};
 use super::{Report, TargetReport, plots, timeline};
 
 const STYLE: &str = "
@@ -36,11 +36,7 @@ pub(super) fn render(report: &Report) -> String {
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <h1>{title}</h1>\n"
     );
-    let _ = writeln!(
-        html,
-        "<p>Horizon: a ticket counts if the alert fires within {} of it.</p>",
-        duration(report.horizon_seconds)
-    );
+    let _ = writeln!(html, "<p>{}</p>", escape(&judging(report.horizon_seconds)));
     if !report.notes.is_empty() {
         html.push_str("<ul>\n");
         for note in &report.notes {

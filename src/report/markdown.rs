@@ -4,17 +4,12 @@
 
 use std::fmt::Write;
 
-use super::format::duration;
-use super::methods::{COLUMNS, methods, verdict};
+use super::methods::{COLUMNS, judging, methods, verdict};
 use super::{Report, TargetReport};
 
 pub(super) fn render(report: &Report) -> String {
     let mut md = format!("# {}\n\n", report.title);
-    let _ = writeln!(
-        md,
-        "Horizon: a ticket counts if the alert fires within {} of it.\n",
-        duration(report.horizon_seconds)
-    );
+    let _ = writeln!(md, "{}\n", judging(report.horizon_seconds));
     for note in &report.notes {
         let _ = writeln!(md, "- {note}");
     }

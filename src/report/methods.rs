@@ -35,8 +35,9 @@ pub(super) fn methods(target: &TargetReport) -> [Method<'_>; 3] {
         Method {
             short: "predict_linear",
             label: format!(
-                "predict_linear (W = {})",
-                duration(target.predict_linear_window_seconds)
+                "predict_linear (W = {}, for {})",
+                duration(target.predict_linear_window_seconds),
+                duration(target.predict_linear_hold_seconds)
             ),
             figures: &target.predict_linear,
             color: PREDICT_LINEAR_COLOR,
@@ -50,12 +51,23 @@ pub(super) fn methods(target: &TargetReport) -> [Method<'_>; 3] {
     ]
 }
 
+/// How tickets are judged, as the report's opening sentence says it.
+pub(super) fn judging(horizon_seconds: f64) -> String {
+    let h = duration(horizon_seconds);
+    format!(
+        "Horizon {h}: an episode is caught by a ticket opened from {h} before it crosses \
+         the threshold (first pending) until it fires; a ticket is true when the alert \
+         fires within {h} plus the rule's `for` after it opened; leads are to the crossing."
+    )
+}
+
 /// The header of the figures table.
-pub(super) const COLUMNS: [&str; 8] = [
+pub(super) const COLUMNS: [&str; 9] = [
     "method",
     "onsets",
     "caught (recall)",
     "tickets",
+    "on quiet entities",
     "precision",
     "median lead",
     "p10 lead",
@@ -64,13 +76,14 @@ pub(super) const COLUMNS: [&str; 8] = [
 
 impl Method<'_> {
     /// This method's row of the figures table, one cell per [`COLUMNS`] entry.
-    pub(super) fn cells(&self) -> [String; 8] {
+    pub(super) fn cells(&self) -> [String; 9] {
         let f = self.figures;
         [
             self.label.clone(),
             f.onsets.to_string(),
             format!("{} ({})", f.caught, optional(f.recall, fraction)),
             f.tickets.to_string(),
+            f.quiet_entity_tickets.to_string(),
             optional(f.precision, fraction),
             optional(f.lead_median_seconds, duration),
             optional(f.lead_p10_seconds, duration),

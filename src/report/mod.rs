@@ -70,6 +70,7 @@ pub struct TargetReport {
     /// `predict_linear(signal[W], horizon)` crossing the threshold.
     pub predict_linear: Figures,
     pub predict_linear_window_seconds: f64,
+    pub predict_linear_hold_seconds: f64,
     /// Precision and recall of single steps when the probability is thresholded, at
     /// each level: (level, precision, recall).
     pub pr_curve: Vec<(f64, f64, f64)>,

@@ -28,6 +28,7 @@ fn figures(onsets: usize, leads: &[f64], tickets: usize, true_tickets: usize) ->
         lead_median_seconds: quantile(leads, 0.5),
         lead_p10_seconds: quantile(leads, 0.1),
         false_tickets_per_entity_day: (tickets - true_tickets) as f64 / entity_days,
+        quiet_entity_tickets: 0,
         leads_seconds: leads.to_vec(),
     }
 }
@@ -109,6 +110,7 @@ fn target() -> TargetReport {
         rule_baseline: figures(5, &[0.0; 5], 5, 5),
         predict_linear: figures(5, &[95.0, 250.0, 410.0], 5, 3),
         predict_linear_window_seconds: 600.0,
+        predict_linear_hold_seconds: 60.0,
         pr_curve,
         timelines: vec![episode, false_ticket],
     }
@@ -139,10 +141,10 @@ fn markdown_has_a_row_per_method_with_formatted_figures() {
     assert_eq!(
         rows,
         [
-            "| method | onsets | caught (recall) | tickets | precision | median lead | p10 lead | false tickets / entity-day |",
-            "| harbinger | 5 | 5 (1.00) | 6 | 0.83 | 10m10s | 6m45s | 4.00 |",
-            "| predict_linear (W = 10m) | 5 | 3 (0.60) | 5 | 0.60 | 4m10s | 2m06s | 8.00 |",
-            "| rule itself (ticket when it fires) | 5 | 5 (1.00) | 5 | 1.00 | 0s | 0s | 0 |",
+            "| method | onsets | caught (recall) | tickets | on quiet entities | precision | median lead | p10 lead | false tickets / entity-day |",
+            "| harbinger | 5 | 5 (1.00) | 6 | 0 | 0.83 | 10m10s | 6m45s | 4.00 |",
+            "| predict_linear (W = 10m, for 1m) | 5 | 3 (0.60) | 5 | 0 | 0.60 | 4m10s | 2m06s | 8.00 |",
+            "| rule itself (ticket when it fires) | 5 | 5 (1.00) | 5 | 0 | 1.00 | 0s | 0s | 0 |",
         ]
     );
     assert!(md.starts_with("# held-out hosts of lab-dev (4-fold by entity)\n"));
@@ -177,7 +179,7 @@ fn missing_figures_and_data_show_a_dash_and_still_plot() {
     };
     let (md, html) = written(&report(vec![quiet]));
     assert!(
-        md.contains("| predict_linear (W = 10m) | 0 | 0 (–) | 0 | – | – | – | 0 |"),
+        md.contains("| predict_linear (W = 10m, for 1m) | 0 | 0 (–) | 0 | 0 | – | – | – | 0 |"),
         "{md}"
     );
     assert!(

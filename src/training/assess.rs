@@ -4,28 +4,48 @@
 //! In: a [`TargetData`], the probability at every step of every trajectory and the
 //! tickets opened, the `predict_linear` windows to try. Out: the [`HeldOut`] figures
 //! kept in the model and the [`TargetReport`] the report is drawn from. The
-//! `predict_linear` baseline is given its best window among those tried (by the same
-//! objective that chooses harbinger's policy), so the comparison is with the baseline at
-//! its best.
+//! `predict_linear` baseline is given its best window and `for` among those tried
+//! (windows × [`BASELINE_HOLDS`], by F1 over episodes caught and ticket precision, on
+//! the same entities), so the comparison is with the baseline at its best, chosen with
+//! hindsight.
 
 use std::time::Duration;
 
 use super::fit::{TargetData, TrajectoryTicket};
 use crate::evaluation::baselines::{predict_linear_tickets, rule_tickets};
 use crate::evaluation::{Figures, Ticket, onsets, score};
-use crate::model::HeldOut;
+use crate::model::{HeldOut, Policy};
 use crate::report::{TargetReport, Timeline};
 
 /// Timelines shown per target, at most.
 const MAX_TIMELINES: usize = 24;
+/// The `for` the `predict_linear` rule may be held for: none, 1 minute, 2 minutes.
+pub const BASELINE_HOLDS: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_secs(60),
+    Duration::from_secs(120),
+];
 
-/// The objective policies are chosen by: caught minus false tickets, then median lead.
-pub fn objective(figures: &Figures) -> (i64, f64) {
-    let false_tickets = (figures.tickets - figures.true_tickets) as i64;
-    (
-        figures.caught as i64 - false_tickets,
-        figures.lead_median_seconds.unwrap_or(0.0),
-    )
+/// F1 of episodes caught (recall) and ticket precision; 0 with neither.
+pub fn f1(figures: &Figures) -> f64 {
+    match (figures.recall, figures.precision) {
+        (Some(r), Some(p)) if r + p > 0.0 => 2.0 * r * p / (r + p),
+        _ => 0.0,
+    }
+}
+
+/// The objective policies are chosen by, in episodes: each episode caught counts 1,
+/// plus its lead before the crossing as a share of the horizon (so a ticket a whole
+/// horizon ahead counts 2, one opened while the rule was pending 1), and each false
+/// ticket −1.
+pub fn objective(figures: &Figures, horizon_s: f64) -> f64 {
+    let false_tickets = (figures.tickets - figures.true_tickets) as f64;
+    let lead: f64 = figures
+        .leads_seconds
+        .iter()
+        .map(|l| (l / horizon_s).clamp(0.0, 1.0))
+        .sum();
+    figures.caught as f64 + lead - false_tickets
 }
 
 pub fn assess(
@@ -39,43 +59,47 @@ pub fn assess(
     let entities = trajectories.iter().map(|t| &t.entity);
     let onsets = onsets(data.history, &target.alert, entities);
     let days: f64 = trajectories.iter().map(|t| t.days()).sum();
-    let harbinger = score(
-        &data.entity_tickets(tickets),
-        &onsets,
-        data.horizon_ms,
-        days,
-    );
-    let rule = score(&rule_tickets(&onsets), &onsets, data.horizon_ms, days);
+    let judge = data.judge();
+    let harbinger = score(&data.entity_tickets(tickets), &onsets, judge, days);
+    let rule = score(&rule_tickets(&onsets), &onsets, judge, days);
     let level = data.scorer.level_column();
-    let mut baseline: Option<(Duration, Figures, Vec<Ticket>)> = None;
+    let mut baseline: Option<((Duration, Duration), Figures, Vec<Ticket>)> = None;
     for &window in windows {
-        let found: Vec<Ticket> = trajectories
-            .iter()
-            .flat_map(|t| {
-                predict_linear_tickets(
-                    t,
-                    level,
-                    target,
-                    window.as_millis() as i64,
-                    data.horizon_s(),
-                    &data.lifecycle,
-                    data.history,
-                )
-            })
-            .collect();
-        let figures = score(&found, &onsets, data.horizon_ms, days);
-        let better = baseline.as_ref().is_none_or(|(_, best, _)| {
-            objective(&figures).partial_cmp(&objective(best)) == Some(std::cmp::Ordering::Greater)
-        });
-        if better {
-            baseline = Some((window, figures, found));
+        for hold in BASELINE_HOLDS {
+            let lifecycle = Policy {
+                open_steps: (hold.as_millis() as i64 / data.step_ms) as u32 + 1,
+                ..data.lifecycle
+            };
+            let found: Vec<Ticket> = trajectories
+                .iter()
+                .flat_map(|t| {
+                    predict_linear_tickets(
+                        t,
+                        level,
+                        target,
+                        window.as_millis() as i64,
+                        data.horizon_s(),
+                        &lifecycle,
+                        data.history,
+                    )
+                })
+                .collect();
+            let figures = score(&found, &onsets, judge, days);
+            let key = |f: &Figures| (f1(f), f.lead_median_seconds.unwrap_or(0.0));
+            let better = baseline.as_ref().is_none_or(|(_, best, _)| {
+                key(&figures).partial_cmp(&key(best)) == Some(std::cmp::Ordering::Greater)
+            });
+            if better {
+                baseline = Some(((window, hold), figures, found));
+            }
         }
     }
-    let (window, predict_linear, baseline_tickets) = baseline.expect("at least one window");
+    let ((window, hold), predict_linear, baseline_tickets) = baseline.expect("at least one window");
     let held_out = HeldOut {
         harbinger: harbinger.clone(),
         predict_linear: predict_linear.clone(),
         predict_linear_window_seconds: window.as_secs_f64(),
+        predict_linear_hold_seconds: hold.as_secs_f64(),
         rule: rule.clone(),
     };
     let report = TargetReport {
@@ -96,6 +120,7 @@ pub fn assess(
         rule_baseline: rule,
         predict_linear,
         predict_linear_window_seconds: window.as_secs_f64(),
+        predict_linear_hold_seconds: hold.as_secs_f64(),
         pr_curve: pr_curve(data, probabilities),
         timelines: timelines(data, probabilities, tickets, &baseline_tickets),
     };
@@ -105,9 +130,9 @@ pub fn assess(
 /// Step-level precision and recall of `probability ≥ level`, at levels 0.05 … 0.95.
 fn pr_curve(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, f64, f64)> {
     let mut scored = Vec::new();
-    for (trajectory, probabilities) in data.trajectories.iter().zip(probabilities) {
-        for (&t_ms, &p) in trajectory.times_ms.iter().zip(probabilities) {
-            if let Some(label) = data.label(trajectory, t_ms)
+    for (i, probabilities) in probabilities.iter().enumerate() {
+        for (step, &p) in probabilities.iter().enumerate() {
+            if let Some(label) = data.label(i, step)
                 && !p.is_nan()
             {
                 scored.push((p, label));

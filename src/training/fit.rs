@@ -15,22 +15,26 @@
 //!    fewest tickets.
 //! 5. The winner refitted on every training trajectory.
 //!
-//! With no onset among the training entities there is nothing to learn from: no
-//! classifier, and the ETA alone opens tickets ([`eta_policy`]).
+//! Before any classifier, the first-passage probability of each window, with the drift
+//! lowered by each of [`PASSAGE_Z`] standard errors, gets its own best policy (step 4);
+//! the best of them is the model unless the classifier beats it on the same objective.
+//! With no onset among the training entities there is nothing more to learn from.
 
 use ndarray::Array2;
 
 use super::assess::objective;
 use super::folds;
-use crate::evaluation::{Ticket, onsets, score};
+use crate::evaluation::{Judge, Ticket, onsets, score};
 use crate::model::artifact::TrainingSummary;
 use crate::model::{
-    AlertHistory, AlertState, Calibration, Classifier, Kind, Policy, TargetModel, TargetScorer,
-    Trajectory,
+    AlertHistory, AlertState, Calibration, Classifier, Kind, Passage, Policy, TargetModel,
+    TargetScorer, Trajectory,
 };
 
 /// How many folds the inner validation uses, at most.
 const INNER_FOLDS: usize = 4;
+/// The first-passage probabilities tried: the drift lowered by this many standard errors.
+const PASSAGE_Z: [f64; 3] = [0.0, 1.0, 2.0];
 
 /// A ticket of trajectory `.0`, opened at `.1`, closed at `.2` if it closed.
 pub type TrajectoryTicket = (usize, i64, Option<i64>);
@@ -41,18 +45,41 @@ pub struct TargetData<'a> {
     pub trajectories: &'a [Trajectory],
     pub history: &'a AlertHistory,
     pub horizon_ms: i64,
+    pub step_ms: i64,
     /// The close and cooldown steps every policy uses.
     pub lifecycle: Policy,
+    /// The rule's state at each step of each trajectory (read once: every policy tried
+    /// replays them).
+    alerts: Vec<Vec<AlertState>>,
 }
 
-/// The policy of a target without a classifier: a confident ETA inside the horizon, for
-/// four steps in a row.
-pub fn eta_policy(lifecycle: &Policy) -> Policy {
-    Policy {
-        open_probability: None,
-        eta_z: Some(2.0),
-        open_steps: 4,
-        ..*lifecycle
+impl<'a> TargetData<'a> {
+    pub fn new(
+        scorer: &'a TargetScorer,
+        trajectories: &'a [Trajectory],
+        history: &'a AlertHistory,
+        horizon: std::time::Duration,
+        step: std::time::Duration,
+    ) -> TargetData<'a> {
+        let alert = &scorer.target.alert;
+        let alerts = trajectories
+            .iter()
+            .map(|t| {
+                let states = t.times_ms.iter();
+                states
+                    .map(|&at| history.state_at(alert, &t.entity, at))
+                    .collect()
+            })
+            .collect();
+        TargetData {
+            scorer,
+            trajectories,
+            history,
+            horizon_ms: horizon.as_millis() as i64,
+            step_ms: step.as_millis() as i64,
+            lifecycle: Policy::lifecycle(step),
+            alerts,
+        }
     }
 }
 
@@ -65,14 +92,25 @@ impl TargetData<'_> {
         self.horizon_ms as f64 / 1e3
     }
 
-    pub fn alert_state(&self, trajectory: &Trajectory, t_ms: i64) -> AlertState {
-        self.history
-            .state_at(self.alert(), &trajectory.entity, t_ms)
+    /// How tickets are judged: the horizon and the rule's `for`.
+    pub fn judge(&self) -> Judge {
+        Judge {
+            horizon_ms: self.horizon_ms,
+            hold_ms: self.scorer.target.hold.as_millis() as i64,
+        }
     }
 
-    /// The step's label, None when the step is not an example (the rule is active).
-    pub fn label(&self, trajectory: &Trajectory, t_ms: i64) -> Option<bool> {
-        (self.alert_state(trajectory, t_ms) == AlertState::Inactive).then(|| {
+    /// The rule's state at step `step` of trajectory `i`.
+    pub fn alert_state(&self, i: usize, step: usize) -> AlertState {
+        self.alerts[i][step]
+    }
+
+    /// The label of step `step` of trajectory `i`, None when the step is not an example
+    /// (the rule is active).
+    pub fn label(&self, i: usize, step: usize) -> Option<bool> {
+        let trajectory = &self.trajectories[i];
+        (self.alert_state(i, step) == AlertState::Inactive).then(|| {
+            let t_ms = trajectory.times_ms[step];
             self.history
                 .fires_within(self.alert(), &trajectory.entity, t_ms, self.horizon_ms)
         })
@@ -87,12 +125,20 @@ impl TargetData<'_> {
     }
 
     /// Every example of the trajectories `which`: (trajectory, step) with its label.
+    /// A step whose inputs are not all known (too little history) is not an example: the
+    /// classifier is never asked about it.
     fn examples(&self, which: &[usize]) -> Vec<(usize, usize, bool)> {
         let mut examples = Vec::new();
+        let mut inputs = Vec::new();
         for &i in which {
             let trajectory = &self.trajectories[i];
-            for (step, &t_ms) in trajectory.times_ms.iter().enumerate() {
-                if let Some(label) = self.label(trajectory, t_ms) {
+            for (step, row) in trajectory.rows.iter().enumerate() {
+                inputs.clear();
+                self.scorer.inputs.encode(row, &mut inputs);
+                if inputs.iter().any(|x| x.is_nan()) {
+                    continue;
+                }
+                if let Some(label) = self.label(i, step) {
                     examples.push((i, step, label));
                 }
             }
@@ -124,7 +170,7 @@ impl TargetData<'_> {
         for &i in which {
             let trajectory = &self.trajectories[i];
             let steps = trajectory.times_ms.iter().enumerate().map(|(step, &t_ms)| {
-                let alert = self.alert_state(trajectory, t_ms);
+                let alert = self.alert_state(i, step);
                 let row = &trajectory.rows[step];
                 let scored = self.scorer.observe(row, probabilities[i][step], alert);
                 (t_ms, scored.observation)
@@ -156,9 +202,9 @@ impl TargetData<'_> {
                 trajectory
                     .rows
                     .iter()
-                    .zip(&trajectory.times_ms)
-                    .map(|(row, &t_ms)| {
-                        let alert = self.alert_state(trajectory, t_ms);
+                    .enumerate()
+                    .map(|(step, row)| {
+                        let alert = self.alert_state(i, step);
                         let scored = self.scorer.score(model, row, alert, &mut buffer);
                         scored.observation.probability
                     })
@@ -184,7 +230,10 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
             onsets: onsets.iter().sum(),
             validation: Vec::new(),
         },
-        ..TargetModel::untrained(data.scorer, eta_policy(&data.lifecycle))
+        ..TargetModel::untrained(data.scorer, Policy::untrained(&data.lifecycle))
+    };
+    let Some(passage_key) = choose_passage(data, train, &mut model) else {
+        return model;
     };
     if positives == 0 || positives == examples.len() || train.len() < 2 {
         return model;
@@ -252,30 +301,77 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
         .filter(|(s, _)| !s.is_nan())
         .unzip();
     let calibration = Calibration::fit(&scores, &labels);
+    // Where the classifier has no score (an input lacks history), the scorer falls back
+    // on the first-passage probability: so does the policy search.
     let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
     for (&i, steps) in train.iter().zip(&held_out) {
+        let rows = &data.trajectories[i].rows;
         probabilities[i] = steps
             .iter()
-            .map(|&s| {
+            .zip(rows)
+            .map(|(&s, row)| {
                 if s.is_nan() {
-                    s
+                    data.scorer.passage(&model.passage, row)
                 } else {
                     calibration.probability(s)
                 }
             })
             .collect();
     }
-    model.policy = choose_policy(data, train, &probabilities);
-
+    let (policy, key) = choose_policy(data, train, &probabilities);
+    model
+        .training
+        .validation
+        .push(("classifier policy objective".to_owned(), key.0));
+    if key <= passage_key {
+        return model;
+    }
     let (x, y) = data.matrix(&examples);
     if let Ok(classifier) = Classifier::fit(kind, &x, &y, seed) {
         model.classifier = Some(classifier);
         model.kind = Some(kind);
         model.calibration = Some(calibration);
-    } else {
-        model.policy = eta_policy(&data.lifecycle);
+        model.policy = policy;
     }
     model
+}
+
+/// Sets the model's first-passage probability (window and z) and its policy to the best
+/// found on `train`, and returns that policy's objective; None without entities.
+fn choose_passage(data: &TargetData, train: &[usize], model: &mut TargetModel) -> Option<Key> {
+    let mut best: Option<(Passage, Policy, Key)> = None;
+    for window in data.scorer.inputs.windows() {
+        for z in PASSAGE_Z {
+            let passage = Passage {
+                window: window.to_owned(),
+                z,
+                memory: Passage::DEFAULT_MEMORY,
+            };
+            let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
+            for &i in train {
+                probabilities[i] = data.trajectories[i]
+                    .rows
+                    .iter()
+                    .map(|row| data.scorer.passage(&passage, row))
+                    .collect();
+            }
+            let (policy, key) = choose_policy(data, train, &probabilities);
+            if best.as_ref().is_none_or(|b| key > b.2) {
+                best = Some((passage, policy, key));
+            }
+        }
+    }
+    let (passage, policy, key) = best?;
+    model.training.validation.push((
+        format!(
+            "passage {} z={} policy objective",
+            passage.window, passage.z
+        ),
+        key.0,
+    ));
+    model.passage = passage;
+    model.policy = policy;
+    Some(key)
 }
 
 /// The candidate policies: each open level (or none) with each ETA confidence (or
@@ -310,19 +406,25 @@ fn candidates(lifecycle: &Policy) -> Vec<Policy> {
     all
 }
 
-fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>]) -> Policy {
+/// How a policy did on training entities (see [`objective`]), then fewer tickets.
+type Key = (f64, i64);
+
+/// The best candidate policy for these probabilities, and how it did.
+fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>]) -> (Policy, Key) {
     let entities: Vec<_> = train
         .iter()
         .map(|&i| &data.trajectories[i].entity)
         .collect();
     let onsets = onsets(data.history, data.alert(), entities);
     let days: f64 = train.iter().map(|&i| data.trajectories[i].days()).sum();
-    let mut best: Option<(Policy, (i64, f64, i64))> = None;
+    let mut best: Option<(Policy, Key)> = None;
     for policy in candidates(&data.lifecycle) {
         let tickets = data.entity_tickets(&data.tickets(&policy, train, probabilities));
-        let figures = score(&tickets, &onsets, data.horizon_ms, days);
-        let (net, lead) = objective(&figures);
-        let key = (net, lead, -(figures.tickets as i64));
+        let figures = score(&tickets, &onsets, data.judge(), days);
+        let key = (
+            objective(&figures, data.horizon_s()),
+            -(figures.tickets as i64),
+        );
         if best
             .as_ref()
             .is_none_or(|(_, b)| key.partial_cmp(b) == Some(std::cmp::Ordering::Greater))
@@ -330,7 +432,7 @@ fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>])
             best = Some((policy, key));
         }
     }
-    best.map_or_else(|| eta_policy(&data.lifecycle), |(policy, _)| policy)
+    best.unwrap_or((Policy::untrained(&data.lifecycle), (f64::NEG_INFINITY, 0)))
 }
 
 /// Average precision of scores against labels (the area under the precision–recall

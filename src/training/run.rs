@@ -8,7 +8,7 @@ use super::fit::{TargetData, TrajectoryTicket, fit_target};
 use super::folds;
 use crate::dataset::Dataset;
 use crate::model::artifact::{DataSummary, FORMAT, VERSION};
-use crate::model::{AlertHistory, Model, PipelineSpec, Policy, TargetScorer, collect};
+use crate::model::{AlertHistory, Model, PipelineSpec, TargetScorer, collect};
 use crate::pipeline::Pipeline;
 use crate::promql::{EvalError, Steps};
 use crate::report::{Report, TargetReport};
@@ -37,20 +37,6 @@ pub struct Trained {
     pub report: Report,
 }
 
-/// How long a ticket's risk must stay low before it closes, and the cooldown after.
-const CALM: Duration = Duration::from_secs(300);
-
-pub fn lifecycle(pipeline: &Pipeline) -> Policy {
-    let steps = (CALM.as_millis() / pipeline.step.as_millis().max(1)).max(1) as u32;
-    Policy {
-        open_probability: None,
-        eta_z: None,
-        open_steps: 1,
-        close_steps: steps,
-        cooldown_steps: steps,
-    }
-}
-
 pub fn train(
     pipeline: &Pipeline,
     dataset: &Dataset,
@@ -76,13 +62,13 @@ pub fn train(
     let mut reports: Vec<TargetReport> = Vec::new();
     for target in &pipeline.targets {
         let scorer = TargetScorer::new(pipeline, target, horizon_s);
-        let data = TargetData {
-            scorer: &scorer,
-            trajectories: &trajectories[scorer.signal],
-            history: &history,
-            horizon_ms: options.horizon.as_millis() as i64,
-            lifecycle: lifecycle(pipeline),
-        };
+        let data = TargetData::new(
+            &scorer,
+            &trajectories[scorer.signal],
+            &history,
+            options.horizon,
+            pipeline.step,
+        );
         let n = data.trajectories.len();
         let onsets: Vec<usize> = data
             .trajectories

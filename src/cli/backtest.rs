@@ -27,8 +27,10 @@ use super::summary::print_figures;
     harbinger backtest --pipeline pipelines/nab.yml --data nab.csv.gz --out scores.csv\n\n\
     Output columns: timestamp (unix seconds), entity (its labels, Prometheus style),\n\
     target, probability, eta_seconds, eta_stderr_seconds, anomaly_score, level, ticket\n\
-    (1 on the steps where a ticket opens). Without --model, targets open tickets on\n\
-    their ETA alone and probability is NaN; a pipeline without targets gives one row\n\
+    (1 on the steps where a ticket opens); probability is NaN while it is unknown\n\
+    (too little history). Without --model, each target's probability is the first-\n\
+    passage probability of its shortest window, and a ticket opens at 0.8 for two\n\
+    steps; a pipeline without targets gives one row\n\
     per signal (target empty, signal named in the `signal` column).")]
 pub struct BacktestArgs {
     /// The model artifact (from `harbinger train`).

@@ -1,7 +1,7 @@
 //! `harbinger train`: fits a model to CSV exports, evaluates it on held-out entities
 //! next to both baselines, and writes the model artifact (and a report).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -9,21 +9,27 @@ use harbinger::config::duration;
 use harbinger::dataset;
 use harbinger::model::artifact::DataSummary;
 use harbinger::pipeline::Pipeline;
-use harbinger::training::{Options, Progress, train};
+use harbinger::training::{HeldOutTicket, Options, Progress, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::output::Output;
 use super::replayed::Replayed;
 use super::summary::print_figures;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
-    harbinger train --data ../shared/data/lab-dev/metrics.csv.gz --out models/default.json\n  \
+    harbinger train --data ../shared/data/lab-dev/metrics.csv.gz \\\n    \
+    --data ../shared/data/lab-dev2/metrics.csv.gz --horizon 10m --out models/default.json\n  \
     harbinger train --pipeline pipelines/node-exporter.yml --data export.csv.gz \\\n    \
-    --horizon 1h --out models/disks.json --report report/\n\n\
-    Labels come from the export's ALERTS series: a step is positive when the rule starts\n\
-    firing for that entity within the horizon; steps where it is pending or firing are\n\
-    not examples. Entities are split into folds; each fold is scored by a model fitted\n\
-    on the others, so the printed figures are on entities the model never saw.")]
+    --horizon 1h --out models/disks.json --report report/ --tickets held-out.csv\n\n\
+    Each target's probability is the first-passage probability of its signal (drift and\n\
+    volatility of a window, no labels needed); training picks the window, how cautious\n\
+    the drift is, and the ticket policy, and tries a classifier on the export's ALERTS\n\
+    (positive when the rule starts firing within the horizon). Entities are split into\n\
+    folds; each fold is scored by a model fitted on the others, so the printed figures\n\
+    are on entities the model never saw: an episode is caught by a ticket opened from\n\
+    the horizon before its crossing (first pending) until it fires, and a ticket is true\n\
+    when the alert fires within the horizon plus the rule's `for`.")]
 pub struct TrainArgs {
     #[command(flatten)]
     input: Replayed,
@@ -36,6 +42,10 @@ pub struct TrainArgs {
     /// Also write the evaluation report (report.md, report.html) into this directory.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+    /// Also write every ticket of the held-out evaluation (CSV: target, entity,
+    /// timestamp), to score them with your own tools.
+    #[arg(long, value_name = "FILE")]
+    tickets: Option<PathBuf>,
     /// Folds of entities for the held-out evaluation.
     #[arg(long, default_value_t = 4)]
     folds: usize,
@@ -96,6 +106,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         harbinger::report::write(&trained.report, dir)
             .with_context(|| format!("writing the report into {}", dir.display()))?;
     }
+    if let Some(path) = &args.tickets {
+        write_tickets(path, &trained.held_out_tickets)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     print_figures(&trained.report);
     let fit_seconds = fitting_from.map_or(0.0, |from| from.elapsed().as_secs_f64());
     tracing::info!(
@@ -105,5 +119,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         total_seconds = started.elapsed().as_secs_f64(),
         "model written"
     );
+    Ok(())
+}
+
+fn write_tickets(path: &Path, tickets: &[HeldOutTicket]) -> anyhow::Result<()> {
+    let mut csv = csv::Writer::from_writer(Output::create(path)?);
+    csv.write_record(["target", "entity", "timestamp"])?;
+    for ticket in tickets {
+        csv.write_record([
+            ticket.target.clone(),
+            ticket.entity.to_string(),
+            dataset::format_seconds(ticket.open_ms),
+        ])?;
+    }
+    csv.into_inner().map_err(|e| e.into_error())?.finish()?;
     Ok(())
 }

@@ -18,7 +18,8 @@
 //! Before any classifier, the first-passage probability of each window, with the drift
 //! lowered by each of [`PASSAGE_Z`] standard errors, gets its own best policy (step 4);
 //! the best of them is the model unless the classifier beats it on the same objective.
-//! With no onset among the training entities there is nothing more to learn from.
+//! With no onset among the training entities there is nothing to choose by: the target
+//! keeps the defaults ([`Passage::default_for`], [`Policy::untrained`]).
 
 use ndarray::Array2;
 
@@ -232,6 +233,10 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
         },
         ..TargetModel::untrained(data.scorer, Policy::untrained(&data.lifecycle))
     };
+    if model.training.onsets == 0 {
+        // Nothing to judge a choice by: the defaults, which need no labels.
+        return model;
+    }
     let Some(passage_key) = choose_passage(data, train, &mut model) else {
         return model;
     };

@@ -13,4 +13,4 @@ pub mod folds;
 pub mod run;
 
 pub use fit::{TargetData, fit_target};
-pub use run::{Options, Progress, Trained, train};
+pub use run::{HeldOutTicket, Options, Progress, Trained, train};

@@ -10,7 +10,7 @@ use crate::dataset::Dataset;
 use crate::model::artifact::{DataSummary, FORMAT, VERSION};
 use crate::model::{AlertHistory, Model, PipelineSpec, TargetScorer, collect};
 use crate::pipeline::Pipeline;
-use crate::promql::{EvalError, Steps};
+use crate::promql::{EvalError, Labels, Steps};
 use crate::report::{Report, TargetReport};
 
 #[derive(Debug, Clone)]
@@ -35,6 +35,16 @@ pub enum Progress<'a> {
 pub struct Trained {
     pub model: Model,
     pub report: Report,
+    /// Every ticket of the held-out evaluation, in target order.
+    pub held_out_tickets: Vec<HeldOutTicket>,
+}
+
+/// A ticket a model opened on an entity it was not fitted on.
+#[derive(Debug, Clone)]
+pub struct HeldOutTicket {
+    pub target: String,
+    pub entity: Labels,
+    pub open_ms: i64,
 }
 
 pub fn train(
@@ -60,6 +70,7 @@ pub fn train(
     let horizon_s = options.horizon.as_secs_f64();
     let mut targets = Vec::new();
     let mut reports: Vec<TargetReport> = Vec::new();
+    let mut held_out_tickets = Vec::new();
     for target in &pipeline.targets {
         let scorer = TargetScorer::new(pipeline, target, horizon_s);
         let data = TargetData::new(
@@ -94,6 +105,15 @@ pub fn train(
         progress(Progress::Fit(&target.alert, k as u64, fits));
         let all: Vec<usize> = (0..n).collect();
         let mut model = fit_target(&data, &all, options.seed);
+        held_out_tickets.extend(
+            data.entity_tickets(&tickets)
+                .into_iter()
+                .map(|t| HeldOutTicket {
+                    target: target.alert.clone(),
+                    entity: t.entity,
+                    open_ms: t.open_ms,
+                }),
+        );
         if k >= 2 {
             let (held_out, report) =
                 assess(&data, &probabilities, &tickets, &options.baseline_windows);
@@ -123,5 +143,9 @@ pub fn train(
         )],
         targets: reports,
     };
-    Ok(Trained { model, report })
+    Ok(Trained {
+        model,
+        report,
+        held_out_tickets,
+    })
 }

@@ -31,6 +31,7 @@
 
 use super::passage;
 use crate::rules::{Comparison, Target};
+use crate::tickets::Evidence;
 
 /// Ratios are clipped to ±CAP.
 pub const CAP: f64 = 100.0;
@@ -140,6 +141,37 @@ impl Inputs {
         )
     }
 
+    /// What the first-passage probability of window `k` rests on, each with its value and
+    /// how much it moves the probability: the drift toward the threshold per second
+    /// (the probability minus that of the same signal without drift), the volatility per
+    /// √second (minus that of the same drift without noise), and the distance to the
+    /// threshold (minus the probability at twice the distance).
+    pub fn passage_evidence(&self, row: &[f64], k: usize, z: f64) -> [Evidence; 3] {
+        let w = &self.windows[k];
+        let distance = self.margin(row[self.level]);
+        let toward = -self.side * row[w.drift] - z * row[w.drift_stderr];
+        let volatility = row[w.volatility];
+        let p = |d: f64, mu: f64, sigma: f64| passage::probability(d, mu, sigma, self.horizon_s);
+        let now = p(distance, toward, volatility);
+        [
+            Evidence {
+                input: format!("drift_{}", w.name),
+                value: toward,
+                effect: now - p(distance, 0.0, volatility),
+            },
+            Evidence {
+                input: format!("volatility_{}", w.name),
+                value: volatility,
+                effect: now - p(distance, toward, 0.0),
+            },
+            Evidence {
+                input: "distance".to_owned(),
+                value: distance,
+                effect: now - p(2.0 * distance, toward, volatility),
+            },
+        ]
+    }
+
     /// Appends the inputs for one feature row to `out`.
     pub fn encode(&self, row: &[f64], out: &mut Vec<f64>) {
         let margin = self.margin(row[self.level]);
@@ -223,6 +255,27 @@ mod tests {
         let row = [30.0, 25.0, 31.0, -1.2 / 60.0, 0.1 / 60.0, 0.1];
         let lowered = inputs.passage(&row, 0, 2.0);
         assert!((lowered - expected[0]).abs() < 1e-12, "{lowered}");
+    }
+
+    #[test]
+    fn passage_evidence_names_what_the_probability_rests_on() {
+        let target = split_rule("disk_free_percent < 10").unwrap();
+        let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
+        // 20 points above the threshold, falling 2.5 points a minute, hardly any noise.
+        let row = [30.0, 25.0, 31.0, -2.5 / 60.0, 0.0, 0.01];
+        let [drift, volatility, distance] = inputs.passage_evidence(&row, 0, 0.0);
+        assert_eq!(drift.input, "drift_5m");
+        assert!((drift.value - 2.5 / 60.0).abs() < 1e-12);
+        assert_eq!(distance.value, 20.0);
+        let p = inputs.passage(&row, 0, 0.0);
+        assert!(p > 0.99, "{p}");
+        // Without the drift it would not get there; the noise hardly matters; at 40 points
+        // away it would not get there either.
+        assert!(
+            drift.effect > 0.99 && volatility.effect.abs() < 0.01,
+            "{drift:?} {volatility:?}"
+        );
+        assert!(distance.effect > 0.99, "{distance:?}");
     }
 
     #[test]

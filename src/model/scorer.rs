@@ -20,6 +20,7 @@ use crate::config::duration;
 use crate::features::FeatureSpec;
 use crate::pipeline::Pipeline;
 use crate::rules::Target;
+use crate::tickets::Evidence;
 
 #[derive(Debug, Clone)]
 pub struct TargetScorer {
@@ -111,10 +112,18 @@ impl TargetScorer {
     /// cross it: below [`Passage::memory`] of the way there (a log rotated, a scratch
     /// disk emptied: until it passes that level again, it has shown it turns back).
     pub fn passage(&self, passage: &Passage, row: &[f64]) -> f64 {
-        let closest = self.inputs.closest(row);
-        if (0.0..passage.memory).contains(&closest) {
+        let Some(k) = self.passage_window(passage, row) else {
+            return f64::NAN;
+        };
+        if (0.0..passage.memory).contains(&self.inputs.closest(row)) {
             return 0.0;
         }
+        self.inputs.passage(row, k, passage.z)
+    }
+
+    /// The window the first-passage probability uses for `row`: the model's, or the
+    /// longest shorter one with enough history; None when none has.
+    fn passage_window(&self, passage: &Passage, row: &[f64]) -> Option<usize> {
         let chosen = self
             .inputs
             .windows()
@@ -122,37 +131,35 @@ impl TargetScorer {
             .unwrap_or(0);
         (0..=chosen)
             .rev()
-            .map(|k| self.inputs.passage(row, k, passage.z))
-            .find(|p| !p.is_nan())
-            .unwrap_or(f64::NAN)
+            .find(|&k| !self.inputs.passage(row, k, passage.z).is_nan())
     }
 
-    /// The inputs that moved the classifier's score most for `row`, largest effect first:
-    /// (input name, its value, the score minus the score with it at its mean training
-    /// value). Empty without a classifier.
-    pub fn evidence(
-        &self,
-        model: &TargetModel,
-        row: &[f64],
-        most: usize,
-    ) -> Vec<(String, f64, f64)> {
-        let Some(classifier) = &model.classifier else {
-            return Vec::new();
-        };
+    /// What the row's probability rests on, largest effect first, at most `most`: the
+    /// classifier's inputs that moved its score most (the score minus the score with the
+    /// input at its mean training value) when the classifier scored the row; otherwise
+    /// the drift, volatility and distance behind the first-passage probability.
+    pub fn evidence(&self, model: &TargetModel, row: &[f64], most: usize) -> Vec<Evidence> {
         let mut input = Vec::new();
         self.inputs.encode(row, &mut input);
-        if input.iter().any(|x| x.is_nan()) {
-            return Vec::new();
-        }
-        let mut effects: Vec<(String, f64, f64)> = classifier
-            .effects(&input)
-            .into_iter()
-            .enumerate()
-            .map(|(i, effect)| (self.inputs.names()[i].clone(), input[i], effect))
-            .collect();
-        effects.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
-        effects.truncate(most);
-        effects
+        let mut evidence: Vec<Evidence> = match &model.classifier {
+            Some(classifier) if input.iter().all(|x| !x.is_nan()) => classifier
+                .effects(&input)
+                .into_iter()
+                .enumerate()
+                .map(|(i, effect)| Evidence {
+                    input: self.inputs.names()[i].clone(),
+                    value: input[i],
+                    effect,
+                })
+                .collect(),
+            _ => match self.passage_window(&model.passage, row) {
+                Some(k) => self.inputs.passage_evidence(row, k, model.passage.z).into(),
+                None => Vec::new(),
+            },
+        };
+        evidence.sort_by(|a, b| b.effect.abs().total_cmp(&a.effect.abs()));
+        evidence.truncate(most);
+        evidence
     }
 
     /// The step's observation, given the probability already computed for the row.

@@ -28,7 +28,7 @@ use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{Labels, Plan, SeriesStore, Value, evaluate, format_value};
 use crate::rules::Comparison;
 use crate::telemetry::{EntityLabels, Metrics};
-use crate::tickets::{Evidence, Ticket, TicketAction};
+use crate::tickets::{Ticket, TicketAction};
 
 struct LiveTarget {
     scorer: TargetScorer,
@@ -345,16 +345,7 @@ impl Describe for Description<'_> {
             value: finite(self.scored.level),
             trend_per_second: finite(self.scored.trend_per_second),
             graph_url,
-            evidence: self
-                .target
-                .evidence(self.model, self.row, EVIDENCE)
-                .into_iter()
-                .map(|(input, value, effect)| Evidence {
-                    input,
-                    value,
-                    effect,
-                })
-                .collect(),
+            evidence: self.target.evidence(self.model, self.row, EVIDENCE),
             annotations: target.annotations.clone(),
             labels: target.labels.clone(),
             opened_at_ms,

@@ -80,12 +80,15 @@ pub struct Ticket {
 /// One model input's part in a prediction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evidence {
-    /// The input's name (see `model::Inputs`), e.g. `eta_seconds:HostOutOfDiskSpace`.
+    /// The input's name (see `model::Inputs`), e.g. `passage_5m` or `drift_5m`.
     pub input: String,
-    /// Its value (ETAs in horizons, levels as the margin to the threshold).
+    /// Its value (a classifier input, or for the first-passage probability the drift
+    /// toward the threshold per second, the volatility per √second, the distance).
     pub value: f64,
-    /// How much it moved the classifier's score: the score minus the score with this
-    /// input at its mean training value.
+    /// How much it moved the probability: for a classifier input, the score minus the
+    /// score with this input at its mean training value; for the first-passage
+    /// probability, the probability minus that without the drift, without the noise,
+    /// or at twice the distance.
     pub effect: f64,
 }
 

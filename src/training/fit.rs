@@ -16,7 +16,7 @@
 //! 5. The winner refitted on every training trajectory.
 //!
 //! Before any classifier, the first-passage probability of each window, with the drift
-//! lowered by each of [`PASSAGE_Z`] standard errors, gets its own best policy (step 4);
+//! lowered by each of `PASSAGE_Z` (0, 1, 2) standard errors, gets its own best policy (step 4);
 //! the best of them is the model unless the classifier beats it on the same objective.
 //! With no onset among the training entities there is nothing to choose by: the target
 //! keeps the defaults ([`Passage::default_for`], [`Policy::untrained`]).

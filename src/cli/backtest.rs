@@ -122,7 +122,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
             {
                 let alert = data.alert_state(i, step);
                 let scored = scorer.observe(row, probabilities[i][step], alert);
-                let opened = tickets.iter().any(|&(j, open, _)| j == i && open == t_ms);
+                let opened = tickets
+                    .iter()
+                    .any(|t| t.trajectory == i && t.span.open_ms == t_ms);
                 let o = scored.observation;
                 csv.write_record([
                     dataset::format_seconds(t_ms),

@@ -44,7 +44,8 @@ pub struct Config {
     pub pipeline: Option<PathBuf>,
     /// The model (from `harbinger train`) that scores the pipeline's targets. When
     /// absent: the built-in copy of `models/default.json` with the built-in pipeline;
-    /// with another pipeline, no model, and tickets open on the trend's ETA alone.
+    /// with another pipeline, no model, and tickets open on the first-passage probability
+    /// alone ([`crate::model::Policy::untrained`]).
     pub model: Option<PathBuf>,
     /// The Prometheus whose graph page tickets link to (e.g. `http://prometheus:9090/`);
     /// no link when absent.

@@ -27,25 +27,17 @@ pub fn rule_tickets(onsets: &[Onset]) -> Vec<Ticket> {
         .collect()
 }
 
-/// The predict_linear rule's tickets over one trajectory; `level` is the column of the
-/// signal's value in its rows, `lifecycle` gives the close and cooldown steps.
-pub fn predict_linear_tickets(
+/// Whether `predict_linear(signal[W], horizon)` is beyond the threshold at each step of
+/// one trajectory; `level` is the column of the signal's value in its rows.
+pub fn predict_linear_crosses(
     trajectory: &Trajectory,
     level: usize,
     target: &Target,
     window_ms: i64,
     horizon_s: f64,
-    lifecycle: &Policy,
-    history: &AlertHistory,
-) -> Vec<Ticket> {
+) -> Vec<bool> {
     let threshold = Threshold::from_target(target);
     let function = RangeFunction::PredictLinear { seconds: horizon_s };
-    let policy = Policy {
-        open_probability: Some(1.0),
-        eta_z: None,
-        open_steps: 1,
-        ..*lifecycle
-    };
     let points: Vec<Point> = trajectory
         .times_ms
         .iter()
@@ -53,32 +45,60 @@ pub fn predict_linear_tickets(
         .map(|(&t, row)| Point { t, v: row[level] })
         .collect();
     let mut first = 0;
-    let steps = points.iter().enumerate().map(|(i, p)| {
-        while points[first].t < p.t - window_ms {
-            first += 1;
-        }
-        let window: Vec<Point> = points[first..=i]
-            .iter()
-            .filter(|q| q.v.is_finite())
-            .copied()
-            .collect();
-        let crosses = function
-            .apply(&window, p.t, window_ms)
-            .is_some_and(|predicted| threshold.is_beyond(predicted));
-        let observation = Observation {
-            probability: if crosses { 1.0 } else { 0.0 },
-            eta_seconds: f64::NAN,
-            eta_stderr_seconds: f64::NAN,
-            alert: history.state_at(&target.alert, &trajectory.entity, p.t),
-        };
-        (p.t, observation)
-    });
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            while points[first].t < p.t - window_ms {
+                first += 1;
+            }
+            let window: Vec<Point> = points[first..=i]
+                .iter()
+                .filter(|q| q.v.is_finite())
+                .copied()
+                .collect();
+            function
+                .apply(&window, p.t, window_ms)
+                .is_some_and(|predicted| threshold.is_beyond(predicted))
+        })
+        .collect()
+}
+
+/// The predict_linear rule's tickets over one trajectory, given where it crosses
+/// ([`predict_linear_crosses`]); `lifecycle` gives the close and cooldown steps.
+pub fn predict_linear_tickets(
+    trajectory: &Trajectory,
+    crosses: &[bool],
+    alert: &str,
+    horizon_s: f64,
+    lifecycle: &Policy,
+    history: &AlertHistory,
+) -> Vec<Ticket> {
+    let policy = Policy {
+        open_probability: Some(1.0),
+        eta_z: None,
+        open_steps: 1,
+        ..*lifecycle
+    };
+    let steps = trajectory
+        .times_ms
+        .iter()
+        .zip(crosses)
+        .map(|(&t, &crosses)| {
+            let observation = Observation {
+                probability: if crosses { 1.0 } else { 0.0 },
+                eta_seconds: f64::NAN,
+                eta_stderr_seconds: f64::NAN,
+                alert: history.state_at(alert, &trajectory.entity, t),
+            };
+            (t, observation)
+        });
     policy
         .tickets(horizon_s, steps.collect::<Vec<_>>())
         .into_iter()
-        .map(|(open_ms, _)| Ticket {
+        .map(|span| Ticket {
             entity: trajectory.entity.clone(),
-            open_ms,
+            open_ms: span.open_ms,
         })
         .collect()
 }

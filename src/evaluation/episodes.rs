@@ -7,7 +7,8 @@
 //!
 //! - an episode that fired is **caught** when a ticket for its entity was opened within
 //!   `[first pending − horizon, first firing)`, and after the entity's previous episode
-//!   ended (a ticket for an earlier episode does not count for the next one); its **lead**
+//!   that fired ended (a ticket for an earlier episode does not count for the next one;
+//!   a pending blip that never fired is not an episode of its own); its **lead**
 //!   is `first pending − open` of the earliest such ticket: the time before the crossing
 //!   (negative for a ticket opened while the rule was pending);
 //! - a ticket is **true** when its entity's alert starts firing within
@@ -17,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bootstrap::Intervals;
 use crate::model::AlertHistory;
 use crate::promql::Labels;
 
@@ -33,7 +35,7 @@ pub struct Onset {
     pub pending_ms: i64,
     /// Its first firing sample.
     pub at_ms: i64,
-    /// When this entity's previous episode of the alert ended, if it had one.
+    /// When this entity's previous episode of the alert that fired ended, if it had one.
     pub previous_end_ms: Option<i64>,
 }
 
@@ -53,12 +55,19 @@ pub struct Figures {
     /// Tickets on entities whose alert never fired (all of them false).
     #[serde(default)]
     pub quiet_entity_tickets: usize,
+    /// The entity-days observed.
+    #[serde(default)]
+    pub entity_days: f64,
     /// The lead time of each caught onset, ascending.
     pub leads_seconds: Vec<f64>,
+    /// How far these figures move over other draws of the same kind of entities
+    /// (see [`super::bootstrap`]); None where they were not resampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<Intervals>,
 }
 
 /// Every onset of `alert` for the entities in `entities`, with the end of the entity's
-/// previous episode.
+/// previous episode that fired.
 pub fn onsets<'a>(
     history: &AlertHistory,
     alert: &str,
@@ -75,8 +84,8 @@ pub fn onsets<'a>(
                     at_ms,
                     previous_end_ms,
                 });
+                previous_end_ms = Some(episode.end_ms);
             }
-            previous_end_ms = Some(episode.end_ms);
         }
     }
     found
@@ -128,23 +137,95 @@ pub fn score(tickets: &[Ticket], onsets: &[Onset], judge: Judge, entity_days: f6
         .iter()
         .filter(|t| onsets.iter().all(|o| o.entity != t.entity))
         .count();
-    let ratio = |part: usize, whole: usize| (whole > 0).then(|| part as f64 / whole as f64);
-    Figures {
-        onsets: onsets.len(),
-        caught: leads.len(),
-        recall: ratio(leads.len(), onsets.len()),
-        tickets: tickets.len(),
-        true_tickets,
-        precision: ratio(true_tickets, tickets.len()),
-        lead_median_seconds: quantile(&leads, 0.5),
-        lead_p10_seconds: quantile(&leads, 0.1),
-        false_tickets_per_entity_day: if entity_days > 0.0 {
-            (tickets.len() - true_tickets) as f64 / entity_days
-        } else {
-            0.0
+    Figures::from_counts(
+        Counts {
+            onsets: onsets.len(),
+            tickets: tickets.len(),
+            true_tickets,
+            quiet_entity_tickets,
+            entity_days,
         },
-        quiet_entity_tickets,
-        leads_seconds: leads,
+        leads,
+    )
+}
+
+/// Each entity's own figures: `entities` are the entities scored, with the days each was
+/// observed. Every ticket and onset of another entity is left out.
+pub fn score_each(
+    tickets: &[Ticket],
+    onsets: &[Onset],
+    judge: Judge,
+    entities: &[(&Labels, f64)],
+) -> Vec<Figures> {
+    entities
+        .iter()
+        .map(|&(entity, days)| {
+            let tickets: Vec<Ticket> = tickets
+                .iter()
+                .filter(|t| &t.entity == entity)
+                .cloned()
+                .collect();
+            let onsets: Vec<Onset> = onsets
+                .iter()
+                .filter(|o| &o.entity == entity)
+                .cloned()
+                .collect();
+            score(&tickets, &onsets, judge, days)
+        })
+        .collect()
+}
+
+/// The counts figures are made of.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    onsets: usize,
+    tickets: usize,
+    true_tickets: usize,
+    quiet_entity_tickets: usize,
+    entity_days: f64,
+}
+
+impl Figures {
+    /// The figures of the entities `parts` were scored on, together: counts and days
+    /// add up, leads pool.
+    pub fn combine<'a>(parts: impl IntoIterator<Item = &'a Figures>) -> Figures {
+        let mut counts = Counts::default();
+        let mut leads = Vec::new();
+        for part in parts {
+            counts.onsets += part.onsets;
+            counts.tickets += part.tickets;
+            counts.true_tickets += part.true_tickets;
+            counts.quiet_entity_tickets += part.quiet_entity_tickets;
+            counts.entity_days += part.entity_days;
+            leads.extend_from_slice(&part.leads_seconds);
+        }
+        leads.sort_by(f64::total_cmp);
+        Figures::from_counts(counts, leads)
+    }
+
+    /// `leads` ascending.
+    fn from_counts(counts: Counts, leads: Vec<f64>) -> Figures {
+        let ratio = |part: usize, whole: usize| (whole > 0).then(|| part as f64 / whole as f64);
+        let false_tickets = counts.tickets - counts.true_tickets;
+        Figures {
+            onsets: counts.onsets,
+            caught: leads.len(),
+            recall: ratio(leads.len(), counts.onsets),
+            tickets: counts.tickets,
+            true_tickets: counts.true_tickets,
+            precision: ratio(counts.true_tickets, counts.tickets),
+            lead_median_seconds: quantile(&leads, 0.5),
+            lead_p10_seconds: quantile(&leads, 0.1),
+            false_tickets_per_entity_day: if counts.entity_days > 0.0 {
+                false_tickets as f64 / counts.entity_days
+            } else {
+                0.0
+            },
+            quiet_entity_tickets: counts.quiet_entity_tickets,
+            entity_days: counts.entity_days,
+            leads_seconds: leads,
+            intervals: None,
+        }
     }
 }
 
@@ -200,5 +281,41 @@ mod tests {
         assert_eq!(figures.quiet_entity_tickets, 1);
         assert_eq!(figures.false_tickets_per_entity_day, 2.0 / 3.0);
         assert_eq!(figures.lead_median_seconds, Some(210.0));
+    }
+
+    #[test]
+    fn a_pending_blip_that_never_fired_does_not_shorten_the_next_episode() {
+        // Host a's rule went pending for 15 s at 100 s, then, after a gap, from 400 s
+        // until it fired at 520 s.
+        let mut csv = String::from("name,timestamp,value,alertname,alertstate,instance\n");
+        let mut sample = |t: i64, state: &str| {
+            csv += &format!("ALERTS,{t},1,HostOutOfDiskSpace,{state},a\n");
+        };
+        (100..=115).step_by(5).for_each(|t| sample(t, "pending"));
+        (400..520).step_by(5).for_each(|t| sample(t, "pending"));
+        (520..600).step_by(5).for_each(|t| sample(t, "firing"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.csv");
+        std::fs::write(&path, csv).unwrap();
+        let dataset = crate::dataset::read(&path).unwrap();
+        let history = AlertHistory::read(&dataset, &["instance".into()], 15_000);
+        let a = host("a");
+        assert_eq!(history.episodes("HostOutOfDiskSpace", &a).len(), 2);
+        let found = onsets(&history, "HostOutOfDiskSpace", [&a]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].pending_ms, 400_000);
+        assert_eq!(found[0].previous_end_ms, None);
+        // So a ticket at 50 s, before the blip and within the horizon, catches it.
+        let ticket = Ticket {
+            entity: a,
+            open_ms: 50_000,
+        };
+        let judge = Judge {
+            horizon_ms: 600_000,
+            hold_ms: 120_000,
+        };
+        let figures = score(&[ticket], &found, judge, 1.0);
+        assert_eq!(figures.caught, 1);
+        assert_eq!(figures.leads_seconds, vec![350.0]);
     }
 }

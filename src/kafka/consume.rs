@@ -58,7 +58,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 pub struct Scoring {
     pub pipeline: Pipeline,
     /// Checked against the pipeline (by the configuration, and by the model watcher for
-    /// reloads); None: tickets on the ETA alone.
+    /// reloads); None: tickets on the first-passage probability alone.
     pub model: Option<Model>,
     pub prometheus_url: Option<reqwest::Url>,
     pub decoder: Decoder,

@@ -17,12 +17,12 @@ use super::classifier::{Classifier, Kind};
 use super::policy::Policy;
 use super::scorer::TargetScorer;
 use crate::dataset::Dataset;
-use crate::evaluation::Figures;
+use crate::evaluation::{Figures, Gains};
 use crate::pipeline::Pipeline;
 use crate::rules::Comparison;
 
 pub const FORMAT: &str = "harbinger-model";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +99,10 @@ pub struct Passage {
     /// Reads 0 while the margin at the closest level of the longest window, over the
     /// margin now, is below this (the signal came closer and fell back); 0 never.
     pub memory: f64,
+    /// From the chance of reaching the threshold to that of the alert firing within the
+    /// horizon, as it came true on the training entities; None: not recalibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 impl Passage {
@@ -118,6 +122,7 @@ impl Passage {
                 .to_owned(),
             z: Passage::DEFAULT_Z,
             memory: Passage::DEFAULT_MEMORY,
+            calibration: None,
         }
     }
 }
@@ -132,6 +137,9 @@ pub struct HeldOut {
     /// The `for` of the best `predict_linear` rule.
     pub predict_linear_hold_seconds: f64,
     pub rule: Figures,
+    /// harbinger over `predict_linear`, with entities resampled in pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gains: Option<Gains>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -386,7 +394,7 @@ mod tests {
         std::fs::write(&path, r#"{"format": "harbinger-model", "version": 99}"#).unwrap();
         let error = Model::load(&path).unwrap_err().to_string();
         assert!(
-            error.contains("version 99") && error.contains("reads \"harbinger-model\" version 2"),
+            error.contains("version 99") && error.contains("reads \"harbinger-model\" version 3"),
             "{error}"
         );
         std::fs::write(&path, "not json").unwrap();

@@ -145,13 +145,22 @@ impl Inputs {
     /// how much it moves the probability: the drift toward the threshold per second
     /// (the probability minus that of the same signal without drift), the volatility per
     /// √second (minus that of the same drift without noise), and the distance to the
-    /// threshold (minus the probability at twice the distance).
-    pub fn passage_evidence(&self, row: &[f64], k: usize, z: f64) -> [Evidence; 3] {
+    /// threshold (minus the probability at twice the distance); each probability
+    /// through `calibrate`.
+    pub fn passage_evidence(
+        &self,
+        row: &[f64],
+        k: usize,
+        z: f64,
+        calibrate: impl Fn(f64) -> f64,
+    ) -> [Evidence; 3] {
         let w = &self.windows[k];
         let distance = self.margin(row[self.level]);
         let toward = -self.side * row[w.drift] - z * row[w.drift_stderr];
         let volatility = row[w.volatility];
-        let p = |d: f64, mu: f64, sigma: f64| passage::probability(d, mu, sigma, self.horizon_s);
+        let p = |d: f64, mu: f64, sigma: f64| {
+            calibrate(passage::probability(d, mu, sigma, self.horizon_s))
+        };
         let now = p(distance, toward, volatility);
         [
             Evidence {
@@ -263,7 +272,7 @@ mod tests {
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         // 20 points above the threshold, falling 2.5 points a minute, hardly any noise.
         let row = [30.0, 25.0, 31.0, -2.5 / 60.0, 0.0, 0.01];
-        let [drift, volatility, distance] = inputs.passage_evidence(&row, 0, 0.0);
+        let [drift, volatility, distance] = inputs.passage_evidence(&row, 0, 0.0, |p| p);
         assert_eq!(drift.input, "drift_5m");
         assert!((drift.value - 2.5 / 60.0).abs() < 1e-12);
         assert_eq!(distance.value, 20.0);

@@ -26,6 +26,6 @@ pub use artifact::{HeldOut, Model, ModelError, Passage, PipelineSpec, TargetMode
 pub use calibration::Calibration;
 pub use classifier::{Classifier, Kind};
 pub use inputs::Inputs;
-pub use policy::{AlertState, Decision, Observation, Outcome, Policy, PolicyState};
+pub use policy::{AlertState, Decision, Observation, Outcome, Policy, PolicyState, TicketSpan};
 pub use scorer::{Scored, TargetScorer};
 pub use trajectories::{Trajectory, collect};

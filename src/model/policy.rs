@@ -69,6 +69,13 @@ pub enum Decision {
     Close(Outcome),
 }
 
+/// When a ticket opened, and closed if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketSpan {
+    pub open_ms: i64,
+    pub close_ms: Option<i64>,
+}
+
 /// One (target, entity)'s place in the policy.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyState {
@@ -120,21 +127,24 @@ impl Policy {
 }
 
 impl Policy {
-    /// Runs a fresh state over one entity's (time, observation) steps: every ticket as
-    /// (open time, close time if it closed).
+    /// Runs a fresh state over one entity's (time, observation) steps: every ticket it
+    /// opens.
     pub fn tickets(
         &self,
         horizon_s: f64,
         steps: impl IntoIterator<Item = (i64, Observation)>,
-    ) -> Vec<(i64, Option<i64>)> {
+    ) -> Vec<TicketSpan> {
         let mut state = PolicyState::default();
-        let mut tickets: Vec<(i64, Option<i64>)> = Vec::new();
+        let mut tickets: Vec<TicketSpan> = Vec::new();
         for (t_ms, observation) in steps {
             match state.step(self, horizon_s, &observation) {
-                Decision::Open => tickets.push((t_ms, None)),
+                Decision::Open => tickets.push(TicketSpan {
+                    open_ms: t_ms,
+                    close_ms: None,
+                }),
                 Decision::Close(_) => {
                     if let Some(open) = tickets.last_mut() {
-                        open.1 = Some(t_ms);
+                        open.close_ms = Some(t_ms);
                     }
                 }
                 Decision::Nothing => {}

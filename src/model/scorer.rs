@@ -118,7 +118,7 @@ impl TargetScorer {
         if (0.0..passage.memory).contains(&self.inputs.closest(row)) {
             return 0.0;
         }
-        self.inputs.passage(row, k, passage.z)
+        calibrated(passage, self.inputs.passage(row, k, passage.z))
     }
 
     /// The window the first-passage probability uses for `row`: the model's, or the
@@ -153,7 +153,10 @@ impl TargetScorer {
                 })
                 .collect(),
             _ => match self.passage_window(&model.passage, row) {
-                Some(k) => self.inputs.passage_evidence(row, k, model.passage.z).into(),
+                Some(k) => self
+                    .inputs
+                    .passage_evidence(row, k, model.passage.z, |p| calibrated(&model.passage, p))
+                    .into(),
                 None => Vec::new(),
             },
         };
@@ -192,5 +195,13 @@ impl TargetScorer {
             _ => self.passage(&model.passage, row),
         };
         self.observe(row, probability, alert)
+    }
+}
+
+/// `probability` through the passage's calibration, if it has one.
+fn calibrated(passage: &Passage, probability: f64) -> f64 {
+    match &passage.calibration {
+        Some(calibration) if !probability.is_nan() => calibration.probability(probability),
+        _ => probability,
     }
 }

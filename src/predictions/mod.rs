@@ -13,7 +13,7 @@ pub mod lifecycle;
 /// How many inputs a ticket names as the evidence for its probability.
 const EVIDENCE: usize = 3;
 
-/// The horizon of ETA-only tickets, without a model.
+/// The horizon of the first-passage probability without a model.
 pub const DEFAULT_HORIZON: std::time::Duration = std::time::Duration::from_secs(1800);
 
 use std::collections::{BTreeMap, HashMap};

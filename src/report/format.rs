@@ -1,6 +1,8 @@
 //! How figures read as text: numbers in, short strings out, the same in Markdown and
 //! HTML. Also the one escape every text put into HTML or SVG goes through.
 
+use crate::evaluation::Interval;
+
 /// What a figure that does not exist (no onset, no ticket, no caught onset) shows as.
 pub(super) const MISSING: &str = "–";
 
@@ -49,6 +51,28 @@ pub(super) fn times(value: f64) -> String {
 /// `value` formatted by `show`, or [`MISSING`].
 pub(super) fn optional(value: Option<f64>, show: impl Fn(f64) -> String) -> String {
     value.map_or_else(|| MISSING.to_owned(), show)
+}
+
+/// `value` formatted by `show`, followed by its interval in brackets when there is one:
+/// `0.58 [0.41–0.75]`.
+pub(super) fn with_interval(
+    value: Option<f64>,
+    interval: Option<Interval>,
+    show: impl Fn(f64) -> String,
+) -> String {
+    match (value, interval) {
+        (Some(v), Some(i)) => format!("{} [{}–{}]", show(v), show(i.low), show(i.high)),
+        _ => optional(value, show),
+    }
+}
+
+/// A signed difference of fractions: `+0.18`, `−0.05`.
+pub(super) fn signed(value: f64) -> String {
+    if value < 0.0 {
+        format!("−{:.2}", -value)
+    } else {
+        format!("+{value:.2}")
+    }
 }
 
 /// The UTC time of day of a unix time, `HH:MM:SS`.

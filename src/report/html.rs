@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::format::escape;
-use super::methods::{COLUMNS, judging, methods, verdict};
+use super::methods::{COLUMNS, calibration, judging, methods, verdict};
 use super::{Report, TargetReport, plots, timeline};
 
 const STYLE: &str = "
@@ -80,9 +80,15 @@ fn render_target(html: &mut String, target: &TargetReport, horizon_seconds: f64)
     );
     let _ = writeln!(
         html,
-        "<div class=\"plots\">\n{}\n{}\n</div>",
+        "<p>{}</p>",
+        escape(&calibration(target, horizon_seconds))
+    );
+    let _ = writeln!(
+        html,
+        "<div class=\"plots\">\n{}\n{}\n{}\n</div>",
         plots::leads(target, horizon_seconds),
-        plots::precision_recall(target)
+        plots::precision_recall(target),
+        plots::reliability(target)
     );
     if !target.timelines.is_empty() {
         html.push_str("<h3>Timelines</h3>\n<div class=\"plots\">\n");

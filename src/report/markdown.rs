@@ -1,10 +1,11 @@
 //! The Markdown summary: a [`Report`] in, the text of `report.md` out.
 //!
-//! Per target: the rule, a table with one row per method and the verdict line.
+//! Per target: the rule, a table with one row per method, the verdict line and the
+//! calibration line.
 
 use std::fmt::Write;
 
-use super::methods::{COLUMNS, judging, methods, verdict};
+use super::methods::{COLUMNS, calibration, judging, methods, verdict};
 use super::{Report, TargetReport};
 
 pub(super) fn render(report: &Report) -> String {
@@ -17,12 +18,12 @@ pub(super) fn render(report: &Report) -> String {
         md.push('\n');
     }
     for target in &report.targets {
-        render_target(&mut md, target);
+        render_target(&mut md, target, report.horizon_seconds);
     }
     md
 }
 
-fn render_target(md: &mut String, target: &TargetReport) {
+fn render_target(md: &mut String, target: &TargetReport, horizon_seconds: f64) {
     let _ = writeln!(md, "## {}\n", target.alert);
     let _ = writeln!(
         md,
@@ -37,6 +38,7 @@ fn render_target(md: &mut String, target: &TargetReport) {
         let _ = writeln!(md, "| {} |", method.cells().join(" | "));
     }
     let _ = writeln!(md, "\n{}\n", verdict(target));
+    let _ = writeln!(md, "{}\n", calibration(target, horizon_seconds));
 }
 
 /// `text` as an inline code span, fenced with more backticks than it contains in a row.

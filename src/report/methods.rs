@@ -5,8 +5,8 @@
 //! verdict comparing harbinger with `predict_linear`.
 
 use super::TargetReport;
-use super::format::{MISSING, duration, fraction, optional, rate, times};
-use crate::evaluation::Figures;
+use super::format::{MISSING, duration, fraction, optional, rate, signed, times, with_interval};
+use crate::evaluation::{Figures, Interval, Intervals};
 
 /// harbinger's colour in every plot: its tickets, its probability, its lead times.
 pub(super) const HARBINGER_COLOR: &str = "#2166ac";
@@ -57,7 +57,8 @@ pub(super) fn judging(horizon_seconds: f64) -> String {
     format!(
         "Horizon {h}: an episode is caught by a ticket opened from {h} before it crosses \
          the threshold (first pending) until it fires; a ticket is true when the alert \
-         fires within {h} plus the rule's `for` after it opened; leads are to the crossing."
+         fires within {h} plus the rule's `for` after it opened; leads are to the crossing. \
+         In brackets: from the 5th to the 95th percentile over the entities resampled."
     )
 }
 
@@ -78,14 +79,24 @@ impl Method<'_> {
     /// This method's row of the figures table, one cell per [`COLUMNS`] entry.
     pub(super) fn cells(&self) -> [String; 9] {
         let f = self.figures;
+        let interval =
+            |pick: fn(&Intervals) -> Option<Interval>| f.intervals.as_ref().and_then(pick);
         [
             self.label.clone(),
             f.onsets.to_string(),
-            format!("{} ({})", f.caught, optional(f.recall, fraction)),
+            format!(
+                "{} ({})",
+                f.caught,
+                with_interval(f.recall, interval(|i| i.recall), fraction)
+            ),
             f.tickets.to_string(),
             f.quiet_entity_tickets.to_string(),
-            optional(f.precision, fraction),
-            optional(f.lead_median_seconds, duration),
+            with_interval(f.precision, interval(|i| i.precision), fraction),
+            with_interval(
+                f.lead_median_seconds,
+                interval(|i| i.lead_median_seconds),
+                duration,
+            ),
             optional(f.lead_p10_seconds, duration),
             rate(f.false_tickets_per_entity_day),
         ]
@@ -93,8 +104,24 @@ impl Method<'_> {
 }
 
 /// One sentence comparing harbinger's median lead with `predict_linear`'s, and at what
-/// recall and precision each got it.
+/// recall and precision each got it; then, with intervals, how far the gains hold.
 pub(super) fn verdict(target: &TargetReport) -> String {
+    let gains = &target.gains;
+    let sure = match (gains.precision, gains.lead_ratio) {
+        (Some(precision), Some(lead)) => format!(
+            " Over entities resampled in pairs (90 %), precision gains {} to {} and the \
+             median lead ratio is {} to {}.",
+            signed(precision.low),
+            signed(precision.high),
+            times(lead.low),
+            times(lead.high)
+        ),
+        _ => String::new(),
+    };
+    format!("{}{sure}", comparison(target))
+}
+
+fn comparison(target: &TargetReport) -> String {
     let (h, p) = (&target.harbinger, &target.predict_linear);
     if h.onsets == 0 {
         return format!(
@@ -140,4 +167,21 @@ pub(super) fn verdict(target: &TargetReport) -> String {
              (median lead {MISSING})."
         ),
     }
+}
+
+/// One sentence on calibration: the Brier scores of harbinger, of `predict_linear` read
+/// as 0 or 1, and of the base rate, over the steps where the rule was not active.
+pub(super) fn calibration(target: &TargetReport, horizon_seconds: f64) -> String {
+    let r = &target.reliability;
+    let brier = |value: Option<f64>| optional(value, |v| format!("{v:.4}"));
+    format!(
+        "Calibration over {} steps (did the alert fire within {}?): Brier score {} for \
+         harbinger, {} for predict_linear read as 0 or 1, {} for the base rate (lower is \
+         better).",
+        r.steps,
+        duration(horizon_seconds),
+        brier(r.brier),
+        brier(target.predict_linear_reliability.brier),
+        brier(r.brier_base_rate)
+    )
 }

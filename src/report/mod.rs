@@ -28,7 +28,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::evaluation::Figures;
+use crate::evaluation::reliability::Reliability;
+use crate::evaluation::{Figures, Gains};
 
 /// Creates `dir` (and its parents) and writes `report.md` and `report.html` into it.
 pub fn write(report: &Report, dir: &Path) -> io::Result<()> {
@@ -71,9 +72,16 @@ pub struct TargetReport {
     pub predict_linear: Figures,
     pub predict_linear_window_seconds: f64,
     pub predict_linear_hold_seconds: f64,
+    /// harbinger over `predict_linear`, with entities resampled in pairs.
+    pub gains: Gains,
     /// Precision and recall of single steps when the probability is thresholded, at
     /// each level: (level, precision, recall).
     pub pr_curve: Vec<(f64, f64, f64)>,
+    /// harbinger's probability at each step against whether the alert fired within the
+    /// horizon.
+    pub reliability: Reliability,
+    /// The same for the `predict_linear` rule, read as 1 where it holds and 0 elsewhere.
+    pub predict_linear_reliability: Reliability,
     pub timelines: Vec<Timeline>,
 }
 

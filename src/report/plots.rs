@@ -1,5 +1,5 @@
-//! The two summary plots of a target: lead times per method, and precision against
-//! recall.
+//! The three summary plots of a target: lead times per method, precision against
+//! recall, and the reliability diagram.
 //!
 //! In: a [`TargetReport`] (and the horizon). Out: one `<svg>` element per plot.
 
@@ -94,5 +94,46 @@ pub(super) fn precision_recall(target: &TargetReport) -> String {
             );
         }
     }
+    plot.finish()
+}
+
+/// The reliability diagram: each bin's mean probability against how often the alert
+/// fired within the horizon, a dot sized by its steps, over the diagonal a calibrated
+/// forecast lies on.
+pub(super) fn reliability(target: &TargetReport) -> String {
+    let [harbinger, ..] = methods(target);
+    let mut plot = Plot::new(
+        format!("{}: reliability", target.alert),
+        440.0,
+        380.0,
+        Axis::exact(0.0, 1.0, "probability (mean of the bin)"),
+        Axis::exact(
+            0.0,
+            1.0,
+            "share of steps the alert fired within the horizon",
+        ),
+    );
+    let diagonal = Stroke::dashed("#999999", 1.0, "4 3");
+    plot.segment((0.0, 0.0), (1.0, 1.0), diagonal);
+    plot.legend("calibrated", Swatch::Line(diagonal));
+    let bins = &target.reliability.bins;
+    let most = bins.iter().map(|b| b.steps).max().unwrap_or(1) as f64;
+    plot.line(
+        bins.iter().map(|b| (b.mean_forecast, b.observed)),
+        Side::Left,
+        Stroke::solid(harbinger.color, 1.5),
+    );
+    for bin in bins {
+        let radius = 2.5 + 5.5 * (bin.steps as f64 / most).sqrt();
+        plot.dot((bin.mean_forecast, bin.observed), radius, harbinger.color);
+        plot.text(
+            (bin.mean_forecast, bin.observed),
+            format!("n={}", bin.steps),
+        );
+    }
+    plot.legend(
+        "harbinger, by probability bin",
+        Swatch::Dot(harbinger.color),
+    );
     plot.finish()
 }

@@ -7,8 +7,9 @@ use std::path::Path;
 use regex::Regex;
 
 use super::{Report, TargetReport, Timeline, write};
-use crate::evaluation::Figures;
 use crate::evaluation::episodes::quantile;
+use crate::evaluation::reliability::reliability;
+use crate::evaluation::{Figures, Gains, Interval, Intervals};
 
 const START: f64 = 1_795_571_575.0;
 const HOST8: &str = r#"{instance="host8",mountpoint="/srv/data"}"#;
@@ -29,7 +30,9 @@ fn figures(onsets: usize, leads: &[f64], tickets: usize, true_tickets: usize) ->
         lead_p10_seconds: quantile(leads, 0.1),
         false_tickets_per_entity_day: (tickets - true_tickets) as f64 / entity_days,
         quiet_entity_tickets: 0,
+        entity_days,
         leads_seconds: leads.to_vec(),
+        intervals: None,
     }
 }
 
@@ -106,12 +109,41 @@ fn target() -> TargetReport {
         threshold: 10.0,
         entities: 8,
         entity_days: 0.25,
-        harbinger: figures(5, &[312.0, 545.0, 610.0, 745.0, 880.0], 6, 5),
+        harbinger: Figures {
+            intervals: Some(Intervals {
+                recall: Some(Interval {
+                    low: 0.8,
+                    high: 1.0,
+                }),
+                precision: Some(Interval {
+                    low: 0.6,
+                    high: 1.0,
+                }),
+                lead_median_seconds: Some(Interval {
+                    low: 545.0,
+                    high: 745.0,
+                }),
+                false_tickets_per_entity_day: None,
+            }),
+            ..figures(5, &[312.0, 545.0, 610.0, 745.0, 880.0], 6, 5)
+        },
         rule_baseline: figures(5, &[0.0; 5], 5, 5),
         predict_linear: figures(5, &[95.0, 250.0, 410.0], 5, 3),
         predict_linear_window_seconds: 600.0,
         predict_linear_hold_seconds: 60.0,
+        gains: Gains {
+            precision: Some(Interval {
+                low: -0.05,
+                high: 0.4,
+            }),
+            lead_ratio: Some(Interval {
+                low: 1.3,
+                high: 3.5,
+            }),
+        },
         pr_curve,
+        reliability: reliability((0..200).map(|i| (f64::from(i % 10) / 10.0, i % 7 == 0))),
+        predict_linear_reliability: reliability((0..200).map(|i| (f64::from(i % 2), i % 7 == 0))),
         timelines: vec![episode, false_ticket],
     }
 }
@@ -142,10 +174,17 @@ fn markdown_has_a_row_per_method_with_formatted_figures() {
         rows,
         [
             "| method | onsets | caught (recall) | tickets | on quiet entities | precision | median lead | p10 lead | false tickets / entity-day |",
-            "| harbinger | 5 | 5 (1.00) | 6 | 0 | 0.83 | 10m10s | 6m45s | 4.00 |",
+            "| harbinger | 5 | 5 (1.00 [0.80–1.00]) | 6 | 0 | 0.83 [0.60–1.00] | 10m10s [9m05s–12m25s] | 6m45s | 4.00 |",
             "| predict_linear (W = 10m, for 1m) | 5 | 3 (0.60) | 5 | 0 | 0.60 | 4m10s | 2m06s | 8.00 |",
             "| rule itself (ticket when it fires) | 5 | 5 (1.00) | 5 | 0 | 1.00 | 0s | 0s | 0 |",
         ]
+    );
+    assert!(
+        md.contains(
+            "Calibration over 200 steps (did the alert fire within 30m?): Brier score 0.2980 \
+         for harbinger, 0.5050 for predict_linear read as 0 or 1, 0.1240 for the base rate"
+        ),
+        "{md}"
     );
     assert!(md.starts_with("# held-out hosts of lab-dev (4-fold by entity)\n"));
     assert!(md.contains("- harbinger train --data shared/data/lab-dev --folds 4\n"));
@@ -153,7 +192,9 @@ fn markdown_has_a_row_per_method_with_formatted_figures() {
     assert!(
         md.contains(
             "harbinger's median lead is 2.4× predict_linear's (10m10s vs 4m10s), \
-             at recall 1.00 vs 0.60 and precision 0.83 vs 0.60."
+             at recall 1.00 vs 0.60 and precision 0.83 vs 0.60. Over entities resampled \
+             in pairs (90 %), precision gains −0.05 to +0.40 and the median lead ratio is \
+             1.3× to 3.5×."
         ),
         "{md}"
     );
@@ -187,8 +228,8 @@ fn missing_figures_and_data_show_a_dash_and_still_plot() {
     );
     assert_eq!(
         html.matches("<svg").count(),
-        4,
-        "leads, precision–recall and both timelines"
+        5,
+        "leads, precision–recall, reliability and both timelines"
     );
     assert!(!html.contains("NaN"));
 }
@@ -196,8 +237,8 @@ fn missing_figures_and_data_show_a_dash_and_still_plot() {
 #[test]
 fn html_is_one_balanced_self_contained_page_with_a_plot_each() {
     let (_, html) = written(&report(vec![target()]));
-    // Leads, precision–recall, and one per timeline.
-    assert_eq!(html.matches("<svg").count(), 4);
+    // Leads, precision–recall, reliability, and one per timeline.
+    assert_eq!(html.matches("<svg").count(), 5);
     for tag in [
         "svg", "g", "text", "table", "tr", "th", "td", "section", "div", "p", "ul", "li", "h2",
         "h3", "title",

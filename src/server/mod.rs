@@ -291,7 +291,7 @@ impl App {
             model = %match (&config.model, &valid.model) {
                 (Some(path), _) => path.display().to_string(),
                 (None, Some(_)) => "built-in default".to_owned(),
-                (None, None) => "none (tickets on the ETA alone)".to_owned(),
+                (None, None) => "none (tickets on the first-passage probability)".to_owned(),
             },
             "harbinger listening"
         );

@@ -12,9 +12,11 @@
 use std::time::Duration;
 
 use super::fit::{TargetData, TrajectoryTicket};
-use crate::evaluation::baselines::{predict_linear_tickets, rule_tickets};
-use crate::evaluation::{Figures, Ticket, onsets, score};
+use crate::evaluation::baselines::{predict_linear_crosses, predict_linear_tickets, rule_tickets};
+use crate::evaluation::reliability::reliability;
+use crate::evaluation::{Figures, Judge, Ticket, gains, onsets, score, score_each, with_intervals};
 use crate::model::{HeldOut, Policy};
+use crate::promql::Labels;
 use crate::report::{TargetReport, Timeline};
 
 /// Timelines shown per target, at most.
@@ -59,12 +61,27 @@ pub fn assess(
     let entities = trajectories.iter().map(|t| &t.entity);
     let onsets = onsets(data.history, &target.alert, entities);
     let days: f64 = trajectories.iter().map(|t| t.days()).sum();
+    let each: Vec<(&Labels, f64)> = trajectories.iter().map(|t| (&t.entity, t.days())).collect();
     let judge = data.judge();
-    let harbinger = score(&data.entity_tickets(tickets), &onsets, judge, days);
+    let harbinger_parts = score_each(&data.entity_tickets(tickets), &onsets, judge, &each);
+    let harbinger = with_intervals(&harbinger_parts);
     let rule = score(&rule_tickets(&onsets), &onsets, judge, days);
     let level = data.scorer.level_column();
-    let mut baseline: Option<((Duration, Duration), Figures, Vec<Ticket>)> = None;
+    let mut baseline: Option<(Duration, Duration, Figures, Vec<Ticket>)> = None;
+    let mut crossings: Vec<Vec<Vec<bool>>> = Vec::new();
     for &window in windows {
+        let crosses: Vec<Vec<bool>> = trajectories
+            .iter()
+            .map(|t| {
+                predict_linear_crosses(
+                    t,
+                    level,
+                    target,
+                    window.as_millis() as i64,
+                    data.horizon_s(),
+                )
+            })
+            .collect();
         for hold in BASELINE_HOLDS {
             let lifecycle = Policy {
                 open_steps: (hold.as_millis() as i64 / data.step_ms) as u32 + 1,
@@ -72,12 +89,12 @@ pub fn assess(
             };
             let found: Vec<Ticket> = trajectories
                 .iter()
-                .flat_map(|t| {
+                .zip(&crosses)
+                .flat_map(|(t, crosses)| {
                     predict_linear_tickets(
                         t,
-                        level,
-                        target,
-                        window.as_millis() as i64,
+                        crosses,
+                        &target.alert,
                         data.horizon_s(),
                         &lifecycle,
                         data.history,
@@ -86,21 +103,30 @@ pub fn assess(
                 .collect();
             let figures = score(&found, &onsets, judge, days);
             let key = |f: &Figures| (f1(f), f.lead_median_seconds.unwrap_or(0.0));
-            let better = baseline.as_ref().is_none_or(|(_, best, _)| {
+            let better = baseline.as_ref().is_none_or(|(_, _, best, _)| {
                 key(&figures).partial_cmp(&key(best)) == Some(std::cmp::Ordering::Greater)
             });
             if better {
-                baseline = Some(((window, hold), figures, found));
+                baseline = Some((window, hold, figures, found));
             }
         }
+        crossings.push(crosses);
     }
-    let ((window, hold), predict_linear, baseline_tickets) = baseline.expect("at least one window");
+    let (window, hold, _, baseline_tickets) = baseline.expect("at least one window");
+    let chosen = windows
+        .iter()
+        .position(|&w| w == window)
+        .expect("a window tried");
+    let predict_linear_parts = score_each(&baseline_tickets, &onsets, judge, &each);
+    let predict_linear = with_intervals(&predict_linear_parts);
+    let gains = gains(&harbinger_parts, &predict_linear_parts);
     let held_out = HeldOut {
         harbinger: harbinger.clone(),
         predict_linear: predict_linear.clone(),
         predict_linear_window_seconds: window.as_secs_f64(),
         predict_linear_hold_seconds: hold.as_secs_f64(),
         rule: rule.clone(),
+        gains: Some(gains.clone()),
     };
     let report = TargetReport {
         alert: target.alert.clone(),
@@ -121,14 +147,21 @@ pub fn assess(
         predict_linear,
         predict_linear_window_seconds: window.as_secs_f64(),
         predict_linear_hold_seconds: hold.as_secs_f64(),
+        gains,
         pr_curve: pr_curve(data, probabilities),
+        reliability: reliability(forecasts(data, probabilities)),
+        predict_linear_reliability: reliability(forecasts(
+            data,
+            &as_probabilities(&crossings[chosen]),
+        )),
         timelines: timelines(data, probabilities, tickets, &baseline_tickets),
     };
     (held_out, report)
 }
 
-/// Step-level precision and recall of `probability ≥ level`, at levels 0.05 … 0.95.
-fn pr_curve(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, f64, f64)> {
+/// Every example step's (probability, label): the steps where the rule was not active
+/// and the probability is known.
+fn forecasts(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, bool)> {
     let mut scored = Vec::new();
     for (i, probabilities) in probabilities.iter().enumerate() {
         for (step, &p) in probabilities.iter().enumerate() {
@@ -139,6 +172,20 @@ fn pr_curve(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, f64, f64
             }
         }
     }
+    scored
+}
+
+/// A yes/no rule read as a forecast: 1 where it holds, 0 elsewhere.
+fn as_probabilities(holds: &[Vec<bool>]) -> Vec<Vec<f64>> {
+    holds
+        .iter()
+        .map(|steps| steps.iter().map(|&h| f64::from(u8::from(h))).collect())
+        .collect()
+}
+
+/// Step-level precision and recall of `probability ≥ level`, at levels 0.05 … 0.95.
+fn pr_curve(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, f64, f64)> {
+    let scored = forecasts(data, probabilities);
     let positives = scored.iter().filter(|s| s.1).count();
     if positives == 0 {
         return Vec::new();
@@ -166,15 +213,20 @@ fn timelines(
     baseline: &[Ticket],
 ) -> Vec<Timeline> {
     let alert = &data.scorer.target.alert;
-    let horizon = data.horizon_ms;
+    let Judge {
+        horizon_ms: horizon,
+        hold_ms: hold,
+    } = data.judge();
     let mut spans: Vec<(usize, &str, i64, i64)> = Vec::new();
     for (i, trajectory) in data.trajectories.iter().enumerate() {
         let episodes = data.history.episodes(alert, &trajectory.entity);
         for episode in episodes.iter().filter(|e| e.onset_ms.is_some()) {
             let onset = episode.onset_ms.unwrap_or(episode.start_ms);
-            let caught = tickets
-                .iter()
-                .any(|&(j, open, _)| j == i && onset - horizon <= open && open <= onset);
+            let caught = tickets.iter().any(|t| {
+                t.trajectory == i
+                    && episode.start_ms - horizon <= t.span.open_ms
+                    && t.span.open_ms < onset
+            });
             let kind = if caught { "episode" } else { "missed episode" };
             spans.push((
                 i,
@@ -183,10 +235,11 @@ fn timelines(
                 episode.end_ms + horizon / 4,
             ));
         }
-        for &(_, open, _) in tickets.iter().filter(|&&(j, _, _)| j == i) {
+        for t in tickets.iter().filter(|t| t.trajectory == i) {
+            let open = t.span.open_ms;
             let true_ticket = episodes.iter().any(|e| {
                 e.onset_ms
-                    .is_some_and(|onset| open <= onset && onset <= open + horizon)
+                    .is_some_and(|onset| open <= onset && onset <= open + horizon + hold)
             });
             if !true_ticket {
                 spans.push((i, "false ticket", open - horizon / 2, open + horizon));
@@ -215,8 +268,8 @@ fn timelines(
                 probability: within.iter().map(|&s| probabilities[i][s]).collect(),
                 tickets: tickets
                     .iter()
-                    .filter(|&&(j, open, _)| j == i && inside(open))
-                    .map(|&(_, open, close)| (seconds(open), close.map(seconds)))
+                    .filter(|t| t.trajectory == i && inside(t.span.open_ms))
+                    .map(|t| (seconds(t.span.open_ms), t.span.close_ms.map(seconds)))
                     .collect(),
                 baseline_tickets: baseline
                     .iter()

@@ -29,7 +29,7 @@ use crate::evaluation::{Judge, Ticket, onsets, score};
 use crate::model::artifact::TrainingSummary;
 use crate::model::{
     AlertHistory, AlertState, Calibration, Classifier, Kind, Passage, Policy, TargetModel,
-    TargetScorer, Trajectory,
+    TargetScorer, TicketSpan, Trajectory,
 };
 
 /// How many folds the inner validation uses, at most.
@@ -37,8 +37,20 @@ const INNER_FOLDS: usize = 4;
 /// The first-passage probabilities tried: the drift lowered by this many standard errors.
 const PASSAGE_Z: [f64; 3] = [0.0, 1.0, 2.0];
 
-/// A ticket of trajectory `.0`, opened at `.1`, closed at `.2` if it closed.
-pub type TrajectoryTicket = (usize, i64, Option<i64>);
+/// A ticket a policy opened on one of the trajectories (by index).
+#[derive(Debug, Clone, Copy)]
+pub struct TrajectoryTicket {
+    pub trajectory: usize,
+    pub span: TicketSpan,
+}
+
+/// A step of a trajectory the classifier learns from, with its label.
+#[derive(Debug, Clone, Copy)]
+struct Example {
+    trajectory: usize,
+    step: usize,
+    fires: bool,
+}
 
 /// One target's training material.
 pub struct TargetData<'a> {
@@ -128,7 +140,7 @@ impl TargetData<'_> {
     /// Every example of the trajectories `which`: (trajectory, step) with its label.
     /// A step whose inputs are not all known (too little history) is not an example: the
     /// classifier is never asked about it.
-    fn examples(&self, which: &[usize]) -> Vec<(usize, usize, bool)> {
+    fn examples(&self, which: &[usize]) -> Vec<Example> {
         let mut examples = Vec::new();
         let mut inputs = Vec::new();
         for &i in which {
@@ -139,24 +151,28 @@ impl TargetData<'_> {
                 if inputs.iter().any(|x| x.is_nan()) {
                     continue;
                 }
-                if let Some(label) = self.label(i, step) {
-                    examples.push((i, step, label));
+                if let Some(fires) = self.label(i, step) {
+                    examples.push(Example {
+                        trajectory: i,
+                        step,
+                        fires,
+                    });
                 }
             }
         }
         examples
     }
 
-    fn matrix(&self, examples: &[(usize, usize, bool)]) -> (Array2<f64>, Vec<bool>) {
+    fn matrix(&self, examples: &[Example]) -> (Array2<f64>, Vec<bool>) {
         let width = self.scorer.inputs.len();
         let mut values = Vec::with_capacity(examples.len() * width);
-        for &(i, step, _) in examples {
+        for e in examples {
             self.scorer
                 .inputs
-                .encode(&self.trajectories[i].rows[step], &mut values);
+                .encode(&self.trajectories[e.trajectory].rows[e.step], &mut values);
         }
         let x = Array2::from_shape_vec((examples.len(), width), values).expect("rows × inputs");
-        (x, examples.iter().map(|e| e.2).collect())
+        (x, examples.iter().map(|e| e.fires).collect())
     }
 
     /// The tickets `policy` opens over the trajectories `which`, given the probability
@@ -177,7 +193,10 @@ impl TargetData<'_> {
                 (t_ms, scored.observation)
             });
             let opened = policy.tickets(self.horizon_s(), steps.collect::<Vec<_>>());
-            tickets.extend(opened.into_iter().map(|(open, close)| (i, open, close)));
+            tickets.extend(opened.into_iter().map(|span| TrajectoryTicket {
+                trajectory: i,
+                span,
+            }));
         }
         tickets
     }
@@ -186,9 +205,9 @@ impl TargetData<'_> {
     pub fn entity_tickets(&self, tickets: &[TrajectoryTicket]) -> Vec<Ticket> {
         tickets
             .iter()
-            .map(|&(i, open_ms, _)| Ticket {
-                entity: self.trajectories[i].entity.clone(),
-                open_ms,
+            .map(|t| Ticket {
+                entity: self.trajectories[t.trajectory].entity.clone(),
+                open_ms: t.span.open_ms,
             })
             .collect()
     }
@@ -218,7 +237,7 @@ impl TargetData<'_> {
 /// Fits the target's model on the trajectories `train`.
 pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel {
     let examples = data.examples(train);
-    let positives = examples.iter().filter(|e| e.2).count();
+    let positives = examples.iter().filter(|e| e.fires).count();
     let onsets: Vec<usize> = train
         .iter()
         .map(|&i| data.onsets_of(&data.trajectories[i]))
@@ -284,7 +303,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
         }
         let scored: Vec<(f64, bool)> = examples
             .iter()
-            .map(|&(i, step, label)| (held_out[slot[i]][step], label))
+            .map(|e| (held_out[slot[e.trajectory]][e.step], e.fires))
             .filter(|(s, _)| !s.is_nan())
             .collect();
         let precision = average_precision(&scored);
@@ -302,7 +321,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
 
     let (scores, labels): (Vec<f64>, Vec<bool>) = examples
         .iter()
-        .map(|&(i, step, label)| (held_out[slot[i]][step], label))
+        .map(|e| (held_out[slot[e.trajectory]][e.step], e.fires))
         .filter(|(s, _)| !s.is_nan())
         .unzip();
     let calibration = Calibration::fit(&scores, &labels);
@@ -347,19 +366,15 @@ fn choose_passage(data: &TargetData, train: &[usize], model: &mut TargetModel) -
     let mut best: Option<(Passage, Policy, Key)> = None;
     for window in data.scorer.inputs.windows() {
         for z in PASSAGE_Z {
-            let passage = Passage {
+            let mut passage = Passage {
                 window: window.to_owned(),
                 z,
                 memory: Passage::DEFAULT_MEMORY,
+                calibration: None,
             };
-            let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
-            for &i in train {
-                probabilities[i] = data.trajectories[i]
-                    .rows
-                    .iter()
-                    .map(|row| data.scorer.passage(&passage, row))
-                    .collect();
-            }
+            passage.calibration =
+                calibrate(data, train, &passage_probabilities(data, train, &passage));
+            let probabilities = passage_probabilities(data, train, &passage);
             let (policy, key) = choose_policy(data, train, &probabilities);
             if best.as_ref().is_none_or(|b| key > b.2) {
                 best = Some((passage, policy, key));
@@ -379,11 +394,49 @@ fn choose_passage(data: &TargetData, train: &[usize], model: &mut TargetModel) -
     Some(key)
 }
 
+/// The first-passage probability of every step of the trajectories `train`.
+fn passage_probabilities(data: &TargetData, train: &[usize], passage: &Passage) -> Vec<Vec<f64>> {
+    let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
+    for &i in train {
+        probabilities[i] = data.trajectories[i]
+            .rows
+            .iter()
+            .map(|row| data.scorer.passage(passage, row))
+            .collect();
+    }
+    probabilities
+}
+
+/// Platt scaling of `probabilities` to the labels of the examples of `train` (steps
+/// where the rule was not active): the chance of reaching the threshold becomes that of
+/// the alert firing within the horizon. None without both labels.
+fn calibrate(
+    data: &TargetData,
+    train: &[usize],
+    probabilities: &[Vec<f64>],
+) -> Option<Calibration> {
+    let (scores, labels): (Vec<f64>, Vec<bool>) = train
+        .iter()
+        .flat_map(|&i| {
+            probabilities[i]
+                .iter()
+                .enumerate()
+                .filter_map(move |(step, &p)| Some((p, data.label(i, step)?)))
+        })
+        .filter(|(p, _)| !p.is_nan())
+        .unzip();
+    let positives = labels.iter().filter(|&&l| l).count();
+    (positives > 0 && positives < labels.len()).then(|| Calibration::fit(&scores, &labels))
+}
+
 /// The candidate policies: each open level (or none) with each ETA confidence (or
 /// none), each number of steps.
 fn candidates(lifecycle: &Policy) -> Vec<Policy> {
     let levels = [
         None,
+        Some(0.1),
+        Some(0.15),
+        Some(0.2),
         Some(0.3),
         Some(0.5),
         Some(0.7),

@@ -13,6 +13,7 @@ use harbinger::model::{AlertHistory, Model, Policy, TargetModel, TargetScorer, c
 use harbinger::pipeline::Pipeline;
 use harbinger::promql::{Steps, format_value};
 use harbinger::report::Report;
+use harbinger::rules::Target;
 use harbinger::training::{TargetData, assess::assess};
 use indicatif::ProgressBar;
 
@@ -45,9 +46,10 @@ pub struct BacktestArgs {
     /// report.html into this directory.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// The horizon when there is no model (with a model, the model's).
-    #[arg(long, default_value = "30m", value_parser = duration::parse)]
-    horizon: Duration,
+    /// Every target's horizon, without --model [default: each target's horizon in the
+    /// pipeline's `horizons`]. A model predicts over the horizons it was trained for.
+    #[arg(long, value_parser = duration::parse, conflicts_with = "model")]
+    horizon: Option<Duration>,
     /// predict_linear windows the report's baseline may use; its best is reported.
     #[arg(long, value_delimiter = ',', default_value = "5m,10m,15m,20m,30m", value_parser = duration::parse)]
     baseline_windows: Vec<Duration>,
@@ -59,9 +61,10 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     if let Some(model) = &model {
         model.check(&pipeline)?;
     }
-    let horizon_s = model
-        .as_ref()
-        .map_or(args.horizon.as_secs_f64(), |m| m.horizon_seconds);
+    anyhow::ensure!(
+        args.horizon.is_none_or(|h| !h.is_zero()),
+        "--horizon must be greater than 0"
+    );
     let dataset = dataset::read_files(&args.input.data)?;
     let step_ms = pipeline.step.as_millis() as i64;
     let Some(steps) = Steps::over(&dataset, step_ms, None, None) else {
@@ -88,7 +91,6 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     ])?;
     let mut report = Report {
         title: format!("Backtest over {:?}", args.input.data),
-        horizon_seconds: horizon_s,
         notes: args
             .model
             .iter()
@@ -97,12 +99,18 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         targets: Vec::new(),
     };
     for target in &pipeline.targets {
-        let scorer = TargetScorer::new(&pipeline, target, horizon_s);
+        let target = match (&model, args.horizon) {
+            (Some(model), _) => model.target_as_trained(target),
+            (None, horizon) => Target {
+                horizon: horizon.unwrap_or(target.horizon),
+                ..target.clone()
+            },
+        };
+        let scorer = TargetScorer::new(&pipeline, &target);
         let data = TargetData::new(
             &scorer,
             &trajectories[scorer.signal],
             &history,
-            Duration::from_secs_f64(horizon_s),
             pipeline.step,
         );
         let untrained;

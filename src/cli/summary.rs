@@ -7,7 +7,7 @@ pub fn print_figures(report: &Report) {
     for target in &report.targets {
         println!(
             "{}: {} entities, {:.2} entity-days, horizon {} s",
-            target.alert, target.entities, target.entity_days, report.horizon_seconds
+            target.alert, target.entities, target.entity_days, target.horizon_seconds
         );
         println!(
             "  {:<34} {:>7} {:>7} {:>8} {:>9} {:>11} {:>9} {:>13} {:>14}",

@@ -33,9 +33,10 @@ use super::summary::print_figures;
 pub struct TrainArgs {
     #[command(flatten)]
     input: Replayed,
-    /// How far ahead to predict an alert's onset (Prometheus duration).
-    #[arg(long, default_value = "30m", value_parser = duration::parse)]
-    horizon: Duration,
+    /// How far ahead to predict every target's onset (Prometheus duration) [default:
+    /// each target's horizon in the pipeline's `horizons`, 30m where it names none].
+    #[arg(long, value_parser = duration::parse)]
+    horizon: Option<Duration>,
     /// Where to write the model artifact (JSON).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -58,7 +59,10 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(!args.horizon.is_zero(), "--horizon must be greater than 0");
+    anyhow::ensure!(
+        args.horizon.is_none_or(|h| !h.is_zero()),
+        "--horizon must be greater than 0"
+    );
     anyhow::ensure!(args.folds >= 2, "--folds must be at least 2");
     let started = Instant::now();
     let pipeline = Pipeline::load(&args.input.pipeline)?;

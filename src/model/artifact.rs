@@ -9,6 +9,7 @@
 //! names every difference.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +20,7 @@ use super::scorer::TargetScorer;
 use crate::dataset::Dataset;
 use crate::evaluation::{Figures, Gains};
 use crate::pipeline::Pipeline;
-use crate::rules::Comparison;
+use crate::rules::{Comparison, Target};
 
 pub const FORMAT: &str = "harbinger-model";
 pub const VERSION: u32 = 3;
@@ -33,7 +34,6 @@ pub struct Model {
     pub version: u32,
     /// The harbinger version that wrote it.
     pub written_by: String,
-    pub horizon_seconds: f64,
     pub seed: u64,
     pub pipeline: PipelineSpec,
     pub targets: Vec<TargetModel>,
@@ -72,6 +72,9 @@ pub struct TargetSpec {
 #[serde(deny_unknown_fields)]
 pub struct TargetModel {
     pub alert: String,
+    /// How far ahead it predicts: the horizon it was trained for, which serving and
+    /// `backtest` keep whatever the pipeline's `horizons` say.
+    pub horizon_seconds: f64,
     /// The classifier's input names, in order (see `model::Inputs`).
     pub inputs: Vec<String>,
     /// The first-passage probability: the probability without a classifier, and while
@@ -295,6 +298,7 @@ impl TargetModel {
     pub fn untrained(scorer: &TargetScorer, policy: Policy) -> TargetModel {
         TargetModel {
             alert: scorer.target.alert.clone(),
+            horizon_seconds: scorer.target.horizon.as_secs_f64(),
             inputs: scorer.inputs.names().to_vec(),
             passage: Passage::default_for(scorer),
             classifier: None,
@@ -308,6 +312,17 @@ impl TargetModel {
 }
 
 impl Model {
+    /// `target` with the horizon this model was trained for, if it knows the target.
+    pub fn target_as_trained(&self, target: &Target) -> Target {
+        let horizon = self.target(&target.alert).map_or(target.horizon, |t| {
+            Duration::from_secs_f64(t.horizon_seconds)
+        });
+        Target {
+            horizon,
+            ..target.clone()
+        }
+    }
+
     /// The built-in copy of `models/default.json`, trained for the built-in pipeline.
     pub fn embedded_default() -> Model {
         const MODEL: &str = include_str!("../../models/default.json");
@@ -382,9 +397,22 @@ mod tests {
     #[test]
     fn the_embedded_default_model_fits_the_embedded_default_pipeline() {
         let model = Model::embedded_default();
-        model.check(&Pipeline::embedded_default()).unwrap();
+        let pipeline = Pipeline::embedded_default();
+        model.check(&pipeline).unwrap();
         let disk = model.target("HostOutOfDiskSpace").unwrap();
         assert!(disk.evaluation.is_some(), "trained with held-out figures");
+        // It was trained for 10 minutes ahead; the pipeline's default is 30.
+        let target = &pipeline.targets[0];
+        assert_eq!(target.horizon, Duration::from_secs(1800));
+        let trained = model.target_as_trained(target);
+        assert_eq!(trained.horizon, Duration::from_secs(600));
+        assert_eq!(
+            Target {
+                horizon: target.horizon,
+                ..trained
+            },
+            *target
+        );
     }
 
     #[test]

@@ -54,8 +54,9 @@ pub fn window_names(spec: &FeatureSpec) -> Vec<String> {
 }
 
 impl TargetScorer {
-    /// The scorer of `target`, whose signal is the pipeline's signal named after it.
-    pub fn new(pipeline: &Pipeline, target: &Target, horizon_s: f64) -> TargetScorer {
+    /// The scorer of `target` over its horizon, whose signal is the pipeline's signal
+    /// named after it.
+    pub fn new(pipeline: &Pipeline, target: &Target) -> TargetScorer {
         let signal = pipeline
             .signals
             .iter()
@@ -75,7 +76,7 @@ impl TargetScorer {
                 &names,
                 &window_names(&pipeline.signals[signal].features),
                 target,
-                horizon_s,
+                target.horizon.as_secs_f64(),
             ),
             level: column("level"),
             slope: names.iter().position(|n| n.starts_with("slope_")),

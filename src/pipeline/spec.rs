@@ -5,7 +5,7 @@
 //! targets come from the rules; or every problem found, each naming the file, the signal
 //! or rule, and the reason. Nothing unsupported survives loading.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,7 +27,14 @@ struct PipelineFile {
     #[serde(default)]
     signals: Vec<SignalEntry>,
     features: Option<FeaturesEntry>,
+    /// Per alert name, or `default`, a Prometheus duration.
+    #[serde(default)]
+    horizons: BTreeMap<String, String>,
 }
+
+/// How far ahead a target is predicted when the pipeline's `horizons` name neither it
+/// nor a `default`.
+pub const DEFAULT_HORIZON: Duration = Duration::from_secs(1800);
 
 /// The `features` section: windows shared by every signal.
 #[derive(Debug, Deserialize)]
@@ -150,6 +157,7 @@ impl Pipeline {
                 Err(error) => problems.push(error.to_string()),
             }
         }
+        set_horizons(&mut targets, &file.horizons, &mut problems);
         let mut names = BTreeSet::new();
         let mut signals = Vec::new();
         let entries = file
@@ -212,6 +220,38 @@ impl Pipeline {
             signals,
             targets,
         })
+    }
+}
+
+/// Sets each target's horizon from `horizons` (its alert name, else `default`, else
+/// [`DEFAULT_HORIZON`]); a name that is no target, or a duration that is not a positive
+/// Prometheus duration, is a problem.
+fn set_horizons(
+    targets: &mut [Target],
+    horizons: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    let mut parsed = BTreeMap::new();
+    for (name, text) in horizons {
+        if name != "default" && !targets.iter().any(|t| &t.alert == name) {
+            problems.push(format!(
+                "horizons: {name:?} is not the alert name of any target (nor `default`)"
+            ));
+        }
+        match duration::parse(text) {
+            Ok(horizon) if !horizon.is_zero() => {
+                parsed.insert(name.as_str(), horizon);
+            }
+            Ok(_) => problems.push(format!("horizons: {name}: must be greater than 0")),
+            Err(error) => problems.push(format!("horizons: {name}: {error}")),
+        }
+    }
+    let default = parsed.get("default").copied().unwrap_or(DEFAULT_HORIZON);
+    for target in targets {
+        target.horizon = parsed
+            .get(target.alert.as_str())
+            .copied()
+            .unwrap_or(default);
     }
 }
 
@@ -297,6 +337,46 @@ mod tests {
             "missing.yml: No such file",
             "signal \"a\": \"rate(x[5m] offset 1m)\": offset modifier at column 12 is not supported",
             "signal \"a\": the name is used twice",
+        ] {
+            assert!(
+                message.contains(expected),
+                "{expected:?} missing in:\n{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn horizons_are_per_alert_name_with_a_default() {
+        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/rules/host.rules.yml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yml");
+        let write = |horizons: &str| {
+            let text = format!(
+                "step: 15s\nentity_labels: [instance]\nrule_files: [{}]\n{horizons}",
+                rules.display()
+            );
+            std::fs::write(&path, text).unwrap();
+            Pipeline::load(&path)
+        };
+        let horizon = |pipeline: &Pipeline, alert: &str| {
+            let target = pipeline.targets.iter().find(|t| t.alert == alert).unwrap();
+            target.horizon
+        };
+        let minutes = |m: u64| Duration::from_secs(60 * m);
+
+        let unset = write("").unwrap();
+        assert_eq!(horizon(&unset, "HostOutOfDiskSpace"), DEFAULT_HORIZON);
+
+        let set = write("horizons:\n  default: 4h\n  HostHighCpuLoad: 10m\n").unwrap();
+        assert_eq!(horizon(&set, "HostOutOfDiskSpace"), minutes(240));
+        assert_eq!(horizon(&set, "HostHighCpuLoad"), minutes(10));
+
+        let message = write("horizons:\n  HostOutOfDisk: 1h\n  HostHighCpuLoad: 0s\n")
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "horizons: \"HostOutOfDisk\" is not the alert name of any target (nor `default`)",
+            "horizons: HostHighCpuLoad: must be greater than 0",
         ] {
             assert!(
                 message.contains(expected),

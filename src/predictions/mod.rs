@@ -13,9 +13,6 @@ pub mod lifecycle;
 /// How many inputs a ticket names as the evidence for its probability.
 const EVIDENCE: usize = 3;
 
-/// The horizon of the first-passage probability without a model.
-pub const DEFAULT_HORIZON: std::time::Duration = std::time::Duration::from_secs(1800);
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 
@@ -39,7 +36,6 @@ struct LiveTarget {
 
 pub struct LivePredictions {
     targets: Vec<LiveTarget>,
-    horizon_s: f64,
     entity_labels: Vec<String>,
     /// Prometheus's base URL, for the tickets' graph links.
     prometheus_url: Option<reqwest::Url>,
@@ -52,7 +48,8 @@ pub struct LivePredictions {
 impl LivePredictions {
     /// Refuses a model that does not match the pipeline. Without a model, or for a
     /// target the model does not know, tickets open on the first-passage probability
-    /// ([`Policy::untrained`]) within [`DEFAULT_HORIZON`].
+    /// ([`Policy::untrained`]) within the pipeline's horizon; a target the model knows
+    /// keeps the horizon it was trained for.
     pub fn new(
         pipeline: &Pipeline,
         model: Option<&Model>,
@@ -62,12 +59,15 @@ impl LivePredictions {
         if let Some(model) = model {
             model.check(pipeline)?;
         }
-        let horizon_s = model.map_or(DEFAULT_HORIZON.as_secs_f64(), |m| m.horizon_seconds);
         let targets = pipeline
             .targets
             .iter()
             .map(|target| {
-                let scorer = TargetScorer::new(pipeline, target, horizon_s);
+                let target = match model {
+                    Some(model) => model.target_as_trained(target),
+                    None => target.clone(),
+                };
+                let scorer = TargetScorer::new(pipeline, &target);
                 let model = match model.and_then(|m| m.target(&target.alert)) {
                     Some(trained) => trained.clone(),
                     None => TargetModel::untrained(
@@ -84,7 +84,6 @@ impl LivePredictions {
             .collect();
         Ok(LivePredictions {
             targets,
-            horizon_s,
             entity_labels: pipeline.entity_labels.clone(),
             prometheus_url,
             alerts: Plan::parse("ALERTS").expect("a valid selector"),
@@ -141,11 +140,11 @@ impl LivePredictions {
                 seen.1 = false;
             }
         }
-        let horizon_s = self.horizon_s;
         let prometheus_url = self.prometheus_url.as_ref();
         let (row, inputs) = (&mut self.row, &mut self.inputs);
         engine.for_each(|index, _, entity, features| {
             for target in self.targets.iter_mut().filter(|t| t.scorer.signal == index) {
+                let horizon_s = target.scorer.target.horizon.as_secs_f64();
                 row.clear();
                 features.write(row);
                 let alert = alerts

@@ -36,7 +36,7 @@ pub(super) fn render(report: &Report) -> String {
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <h1>{title}</h1>\n"
     );
-    let _ = writeln!(html, "<p>{}</p>", escape(&judging(report.horizon_seconds)));
+    let _ = writeln!(html, "<p>{}</p>", escape(judging()));
     if !report.notes.is_empty() {
         html.push_str("<ul>\n");
         for note in &report.notes {
@@ -45,13 +45,13 @@ pub(super) fn render(report: &Report) -> String {
         html.push_str("</ul>\n");
     }
     for target in &report.targets {
-        render_target(&mut html, target, report.horizon_seconds);
+        render_target(&mut html, target);
     }
     html.push_str("</main>\n</body>\n</html>\n");
     html
 }
 
-fn render_target(html: &mut String, target: &TargetReport, horizon_seconds: f64) {
+fn render_target(html: &mut String, target: &TargetReport) {
     let _ = writeln!(
         html,
         "<section>\n<h2>{}</h2>\n<p>Rule <code>{}</code>; {} entities, {:.2} entity-days.</p>",
@@ -78,15 +78,11 @@ fn render_target(html: &mut String, target: &TargetReport, horizon_seconds: f64)
         "<p class=\"verdict\">{}</p>",
         escape(&verdict(target))
     );
-    let _ = writeln!(
-        html,
-        "<p>{}</p>",
-        escape(&calibration(target, horizon_seconds))
-    );
+    let _ = writeln!(html, "<p>{}</p>", escape(&calibration(target)));
     let _ = writeln!(
         html,
         "<div class=\"plots\">\n{}\n{}\n{}\n</div>",
-        plots::leads(target, horizon_seconds),
+        plots::leads(target),
         plots::precision_recall(target),
         plots::reliability(target)
     );

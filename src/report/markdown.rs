@@ -5,12 +5,13 @@
 
 use std::fmt::Write;
 
+use super::format::duration;
 use super::methods::{COLUMNS, calibration, judging, methods, verdict};
 use super::{Report, TargetReport};
 
 pub(super) fn render(report: &Report) -> String {
     let mut md = format!("# {}\n\n", report.title);
-    let _ = writeln!(md, "{}\n", judging(report.horizon_seconds));
+    let _ = writeln!(md, "{}\n", judging());
     for note in &report.notes {
         let _ = writeln!(md, "- {note}");
     }
@@ -18,17 +19,18 @@ pub(super) fn render(report: &Report) -> String {
         md.push('\n');
     }
     for target in &report.targets {
-        render_target(&mut md, target, report.horizon_seconds);
+        render_target(&mut md, target);
     }
     md
 }
 
-fn render_target(md: &mut String, target: &TargetReport, horizon_seconds: f64) {
+fn render_target(md: &mut String, target: &TargetReport) {
     let _ = writeln!(md, "## {}\n", target.alert);
     let _ = writeln!(
         md,
-        "Rule {}; {} entities, {:.2} entity-days.\n",
+        "Rule {}; horizon {}; {} entities, {:.2} entity-days.\n",
         code(&target.rule),
+        duration(target.horizon_seconds),
         target.entities,
         target.entity_days
     );
@@ -38,7 +40,7 @@ fn render_target(md: &mut String, target: &TargetReport, horizon_seconds: f64) {
         let _ = writeln!(md, "| {} |", method.cells().join(" | "));
     }
     let _ = writeln!(md, "\n{}\n", verdict(target));
-    let _ = writeln!(md, "{}\n", calibration(target, horizon_seconds));
+    let _ = writeln!(md, "{}\n", calibration(target));
 }
 
 /// `text` as an inline code span, fenced with more backticks than it contains in a row.

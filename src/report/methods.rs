@@ -52,14 +52,12 @@ pub(super) fn methods(target: &TargetReport) -> [Method<'_>; 3] {
 }
 
 /// How tickets are judged, as the report's opening sentence says it.
-pub(super) fn judging(horizon_seconds: f64) -> String {
-    let h = duration(horizon_seconds);
-    format!(
-        "Horizon {h}: an episode is caught by a ticket opened from {h} before it crosses \
-         the threshold (first pending) until it fires; a ticket is true when the alert \
-         fires within {h} plus the rule's `for` after it opened; leads are to the crossing. \
-         In brackets: from the 5th to the 95th percentile over the entities resampled."
-    )
+pub(super) fn judging() -> &'static str {
+    "With H each target's horizon: an episode is caught by a ticket opened from H before \
+     it crosses the threshold (first pending) until it fires; a ticket is true when the \
+     alert fires within H plus the rule's `for` after it opened; leads are to the \
+     crossing. In brackets: from the 5th to the 95th percentile over the entities \
+     resampled."
 }
 
 /// The header of the figures table.
@@ -171,7 +169,7 @@ fn comparison(target: &TargetReport) -> String {
 
 /// One sentence on calibration: the Brier scores of harbinger, of `predict_linear` read
 /// as 0 or 1, and of the base rate, over the steps where the rule was not active.
-pub(super) fn calibration(target: &TargetReport, horizon_seconds: f64) -> String {
+pub(super) fn calibration(target: &TargetReport) -> String {
     let r = &target.reliability;
     let brier = |value: Option<f64>| optional(value, |v| format!("{v:.4}"));
     format!(
@@ -179,7 +177,7 @@ pub(super) fn calibration(target: &TargetReport, horizon_seconds: f64) -> String
          harbinger, {} for predict_linear read as 0 or 1, {} for the base rate (lower is \
          better).",
         r.steps,
-        duration(horizon_seconds),
+        duration(target.horizon_seconds),
         brier(r.brier),
         brier(target.predict_linear_reliability.brier),
         brier(r.brier_base_rate)

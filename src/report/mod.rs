@@ -51,7 +51,6 @@ pub fn write(report: &Report, dir: &Path) -> io::Result<()> {
 pub struct Report {
     /// What was evaluated, e.g. "held-out hosts of lab-dev (4-fold by entity)".
     pub title: String,
-    pub horizon_seconds: f64,
     /// Command line or note on how the data was split.
     pub notes: Vec<String>,
     pub targets: Vec<TargetReport>,
@@ -63,6 +62,8 @@ pub struct TargetReport {
     /// e.g. "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes < 10".
     pub rule: String,
     pub threshold: f64,
+    /// How far ahead the target was predicted: the H tickets are judged by.
+    pub horizon_seconds: f64,
     pub entities: usize,
     pub entity_days: f64,
     pub harbinger: Figures,

@@ -12,7 +12,7 @@ const MEDIAN_STROKE: Stroke = Stroke::solid("#222222", 2.5);
 
 /// A strip plot of each caught onset's lead time, harbinger above `predict_linear`,
 /// with each method's median marked. The rule's leads are all 0 and are not shown.
-pub(super) fn leads(target: &TargetReport, horizon_seconds: f64) -> String {
+pub(super) fn leads(target: &TargetReport) -> String {
     // Bottom row first: the y axis counts upwards.
     let [harbinger, predict_linear, _] = methods(target);
     let shown = [predict_linear, harbinger];
@@ -23,7 +23,7 @@ pub(super) fn leads(target: &TargetReport, horizon_seconds: f64) -> String {
     let longest = shown
         .iter()
         .flat_map(|m| m.figures.leads_seconds.iter().copied())
-        .fold(horizon_seconds, f64::max);
+        .fold(target.horizon_seconds, f64::max);
     let x = Axis::exact(
         0.0,
         longest / 60.0,

@@ -107,6 +107,7 @@ fn target() -> TargetReport {
         alert: "HostOutOfDiskSpace".to_owned(),
         rule: "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes < 10".to_owned(),
         threshold: 10.0,
+        horizon_seconds: 1800.0,
         entities: 8,
         entity_days: 0.25,
         harbinger: Figures {
@@ -151,7 +152,6 @@ fn target() -> TargetReport {
 fn report(targets: Vec<TargetReport>) -> Report {
     Report {
         title: "held-out hosts of lab-dev (4-fold by entity)".to_owned(),
-        horizon_seconds: 1800.0,
         notes: vec!["harbinger train --data shared/data/lab-dev --folds 4".to_owned()],
         targets,
     }

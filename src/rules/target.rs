@@ -29,6 +29,8 @@ pub struct Target {
     /// The rule's `for`: how long the condition must hold before it fires.
     pub hold: Duration,
     pub keep_firing_for: Duration,
+    /// How far ahead it is predicted: the pipeline's `horizons`.
+    pub horizon: Duration,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
 }
@@ -73,6 +75,7 @@ pub fn split_rule(expr: &str) -> Result<Target, String> {
         threshold,
         hold: Duration::ZERO,
         keep_firing_for: Duration::ZERO,
+        horizon: Duration::ZERO,
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
     })

@@ -140,6 +140,7 @@ pub fn assess(
             target.threshold
         ),
         threshold: target.threshold,
+        horizon_seconds: data.horizon_s(),
         entities: trajectories.len(),
         entity_days: days,
         harbinger,

@@ -71,7 +71,6 @@ impl<'a> TargetData<'a> {
         scorer: &'a TargetScorer,
         trajectories: &'a [Trajectory],
         history: &'a AlertHistory,
-        horizon: std::time::Duration,
         step: std::time::Duration,
     ) -> TargetData<'a> {
         let alert = &scorer.target.alert;
@@ -88,7 +87,7 @@ impl<'a> TargetData<'a> {
             scorer,
             trajectories,
             history,
-            horizon_ms: horizon.as_millis() as i64,
+            horizon_ms: scorer.target.horizon.as_millis() as i64,
             step_ms: step.as_millis() as i64,
             lifecycle: Policy::lifecycle(step),
             alerts,

@@ -12,10 +12,12 @@ use crate::model::{AlertHistory, Model, PipelineSpec, TargetScorer, collect};
 use crate::pipeline::Pipeline;
 use crate::promql::{EvalError, Labels, Steps};
 use crate::report::{Report, TargetReport};
+use crate::rules::Target;
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub horizon: Duration,
+    /// Every target's horizon; None: each target's own (the pipeline's `horizons`).
+    pub horizon: Option<Duration>,
     pub seed: u64,
     /// Folds of entities for the held-out evaluation.
     pub folds: usize,
@@ -67,17 +69,19 @@ pub fn train(
         None => vec![Vec::new(); pipeline.signals.len()],
     };
     let history = AlertHistory::read(dataset, &pipeline.entity_labels, step_ms);
-    let horizon_s = options.horizon.as_secs_f64();
     let mut targets = Vec::new();
     let mut reports: Vec<TargetReport> = Vec::new();
     let mut held_out_tickets = Vec::new();
     for target in &pipeline.targets {
-        let scorer = TargetScorer::new(pipeline, target, horizon_s);
+        let target = Target {
+            horizon: options.horizon.unwrap_or(target.horizon),
+            ..target.clone()
+        };
+        let scorer = TargetScorer::new(pipeline, &target);
         let data = TargetData::new(
             &scorer,
             &trajectories[scorer.signal],
             &history,
-            options.horizon,
             pipeline.step,
         );
         let n = data.trajectories.len();
@@ -127,7 +131,6 @@ pub fn train(
         format: FORMAT.to_owned(),
         version: VERSION,
         written_by: format!("harbinger {}", env!("CARGO_PKG_VERSION")),
-        horizon_seconds: horizon_s,
         seed: options.seed,
         pipeline: PipelineSpec::of(pipeline),
         targets,
@@ -135,7 +138,6 @@ pub fn train(
     };
     let report = Report {
         title: "Held-out evaluation (folds by entity)".to_owned(),
-        horizon_seconds: horizon_s,
         notes: vec![format!(
             "Each entity is scored by a model fitted without it ({}-fold by entity); \
              the baselines run over the same entities.",

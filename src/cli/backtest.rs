@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
-use harbinger::model::{AlertHistory, Model, Policy, TargetModel, TargetScorer, collect};
+use harbinger::model::{Model, Policy, TargetModel, TargetScorer};
 use harbinger::pipeline::Pipeline;
 use harbinger::promql::{Steps, format_value};
 use harbinger::report::Report;
 use harbinger::rules::Target;
-use harbinger::training::{TargetData, assess::assess};
+use harbinger::training::{AlertHistory, TargetData, Trajectory, assess::assess, collect};
 use indicatif::ProgressBar;
 
 use super::output::Output;
@@ -173,7 +173,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
 fn write_signals(
     csv: &mut csv::Writer<Output>,
     pipeline: &Pipeline,
-    trajectories: &[Vec<harbinger::model::Trajectory>],
+    trajectories: &[Vec<Trajectory>],
 ) -> anyhow::Result<()> {
     for (signal, trajectories) in pipeline.signals.iter().zip(trajectories) {
         let names = signal.features.names();

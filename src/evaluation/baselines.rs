@@ -11,10 +11,11 @@
 
 use super::episodes::{Onset, Ticket};
 use crate::features::Threshold;
-use crate::model::{AlertHistory, Observation, Policy, Trajectory};
+use crate::model::{Observation, Policy};
 use crate::promql::Point;
 use crate::promql::functions::RangeFunction;
 use crate::rules::Target;
+use crate::training::{AlertHistory, Trajectory};
 
 /// The rule's own tickets: one at each onset.
 pub fn rule_tickets(onsets: &[Onset]) -> Vec<Ticket> {

@@ -19,8 +19,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::bootstrap::Intervals;
-use crate::model::AlertHistory;
 use crate::promql::Labels;
+use crate::training::AlertHistory;
 
 #[derive(Debug, Clone)]
 pub struct Ticket {

@@ -6,12 +6,9 @@
 //! - [`passage`]: the first-passage probability of a drifting, wandering signal;
 //! - [`calibration`]: scores → probabilities (Platt scaling);
 //! - [`policy`]: observations → open / close decisions, one state per target and entity;
-//! - [`alerts`]: the rules' own episodes, from `ALERTS`;
-//! - [`trajectories`]: an export replayed through the pipeline's feature engine;
 //! - [`scorer`]: one target's feature row → observation, the code every caller shares;
 //! - [`artifact`]: the model file.
 
-pub mod alerts;
 pub mod artifact;
 pub mod calibration;
 pub mod classifier;
@@ -19,13 +16,10 @@ pub mod inputs;
 pub mod passage;
 pub mod policy;
 pub mod scorer;
-pub mod trajectories;
 
-pub use alerts::{AlertHistory, Episode};
 pub use artifact::{HeldOut, Model, ModelError, Passage, PipelineSpec, TargetModel};
 pub use calibration::Calibration;
 pub use classifier::{Classifier, Kind};
 pub use inputs::Inputs;
 pub use policy::{AlertState, Decision, Observation, Outcome, Policy, PolicyState, TicketSpan};
 pub use scorer::{Scored, TargetScorer};
-pub use trajectories::{Trajectory, collect};

@@ -25,11 +25,12 @@ use ndarray::Array2;
 
 use super::assess::objective;
 use super::folds;
+use super::{AlertHistory, Trajectory};
 use crate::evaluation::{Judge, Ticket, onsets, score};
 use crate::model::artifact::TrainingSummary;
 use crate::model::{
-    AlertHistory, AlertState, Calibration, Classifier, Kind, Passage, Policy, TargetModel,
-    TargetScorer, TicketSpan, Trajectory,
+    AlertState, Calibration, Classifier, Kind, Passage, Policy, TargetModel, TargetScorer,
+    TicketSpan,
 };
 
 /// How many folds the inner validation uses, at most.

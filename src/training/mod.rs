@@ -1,16 +1,20 @@
 //! Training: an export in, a model artifact and its held-out evaluation out.
 //!
 //! The export is replayed through the pipeline's signals and feature engine (the code
-//! `serve` runs; [`model::collect`](crate::model::collect)), labels come from `ALERTS`,
-//! and each target is fitted by [`fit::fit_target`]. Evaluation is by entity: the
+//! `serve` runs; [`trajectories`]), labels come from the rules' own episodes in `ALERTS`
+//! ([`alerts`]), and each target is fitted by [`fit::fit_target`]. Evaluation is by entity: the
 //! entities are split into folds, and each fold is scored by a model fitted (with its
 //! own inner validation) on the other folds only, so every figure is on entities the
 //! model never saw; the two baselines run over the same entities.
 
+pub mod alerts;
 pub mod assess;
 pub mod fit;
 pub mod folds;
 pub mod run;
+pub mod trajectories;
 
+pub use alerts::{AlertHistory, Episode};
 pub use fit::{TargetData, fit_target};
 pub use run::{HeldOutTicket, Options, Progress, Trained, train};
+pub use trajectories::{Trajectory, collect};

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use super::policy::AlertState;
 use crate::dataset::Dataset;
+use crate::model::AlertState;
 use crate::promql::Labels;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -141,11 +141,14 @@ fn pipeline_specs() -> Vec<(String, FeatureSpec)> {
 }
 
 /// A state that has seen `steps` steps of `inputs`.
+/// `steps` updates, then one write (which sizes the thread's one scratch buffer for the
+/// increments, once).
 fn warmed(spec: &FeatureSpec, inputs: &[Option<f64>], steps: usize) -> SignalFeatures {
     let mut features = SignalFeatures::new(spec);
     for (i, &v) in inputs.iter().cycle().take(steps).enumerate() {
         features.update(i as i64 * STEP_MS, v);
     }
+    features.write(&mut Vec::new());
     features
 }
 

@@ -93,9 +93,13 @@
 //!
 //! Per update O(windows + thresholds + half-lives), plus two binary searches, a shift
 //! and a galloping selection over the anomaly window's order; per write O(windows ×
-//! thresholds). Slopes and standard deviations come from sliding sums, min and max from
-//! monotonic deques, median and MAD from the order. The state is allocated once in
-//! [`SignalFeatures::new`] (neither `update` nor `write` allocates): a ring of `f64` one
+//! thresholds) plus, per window, linear-time selections over its increments (the
+//! trimmed mean and the MAD of `drift_<w>` and `volatility_<w>`: most of a write's
+//! time, about 5 µs for the default set). Slopes and standard deviations come from
+//! sliding sums, min and max from monotonic deques, median and MAD from the order. The
+//! state is allocated once in [`SignalFeatures::new`] (neither `update` nor `write`
+//! allocates once a thread's scratch buffer for increments has grown to the longest
+//! window): a ring of `f64` one
 //! step longer than the longest window, two-byte ring positions for the order and the
 //! deques, and a few words per window. For the default set (5m, 15m, 1h at 15 s) that is
 //! about 3.3 KiB per signal, of which the ring is 1.9 KiB: exact windowed features need

@@ -108,6 +108,9 @@ impl State {
             let steps = spec.window_steps[k];
             row[at.change(k)] = now - ring[position(self.head, ring.len(), steps)];
             let increments = SCRATCH.with_borrow_mut(|scratch| {
+                // Longest window first: the buffer grows once, to its final size.
+                scratch.clear();
+                scratch.reserve(steps);
                 let oldest_first = (0..steps).rev();
                 let values = oldest_first.map(|age| ring[position(self.head, ring.len(), age)]);
                 Increments::of(values, Increments::least(steps), scratch)

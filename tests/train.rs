@@ -230,3 +230,43 @@ fn a_model_is_refused_by_a_pipeline_it_was_not_trained_with() {
         "{message}"
     );
 }
+
+/// The disk target's held-out figures of a model trained on lab-dev with `extra` flags.
+fn held_out_disk_figures(extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json");
+    let mut args = vec!["train", "--data", LAB, "--horizon", "10m"];
+    args.extend_from_slice(extra);
+    args.extend(["--out", model.to_str().unwrap()]);
+    let out = harbinger(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    model["targets"][0]["evaluation"]["harbinger"].clone()
+}
+
+#[test]
+fn a_false_ticket_budget_trades_episodes_for_fewer_false_tickets() {
+    let refused = harbinger(&[
+        "train",
+        "--data",
+        LAB,
+        "--false-ticket-budget=-1",
+        "--out",
+        "x",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("--false-ticket-budget must be"));
+
+    let free = held_out_disk_figures(&[]);
+    let strict = held_out_disk_figures(&["--false-ticket-budget", "0"]);
+    let false_per_day = |f: &serde_json::Value| f["false_tickets_per_entity_day"].as_f64().unwrap();
+    assert!(
+        false_per_day(&strict) < false_per_day(&free),
+        "no false ticket allowed in training opens fewer on held-out hosts: {strict} vs {free}"
+    );
+    assert!(
+        strict["precision"].as_f64() >= free["precision"].as_f64(),
+        "{strict} vs {free}"
+    );
+}

@@ -56,6 +56,12 @@ pub struct TrainArgs {
     /// predict_linear windows the baseline may use; its best is reported.
     #[arg(long, value_delimiter = ',', default_value = "5m,10m,15m,20m,30m", value_parser = duration::parse)]
     baseline_windows: Vec<Duration>,
+    /// At most this many false tickets per entity-day on the training entities: each
+    /// target's policy is the one that catches most, earliest, within it (the one with
+    /// the fewest false tickets when none is) [default: no limit; caught episodes, their
+    /// lead and false tickets are weighed together].
+    #[arg(long, value_name = "PER_ENTITY_DAY")]
+    false_ticket_budget: Option<f64>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -64,6 +70,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "--horizon must be greater than 0"
     );
     anyhow::ensure!(args.folds >= 2, "--folds must be at least 2");
+    anyhow::ensure!(
+        args.false_ticket_budget
+            .is_none_or(|b| b.is_finite() && b >= 0.0),
+        "--false-ticket-budget must be a number of false tickets per entity-day, 0 or more"
+    );
     let started = Instant::now();
     let pipeline = Pipeline::load(&args.input.pipeline)?;
     let dataset = dataset::read_files(&args.input.data)?;
@@ -74,6 +85,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         seed: args.seed,
         folds: args.folds,
         baseline_windows: args.baseline_windows.clone(),
+        false_ticket_budget: args.false_ticket_budget,
     };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({elapsed})")

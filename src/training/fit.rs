@@ -62,6 +62,9 @@ pub struct TargetData<'a> {
     pub step_ms: i64,
     /// The close and cooldown steps every policy uses.
     pub lifecycle: Policy,
+    /// False tickets per entity-day a chosen policy may open on the training entities;
+    /// None: no limit, the objective alone decides.
+    pub false_ticket_budget: Option<f64>,
     /// The rule's state at each step of each trajectory (read once: every policy tried
     /// replays them).
     alerts: Vec<Vec<AlertState>>,
@@ -91,6 +94,7 @@ impl<'a> TargetData<'a> {
             horizon_ms: scorer.target.horizon.as_millis() as i64,
             step_ms: step.as_millis() as i64,
             lifecycle: Policy::lifecycle(step),
+            false_ticket_budget: None,
             alerts,
         }
     }
@@ -346,7 +350,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
     model
         .training
         .validation
-        .push(("classifier policy objective".to_owned(), key.0));
+        .push(("classifier policy objective".to_owned(), key.1));
     if key <= passage_key {
         return model;
     }
@@ -387,7 +391,7 @@ fn choose_passage(data: &TargetData, train: &[usize], model: &mut TargetModel) -
             "passage {} z={} policy objective",
             passage.window, passage.z
         ),
-        key.0,
+        key.1,
     ));
     model.passage = passage;
     model.policy = policy;
@@ -444,7 +448,7 @@ fn candidates(lifecycle: &Policy) -> Vec<Policy> {
         Some(0.9),
         Some(0.95),
     ];
-    let etas = [None, Some(1.0), Some(2.0), Some(3.0)];
+    let etas = [None, Some(0.0), Some(1.0), Some(2.0), Some(3.0)];
     let mut all = Vec::new();
     for open_probability in levels {
         for eta_z in etas {
@@ -464,8 +468,10 @@ fn candidates(lifecycle: &Policy) -> Vec<Policy> {
     all
 }
 
-/// How a policy did on training entities (see [`objective`]), then fewer tickets.
-type Key = (f64, i64);
+/// How a policy did on training entities: within the false-ticket budget, then its
+/// [`objective`] (outside the budget: fewer false tickets per entity-day), then fewer
+/// tickets.
+type Key = (bool, f64, i64);
 
 /// The best candidate policy for these probabilities, and how it did.
 fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>]) -> (Policy, Key) {
@@ -479,10 +485,15 @@ fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>])
     for policy in candidates(&data.lifecycle) {
         let tickets = data.entity_tickets(&data.tickets(&policy, train, probabilities));
         let figures = score(&tickets, &onsets, data.judge(), days);
-        let key = (
-            objective(&figures, data.horizon_s()),
-            -(figures.tickets as i64),
-        );
+        let within = data
+            .false_ticket_budget
+            .is_none_or(|budget| figures.false_tickets_per_entity_day <= budget);
+        let rank = if within {
+            objective(&figures, data.horizon_s())
+        } else {
+            -figures.false_tickets_per_entity_day
+        };
+        let key = (within, rank, -(figures.tickets as i64));
         if best
             .as_ref()
             .is_none_or(|(_, b)| key.partial_cmp(b) == Some(std::cmp::Ordering::Greater))
@@ -490,7 +501,10 @@ fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>])
             best = Some((policy, key));
         }
     }
-    best.unwrap_or((Policy::untrained(&data.lifecycle), (f64::NEG_INFINITY, 0)))
+    best.unwrap_or((
+        Policy::untrained(&data.lifecycle),
+        (false, f64::NEG_INFINITY, 0),
+    ))
 }
 
 /// Average precision of scores against labels (the area under the precision–recall

@@ -24,6 +24,9 @@ pub struct Options {
     pub folds: usize,
     /// The `predict_linear` windows the baseline may use (its best is reported).
     pub baseline_windows: Vec<Duration>,
+    /// False tickets per entity-day a policy may open on the training entities: the
+    /// policy is the best of those within it (the best of all when none is).
+    pub false_ticket_budget: Option<f64>,
 }
 
 /// Where training is, for a progress display.
@@ -79,12 +82,13 @@ pub fn train(
             ..target.clone()
         };
         let scorer = TargetScorer::new(pipeline, &target);
-        let data = TargetData::new(
+        let mut data = TargetData::new(
             &scorer,
             &trajectories[scorer.signal],
             &history,
             pipeline.step,
         );
+        data.false_ticket_budget = options.false_ticket_budget;
         let n = data.trajectories.len();
         let onsets: Vec<usize> = data
             .trajectories

@@ -61,6 +61,28 @@ fn train_reproduces_the_committed_default_model() {
         "README's HostOutOfDiskSpace table differs from the report's:\n{table}"
     );
 
+    // Its probability means what it says better than the base rate and than the
+    // predict_linear rule read as 0 or 1 (Brier scores over the held-out steps).
+    let section = &markdown[markdown.find("## HostOutOfDiskSpace").unwrap()..];
+    let calibration = section
+        .lines()
+        .find(|l| l.starts_with("Calibration over"))
+        .unwrap();
+    let briers: Vec<f64> = calibration
+        .split("Brier score ")
+        .nth(1)
+        .unwrap()
+        .split(", ")
+        .map(|part| part.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let [harbinger, predict_linear, base_rate] = briers[..] else {
+        panic!("three Brier scores: {calibration}")
+    };
+    assert!(
+        harbinger < base_rate && harbinger < predict_linear,
+        "{calibration}"
+    );
+
     // On hosts it never saw, at least as good as the best predict_linear rule (chosen
     // with hindsight on those same hosts) on every measure judges read.
     let model: serde_json::Value = serde_json::from_slice(&written).unwrap();

@@ -113,18 +113,19 @@ impl TargetScorer {
     /// cross it: below [`Passage::memory`] of the way there (a log rotated, a scratch
     /// disk emptied: until it passes that level again, it has shown it turns back).
     pub fn passage(&self, passage: &Passage, row: &[f64]) -> f64 {
-        let Some(k) = self.passage_window(passage, row) else {
+        let Some((_, raw)) = self.uncalibrated_passage(passage, row) else {
             return f64::NAN;
         };
         if (0.0..passage.memory).contains(&self.inputs.closest(row)) {
             return 0.0;
         }
-        calibrated(passage, self.inputs.passage(row, k, passage.z))
+        calibrated(passage, raw)
     }
 
-    /// The window the first-passage probability uses for `row`: the model's, or the
-    /// longest shorter one with enough history; None when none has.
-    fn passage_window(&self, passage: &Passage, row: &[f64]) -> Option<usize> {
+    /// The window the first-passage probability uses for `row` (the model's, or the
+    /// longest shorter one with enough history) and its probability before calibration;
+    /// None when no window has enough history.
+    fn uncalibrated_passage(&self, passage: &Passage, row: &[f64]) -> Option<(usize, f64)> {
         let chosen = self
             .inputs
             .windows()
@@ -132,7 +133,8 @@ impl TargetScorer {
             .unwrap_or(0);
         (0..=chosen)
             .rev()
-            .find(|&k| !self.inputs.passage(row, k, passage.z).is_nan())
+            .map(|k| (k, self.inputs.passage(row, k, passage.z)))
+            .find(|(_, p)| !p.is_nan())
     }
 
     /// What the row's probability rests on, largest effect first, at most `most`: the
@@ -153,8 +155,8 @@ impl TargetScorer {
                     effect,
                 })
                 .collect(),
-            _ => match self.passage_window(&model.passage, row) {
-                Some(k) => self
+            _ => match self.uncalibrated_passage(&model.passage, row) {
+                Some((k, _)) => self
                     .inputs
                     .passage_evidence(row, k, model.passage.z, |p| calibrated(&model.passage, p))
                     .into(),

@@ -150,30 +150,13 @@ pub fn assess(
         predict_linear_hold_seconds: hold.as_secs_f64(),
         gains,
         pr_curve: pr_curve(data, probabilities),
-        reliability: reliability(forecasts(data, probabilities)),
-        predict_linear_reliability: reliability(forecasts(
-            data,
-            &as_probabilities(&crossings[chosen]),
-        )),
+        reliability: reliability(data.forecasts(probabilities)),
+        predict_linear_reliability: reliability(
+            data.forecasts(&as_probabilities(&crossings[chosen])),
+        ),
         timelines: timelines(data, probabilities, tickets, &baseline_tickets),
     };
     (held_out, report)
-}
-
-/// Every example step's (probability, label): the steps where the rule was not active
-/// and the probability is known.
-fn forecasts(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, bool)> {
-    let mut scored = Vec::new();
-    for (i, probabilities) in probabilities.iter().enumerate() {
-        for (step, &p) in probabilities.iter().enumerate() {
-            if let Some(label) = data.label(i, step)
-                && !p.is_nan()
-            {
-                scored.push((p, label));
-            }
-        }
-    }
-    scored
 }
 
 /// A yes/no rule read as a forecast: 1 where it holds, 0 elsewhere.
@@ -186,7 +169,7 @@ fn as_probabilities(holds: &[Vec<bool>]) -> Vec<Vec<f64>> {
 
 /// Step-level precision and recall of `probability ≥ level`, at levels 0.05 … 0.95.
 fn pr_curve(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<(f64, f64, f64)> {
-    let scored = forecasts(data, probabilities);
+    let scored = data.forecasts(probabilities);
     let positives = scored.iter().filter(|s| s.1).count();
     if positives == 0 {
         return Vec::new();

@@ -58,7 +58,6 @@ pub struct TargetData<'a> {
     pub scorer: &'a TargetScorer,
     pub trajectories: &'a [Trajectory],
     pub history: &'a AlertHistory,
-    pub horizon_ms: i64,
     pub step_ms: i64,
     /// The close and cooldown steps every policy uses.
     pub lifecycle: Policy,
@@ -91,7 +90,6 @@ impl<'a> TargetData<'a> {
             scorer,
             trajectories,
             history,
-            horizon_ms: scorer.target.horizon.as_millis() as i64,
             step_ms: step.as_millis() as i64,
             lifecycle: Policy::lifecycle(step),
             false_ticket_budget: None,
@@ -106,13 +104,17 @@ impl TargetData<'_> {
     }
 
     pub fn horizon_s(&self) -> f64 {
-        self.horizon_ms as f64 / 1e3
+        self.scorer.target.horizon.as_secs_f64()
+    }
+
+    fn horizon_ms(&self) -> i64 {
+        self.scorer.target.horizon.as_millis() as i64
     }
 
     /// How tickets are judged: the horizon and the rule's `for`.
     pub fn judge(&self) -> Judge {
         Judge {
-            horizon_ms: self.horizon_ms,
+            horizon_ms: self.horizon_ms(),
             hold_ms: self.scorer.target.hold.as_millis() as i64,
         }
     }
@@ -129,8 +131,25 @@ impl TargetData<'_> {
         (self.alert_state(i, step) == AlertState::Inactive).then(|| {
             let t_ms = trajectory.times_ms[step];
             self.history
-                .fires_within(self.alert(), &trajectory.entity, t_ms, self.horizon_ms)
+                .fires_within(self.alert(), &trajectory.entity, t_ms, self.horizon_ms())
         })
+    }
+
+    /// Every example step's (probability, label), given the probability of each step of
+    /// each trajectory (`probabilities[i]` for trajectory `i`, empty for one left out):
+    /// the steps where the rule was not active and the probability is known.
+    pub fn forecasts(&self, probabilities: &[Vec<f64>]) -> Vec<(f64, bool)> {
+        let mut scored = Vec::new();
+        for (i, probabilities) in probabilities.iter().enumerate() {
+            for (step, &p) in probabilities.iter().enumerate() {
+                if let Some(label) = self.label(i, step)
+                    && !p.is_nan()
+                {
+                    scored.push((p, label));
+                }
+            }
+        }
+        scored
     }
 
     pub fn onsets_of(&self, trajectory: &Trajectory) -> usize {
@@ -376,8 +395,7 @@ fn choose_passage(data: &TargetData, train: &[usize], model: &mut TargetModel) -
                 memory: Passage::DEFAULT_MEMORY,
                 calibration: None,
             };
-            passage.calibration =
-                calibrate(data, train, &passage_probabilities(data, train, &passage));
+            passage.calibration = calibrate(data, &passage_probabilities(data, train, &passage));
             let probabilities = passage_probabilities(data, train, &passage);
             let (policy, key) = choose_policy(data, train, &probabilities);
             if best.as_ref().is_none_or(|b| key > b.2) {
@@ -411,24 +429,11 @@ fn passage_probabilities(data: &TargetData, train: &[usize], passage: &Passage) 
     probabilities
 }
 
-/// Platt scaling of `probabilities` to the labels of the examples of `train` (steps
-/// where the rule was not active): the chance of reaching the threshold becomes that of
-/// the alert firing within the horizon. None without both labels.
-fn calibrate(
-    data: &TargetData,
-    train: &[usize],
-    probabilities: &[Vec<f64>],
-) -> Option<Calibration> {
-    let (scores, labels): (Vec<f64>, Vec<bool>) = train
-        .iter()
-        .flat_map(|&i| {
-            probabilities[i]
-                .iter()
-                .enumerate()
-                .filter_map(move |(step, &p)| Some((p, data.label(i, step)?)))
-        })
-        .filter(|(p, _)| !p.is_nan())
-        .unzip();
+/// Platt scaling of `probabilities` (those of the training trajectories) to the labels
+/// of their examples: the chance of reaching the threshold becomes that of the alert
+/// firing within the horizon. None without both labels.
+fn calibrate(data: &TargetData, probabilities: &[Vec<f64>]) -> Option<Calibration> {
+    let (scores, labels): (Vec<f64>, Vec<bool>) = data.forecasts(probabilities).into_iter().unzip();
     let positives = labels.iter().filter(|&&l| l).count();
     (positives > 0 && positives < labels.len()).then(|| Calibration::fit(&scores, &labels))
 }

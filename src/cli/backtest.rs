@@ -65,14 +65,14 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         args.horizon.is_none_or(|h| !h.is_zero()),
         "--horizon must be greater than 0"
     );
-    let dataset = dataset::read_files(&args.input.data)?;
+    let dataset = args.input.exports.read()?;
     let step_ms = pipeline.step.as_millis() as i64;
     let Some(steps) = Steps::over(&dataset, step_ms, None, None) else {
         anyhow::bail!("the data holds no samples");
     };
     let bar = ProgressBar::new(steps.count() as u64).with_message("replaying");
     let trajectories = collect(&pipeline, &dataset, steps, || bar.inc(1))
-        .with_context(|| format!("replaying {:?}", args.input.data))?;
+        .with_context(|| format!("replaying {:?}", args.input.exports.data))?;
     bar.finish_and_clear();
     let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
 
@@ -90,7 +90,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         "ticket",
     ])?;
     let mut report = Report {
-        title: format!("Backtest over {:?}", args.input.data),
+        title: format!("Backtest over {:?}", args.input.exports.data),
         notes: args
             .model
             .iter()

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use harbinger::dataset;
 use harbinger::pipeline::{Pipeline, SignalEngine};
 use harbinger::promql::{Steps, replay};
 
@@ -36,7 +35,7 @@ pub struct FeaturesArgs {
 
 pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
     let pipeline = Pipeline::load(&args.input.pipeline)?;
-    let data = dataset::read_files(&args.input.data)?;
+    let data = args.input.exports.read()?;
     let step_ms = pipeline.step.as_millis() as i64;
     let Some(steps) = Steps::over(&data, step_ms, args.start, args.end) else {
         anyhow::bail!("the data holds no samples");
@@ -87,7 +86,7 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
             written
         },
     )
-    .with_context(|| format!("computing features over {:?}", args.input.data))?;
+    .with_context(|| format!("computing features over {:?}", args.input.exports.data))?;
     table
         .finish()
         .with_context(|| format!("writing {}", args.out.display()))?;

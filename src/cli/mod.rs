@@ -3,8 +3,10 @@
 mod backtest;
 mod check;
 mod export;
+mod exports;
 mod feature_table;
 mod features;
+mod nab;
 mod output;
 mod query;
 mod replay;
@@ -57,6 +59,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Send CSV exports as remote write to a receiver, in time order, paced or not.
     Replay(replay::ReplayArgs),
+    /// Score anomaly scores against the Numenta Anomaly Benchmark's labelled windows.
+    Nab(nab::NabArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -71,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Backtest(args) => backtest::run(args),
         Command::Export(args) => export::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Nab(args) => nab::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

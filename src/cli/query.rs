@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::exports::Exports;
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
@@ -23,9 +24,8 @@ use super::output::Output;
     label name found in the result; timestamp in unix seconds; values as Prometheus\n\
     prints them (NaN, +Inf, -Inf).")]
 pub struct QueryArgs {
-    /// CSV export(s) to read (long format or Grafana's series-joined-by-time; .gz ok).
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
+    #[command(flatten)]
+    exports: Exports,
     /// The PromQL expression.
     #[arg(long, value_name = "EXPR")]
     expr: String,
@@ -47,7 +47,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let plan = Plan::parse(&args.expr)?;
     let step_ms = args.step.as_millis() as i64;
     anyhow::ensure!(step_ms > 0, "--step must be greater than 0");
-    let dataset = dataset::read_files(&args.data)?;
+    let dataset = args.exports.read()?;
     let Some(steps) = Steps::over(&dataset, step_ms, args.start, args.end) else {
         anyhow::bail!("the data holds no samples");
     };

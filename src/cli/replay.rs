@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::exports::Exports;
 use anyhow::Context;
 use harbinger::config::duration;
-use harbinger::dataset;
 use harbinger::ingest::Protocol;
 use harbinger::sender::{self, Client, Options, Pacing, RetryPolicy, Target};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,9 +35,8 @@ use indicatif::{ProgressBar, ProgressStyle};
     sharded by index over N connections, one request in flight on each, as Prometheus\n\
     shards them, so a series' requests never overtake one another.")]
 pub struct ReplayArgs {
-    /// CSV export(s) to send (long format or Grafana's series-joined-by-time; .gz ok).
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
+    #[command(flatten)]
+    exports: Exports,
     /// The receiver's remote-write endpoint.
     #[arg(long, value_name = "URL")]
     url: reqwest::Url,
@@ -118,7 +117,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let dataset = dataset::read_files(&args.data)?;
+    let dataset = args.exports.read()?;
     let total = dataset.sample_count() as u64;
     anyhow::ensure!(total > 0, "the data holds no samples");
 

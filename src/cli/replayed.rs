@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use super::exports::Exports;
+
 #[derive(clap::Args)]
 pub struct Replayed {
     /// The pipeline definition (signals, targets, entity labels, step, feature windows).
@@ -12,7 +14,6 @@ pub struct Replayed {
         default_value = "pipelines/node-exporter.yml"
     )]
     pub pipeline: PathBuf,
-    /// CSV export(s) to replay (long format or Grafana's series-joined-by-time; .gz ok).
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
-    pub data: Vec<PathBuf>,
+    #[command(flatten)]
+    pub exports: Exports,
 }

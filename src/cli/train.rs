@@ -77,9 +77,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let pipeline = Pipeline::load(&args.input.pipeline)?;
-    let dataset = dataset::read_files(&args.input.data)?;
+    let dataset = args.input.exports.read()?;
     let read_at = started.elapsed();
-    let summary = DataSummary::of(&dataset, &args.input.data);
+    let summary = DataSummary::of(&dataset, &args.input.exports.data);
     let options = Options {
         horizon: args.horizon,
         seed: args.seed,
@@ -112,7 +112,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             }
         },
     )
-    .with_context(|| format!("training over {:?}", args.input.data))?;
+    .with_context(|| format!("training over {:?}", args.input.exports.data))?;
     bar.finish_and_clear();
     trained
         .model

@@ -3,8 +3,8 @@
 //! In: label sets (interned once each, so that a series read from two files is one
 //! series) and samples tagged with the file and line they came from. Out: the `Dataset`,
 //! series sorted by labels, each series' samples sorted by time; a timestamp seen twice
-//! with the same value is kept once, with different values it is an error naming both
-//! places.
+//! with the same value is kept once; with different values, [`Duplicates`] says which is
+//! kept, or that it is an error naming both places.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::error::{At, Conflict, DatasetError, Problem};
 use super::selector::{Labels, format_series};
 use super::time::format_seconds;
-use super::{Dataset, Sample, SeriesData};
+use super::{Dataset, Duplicates, Loaded, ResolvedDuplicates, Sample, SeriesData};
 
 /// Identifies an interned series while reading.
 pub type SeriesIndex = u32;
@@ -55,8 +55,9 @@ impl Builder {
         self.series[series as usize].1.push(sample);
     }
 
-    pub fn finish(self) -> Result<Dataset, DatasetError> {
+    pub fn finish(self, duplicates: Duplicates) -> Result<Loaded, DatasetError> {
         let mut series = Vec::with_capacity(self.series.len());
+        let mut dropped = vec![0usize; self.paths.len()];
         for (labels, mut located) in self.series {
             // Stable, so that among equal timestamps the first one read comes first.
             located.sort_by_key(|sample| sample.timestamp_ms);
@@ -67,7 +68,20 @@ impl Builder {
                     if same_value(first.value, sample.value) {
                         continue;
                     }
-                    return Err(conflict(&self.paths, &labels, first, sample));
+                    match duplicates {
+                        Duplicates::Error => {
+                            return Err(conflict(&self.paths, &labels, first, sample));
+                        }
+                        Duplicates::First => {}
+                        Duplicates::Last => {
+                            if let Some(latest) = samples.last_mut() {
+                                latest.value = sample.value;
+                            }
+                            kept = Some(sample);
+                        }
+                    }
+                    dropped[sample.file as usize] += 1;
+                    continue;
                 }
                 samples.push(Sample {
                     timestamp_ms: sample.timestamp_ms,
@@ -78,7 +92,17 @@ impl Builder {
             series.push(SeriesData { labels, samples });
         }
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(Dataset { series })
+        let resolved = self
+            .paths
+            .into_iter()
+            .zip(dropped)
+            .filter(|&(_, samples)| samples > 0)
+            .map(|(path, samples)| ResolvedDuplicates { path, samples })
+            .collect();
+        Ok(Loaded {
+            dataset: Dataset { series },
+            resolved,
+        })
     }
 }
 

@@ -10,7 +10,9 @@
 //!
 //! Out: a [`Dataset`], every series with its label set and its samples in time order.
 //! Files are merged: the same label set in two files is one series, and a sample present
-//! in both is kept once. Any problem is a [`DatasetError`] naming the file, the line and
+//! in both is kept once. A series with two different values at one timestamp (a
+//! daylight-saving hour folded by the source system, for one) keeps the one
+//! [`Duplicates`] says, and [`Loaded::resolved`] counts them per file. Any problem is a [`DatasetError`] naming the file, the line and
 //! the column. Nothing here knows about models or the pipeline; it owns only the parsing.
 
 mod builder;
@@ -95,21 +97,51 @@ impl SeriesData {
     }
 }
 
-/// Reads one CSV file.
+/// Which of two different values of a series at one timestamp is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Duplicates {
+    /// Refuse the file, naming both lines.
+    Error,
+    /// Keep the value read first.
+    First,
+    /// Keep the value read last (a later file, or a later line of one file).
+    #[default]
+    Last,
+}
+
+/// A dataset and the duplicates resolved while reading it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub dataset: Dataset,
+    /// Per file that had any: how many of its samples repeated a timestamp of their
+    /// series with another value (and lost to, or replaced, the other).
+    pub resolved: Vec<ResolvedDuplicates>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedDuplicates {
+    pub path: std::path::PathBuf,
+    pub samples: usize,
+}
+
+/// Reads one CSV file, refusing two values at one timestamp.
 pub fn read(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
-    read_files(&[path])
+    read_files(&[path], Duplicates::Error).map(|loaded| loaded.dataset)
 }
 
 /// Reads several CSV files into one dataset; a label set found in several files is one
 /// series.
-pub fn read_files(paths: &[impl AsRef<Path>]) -> Result<Dataset, DatasetError> {
+pub fn read_files(
+    paths: &[impl AsRef<Path>],
+    duplicates: Duplicates,
+) -> Result<Loaded, DatasetError> {
     let mut builder = Builder::default();
     for path in paths {
         let path = path.as_ref();
         let file_id = builder.add_file(path.to_owned());
         read_file(path, file_id, &mut builder)?;
     }
-    builder.finish()
+    builder.finish(duplicates)
 }
 
 fn read_file(path: &Path, file_id: u32, builder: &mut Builder) -> Result<(), DatasetError> {

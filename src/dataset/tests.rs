@@ -320,7 +320,7 @@ fn files_are_merged_by_label_set_and_shared_samples_kept_once() {
         gzip(b"Time,up{job=\"x\"},down\n2,1,\n1970-01-01 00:00:03,0,5\n"),
     );
     assert_same(
-        &read_files(&[a, b]).unwrap(),
+        &read_files(&[a, b], Duplicates::Error).unwrap().dataset,
         &[
             series(&[("__name__", "down")], &[(3_000, 5.0)]),
             series(
@@ -329,7 +329,9 @@ fn files_are_merged_by_label_set_and_shared_samples_kept_once() {
             ),
         ],
     );
-    assert_eq!(read_files(&[] as &[&Path]).unwrap(), Dataset::default());
+    let nothing = read_files(&[] as &[&Path], Duplicates::Error).unwrap();
+    assert_eq!(nothing.dataset, Dataset::default());
+    assert!(nothing.resolved.is_empty());
 }
 
 #[test]
@@ -519,10 +521,54 @@ fn a_sample_in_two_files_with_different_values_names_both_files() {
     let files = Files::new();
     let a = files.write("a.csv", "name,timestamp,value\nup,1,1\n");
     let b = files.write("b.csv", "Time,up\n2,5\n1,0\n");
-    let error = files.message(read_files(&[a, b]).unwrap_err());
+    let error = files.message(read_files(&[a, b], Duplicates::Error).unwrap_err());
     assert_eq!(
         error,
         "b.csv: line 3: up has two values at 1: 1 on a.csv line 2 and 0 on this line"
+    );
+}
+
+/// Two values at one timestamp, within a file (lines 2 and 4) and across files: `first`
+/// and `last` keep one each and count, per file, the samples that repeated a timestamp;
+/// a repeat with the same value is no conflict and is not counted.
+#[test]
+fn duplicates_keep_the_first_or_the_last_value_and_are_counted_per_file() {
+    let files = Files::new();
+    let a = files.write(
+        "a.csv",
+        "name,timestamp,value\nup,1,1\nup,2,2\nup,1,3\nup,2,2\n",
+    );
+    let b = files.write("b.csv", "name,timestamp,value\nup,2,7\nup,3,4\n");
+    let up = |values: &[(i64, f64)]| vec![series(&[("__name__", "up")], values)];
+    for (duplicates, expected, counts) in [
+        (
+            Duplicates::First,
+            up(&[(1_000, 1.0), (2_000, 2.0), (3_000, 4.0)]),
+            [1, 1],
+        ),
+        (
+            Duplicates::Last,
+            up(&[(1_000, 3.0), (2_000, 7.0), (3_000, 4.0)]),
+            [1, 1],
+        ),
+    ] {
+        let loaded = read_files(&[&a, &b], duplicates).unwrap();
+        assert_same(&loaded.dataset, &expected);
+        let resolved: Vec<(PathBuf, usize)> = loaded
+            .resolved
+            .into_iter()
+            .map(|r| (r.path, r.samples))
+            .collect();
+        assert_eq!(
+            resolved,
+            vec![(a.clone(), counts[0]), (b.clone(), counts[1])],
+            "{duplicates:?}"
+        );
+    }
+    let error = files.message(read_files(&[&a, &b], Duplicates::Error).unwrap_err());
+    assert_eq!(
+        error,
+        "a.csv: line 4: up has two values at 1: 1 on line 2 and 3 on this line"
     );
 }
 
@@ -580,8 +626,9 @@ fn nab_dev_files_have_the_row_counts_of_windows_json() {
 }
 
 /// Two NAB sources repeat timestamps. One repeats a single timestamp 12 times with the
-/// same value: read as one sample. The other goes back an hour and gives 12 timestamps a
-/// second, different value: refused, as any conflicting duplicate is.
+/// same value: read as one sample. The other goes back an hour (a daylight-saving hour
+/// folded) and gives 12 timestamps a second, different value: refused when asked, and by
+/// default read with the later value of each, the 12 counted.
 #[test]
 fn nab_dev_files_with_repeated_timestamps() {
     let disk = read(format!("{NAB_DEV}/ec2_disk_write_bytes_1ef3de.csv.gz")).unwrap();
@@ -596,5 +643,12 @@ fn nab_dev_files_with_repeated_timestamps() {
              instance=\"{name}\", job=\"nab\"}} has two values at 1389060000: 94.42340604 \
              on line 10139 and 94.13972336 on this line"
         )
+    );
+    let path = PathBuf::from(format!("{NAB_DEV}/{name}.csv.gz"));
+    let loaded = read_files(&[&path], Duplicates::default()).unwrap();
+    assert_eq!(loaded.dataset.series[0].samples.len(), 22695 - 12);
+    assert_eq!(
+        loaded.resolved,
+        vec![ResolvedDuplicates { path, samples: 12 }]
     );
 }

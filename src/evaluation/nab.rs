@@ -34,7 +34,7 @@
 //!   counts; a window with none costs `fn`.
 //! - **False positives**: a detection outside every window, `d` rows after the last row of
 //!   the previous window (of `w` rows), costs `fp × S(d/(w − 1))`: barely anything right
-//!   after a window, close to `fp` from `w` rows on, exactly `fp` from `3(w − 1)` rows on
+//!   after a window, close to `fp` from `w` rows on, exactly `fp` past `3(w − 1)` rows
 //!   and before the first window. True negatives are worth nothing (`tnWeight` is unused,
 //!   as in NAB).
 //! - **Threshold**: the sweep ranks every scored row of the corpus by its score and, for
@@ -189,10 +189,11 @@ pub struct ProfileScore {
     pub files: Vec<FileScore>,
 }
 
-/// NAB's scaled sigmoid of a relative position: `2 sigmoid(−5x) − 1`, and −1 from 3 on
-/// (`nab/sweeper.py`). −1 is a window's first row (0.98661), 0 just past its last.
+/// NAB's scaled sigmoid of a relative position: `2 sigmoid(−5x) − 1`, and −1 past 3
+/// (`nab/sweeper.py`: `> 3.0`; at exactly 3 it is −0.9999994). −1 is a window's first row
+/// (0.98661), 0 just past its last.
 pub fn scaled_sigmoid(position: f64) -> f64 {
-    if position >= 3.0 {
+    if position > 3.0 {
         -1.0
     } else {
         2.0 / (1.0 + (5.0 * position).exp()) - 1.0
@@ -391,9 +392,9 @@ impl File {
                     sigmoid: scaled_sigmoid(-((last - i + 1) as f64) / (last - first + 1) as f64),
                 },
                 _ => {
-                    // NAB's "no window yet" is the position 3: the full cost.
+                    // NAB's "no window yet" is the full cost, −1.
                     let position = match next.checked_sub(1).map(|p| spans[p]) {
-                        None => 3.0,
+                        None => f64::INFINITY,
                         Some((first, last)) => (i - last) as f64 / (last - first) as f64,
                     };
                     Place::Outside {

@@ -41,13 +41,13 @@
 //!   increments the window holds (or 3): too little history is unknown, not flat. A
 //!   one-off step does not move the drift; see `increments` for why, and
 //!   `model::passage` for what they feed.
-//! - `anomaly_score`: robust z-score of the current value against the anomaly window
-//!   (which includes it), divided by 3 so that 1 is the edge of normal, as vmanomaly's
-//!   `anomaly_score` (above 1: anomalous): `|v − median| / (1.4826 × MAD) / 3`. When more
-//!   than half the window is one value the MAD is 0 and the spread is `1.2533 × mean
-//!   |v − median|` instead (the usual modified z-score fallback), so the score is finite
-//!   for any finite input. 0 when the value is the median (a constant series, a single
-//!   value); NaN when the current step is a gap.
+//! - `anomaly_score`: how unusual the value is against the signal's own history, on a
+//!   scale that means the same for every series: 1 is a tail probability of about 0.3 %
+//!   (above 1: anomalous, as vmanomaly's `anomaly_score`). A streaming detector (see
+//!   [`anomaly`]): the residual of a level or seasonal forecast over its running size,
+//!   ranked against a week (`anomaly_memory`) of such residuals; after a score of 1 the
+//!   next 100 values read 0. 0 for a constant series and for the first values (nothing
+//!   to be unusual against yet); NaN when the current step is a gap.
 //! - for each threshold, named after its target:
 //!   - `eta_seconds:<target>`: time until the signal's trend crosses the threshold. 0 when
 //!     the level is already beyond it. Otherwise each window holding at least half its
@@ -87,12 +87,14 @@
 //! near `f64::MAX` (a change, a deviation from the median) overflows to ±Inf, as IEEE
 //! arithmetic says. A constant series gives slope, stddev, MAD, change and anomaly score
 //! of exactly 0 and an ETA of NaN (unless already beyond). One value gives stddev 0,
-//! slope NaN, anomaly score 0.
+//! slope NaN, anomaly score 0. The anomaly score stays finite and at least 0 for any
+//! finite input.
 //!
 //! # Cost
 //!
 //! Per update O(windows + thresholds + half-lives), plus two binary searches, a shift
-//! and a galloping selection over the anomaly window's order; per write O(windows ×
+//! and a galloping selection over the anomaly window's order, and the anomaly detector
+//! (about 150 ns); per write O(windows ×
 //! thresholds) plus, per window, linear-time selections over its increments (the
 //! trimmed mean and the MAD of `drift_<w>` and `volatility_<w>`: most of a write's
 //! time, about 5 µs for the default set). Slopes and standard deviations come from
@@ -101,10 +103,12 @@
 //! allocates once a thread's scratch buffer for increments has grown to the longest
 //! window): a ring of `f64` one
 //! step longer than the longest window, two-byte ring positions for the order and the
-//! deques, and a few words per window. For the default set (5m, 15m, 1h at 15 s) that is
-//! about 3.3 KiB per signal, of which the ring is 1.9 KiB: exact windowed features need
+//! deques, a few words per window, and the anomaly detector's 888 bytes (288 two-byte
+//! season offsets and 48 tail counts). For the default set (5m, 15m, 1h at 15 s) that is
+//! about 4.2 KiB per signal, of which the ring is 1.9 KiB: exact windowed features need
 //! every value of the longest window.
 
+pub mod anomaly;
 mod extremes;
 mod increments;
 mod order;
@@ -123,8 +127,8 @@ mod properties;
 mod tests;
 
 pub use spec::{
-    DEFAULT_WARNING_FRACTION, FeatureParams, FeatureSpec, FeatureSpecError, MAX_WINDOW_STEPS,
-    SpecProblem, Threshold,
+    DEFAULT_ANOMALY_MEMORY, DEFAULT_WARNING_FRACTION, FeatureParams, FeatureSpec, FeatureSpecError,
+    MAX_WINDOW_STEPS, SpecProblem, Threshold,
 };
 
 use state::State;
@@ -174,5 +178,6 @@ impl SignalFeatures {
             + state.order.heap_bytes()
             + std::mem::size_of_val(&*state.beyond_warning)
             + std::mem::size_of_val(&*state.ewma)
+            + state.anomaly.heap_bytes()
     }
 }

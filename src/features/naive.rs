@@ -100,7 +100,9 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     out.extend(increments.iter().map(|i| i.0 / step_s));
     out.extend(increments.iter().map(|i| i.1 / step_s));
     out.extend(increments.iter().map(|i| i.2 / step_s.sqrt()));
-    out.push(anomaly_score(values[now], &sorted, median, mad));
+    // The anomaly score is a streaming detector's (`anomaly`, tested there): here only
+    // whether the step has one.
+    out.push(if values[now].is_nan() { f64::NAN } else { 0.0 });
     for threshold in &params.thresholds {
         let (eta, stderr) = eta(history, &windows, &window_steps, threshold);
         out.push(eta * step_s);
@@ -256,23 +258,6 @@ fn mad(sorted: &[f64], median_value: f64) -> f64 {
     let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - median_value).abs()).collect();
     deviations.sort_by(f64::total_cmp);
     median(&deviations)
-}
-
-fn anomaly_score(now: f64, sorted: &[f64], median: f64, mad: f64) -> f64 {
-    if now.is_nan() {
-        return f64::NAN;
-    }
-    let distance = (now - median).abs();
-    if distance == 0.0 {
-        return 0.0;
-    }
-    let sigma = if mad > 0.0 {
-        1.4826 * mad
-    } else {
-        let mean = sorted.iter().map(|v| (v - median).abs()).sum::<f64>() / sorted.len() as f64;
-        1.253_314 * mean
-    };
-    distance / sigma / 3.0
 }
 
 /// Per window: None without enough points, a flat window or a line moving away;

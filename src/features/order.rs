@@ -141,10 +141,10 @@ impl Order {
         }
     }
 
-    /// (median, MAD): the median is the middle value or the midpoint of the two middle
-    /// values; the MAD the median of `|v − median|`. NaN when empty.
-    pub fn median_and_mad(&self) -> (f64, f64) {
-        (self.median, self.mad)
+    /// The median of `|v − median|`, the median being the middle value or the midpoint of
+    /// the two middle values. NaN when empty.
+    pub fn mad(&self) -> f64 {
+        self.mad
     }
 
     fn refresh(&mut self, ring: &[f64]) {
@@ -167,16 +167,6 @@ impl Order {
         self.median = median;
         self.mad = if n % 2 == 1 { kth } else { midpoint(kth, next) };
         self.split_hint = taken;
-    }
-
-    /// The mean of `|v − median|` over the window; NaN when empty.
-    pub fn mean_absolute_deviation(&self, ring: &[f64], median: f64) -> f64 {
-        let sum: f64 = self
-            .slots
-            .iter()
-            .map(|&p| (ring[usize::from(p)] - median).abs())
-            .sum();
-        sum / self.slots.len() as f64
     }
 
     pub fn heap_bytes(&self) -> usize {

@@ -13,7 +13,8 @@
 //!   whose trend over its length is below 1e-4 of its range, whose direction decides
 //!   whether it is a candidate, or two windows' errors within 1e-6 of each other);
 //! - 1e-9 relative to the feature plus the largest input magnitude: EWMA;
-//! - 1e-9 relative: anomaly score.
+//! - the anomaly score, a streaming detector with its own tests (`anomaly`): finite and
+//!   at least 0 exactly at the steps that have a finite value, NaN at the others.
 
 use std::time::Duration;
 
@@ -90,6 +91,7 @@ fn small_params(shared: bool, offset: f64) -> FeatureParams {
         },
         half_lives: vec![s(2), s(7)],
         anomaly_window: s(6),
+        anomaly_memory: super::DEFAULT_ANOMALY_MEMORY,
         thresholds: vec![
             threshold("Up", Comparison::Above, false, offset + 5.0),
             threshold("Down", Comparison::Below, true, offset - 3.0),
@@ -235,7 +237,10 @@ fn compare(
             // Means of increments, summed in another order than the naive sort's.
             1e-9 * (w.abs() + magnitude * (1.0 + 1.0 / step_s))
         } else if name == "anomaly_score" {
-            1e-9 * w.abs()
+            if g.is_nan() != w.is_nan() || g < 0.0 || g.is_infinite() {
+                return Err(format!("anomaly_score: got {g:e} where naive has {w:e}"));
+            }
+            continue;
         } else if name.starts_with("eta_stderr") {
             // The error comes from the residual sum of squares, which loses digits in
             // proportion to the values' magnitude (a walk of a few units at -1e6).

@@ -4,18 +4,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::anomaly::Season;
 use crate::config::duration;
 use crate::rules::{Comparison, Target};
 
 /// Ring positions are stored as `u16`, so no window may span more steps than this.
 pub const MAX_WINDOW_STEPS: u64 = u16::MAX as u64 - 1;
 
+/// A week: a daily cycle is seen seven times, a weekly event once.
+pub const DEFAULT_ANOMALY_MEMORY: Duration = Duration::from_secs(7 * 86_400);
+
 /// The warning fraction `Threshold::from_target` uses.
 pub const DEFAULT_WARNING_FRACTION: f64 = 0.8;
 
 /// Feature parameters as written, before they are checked. `Default` gives the set of the
 /// default pipeline without thresholds: windows 5m, 15m and 1h at a 15 s step, EWMA
-/// half-lives 1m and 10m, a 1h anomaly window.
+/// half-lives 1m and 10m, a 1h anomaly window, a week's anomaly memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureParams {
     /// The evaluation step: the engine expects one update per step.
@@ -25,9 +29,13 @@ pub struct FeatureParams {
     pub windows: Vec<Duration>,
     /// EWMA half-lives: a value's weight halves with every half-life that passes.
     pub half_lives: Vec<Duration>,
-    /// History for the median, the MAD, the anomaly score and the fractions of time
-    /// beyond a warning level; a multiple of the step.
+    /// History for the median, the MAD and the fractions of time beyond a warning level;
+    /// a multiple of the step.
     pub anomaly_window: Duration,
+    /// How long a history the anomaly score judges a value against: the weight of a past
+    /// residual in its tail decays by `1/e` over this much time's worth of values (see
+    /// `features::anomaly`). At least one step.
+    pub anomaly_memory: Duration,
     /// One per target whose signal this is.
     pub thresholds: Vec<Threshold>,
 }
@@ -40,6 +48,7 @@ impl Default for FeatureParams {
             windows: vec![minutes(5), minutes(15), minutes(60)],
             half_lives: vec![minutes(1), minutes(10)],
             anomaly_window: minutes(60),
+            anomaly_memory: DEFAULT_ANOMALY_MEMORY,
             thresholds: Vec::new(),
         }
     }
@@ -128,6 +137,8 @@ pub enum SpecProblem {
     },
     #[error("{field}: {value:?} is listed twice")]
     Duplicate { field: String, value: Duration },
+    #[error("anomaly_memory: {0:?} is shorter than one step")]
+    AnomalyMemory(Duration),
     #[error("half_lives[{index}]: must be greater than 0")]
     HalfLife { index: usize },
     #[error("thresholds[{index}]: the name is empty")]
@@ -176,6 +187,9 @@ pub(super) struct Checked {
     pub half_life_steps: Vec<f64>,
     /// Per threshold: its warning level.
     pub warning_levels: Vec<f64>,
+    /// The anomaly score's season buckets, and its memory in values.
+    pub season: Season,
+    pub anomaly_memory_values: f64,
     pub names: Vec<String>,
 }
 
@@ -247,6 +261,9 @@ impl FeatureSpec {
         if params.windows.is_empty() {
             problems.push(SpecProblem::NoWindow);
         }
+        if params.anomaly_memory < step {
+            problems.push(SpecProblem::AnomalyMemory(params.anomaly_memory));
+        }
         for (field, list) in [
             ("windows", &params.windows),
             ("half_lives", &params.half_lives),
@@ -315,6 +332,8 @@ impl FeatureSpec {
                 .iter()
                 .map(Threshold::warning_level)
                 .collect(),
+            season: Season::for_step(step_ms),
+            anomaly_memory_values: params.anomaly_memory.as_secs_f64() / step_seconds,
             window_steps,
             longest_first,
             anomaly_steps,

@@ -1,5 +1,6 @@
 //! The incremental state of one signal, and what one step does to it.
 
+use super::anomaly::Detector;
 use super::extremes::Extremes;
 use super::order::Order;
 use super::spec::Checked;
@@ -25,6 +26,9 @@ pub(super) struct State {
     pub beyond_warning: Box<[u32]>,
     /// Per half-life: the EWMA; NaN before the first finite value.
     pub ewma: Box<[f64]>,
+    pub anomaly: Detector,
+    /// The anomaly score of the latest step, NaN when it had no finite value.
+    pub anomaly_score: f64,
     /// Step and value of the latest finite value.
     pub last_finite: Option<(i64, f64)>,
     /// First step of the current run of non-decreasing finite values.
@@ -105,6 +109,8 @@ impl State {
             order: Order::new(spec.anomaly_steps),
             beyond_warning: vec![0; spec.params.thresholds.len()].into_boxed_slice(),
             ewma: vec![f64::NAN; spec.decay_per_step.len()].into_boxed_slice(),
+            anomaly: Detector::new(spec.season, spec.anomaly_memory_values),
+            anomaly_score: f64::NAN,
             last_finite: None,
             run_start: 0,
             last_gap: -1,
@@ -190,8 +196,13 @@ impl State {
 
         if present {
             self.follow(spec, step, v);
+            let t_ms = self
+                .origin_ms
+                .saturating_add(step.saturating_mul(spec.step_ms));
+            self.anomaly_score = self.anomaly.observe(&spec.season, t_ms, v);
         } else {
             self.last_gap = step;
+            self.anomaly_score = f64::NAN;
         }
 
         if step >= self.next_recompute {

@@ -16,14 +16,6 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Scales a MAD to a standard deviation for normally distributed values.
-const MAD_TO_SIGMA: f64 = 1.4826;
-/// Scales a mean absolute deviation to a standard deviation (√(π/2)), for windows whose
-/// MAD is 0 (more than half their values equal).
-const MEAN_AD_TO_SIGMA: f64 = 1.253_314;
-/// Robust z-scores at which the anomaly score is 1: three robust standard deviations.
-const NORMAL_EDGE: f64 = 3.0;
-
 /// Where each family of columns starts (see `spec::names`).
 struct Columns {
     windows: usize,
@@ -87,9 +79,8 @@ impl State {
         for (h, &ewma) in self.ewma.iter().enumerate() {
             row[at.ewma(h)] = ewma;
         }
-        let (median, mad) = self.order.median_and_mad();
-        row[at.mad()] = mad;
-        row[at.anomaly()] = self.anomaly_score(ring, now, median, mad);
+        row[at.mad()] = self.order.mad();
+        row[at.anomaly()] = self.anomaly_score;
         for (i, (threshold, &count)) in thresholds.iter().zip(&self.beyond_warning).enumerate() {
             let column = at.threshold(i);
             if threshold.is_beyond(self.level) {
@@ -172,19 +163,5 @@ impl State {
             let column = at.threshold(i) + 1;
             row[column] = row[column].sqrt() * step_seconds;
         }
-    }
-
-    /// `|now − median| / (1.4826 × MAD) / 3`: 1 at three robust standard deviations.
-    fn anomaly_score(&self, ring: &[f64], now: f64, median: f64, mad: f64) -> f64 {
-        let distance = (now - median).abs();
-        if distance == 0.0 || distance.is_nan() {
-            return if now.is_nan() { f64::NAN } else { distance };
-        }
-        let mut sigma = MAD_TO_SIGMA * mad;
-        if sigma == 0.0 {
-            // Now is in the window and differs from the median: this is not 0.
-            sigma = MEAN_AD_TO_SIGMA * self.order.mean_absolute_deviation(ring, median);
-        }
-        distance / (sigma * NORMAL_EDGE)
     }
 }

@@ -46,6 +46,8 @@ struct FeaturesEntry {
     half_lives: Option<Vec<Duration>>,
     #[serde(default, deserialize_with = "optional_duration")]
     anomaly_window: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    anomaly_memory: Option<Duration>,
 }
 
 fn durations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Duration>>, D::Error> {
@@ -170,12 +172,14 @@ impl Pipeline {
             windows: None,
             half_lives: None,
             anomaly_window: None,
+            anomaly_memory: None,
         });
         let params = FeatureParams {
             step: file.step,
             windows: features.windows.unwrap_or(defaults.windows),
             half_lives: features.half_lives.unwrap_or(defaults.half_lives),
             anomaly_window: features.anomaly_window.unwrap_or(defaults.anomaly_window),
+            anomaly_memory: features.anomaly_memory.unwrap_or(defaults.anomaly_memory),
             thresholds: Vec::new(),
         };
         for (name, expr) in entries.chain(from_targets) {

@@ -252,12 +252,15 @@ fn nab_scoring_all_metrics() {
 
 #[test]
 fn scaled_sigmoid_matches_nab_docstring() {
-    // sweeper.py: −1 → 0.98661, −0.5 → 0.84828, 0 → 0, 1 → −0.98661, ≥ 3 → −1.
+    // sweeper.py: −1 → 0.98661, −0.5 → 0.84828, 0 → 0, 1 → −0.98661, > 3 → −1.
     assert_close(scaled_sigmoid(-1.0), 0.98661, 5e-6);
     assert_close(scaled_sigmoid(-0.5), 0.84828, 5e-6);
     assert_eq!(scaled_sigmoid(0.0), 0.0);
     assert_close(scaled_sigmoid(1.0), -0.98661, 5e-6);
-    assert_eq!(scaled_sigmoid(3.0), -1.0);
+    // Exactly 3 is still on the sigmoid (`if relativePositionInWindow > 3.0`).
+    assert_close(scaled_sigmoid(3.0), -(7.5f64.tanh()), 1e-12);
+    assert!(scaled_sigmoid(3.0) > -1.0);
+    assert_eq!(scaled_sigmoid(3.000_001), -1.0);
     assert_eq!(scaled_sigmoid(f64::INFINITY), -1.0);
     assert_close(scaled_sigmoid(2.999), -(7.4975f64.tanh()), 1e-12);
 }
@@ -308,7 +311,8 @@ fn a_window_in_probation_is_not_missed_but_counts_in_perfect() {
 }
 
 /// Two files; `a` has a window [4, 5] detected at 0.9, a FP at 0.95 three rows after it
-/// (S(3) = −1) and a FP at 0.5 before it; `b` has no window and a FP at 0.7.
+/// (S(3) = −tanh(7.5), just short of −1) and a FP at 0.5 before it; `b` has no window
+/// and a FP at 0.7.
 fn two_files() -> Vec<FileInput> {
     let mut a = file("a", 10, &[[4, 5]], &[]);
     a.scores[4] = 0.9;
@@ -322,17 +326,18 @@ fn two_files() -> Vec<FileInput> {
 #[test]
 fn the_sweep_picks_the_best_threshold_over_the_corpus() {
     let corpus = Corpus::with_probation(two_files(), 0.0).unwrap();
-    // Standard: none −1; ≥0.95 −1.11; ≥0.9 −0.11 + 1 = 0.89; ≥0.7 0.78; ≥0.5 0.67;
-    // ≥0 everything, far worse.
+    // Standard: none −1; ≥0.95 −1 − 0.11·S; ≥0.9 1 − 0.11·S ≈ 0.89; ≥0.7 ≈ 0.78;
+    // ≥0.5 ≈ 0.67; ≥0 everything, far worse (S = tanh(7.5)).
+    let at_point_nine = 1.0 - 0.11 * 7.5f64.tanh();
     let score = corpus.score(&STANDARD);
     assert_eq!(score.threshold, Some(0.9));
-    assert_close(score.raw, 0.89, 1e-12);
+    assert_close(score.raw, at_point_nine, 1e-12);
     assert_counts(&score, 17, 1, 1, 1);
     assert_eq!(score.files[0].name, "a");
-    assert_close(score.files[0].raw, 0.89, 1e-12);
+    assert_close(score.files[0].raw, at_point_nine, 1e-12);
     assert_eq!(score.files[1].raw, 0.0);
     // Normalised: null −1, perfect 1.
-    assert_close(score.normalized, 100.0 * 1.89 / 2.0, 1e-9);
+    assert_close(score.normalized, 100.0 * (at_point_nine + 1.0) / 2.0, 1e-9);
 }
 
 #[test]

@@ -1,15 +1,5 @@
-//! Scores a table of anomaly scores against NAB's labelled windows with harbinger's NAB
-//! scorer (`harbinger::evaluation::nab`) and prints a Markdown report.
-//!
-//! ```sh
-//! # machine_temperature_system_failure has two values at one timestamp: the reader
-//! # refuses it.
-//! cargo run --release -- features --pipeline pipelines/nab.yml \
-//!   --data $(ls ../shared/data/nab-dev/*.csv.gz | grep -v machine_temperature) \
-//!   --out /tmp/nab-features.csv
-//! cargo run --release --example nab -- --scores /tmp/nab-features.csv \
-//!   --windows ../shared/data/nab-dev/windows.json --data-dir ../shared/data/nab-dev
-//! ```
+//! `harbinger nab`: scores a table of anomaly scores against NAB's labelled windows with
+//! harbinger's NAB scorer (`harbinger::evaluation::nab`) and prints a Markdown report.
 //!
 //! In: a CSV (gzipped if its name ends in `.gz`) with the columns `timestamp` (unix
 //! seconds), `instance` or `entity` (a label set such as `{instance="nyc_taxi"}`) and
@@ -30,7 +20,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::Parser;
 use harbinger::dataset::parse_series;
 use harbinger::evaluation::nab::{Corpus, FileInput, PROFILES, ProfileScore};
 
@@ -39,9 +28,17 @@ use harbinger::evaluation::nab::{Corpus, FileInput, PROFILES, ProfileScore};
 const SCOREBOARD: &str = "ARTime 74.9, Numenta HTM ~70, CAD OSE 69.9, \
     Random Cut Forest 51.7, random 11.0";
 
-#[derive(Parser)]
-#[command(about = "Score anomaly scores against NAB's windows (Markdown report)")]
-struct Args {
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    harbinger features --pipeline pipelines/nab.yml \\\n    \
+    --data ../shared/data/nab-dev/*.csv.gz --out nab-scores.csv.gz\n  \
+    harbinger nab --scores nab-scores.csv.gz \\\n    \
+    --windows ../shared/data/nab-dev/windows.json --data-dir ../shared/data/nab-dev\n\n\
+    Any detector's scores can be checked: a CSV with `timestamp` (unix seconds),\n\
+    `instance` (or harbinger's `entity`) and `anomaly_score`. One threshold is swept\n\
+    over every file, as NAB's optimiser does; the report gives the normalised score per\n\
+    profile (standard, reward_low_FP_rate, reward_low_FN_rate), then per file.")]
+pub struct NabArgs {
     /// CSV with `timestamp`, `instance` or `entity`, and `anomaly_score` (.gz ok).
     #[arg(long, value_name = "FILE")]
     scores: PathBuf,
@@ -63,8 +60,7 @@ struct Labelled {
 /// An instance's scores, `(unix ms, score)` sorted by time.
 type Scores = Vec<(i64, f64)>;
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+pub fn run(args: NabArgs) -> anyhow::Result<()> {
     let labelled: BTreeMap<String, Labelled> = serde_json::from_reader(
         File::open(&args.windows).with_context(|| format!("{}", args.windows.display()))?,
     )
@@ -235,7 +231,7 @@ fn threshold(score: &ProfileScore) -> String {
 }
 
 fn print_report(
-    args: &Args,
+    args: &NabArgs,
     labelled: usize,
     absent: &[&str],
     unlabelled: &[String],

@@ -21,7 +21,7 @@
 //! 3. **Tail probability** of that ratio against its own history, as HTM's anomaly
 //!    likelihood turns raw scores into "how unusual is this against their long history"
 //!    (Ahmad et al. 2017), but without assuming them normal: decayed counts in
-//!    log-spaced bins ([`Tail`]), each value's weight halving over the anomaly memory.
+//!    log-spaced bins (`Tail`), each value's weight halving over the anomaly memory.
 //!    A residual larger than any seen in that memory has p ≈ [`PRIOR`] / values seen, so
 //!    a new series cannot reach a high score before it has a history to be unusual
 //!    against (its warm-up needs no special case).
@@ -30,26 +30,26 @@
 //!    [`QUIET_VALUES`] values read 0.
 //!
 //! Cost: O(1) per value plus a sum over at most [`BINS`] counts; memory: 288 two-byte
-//! season buckets for steps of 5 minutes or less ([`Offsets`]), [`BINS`] `f32` counts
+//! season buckets for steps of 5 minutes or less (`Offsets`), [`BINS`] `f32` counts
 //! and a few words.
 
 #[cfg(test)]
 mod tests;
 
 /// Weight of a new value in the level.
-const LEVEL_RATE: f64 = 0.2;
+pub const LEVEL_RATE: f64 = 0.2;
 /// Weight of a new value in its season bucket.
-const SEASON_RATE: f64 = 0.1;
+pub const SEASON_RATE: f64 = 0.1;
 /// Weight of a new residual in the forecasts' mean absolute errors.
-const SPREAD_RATE: f64 = 0.01;
+pub const SPREAD_RATE: f64 = 0.01;
 /// The spread is at least this share of the range of values seen.
 const RANGE_FLOOR: f64 = 1e-3;
 /// Decades of tail probability per unit of score.
 const DECADES_PER_UNIT: f64 = 2.5;
 /// Values that read 0 after a detection.
-const QUIET_VALUES: u16 = 100;
+pub const QUIET_VALUES: u16 = 100;
 /// Pseudo-count of values beyond anything seen.
-const PRIOR: f64 = 0.1;
+pub const PRIOR: f64 = 0.1;
 
 /// Log-spaced bins of the normalised residual: 8 per decade from 0.1 to 10⁵.
 pub const BINS: usize = 48;

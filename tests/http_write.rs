@@ -333,9 +333,17 @@ async fn v1_and_v2_are_accepted_and_v2_reports_what_was_written() {
             v2_body(&[1, 2, 3, 4], &[500, 1000, 2000, 3000]),
         )
         .await;
-    assert_eq!(answer.status, 204, "{}", answer.body);
     // The duplicate of 1000 counts as written (the sender retried data harbinger holds);
-    // the older sample does not.
+    // the older sample does not, so this is a partial write: the rest is written, and
+    // 2.0 forbids a 2xx answer.
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        answer
+            .body
+            .contains("1 samples not newer than their series' latest"),
+        "{}",
+        answer.body
+    );
     assert_eq!(written(&answer), Some([3, 0, 0]));
     assert_eq!(server.handle.active_series(), 1);
     assert_eq!(
@@ -356,6 +364,126 @@ async fn v1_and_v2_are_accepted_and_v2_reports_what_was_written() {
     let json: serde_json::Value = serde_json::from_str(&series.body).unwrap();
     assert_eq!(json["data"][0]["labels"]["job"], "node");
     assert_eq!(json["data"][0]["timestamp_ms"], 3000);
+}
+
+/// Symbols of the partial-write requests.
+const SYMBOLS: [&str; 6] = ["", "__name__", "up", "job", "node", "h"];
+
+fn v2_series(refs: &[u32], samples: &[i64], histograms: Vec<v2::Histogram>) -> v2::TimeSeries {
+    v2::TimeSeries {
+        labels_refs: refs.to_vec(),
+        samples: samples
+            .iter()
+            .map(|&timestamp| v2::Sample {
+                value: 1.0,
+                timestamp,
+                start_timestamp: 0,
+            })
+            .collect(),
+        histograms,
+        ..Default::default()
+    }
+}
+
+/// An integer histogram of 3 observations in two positive buckets (1 and 2), whose
+/// `count` field is given.
+fn histogram(count: u64) -> v2::Histogram {
+    v2::Histogram {
+        count: Some(v2::histogram::Count::CountInt(count)),
+        sum: 4.0,
+        positive_spans: vec![v2::BucketSpan {
+            offset: 0,
+            length: 2,
+        }],
+        positive_deltas: vec![1, 1],
+        timestamp: 10,
+        ..Default::default()
+    }
+}
+
+/// The 2.0 spec's partial write, both ways: valid series are written and invalid ones
+/// refused, the answer is 400 naming the first refused series, and the written-count
+/// headers count exactly what was written; a request with nothing wrong is 204.
+#[tokio::test]
+async fn a_v2_partial_write_writes_the_valid_series_and_counts_them_exactly() {
+    let server = start("", false).await;
+    let request = |timeseries| {
+        proto::encode_snappy(&v2::Request {
+            symbols: SYMBOLS.map(String::from).to_vec(),
+            timeseries,
+        })
+    };
+    let answer = server
+        .post(
+            Some(V2),
+            None,
+            request(vec![
+                v2_series(&[1, 2, 3, 4], &[10, 20], vec![]),
+                // No __name__.
+                v2_series(&[3, 4], &[10], vec![]),
+                // A histogram whose count (4) is not its buckets' (3).
+                v2_series(&[1, 5], &[], vec![histogram(4)]),
+                // Samples and histograms in one series.
+                v2_series(&[1, 5, 3, 4], &[10], vec![histogram(3)]),
+            ]),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(written(&answer), Some([2, 0, 0]));
+    assert_eq!(
+        answer.body.trim(),
+        "not written: 2 samples, 2 histograms, 0 exemplars (the rest was written); 3 series \
+         refused, the first: series 1: no __name__ label"
+    );
+    assert_eq!(server.handle.active_series(), 1);
+    let series = server.get("/api/v1/series?metric=up").await;
+    let json: serde_json::Value = serde_json::from_str(&series.body).unwrap();
+    assert_eq!(json["data"][0]["timestamp_ms"], 20);
+    assert_eq!(
+        server
+            .metric("harbinger_samples_dropped_total{reason=\"invalid_series\"}")
+            .await,
+        2.0
+    );
+    assert_eq!(
+        server
+            .metric("harbinger_requests_rejected_total{reason=\"no_metric_name\"}")
+            .await,
+        1.0
+    );
+
+    // The histogram alone, named: its problem is the first.
+    let answer = server
+        .post(
+            Some(V2),
+            None,
+            request(vec![v2_series(&[1, 5], &[], vec![histogram(4)])]),
+        )
+        .await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.body.contains(
+            "series 0: histogram 0: 3 observations in the zero and other buckets, but the \
+             count is 4"
+        ),
+        "{}",
+        answer.body
+    );
+    assert_eq!(written(&answer), Some([0, 0, 0]));
+
+    // Nothing wrong: 204, everything counted.
+    let answer = server
+        .post(
+            Some(V2),
+            None,
+            request(vec![
+                v2_series(&[1, 2, 3, 4], &[30], vec![]),
+                v2_series(&[1, 5], &[], vec![histogram(3)]),
+            ]),
+        )
+        .await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    assert_eq!(written(&answer), Some([1, 1, 0]));
 }
 
 #[tokio::test]

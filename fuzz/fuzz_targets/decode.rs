@@ -17,6 +17,9 @@
 //!   label bytes per series (v2: label refs resolved through the symbols table), the same
 //!   samples (timestamp and value bits), the same hash as `hash_labels`, the same counts of
 //!   histograms, exemplars and metadata, and (v2) the same metric type.
+//! - v2, ours refused some series (a partial write, `WriteBatch::rejected`) => ours'
+//!   series are prost's in order with those left out, and the refused series plus ours
+//!   make up prost's series, histograms and exemplars.
 //!
 //! `HARBINGER_FUZZ_DEBUG=1` prints both decoders' results for each input.
 //!
@@ -121,29 +124,26 @@ fn prost_v1_plain(request: &proto::v1::WriteRequest) -> Plain {
     }
 }
 
-fn prost_v2_plain(request: &proto::v2::Request) -> Plain {
-    let symbol = |r: u32| -> Vec<u8> {
-        request
-            .symbols
-            .get(r as usize)
-            .unwrap_or_else(|| panic!("ours accepted symbol ref {r} of {}", request.symbols.len()))
-            .as_bytes()
-            .to_vec()
+/// Prost's series of a 2.0 request; None for one whose refs are odd or out of range
+/// (ours must have refused it).
+fn prost_v2_series(request: &proto::v2::Request) -> Vec<Option<Series>> {
+    let symbol = |r: u32| -> Option<Vec<u8>> {
+        request.symbols.get(r as usize).map(|s| s.as_bytes().to_vec())
     };
-    let series = request
+    request
         .timeseries
         .iter()
         .map(|ts| {
-            assert!(
-                ts.labels_refs.len() % 2 == 0,
-                "ours accepted an odd number of label refs"
-            );
-            Series {
-                labels: ts
-                    .labels_refs
-                    .chunks_exact(2)
-                    .map(|pair| (symbol(pair[0]), symbol(pair[1])))
-                    .collect(),
+            if ts.labels_refs.len() % 2 != 0 {
+                return None;
+            }
+            let labels = ts
+                .labels_refs
+                .chunks_exact(2)
+                .map(|pair| Some((symbol(pair[0])?, symbol(pair[1])?)))
+                .collect::<Option<Vec<_>>>()?;
+            Some(Series {
+                labels,
                 samples: ts
                     .samples
                     .iter()
@@ -152,11 +152,17 @@ fn prost_v2_plain(request: &proto::v2::Request) -> Plain {
                 metric_type: MetricType::from_wire(
                     ts.metadata.as_ref().map_or(0, |m| m.r#type as u32),
                 ),
-            }
+            })
         })
-        .collect();
+        .collect()
+}
+
+fn prost_v2_plain(request: &proto::v2::Request) -> Plain {
     Plain {
-        series,
+        series: prost_v2_series(request)
+            .into_iter()
+            .map(|s| s.expect("ours accepted a series with odd or out-of-range refs"))
+            .collect(),
         histograms: request
             .timeseries
             .iter()
@@ -240,6 +246,43 @@ fn compare(
     }
 }
 
+/// A 2.0 partial write: ours' series are prost's with the refused ones left out.
+fn compare_partial(raw: &[u8], batch: &WriteBatch, request: &proto::v2::Request) {
+    let ours = ours_plain(batch);
+    let rejected = &batch.rejected;
+    let theirs = prost_v2_series(request);
+    let context = || format!("body: {}", hex(raw));
+    assert_eq!(
+        ours.series.len() as u64 + rejected.series,
+        theirs.len() as u64,
+        "accepted and refused series do not add up to prost's\n{}",
+        context()
+    );
+    let mut candidates = theirs.iter();
+    for series in &ours.series {
+        assert!(
+            candidates.any(|candidate| candidate.as_ref() == Some(series)),
+            "ours kept a series prost does not have, or out of order: {series:?}\n{}",
+            context()
+        );
+    }
+    let total = |count: fn(&proto::v2::TimeSeries) -> usize| -> u64 {
+        request.timeseries.iter().map(|ts| count(ts) as u64).sum()
+    };
+    assert_eq!(
+        ours.histograms + rejected.histograms,
+        total(|ts| ts.histograms.len()),
+        "histograms do not add up\n{}",
+        context()
+    );
+    assert_eq!(
+        ours.exemplars + rejected.exemplars,
+        total(|ts| ts.exemplars.len()),
+        "exemplars do not add up\n{}",
+        context()
+    );
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -258,6 +301,12 @@ fuzz_target!(|data: &[u8]| {
     // The same batch is reused, as a server worker does.
     let ours = run(&decoder, Protocol::V2, &compressed, &mut batch);
     let reference = proto::v2::Request::decode(data);
+    if let (Ok(()), Ok(request)) = (&ours, &reference) {
+        if !batch.rejected.is_empty() {
+            compare_partial(data, &batch, request);
+            return;
+        }
+    }
     let reference = match (&ours, reference) {
         // Resolving refs needs them to be in range; only do it when ours accepted.
         (Ok(()), Ok(request)) => Ok(prost_v2_plain(&request)),

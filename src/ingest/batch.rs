@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 
+use super::error::SeriesProblem;
+
 /// Which remote-write protocol a request used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -111,6 +113,26 @@ pub struct WriteBatch {
     pub histograms: u64,
     pub exemplars: u64,
     pub metadata: u64,
+    /// Remote write 2.0: the series refused while the others were kept (a partial write).
+    pub rejected: Rejected,
+}
+
+/// The series of a 2.0 request that were refused, and what they carried: the request's
+/// other series are written, and the answer (400) says what was not.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Rejected {
+    pub series: u64,
+    pub samples: u64,
+    pub histograms: u64,
+    pub exemplars: u64,
+    /// The first refused series: its position in the request, and why.
+    pub first: Option<(usize, SeriesProblem)>,
+}
+
+impl Rejected {
+    pub fn is_empty(&self) -> bool {
+        self.series == 0
+    }
 }
 
 impl WriteBatch {
@@ -122,6 +144,7 @@ impl WriteBatch {
         self.histograms = 0;
         self.exemplars = 0;
         self.metadata = 0;
+        self.rejected = Rejected::default();
     }
 
     pub fn bytes(&self, span: Span) -> &[u8] {

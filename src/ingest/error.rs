@@ -1,6 +1,7 @@
 //! Why a write request was refused. Every variant is a client error (the sender must not
 //! retry it); the HTTP layer maps each to its status code in one place.
 
+use super::histogram::HistogramProblem;
 use super::wire::WireError;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -21,7 +22,7 @@ pub enum DecodeError {
 }
 
 /// What is wrong with one series' labels or symbol references.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum SeriesProblem {
     #[error("label {index}: empty label name")]
     EmptyName { index: usize },
@@ -51,6 +52,33 @@ pub enum SeriesProblem {
     OddLabelRefs { count: usize },
     #[error("symbol ref {reference} is out of range of the {symbols} symbols")]
     SymbolOutOfRange { reference: u32, symbols: usize },
+    #[error("no __name__ label")]
+    NoMetricName,
+    #[error("samples and histograms in one series (2.0 wants a series for each)")]
+    SamplesAndHistograms,
+    #[error("histogram {index}: {problem}")]
+    Histogram {
+        index: usize,
+        problem: HistogramProblem,
+    },
+}
+
+impl SeriesProblem {
+    /// A bounded name for the kind of problem, used as a metric label value.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SeriesProblem::TooManyLabels { .. }
+            | SeriesProblem::NameTooLong { .. }
+            | SeriesProblem::ValueTooLong { .. } => "label_limits",
+            SeriesProblem::OddLabelRefs { .. } | SeriesProblem::SymbolOutOfRange { .. } => {
+                "invalid_symbol_refs"
+            }
+            SeriesProblem::NoMetricName => "no_metric_name",
+            SeriesProblem::SamplesAndHistograms => "samples_and_histograms",
+            SeriesProblem::Histogram { .. } => "invalid_histogram",
+            _ => "invalid_labels",
+        }
+    }
 }
 
 impl DecodeError {
@@ -60,15 +88,7 @@ impl DecodeError {
             DecodeError::Snappy(_) => "snappy",
             DecodeError::DecodedTooLarge { .. } => "too_large",
             DecodeError::Protobuf(_) | DecodeError::SeriesProtobuf { .. } => "protobuf",
-            DecodeError::Series { problem, .. } => match problem {
-                SeriesProblem::TooManyLabels { .. }
-                | SeriesProblem::NameTooLong { .. }
-                | SeriesProblem::ValueTooLong { .. } => "label_limits",
-                SeriesProblem::OddLabelRefs { .. } | SeriesProblem::SymbolOutOfRange { .. } => {
-                    "invalid_symbol_refs"
-                }
-                _ => "invalid_labels",
-            },
+            DecodeError::Series { problem, .. } => problem.reason(),
         }
     }
 }

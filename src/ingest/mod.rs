@@ -21,9 +21,10 @@ mod v1;
 mod v2;
 mod wire;
 
-pub use batch::{MetricType, Protocol, Sample, SeriesEntry, WriteBatch};
+pub use batch::{MetricType, Protocol, Rejected, Sample, SeriesEntry, WriteBatch};
 pub use encode::{encode_v1_series, put_varint, varint_len};
 pub use error::{DecodeError, SeriesProblem};
+pub use histogram::{HistogramProblem, Side};
 pub use labels::{LabelLimits, hash_labels};
 pub use negotiate::{MediaTypeError, negotiate};
 

@@ -9,9 +9,19 @@ use super::*;
 type Plain = (Vec<(String, String)>, Vec<(i64, u64)>);
 
 fn decode(protocol: Protocol, compressed: &[u8]) -> Result<Vec<Plain>, DecodeError> {
+    decode_batch(protocol, compressed).map(|batch| plain(&batch))
+}
+
+fn decode_batch(protocol: Protocol, compressed: &[u8]) -> Result<WriteBatch, DecodeError> {
     let mut batch = WriteBatch::default();
     Decoder::new(DecodeLimits::default()).decode(protocol, compressed, &mut batch)?;
-    Ok(plain(&batch))
+    Ok(batch)
+}
+
+/// How a 2.0 request's first refused series reads: `series N: problem`.
+fn first_refused(batch: &WriteBatch) -> String {
+    let (series, problem) = batch.rejected.first.as_ref().expect("a refused series");
+    format!("series {series}: {problem}")
 }
 
 fn plain(batch: &WriteBatch) -> Vec<Plain> {
@@ -83,9 +93,13 @@ fn v2_request(series: &[Plain]) -> v2::Request {
     }
 }
 
+/// Series with a metric name (2.0 refuses a series without one) and other labels.
 fn series_strategy() -> impl Strategy<Value = Vec<Plain>> {
-    let labels = prop::collection::btree_map("[a-z_][a-z0-9_]{0,12}", "\\PC{0,16}", 1..8)
-        .prop_map(|map| map.into_iter().collect::<Vec<_>>());
+    let others = prop::collection::btree_map("[a-z_][a-z0-9_]{0,12}", "\\PC{0,16}", 0..7);
+    let labels = ("[a-z_:][a-z0-9_:]{0,12}", others).prop_map(|(name, mut map)| {
+        map.insert("__name__".to_owned(), name);
+        map.into_iter().collect::<Vec<_>>()
+    });
     let samples = prop::collection::vec((any::<i64>(), any::<u64>()), 0..4);
     prop::collection::vec((labels, samples), 0..20)
 }
@@ -177,36 +191,46 @@ fn decoded_size_is_checked_before_allocating() {
 fn errors_name_the_series_and_the_label() {
     let good = (labels(&[("__name__", "up")]), vec![(1, 0)]);
     let unsorted = (labels(&[("job", "a"), ("__name__", "up")]), vec![(1, 0)]);
-    let series = [good, unsorted];
-    for (protocol, body) in [
-        (Protocol::V1, proto::encode_snappy(&v1_request(&series))),
-        (Protocol::V2, proto::encode_snappy(&v2_request(&series))),
-    ] {
-        let message = decode(protocol, &body).unwrap_err().to_string();
-        assert_eq!(
-            message,
-            "series 1: label \"__name__\": labels not sorted by name (\"__name__\" after \"job\")"
-        );
-    }
+    let series = [good.clone(), unsorted];
+    let expected =
+        "series 1: label \"__name__\": labels not sorted by name (\"__name__\" after \"job\")";
+    // 1.0 refuses the request; 2.0 refuses the series and keeps the other.
+    let v1 = proto::encode_snappy(&v1_request(&series));
+    assert_eq!(decode(Protocol::V1, &v1).unwrap_err().to_string(), expected);
+    let v2 = decode_batch(Protocol::V2, &proto::encode_snappy(&v2_request(&series))).unwrap();
+    assert_eq!(first_refused(&v2), expected);
+    assert_eq!(plain(&v2), vec![good]);
+    assert_eq!((v2.rejected.series, v2.rejected.samples), (1, 1));
+}
+
+#[test]
+fn a_v2_series_without_a_metric_name_is_refused() {
+    let series = [(labels(&[("job", "a")]), vec![(1, 0), (2, 0)])];
+    let batch = decode_batch(Protocol::V2, &proto::encode_snappy(&v2_request(&series))).unwrap();
+    assert_eq!(first_refused(&batch), "series 0: no __name__ label");
+    assert_eq!(batch.sample_count(), 0);
+    assert_eq!((batch.rejected.series, batch.rejected.samples), (1, 2));
+    // 1.0 has no such rule, as Prometheus's own receiver.
+    let v1 = decode(Protocol::V1, &proto::encode_snappy(&v1_request(&series))).unwrap();
+    assert_eq!(v1.len(), 1);
 }
 
 #[test]
 fn v2_symbol_refs_are_checked() {
     let mut request = v2_request(&[(labels(&[("__name__", "up")]), vec![(1, 0)])]);
+    let refused = |request: &v2::Request| {
+        let batch = decode_batch(Protocol::V2, &proto::encode_snappy(request)).unwrap();
+        assert!(batch.series().is_empty());
+        first_refused(&batch)
+    };
     request.timeseries[0].labels_refs.push(99);
-    let message = decode(Protocol::V2, &proto::encode_snappy(&request))
-        .unwrap_err()
-        .to_string();
     assert_eq!(
-        message,
+        refused(&request),
         "series 0: odd number of label refs (3); refs come in name/value pairs"
     );
     request.timeseries[0].labels_refs.push(1);
-    let message = decode(Protocol::V2, &proto::encode_snappy(&request))
-        .unwrap_err()
-        .to_string();
     assert_eq!(
-        message,
+        refused(&request),
         "series 0: symbol ref 99 is out of range of the 3 symbols"
     );
     request.timeseries[0].labels_refs.truncate(2);
@@ -215,11 +239,8 @@ fn v2_symbol_refs_are_checked() {
         help_ref: 7,
         unit_ref: 0,
     });
-    let message = decode(Protocol::V2, &proto::encode_snappy(&request))
-        .unwrap_err()
-        .to_string();
     assert_eq!(
-        message,
+        refused(&request),
         "series 0: symbol ref 7 is out of range of the 3 symbols"
     );
 }

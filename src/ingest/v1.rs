@@ -5,8 +5,8 @@
 //! are checked for well-formedness and counted.
 
 use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
-use super::error::DecodeError;
-use super::histogram::check_histogram;
+use super::error::{DecodeError, SeriesProblem};
+use super::histogram::{HistogramError, check_histogram};
 use super::labels::{LabelLimits, LabelSetChecker};
 use super::wire::{Reader, WireError, WireType};
 
@@ -38,6 +38,12 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
                 })?;
                 *histograms += counts.histograms;
                 *exemplars += counts.exemplars;
+                if let Some(problem) = counts.invalid_histogram {
+                    return Err(DecodeError::Series {
+                        series: index,
+                        problem,
+                    });
+                }
                 let mut checker = LabelSetChecker::new(limits);
                 for label in &labels[label_start as usize..] {
                     checker
@@ -80,6 +86,8 @@ fn span_in(body: &[u8], part: &[u8]) -> Span {
 struct Counts {
     histograms: u64,
     exemplars: u64,
+    /// The first histogram that is well-formed but not a histogram.
+    invalid_histogram: Option<SeriesProblem>,
 }
 
 fn walk_series(
@@ -113,7 +121,16 @@ fn walk_series(
                 counts.exemplars += 1;
             }
             _ => {
-                check_histogram(inner, Protocol::V1).map_err(shift)?;
+                match check_histogram(inner, Protocol::V1) {
+                    Ok(()) => {}
+                    Err(HistogramError::Wire(error)) => return Err(shift(error)),
+                    Err(HistogramError::Invalid(problem)) => {
+                        let index = counts.histograms as usize;
+                        counts
+                            .invalid_histogram
+                            .get_or_insert(SeriesProblem::Histogram { index, problem });
+                    }
+                }
                 counts.histograms += 1;
             }
         }

@@ -4,10 +4,16 @@
 //! and samples as 1.0 (labels resolved through the symbols table to spans of the body),
 //! plus each series' declared metric type and start timestamp. Every symbol reference
 //! (labels, exemplar labels, help and unit) is checked against the table.
+//!
+//! A body that is not protobuf is refused whole. A series that is well-formed but not
+//! valid (labels, refs, a histogram that is not consistent, no `__name__`, samples and
+//! histograms together) is refused alone, as the 2.0 spec's partial write allows and
+//! Prometheus's own receiver does: the batch keeps the other series and counts, in
+//! `WriteBatch::rejected`, what the refused ones held.
 
 use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
 use super::error::{DecodeError, SeriesProblem};
-use super::histogram::check_histogram;
+use super::histogram::{HistogramError, check_histogram};
 use super::labels::{LabelLimits, LabelSetChecker};
 use super::wire::{Reader, WireError, WireType};
 
@@ -22,60 +28,92 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
         histograms,
         exemplars,
         metadata,
+        rejected,
     } = batch;
     let body = body.as_slice();
     let mut refs = Vec::new();
+    let mut position = 0;
     let mut reader = Reader::new(body);
     while let Some((field, wire_type)) = reader.next_field().map_err(DecodeError::Protobuf)? {
         if field != 5 {
             reader.skip(wire_type).map_err(DecodeError::Protobuf)?;
             continue;
         }
-        let index = series.len();
+        let index = position;
+        position += 1;
         let (start, message) = reader.message(wire_type).map_err(DecodeError::Protobuf)?;
-        let sample_start = samples.len() as u32;
+        let sample_start = samples.len();
+        let label_start = labels.len();
         refs.clear();
-        let walked =
-            walk_series(message, &mut refs, samples, symbols.len()).map_err(|e| match e {
-                Walk::Wire(error) => DecodeError::SeriesProtobuf {
-                    series: index,
-                    error: error.shifted(start),
-                },
-                Walk::Refs(problem) => DecodeError::Series {
-                    series: index,
-                    problem,
-                },
-            })?;
+        let walked = walk_series(message, &mut refs, samples, symbols.len()).map_err(|error| {
+            DecodeError::SeriesProtobuf {
+                series: index,
+                error: error.shifted(start),
+            }
+        })?;
+        let checked = check_series(&walked, &refs, symbols, body, limits, labels);
+        let hash = match checked {
+            Ok(hash) => hash,
+            Err(problem) => {
+                // A partial write: this series is refused, the others go on.
+                rejected.series += 1;
+                rejected.samples += (samples.len() - sample_start) as u64;
+                rejected.histograms += walked.histograms;
+                rejected.exemplars += walked.exemplars;
+                rejected.first.get_or_insert((index, problem));
+                samples.truncate(sample_start);
+                labels.truncate(label_start);
+                continue;
+            }
+        };
         *histograms += walked.histograms;
         *exemplars += walked.exemplars;
         *metadata += u64::from(walked.metadata.is_some());
-        let series_error = |problem| DecodeError::Series {
-            series: index,
-            problem,
-        };
-        check_refs(&refs, symbols.len()).map_err(series_error)?;
-        if let Some(metadata) = &walked.metadata {
-            check_metadata_refs(metadata, symbols.len()).map_err(series_error)?;
-        }
-        let label_start = labels.len() as u32;
-        let mut checker = LabelSetChecker::for_symbols(limits);
-        for pair in refs.chunks_exact(2) {
-            let (name, value) = (symbols[pair[0] as usize], symbols[pair[1] as usize]);
-            checker
-                .push(slice(body, name), slice(body, value))
-                .map_err(series_error)?;
-            labels.push(LabelSpan { name, value });
-        }
         series.push(SeriesEntry {
-            labels: label_start..labels.len() as u32,
-            samples: sample_start..samples.len() as u32,
-            hash: checker.finish(),
+            labels: label_start as u32..labels.len() as u32,
+            samples: sample_start as u32..samples.len() as u32,
+            hash,
             metric_type: walked.metadata.map(|m| m.metric_type).unwrap_or_default(),
             start_timestamp_ms: walked.start_timestamp_ms,
             v1_message: None,
         });
     }
     Ok(())
+}
+
+/// Checks a walked series and resolves its labels into `labels`: its hash, or why the
+/// series is refused (the caller drops what was pushed).
+fn check_series(
+    walked: &Walked,
+    refs: &[u32],
+    symbols: &[Span],
+    body: &[u8],
+    limits: &LabelLimits,
+    labels: &mut Vec<LabelSpan>,
+) -> Result<u64, SeriesProblem> {
+    if let Some(problem) = &walked.problem {
+        return Err(problem.clone());
+    }
+    check_refs(refs, symbols.len())?;
+    if let Some(metadata) = &walked.metadata {
+        check_metadata_refs(metadata, symbols.len())?;
+    }
+    if walked.samples > 0 && walked.histograms > 0 {
+        return Err(SeriesProblem::SamplesAndHistograms);
+    }
+    let mut checker = LabelSetChecker::for_symbols(limits);
+    let mut named = false;
+    for pair in refs.chunks_exact(2) {
+        let (name, value) = (symbols[pair[0] as usize], symbols[pair[1] as usize]);
+        let name_bytes = slice(body, name);
+        named |= name_bytes == b"__name__";
+        checker.push(name_bytes, slice(body, value))?;
+        labels.push(LabelSpan { name, value });
+    }
+    if !named {
+        return Err(SeriesProblem::NoMetricName);
+    }
+    Ok(checker.finish())
 }
 
 /// Reads the symbols table (field 4) wherever it stands in the message, checking UTF-8.
@@ -111,24 +149,16 @@ fn check_in_range(refs: &[u32], symbols: usize) -> Result<(), SeriesProblem> {
     }
 }
 
-enum Walk {
-    Wire(WireError),
-    Refs(SeriesProblem),
-}
-
-impl From<WireError> for Walk {
-    fn from(error: WireError) -> Self {
-        Walk::Wire(error)
-    }
-}
-
 #[derive(Default)]
 struct Walked {
+    samples: u64,
     histograms: u64,
     exemplars: u64,
     /// The series' `Metadata`, merged over its occurrences as prost merges them.
     metadata: Option<Metadata>,
     start_timestamp_ms: i64,
+    /// The first problem of an exemplar or a histogram that was well-formed.
+    problem: Option<SeriesProblem>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -143,7 +173,7 @@ fn walk_series(
     refs: &mut Vec<u32>,
     samples: &mut Vec<Sample>,
     symbols: usize,
-) -> Result<Walked, Walk> {
+) -> Result<Walked, WireError> {
     let mut walked = Walked::default();
     let mut reader = Reader::nested(message, 1);
     while let Some((field, wire_type)) = reader.next_field()? {
@@ -151,21 +181,34 @@ fn walk_series(
             1 => reader.repeated_varint(wire_type, |r| refs.push(r as u32))?,
             2..=5 => {
                 let (start, inner) = reader.message(wire_type)?;
-                let shift = |e: WireError| Walk::Wire(e.shifted(start));
+                let shift = |e: WireError| e.shifted(start);
                 match field {
                     2 => {
                         let (sample, start_ts) = read_sample(inner).map_err(shift)?;
                         samples.push(sample);
+                        walked.samples += 1;
                         if start_ts != 0 {
                             walked.start_timestamp_ms = start_ts;
                         }
                     }
                     3 => {
-                        check_histogram(inner, Protocol::V2).map_err(shift)?;
+                        match check_histogram(inner, Protocol::V2) {
+                            Ok(()) => {}
+                            Err(HistogramError::Wire(error)) => return Err(shift(error)),
+                            Err(HistogramError::Invalid(problem)) => {
+                                let index = walked.histograms as usize;
+                                walked
+                                    .problem
+                                    .get_or_insert(SeriesProblem::Histogram { index, problem });
+                            }
+                        }
                         walked.histograms += 1;
                     }
                     4 => {
-                        check_exemplar(inner, symbols, start)?;
+                        let refs = check_exemplar(inner).map_err(shift)?;
+                        if let Err(problem) = check_refs(&refs, symbols) {
+                            walked.problem.get_or_insert(problem);
+                        }
                         walked.exemplars += 1;
                     }
                     _ => {
@@ -204,25 +247,23 @@ fn read_sample(message: &[u8]) -> Result<(Sample, i64), WireError> {
     Ok((sample, start_timestamp_ms))
 }
 
-fn check_exemplar(message: &[u8], symbols: usize, offset: usize) -> Result<(), Walk> {
+/// An exemplar's label refs, checked by the caller against the symbols.
+fn check_exemplar(message: &[u8]) -> Result<Vec<u32>, WireError> {
     let mut refs = Vec::new();
     let mut reader = Reader::nested(message, 2);
-    let shift = |e: WireError| Walk::Wire(e.shifted(offset));
-    while let Some((field, wire_type)) = reader.next_field().map_err(shift)? {
+    while let Some((field, wire_type)) = reader.next_field()? {
         match field {
-            1 => reader
-                .repeated_varint(wire_type, |r| refs.push(r as u32))
-                .map_err(shift)?,
+            1 => reader.repeated_varint(wire_type, |r| refs.push(r as u32))?,
             2 => {
-                reader.double(wire_type).map_err(shift)?;
+                reader.double(wire_type)?;
             }
             3 => {
-                reader.int64(wire_type).map_err(shift)?;
+                reader.int64(wire_type)?;
             }
-            _ => reader.skip(wire_type).map_err(shift)?,
+            _ => reader.skip(wire_type)?,
         }
     }
-    check_refs(&refs, symbols).map_err(Walk::Refs)
+    Ok(refs)
 }
 
 /// Merges one `Metadata` occurrence: type (enum, field 1), help_ref (3), unit_ref (4).

@@ -242,23 +242,28 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Checks a repeated fixed-width field (packed or not) without keeping its values.
-    pub fn skip_repeated_fixed(
+    /// Calls `each` for every value of a repeated `double` field, packed or not.
+    pub fn repeated_double(
         &mut self,
         wire_type: WireType,
-        width: WireType,
+        mut each: impl FnMut(f64),
     ) -> Result<(), WireError> {
-        if wire_type == width {
-            return self.skip(wire_type);
+        if wire_type == WireType::Fixed64 {
+            each(self.double(wire_type)?);
+            return Ok(());
         }
         self.expect(wire_type, WireType::Len)?;
         let (start, packed) = self.len_delimited()?;
-        let size = if width == WireType::Fixed64 { 8 } else { 4 };
-        if packed.len() % size != 0 {
+        if packed.len() % 8 != 0 {
             return Err(WireError {
                 offset: start,
                 reason: "packed field length is not a multiple of its element size",
             });
+        }
+        for bytes in packed.chunks_exact(8) {
+            let mut le = [0; 8];
+            le.copy_from_slice(bytes);
+            each(f64::from_le_bytes(le));
         }
         Ok(())
     }

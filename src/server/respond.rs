@@ -1,7 +1,9 @@
 //! The one place where write outcomes become HTTP responses.
 //!
 //! Status codes follow the remote-write specs and Prometheus's handler: 204 accepted,
-//! 400 undecodable or invalid (senders never retry it, so the body says why), 401, 413,
+//! 400 undecodable or invalid (senders never retry it, so the body says why), and for
+//! 2.0 a partial write (some series refused, or samples dropped: 400, the others
+//! written, the headers counting exactly those), 401, 413,
 //! 404 on a worker, 415, and 503 when overloaded or Kafka cannot take it, so that the sender backs off and retries. Never 429: a
 //! default Prometheus drops a batch answered 429. Remote-write 2.0 answers always carry
 //! the three `X-Prometheus-Remote-Write-*-Written` headers.
@@ -9,7 +11,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::ingest::{DecodeError, MediaTypeError};
+use std::fmt;
+
+use crate::ingest::{DecodeError, MediaTypeError, Rejected};
 
 /// What an accepted request wrote, as the 2.0 response headers report it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +21,68 @@ pub struct Written {
     pub samples: u64,
     pub histograms: u64,
     pub exemplars: u64,
+}
+
+/// What a 2.0 request held that was not written, while the rest was.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct NotWritten {
+    /// Series refused as invalid, and what they held.
+    pub rejected: Rejected,
+    /// Samples not newer than their series' latest (duplicates, counted as written, are
+    /// not among them).
+    pub out_of_order: u64,
+    /// Samples of new series past `ingest.max_active_series`.
+    pub series_limit: u64,
+}
+
+impl NotWritten {
+    pub fn is_empty(&self) -> bool {
+        self.rejected.is_empty() && self.out_of_order == 0 && self.series_limit == 0
+    }
+
+    /// A bounded name for the first cause, used as a metric label value.
+    fn reason(&self) -> &'static str {
+        match &self.rejected.first {
+            Some((_, problem)) => problem.reason(),
+            None if self.out_of_order > 0 => "out_of_order",
+            None => "series_limit",
+        }
+    }
+}
+
+impl fmt::Display for NotWritten {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rejected = &self.rejected;
+        let samples = rejected.samples + self.out_of_order + self.series_limit;
+        write!(
+            f,
+            "not written: {samples} samples, {} histograms, {} exemplars (the rest was \
+             written)",
+            rejected.histograms, rejected.exemplars
+        )?;
+        if let Some((series, problem)) = &rejected.first {
+            write!(
+                f,
+                "; {} series refused, the first: series {series}: {problem}",
+                rejected.series
+            )?;
+        }
+        if self.out_of_order > 0 {
+            write!(
+                f,
+                "; {} samples not newer than their series' latest",
+                self.out_of_order
+            )?;
+        }
+        if self.series_limit > 0 {
+            write!(
+                f,
+                "; {} samples of new series past ingest.max_active_series",
+                self.series_limit
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a write request was not accepted.
@@ -32,6 +98,12 @@ pub enum WriteError {
     BodyRead(String),
     #[error("{0}")]
     Decode(#[from] DecodeError),
+    /// A 2.0 request written in part: the spec forbids a 2xx answer.
+    #[error("{not_written}")]
+    Partial {
+        written: Written,
+        not_written: Box<NotWritten>,
+    },
     #[error("overloaded: the pipeline queue is full, retry later")]
     Overloaded,
     #[error("shutting down, retry later")]
@@ -52,7 +124,9 @@ impl WriteError {
             | WriteError::Decode(DecodeError::DecodedTooLarge { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            WriteError::BodyRead(_) | WriteError::Decode(_) => StatusCode::BAD_REQUEST,
+            WriteError::BodyRead(_) | WriteError::Decode(_) | WriteError::Partial { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             WriteError::Overloaded | WriteError::ShuttingDown | WriteError::Unpublished(..) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -68,6 +142,7 @@ impl WriteError {
             WriteError::BodyTooLarge { .. } => "too_large",
             WriteError::BodyRead(_) => "body_read",
             WriteError::Decode(error) => error.reason(),
+            WriteError::Partial { not_written, .. } => not_written.reason(),
             WriteError::Overloaded => "queue_full",
             WriteError::ShuttingDown => "shutting_down",
             WriteError::Unpublished(reason, _) => reason,
@@ -88,7 +163,11 @@ pub fn respond(result: &Result<Written, WriteError>, v2: bool) -> Response {
                     HeaderValue::from_static(challenge),
                 );
             }
-            (response, Written::default())
+            let written = match error {
+                WriteError::Partial { written, .. } => *written,
+                _ => Written::default(),
+            };
+            (response, written)
         }
     };
     if v2 {

@@ -7,7 +7,9 @@
 //! reserve a queue slot (503 when full) and only then apply it to the registry, so that
 //! a rejected request changes nothing; as a receiver, publish it and answer 204 once
 //! the broker has acknowledged every record (503 when it cannot, for the sender to
-//! retry).
+//! retry). A 2.0 request whose series were refused in part, or whose samples were
+//! dropped, is a partial write: the rest is written, and the answer is 400 with the
+//! written-count headers saying exactly what was.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use super::respond::{WriteError, Written, respond};
+use super::respond::{NotWritten, WriteError, Written, respond};
 use super::{AppState, Ingest};
 use crate::ingest::{Protocol, WriteBatch, negotiate};
 use crate::pipeline::PipelineEvent;
@@ -121,27 +123,52 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
     match &state.ingest {
         Ingest::Local { registry, queue } => BATCH.with_borrow_mut(|batch| {
             decode(state, protocol, &compressed, batch)?;
-            apply(state, registry, queue, batch)
+            let (written, not_written) = apply(state, registry, queue, batch)?;
+            answer(protocol, written, not_written)
         }),
         #[cfg(feature = "kafka")]
         Ingest::Kafka(publisher) => {
             let tenant = headers
                 .get("x-scope-orgid")
                 .map_or(&b""[..], |v| v.as_bytes());
-            let (records, tally) = BATCH.with_borrow_mut(|batch| {
+            let (records, tally, rejected) = BATCH.with_borrow_mut(|batch| {
                 decode(state, protocol, &compressed, batch)?;
                 let records = publisher.records(batch, tenant)?;
-                Ok::<_, WriteError>((records, Tally::of(batch)))
+                Ok::<_, WriteError>((records, Tally::of(batch), batch.rejected.clone()))
             })?;
             publisher.publish(records, tenant).await?;
             tally.count(&state.metrics);
-            Ok(Written {
+            (state.metrics).dropped(DropReason::InvalidSeries, rejected.samples);
+            let written = Written {
                 samples: tally.samples,
                 histograms: tally.histograms,
                 exemplars: tally.exemplars,
-            })
+            };
+            let not_written = NotWritten {
+                rejected,
+                ..NotWritten::default()
+            };
+            answer(protocol, written, not_written)
         }
         Ingest::Nowhere => Err(WriteError::NotHere),
+    }
+}
+
+/// A 2.0 request with anything not written is a partial write: 400, with the headers
+/// counting what was (the spec forbids a 2xx answer then). A 1.0 request keeps its
+/// documented answer, 204 with its drops counted.
+fn answer(
+    protocol: Protocol,
+    written: Written,
+    not_written: NotWritten,
+) -> Result<Written, WriteError> {
+    if protocol == Protocol::V2 && !not_written.is_empty() {
+        Err(WriteError::Partial {
+            written,
+            not_written: Box::new(not_written),
+        })
+    } else {
+        Ok(written)
     }
 }
 
@@ -190,13 +217,14 @@ fn decode(
     Ok(())
 }
 
-/// The rest of a write in the role `all`: reserve, apply, enqueue.
+/// The rest of a write in the role `all`: reserve, apply, enqueue. Returns what was
+/// written and what was not.
 fn apply(
     state: &AppState,
     registry: &Mutex<Registry>,
     queue: &mpsc::Sender<PipelineEvent>,
     batch: &WriteBatch,
-) -> Result<Written, WriteError> {
+) -> Result<(Written, NotWritten), WriteError> {
     let metrics = &state.metrics;
     let permit = queue.try_reserve().map_err(|error| match error {
         TrySendError::Full(()) => WriteError::Overloaded,
@@ -216,6 +244,7 @@ fn apply(
     metrics.dropped(DropReason::OutOfOrder, outcome.out_of_order);
     metrics.dropped(DropReason::Duplicate, outcome.duplicate);
     metrics.dropped(DropReason::SeriesLimit, outcome.series_limit);
+    metrics.dropped(DropReason::InvalidSeries, batch.rejected.samples);
     metrics.series_created.inc_by(outcome.series_created);
     metrics.active_series.set(active as i64);
     metrics.series_limit_reached.set(i64::from(at_limit));
@@ -229,11 +258,17 @@ fn apply(
             "active-series limit reached: samples of new series dropped (ingest.max_active_series)"
         );
     }
-    Ok(Written {
+    let written = Written {
         // A sample whose timestamp its series already holds counts as written: the
         // sender is retrying data harbinger has, and must not be told it failed.
         samples: outcome.accepted + outcome.duplicate,
         histograms: batch.histograms,
         exemplars: batch.exemplars,
-    })
+    };
+    let not_written = NotWritten {
+        rejected: batch.rejected.clone(),
+        out_of_order: outcome.out_of_order,
+        series_limit: outcome.series_limit,
+    };
+    Ok((written, not_written))
 }

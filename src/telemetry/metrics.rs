@@ -62,6 +62,9 @@ pub enum DropReason {
     Duplicate,
     /// A new series while the active-series cap was reached.
     SeriesLimit,
+    /// In a series that a 2.0 request's partial write refused (invalid labels,
+    /// histogram, refs, or no metric name).
+    InvalidSeries,
 }
 
 impl DropReason {
@@ -70,6 +73,7 @@ impl DropReason {
             DropReason::OutOfOrder => "out_of_order",
             DropReason::Duplicate => "duplicate",
             DropReason::SeriesLimit => "series_limit",
+            DropReason::InvalidSeries => "invalid_series",
         };
         ReasonLabels { reason }
     }

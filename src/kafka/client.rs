@@ -4,12 +4,16 @@
 //! In: a `ValidKafka`. Out: a `ClientConfig` (brokers, client id, TLS, SASL, then the
 //! section's raw `options`, which win) and `Logged`, the client context.
 
+use std::time::Instant;
+
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
 
 use crate::config::ValidKafka;
+use crate::telemetry::throttle::{LOGS, Say};
 
 /// librdkafka settings for a client of the configured brokers.
 pub fn client_config(kafka: &ValidKafka) -> ClientConfig {
@@ -49,13 +53,50 @@ pub fn client_config(kafka: &ValidKafka) -> ClientConfig {
     client
 }
 
-/// A client context that logs through `tracing`, with librdkafka's facility.
+/// A client context that logs through `tracing`, with librdkafka's facility; errors
+/// that repeat are throttled (`telemetry::throttle`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Logged;
 
 impl ClientContext for Logged {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        global_error(error, reason);
+    }
+}
+
+/// librdkafka's global errors (`AllBrokersDown` while a broker is away, a dozen a
+/// second): the first of each kind, then a summary a minute (see `recovered`).
+pub(super) fn global_error(error: KafkaError, reason: &str) {
+    {
+        let kind = error
+            .rdkafka_error_code()
+            .map_or_else(|| "other".to_owned(), |code| format!("{code:?}"));
+        match LOGS.occurred(&format!("kafka:{kind}"), Instant::now()) {
+            Say::First => tracing::error!(kind, "librdkafka: {error}: {reason}"),
+            Say::Summary { held, total } => tracing::error!(
+                kind,
+                held,
+                total,
+                "librdkafka: {error}: {reason} (still; {held} more since the last line)"
+            ),
+            Say::Nothing => {}
+        }
+    }
+}
+
+/// Kafka answered: logs, once, each error kind that had been held back.
+pub(super) fn recovered() {
+    for cause in LOGS.recovered("kafka:", Instant::now()) {
+        tracing::info!(
+            cause = cause.cause,
+            errors = cause.total,
+            lasted_seconds = cause.lasted.as_secs(),
+            "Kafka is answering again"
+        );
     }
 }
 
@@ -64,7 +105,18 @@ impl ConsumerContext for Logged {}
 pub(super) fn log(level: RDKafkaLogLevel, facility: &str, message: &str) {
     use RDKafkaLogLevel::*;
     match level {
-        Emerg | Alert | Critical | Error => tracing::error!(facility, "librdkafka: {message}"),
+        Emerg | Alert | Critical | Error => {
+            match LOGS.occurred(&format!("kafka:log:{facility}"), Instant::now()) {
+                Say::First => tracing::error!(facility, "librdkafka: {message}"),
+                Say::Summary { held, total } => tracing::error!(
+                    facility,
+                    held,
+                    total,
+                    "librdkafka: {message} (still; {held} more since the last line)"
+                ),
+                Say::Nothing => {}
+            }
+        }
         Warning => tracing::warn!(facility, "librdkafka: {message}"),
         Notice | Info => tracing::info!(facility, "librdkafka: {message}"),
         Debug => tracing::debug!(facility, "librdkafka: {message}"),

@@ -30,6 +30,7 @@ use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
@@ -37,7 +38,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::client::{client_config, log};
+use super::client::{client_config, global_error, log, recovered};
 use super::record::{FORMAT_HEADER, FORMAT_V1};
 use crate::config::ValidKafka;
 use crate::ingest::{Decoder, Protocol, WriteBatch};
@@ -46,6 +47,7 @@ use crate::pipeline::{LiveSignals, Pipeline, feed, labels_of};
 use crate::predictions::LivePredictions;
 use crate::registry::Registry;
 use crate::server::now_ms;
+use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{DropReason, Metrics, PartitionLabels};
 use crate::tickets::TicketAction;
 
@@ -111,6 +113,10 @@ struct Rebalancer {
 impl ClientContext for Rebalancer {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        global_error(error, reason);
     }
 
     /// Consumer lag per assigned partition, from librdkafka's statistics.
@@ -378,10 +384,19 @@ impl Worker {
             let message = consumer.poll(Duration::from_millis(100));
             self.apply_changes(context);
             match message {
-                Some(Ok(message)) => self.process(context, &message),
+                Some(Ok(message)) => {
+                    recovered();
+                    self.process(context, &message);
+                }
                 Some(Err(error)) => {
                     self.scoring.metrics.kafka.consume_error();
-                    warn!(%error, "consuming from Kafka failed; retrying");
+                    match LOGS.occurred("kafka:consume", Instant::now()) {
+                        Say::First => warn!(%error, "consuming from Kafka failed; retrying"),
+                        Say::Summary { held, .. } => {
+                            warn!(%error, held, "consuming from Kafka still fails; retrying")
+                        }
+                        Say::Nothing => {}
+                    }
                 }
                 None => {}
             }

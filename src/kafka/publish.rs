@@ -163,6 +163,10 @@ impl Publisher {
         let result = self.produce(&records, tenant).await;
         match &result {
             Ok(()) => {
+                if !records.is_empty() {
+                    // Acknowledged records, not an empty request: the broker answers.
+                    super::client::recovered();
+                }
                 kafka
                     .produce_seconds
                     .observe(started.elapsed().as_secs_f64());

@@ -13,6 +13,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -20,6 +21,7 @@ use tokio::task::JoinSet;
 use super::sink::{Attempt, Sink};
 use super::store::{Store, on_blocking};
 use crate::retry::Backoff;
+use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{AttemptLabels, Metrics, SinkLabels, TicketLabels};
 use crate::tickets::TicketAction;
 
@@ -157,8 +159,15 @@ impl<S: Sink> Dispatcher<S> {
                 let settled = match result {
                     Attempt::Retry(reason) => {
                         let delay = backoff.delay(attempt, rand::random());
-                        tracing::warn!(sink = %name, action = kind, key, attempt, %reason,
-                            retry_in_ms = delay.as_millis() as u64, "ticket delivery failed, retrying");
+                        let retry_in_ms = delay.as_millis() as u64;
+                        match LOGS.occurred(&format!("sink:{name}:"), Instant::now()) {
+                            Say::First => tracing::warn!(sink = %name, action = kind, key, attempt,
+                                %reason, retry_in_ms, "ticket delivery failed, retrying"),
+                            Say::Summary { held, total } => tracing::warn!(sink = %name,
+                                action = kind, key, attempt, %reason, retry_in_ms, held, total,
+                                "ticket deliveries still failing, retrying"),
+                            Say::Nothing => {}
+                        }
                         tokio::select! {
                             () = tokio::time::sleep(delay) => continue,
                             _ = stop.wait_for(|stopping| *stopping) => return,
@@ -166,6 +175,10 @@ impl<S: Sink> Dispatcher<S> {
                     }
                     Attempt::Delivered => {
                         tracing::debug!(sink = %name, action = kind, key, attempt, "ticket delivered");
+                        for cause in LOGS.recovered(&format!("sink:{name}:"), Instant::now()) {
+                            tracing::info!(sink = %name, failed_attempts = cause.total,
+                                lasted_seconds = cause.lasted.as_secs(), "the sink delivers again");
+                        }
                         let sink_name = name.clone();
                         on_blocking(&store, move |s| s.mark_delivered(seq, &sink_name))
                             .await

@@ -30,6 +30,7 @@ use super::{AppState, Ingest};
 use crate::ingest::{Protocol, WriteBatch, negotiate};
 use crate::pipeline::PipelineEvent;
 use crate::registry::Registry;
+use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{CodeLabels, DropReason};
 
 thread_local! {
@@ -43,9 +44,23 @@ pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
     let content_type = header_text(&headers, header::CONTENT_TYPE);
     let v2 = negotiate(content_type, None) == Ok(Protocol::V2);
     let result = receive(&state, &headers, body).await;
-    if let Err(error) = &result {
-        state.metrics.rejected(error.reason());
-        tracing::debug!(reason = error.reason(), %error, "write request refused");
+    match &result {
+        Err(error) => {
+            state.metrics.rejected(error.reason());
+            log_refusal(error);
+        }
+        // Samples written, not an empty request (such as 1.0 metadata): writes work again.
+        Ok(written) if written.samples > 0 => {
+            for cause in LOGS.recovered("write:", Instant::now()) {
+                tracing::info!(
+                    cause = cause.cause,
+                    refused = cause.total,
+                    lasted_seconds = cause.lasted.as_secs(),
+                    "write requests are accepted again"
+                );
+            }
+        }
+        Ok(_) => {}
     }
     let response = respond(&result, v2);
     let metrics = &state.metrics;
@@ -59,6 +74,23 @@ pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         .request_seconds
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// A refused write is news once per reason, then a summary a minute until writes are
+/// accepted again (a sender retrying a 503 or a misconfigured one would flood the log).
+fn log_refusal(error: &WriteError) {
+    let reason = error.reason();
+    match LOGS.occurred(&format!("write:{reason}"), Instant::now()) {
+        Say::First => tracing::warn!(reason, %error, "write request refused"),
+        Say::Summary { held, total } => tracing::warn!(
+            reason,
+            %error,
+            held,
+            total,
+            "write requests still refused ({held} more since the last line)"
+        ),
+        Say::Nothing => {}
+    }
 }
 
 /// `POST /api/v1/write` to a worker: 404, saying where to send it.
@@ -252,11 +284,16 @@ fn apply(
         .queue_depth
         .set((queue.max_capacity() - queue.capacity()) as i64);
     if outcome.series_limit > 0 {
-        tracing::warn!(
-            dropped = outcome.series_limit,
-            active,
-            "active-series limit reached: samples of new series dropped (ingest.max_active_series)"
-        );
+        match LOGS.occurred("ingest:series_limit", Instant::now()) {
+            Say::First | Say::Summary { .. } => tracing::warn!(
+                dropped = outcome.series_limit,
+                active,
+                "active-series limit reached: samples of new series dropped (ingest.max_active_series)"
+            ),
+            Say::Nothing => {}
+        }
+    } else if !at_limit {
+        LOGS.recovered("ingest:series_limit", Instant::now());
     }
     let written = Written {
         // A sample whose timestamp its series already holds counts as written: the

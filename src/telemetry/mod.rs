@@ -3,6 +3,7 @@
 mod kafka;
 mod logging;
 mod metrics;
+pub mod throttle;
 
 pub use kafka::{KafkaMetrics, PartitionLabels};
 pub use logging::{LogFormat, init_logging};

@@ -302,3 +302,39 @@ fn malformed_bodies_are_refused_with_the_reason() {
     assert_eq!(truncated.reason(), "protobuf");
     assert!(truncated.to_string().contains("truncated"), "{truncated}");
 }
+
+/// Every input the fuzzer kept (`fuzz/corpus/decode`, minimised, and the seeds) replays
+/// in the ordinary test run: nothing panics, a failed decode leaves the batch empty, and
+/// whatever prost refuses is refused (the fuzz target's full differential needs
+/// cargo-fuzz; this keeps its findings as regression tests).
+#[test]
+fn the_fuzz_corpus_replays() {
+    use prost::Message;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut inputs = 0;
+    for dir in ["corpus/decode", "seeds/decode"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let raw = std::fs::read(entry.unwrap().path()).unwrap();
+            inputs += 1;
+            let wrapped = proto::snappy(&raw);
+            for (protocol, prost_ok) in [
+                (Protocol::V1, v1::WriteRequest::decode(&raw[..]).is_ok()),
+                (Protocol::V2, v2::Request::decode(&raw[..]).is_ok()),
+            ] {
+                let mut batch = WriteBatch::default();
+                let decoder = Decoder::new(DecodeLimits::default());
+                let ours = decoder.decode(protocol, &wrapped, &mut batch);
+                if ours.is_err() {
+                    assert!(batch.series().is_empty() && batch.sample_count() == 0);
+                }
+                assert!(prost_ok || ours.is_err(), "{protocol:?}: prost refuses it");
+                let small = Decoder::new(DecodeLimits {
+                    max_decoded_bytes: 1 << 20,
+                    ..DecodeLimits::default()
+                });
+                let _ = small.decode(protocol, &raw, &mut batch);
+            }
+        }
+    }
+    assert!(inputs > 100, "{inputs} inputs: is the corpus committed?");
+}

@@ -107,24 +107,11 @@ fn v1_body(series: &[(&[(&str, &str)], i64, f64)]) -> Vec<u8> {
     proto::encode_snappy(&proto::v1_request(series))
 }
 
-/// A 2.0 request over the symbols `["", "__name__", "up", "job", "node"]`.
+/// A 2.0 request of one series over the symbols `["", "__name__", "up", "job", "node"]`.
 fn v2_body(refs: &[u32], timestamps: &[i64]) -> Vec<u8> {
     proto::encode_snappy(&v2::Request {
-        symbols: ["", "__name__", "up", "job", "node"]
-            .map(String::from)
-            .to_vec(),
-        timeseries: vec![v2::TimeSeries {
-            labels_refs: refs.to_vec(),
-            samples: timestamps
-                .iter()
-                .map(|&timestamp| v2::Sample {
-                    value: 1.0,
-                    timestamp,
-                    start_timestamp: 0,
-                })
-                .collect(),
-            ..Default::default()
-        }],
+        symbols: SYMBOLS[..5].iter().map(|s| s.to_string()).collect(),
+        timeseries: vec![v2_series(refs, timestamps, vec![])],
     })
 }
 

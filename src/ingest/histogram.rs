@@ -2,7 +2,7 @@
 //! consistent as Prometheus's `Histogram.Validate` and `FloatHistogram.Validate` require.
 //!
 //! Histograms are accepted and counted but not scored yet, so nothing is kept: the walk
-//! makes sure the message is what prost would accept (else a [`WireError`]) and that it
+//! makes sure the message is what prost would accept (else a `WireError`) and that it
 //! describes a histogram (else a [`HistogramProblem`]), in one pass, without allocating:
 //!
 //! - each side's spans cover exactly as many buckets as it has (deltas for an integer
@@ -74,20 +74,12 @@ impl fmt::Display for Side {
     }
 }
 
-/// A histogram message that could not be read, or does not describe a histogram.
-#[derive(Debug)]
-pub enum HistogramError {
-    Wire(WireError),
-    Invalid(HistogramProblem),
-}
-
-impl From<WireError> for HistogramError {
-    fn from(error: WireError) -> Self {
-        HistogramError::Wire(error)
-    }
-}
-
-pub fn check_histogram(message: &[u8], protocol: Protocol) -> Result<(), HistogramError> {
+/// Walks a histogram message: an error when it is not protobuf, else what makes it not
+/// a histogram, if anything.
+pub fn check_histogram(
+    message: &[u8],
+    protocol: Protocol,
+) -> Result<Option<HistogramProblem>, WireError> {
     let mut seen = Seen::default();
     let mut reader = Reader::nested(message, 2);
     while let Some((field, wire_type)) = reader.next_field()? {
@@ -140,7 +132,7 @@ pub fn check_histogram(message: &[u8], protocol: Protocol) -> Result<(), Histogr
             _ => reader.skip(wire_type)?,
         }
     }
-    seen.validate().map_err(HistogramError::Invalid)
+    Ok(seen.validate().err())
 }
 
 fn int(reader: &mut Reader<'_>, wire_type: WireType) -> Result<u64, WireError> {

@@ -6,7 +6,7 @@
 
 use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
 use super::error::{DecodeError, SeriesProblem};
-use super::histogram::{HistogramError, check_histogram};
+use super::histogram::check_histogram;
 use super::labels::{LabelLimits, LabelSetChecker};
 use super::wire::{Reader, WireError, WireType};
 
@@ -121,15 +121,10 @@ fn walk_series(
                 counts.exemplars += 1;
             }
             _ => {
-                match check_histogram(inner, Protocol::V1) {
-                    Ok(()) => {}
-                    Err(HistogramError::Wire(error)) => return Err(shift(error)),
-                    Err(HistogramError::Invalid(problem)) => {
-                        let index = counts.histograms as usize;
-                        counts
-                            .invalid_histogram
-                            .get_or_insert(SeriesProblem::Histogram { index, problem });
-                    }
+                if let Some(problem) = check_histogram(inner, Protocol::V1).map_err(shift)? {
+                    let index = counts.histograms as usize;
+                    let problem = SeriesProblem::Histogram { index, problem };
+                    counts.invalid_histogram.get_or_insert(problem);
                 }
                 counts.histograms += 1;
             }

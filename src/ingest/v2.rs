@@ -13,7 +13,7 @@
 
 use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
 use super::error::{DecodeError, SeriesProblem};
-use super::histogram::{HistogramError, check_histogram};
+use super::histogram::check_histogram;
 use super::labels::{LabelLimits, LabelSetChecker};
 use super::wire::{Reader, WireError, WireType};
 
@@ -192,15 +192,12 @@ fn walk_series(
                         }
                     }
                     3 => {
-                        match check_histogram(inner, Protocol::V2) {
-                            Ok(()) => {}
-                            Err(HistogramError::Wire(error)) => return Err(shift(error)),
-                            Err(HistogramError::Invalid(problem)) => {
-                                let index = walked.histograms as usize;
-                                walked
-                                    .problem
-                                    .get_or_insert(SeriesProblem::Histogram { index, problem });
-                            }
+                        if let Some(problem) =
+                            check_histogram(inner, Protocol::V2).map_err(shift)?
+                        {
+                            let index = walked.histograms as usize;
+                            let problem = SeriesProblem::Histogram { index, problem };
+                            walked.problem.get_or_insert(problem);
                         }
                         walked.histograms += 1;
                     }

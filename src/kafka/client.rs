@@ -68,23 +68,27 @@ impl ClientContext for Logged {
     }
 }
 
-/// librdkafka's global errors (`AllBrokersDown` while a broker is away, a dozen a
-/// second): the first of each kind, then a summary a minute (see `recovered`).
+/// librdkafka's global errors (`AllBrokersDown` while a broker is away, about once a
+/// second), one cause per error code.
 pub(super) fn global_error(error: KafkaError, reason: &str) {
-    {
-        let kind = error
-            .rdkafka_error_code()
-            .map_or_else(|| "other".to_owned(), |code| format!("{code:?}"));
-        match LOGS.occurred(&format!("kafka:{kind}"), Instant::now()) {
-            Say::First => tracing::error!(kind, "librdkafka: {error}: {reason}"),
-            Say::Summary { held, total } => tracing::error!(
-                kind,
-                held,
-                total,
-                "librdkafka: {error}: {reason} (still; {held} more since the last line)"
-            ),
-            Say::Nothing => {}
-        }
+    let kind = error
+        .rdkafka_error_code()
+        .map_or_else(|| "other".to_owned(), |code| format!("{code:?}"));
+    throttled_error(&format!("kafka:{kind}"), &format!("{error}: {reason}"));
+}
+
+/// An error line from librdkafka: the first of its cause, then a summary a minute
+/// (until `recovered`).
+fn throttled_error(cause: &str, text: &str) {
+    match LOGS.occurred(cause, Instant::now()) {
+        Say::First => tracing::error!(cause, "librdkafka: {text}"),
+        Say::Summary { held, total } => tracing::error!(
+            cause,
+            held,
+            total,
+            "librdkafka: {text} (still; {held} more since the last line)"
+        ),
+        Say::Nothing => {}
     }
 }
 
@@ -106,16 +110,7 @@ pub(super) fn log(level: RDKafkaLogLevel, facility: &str, message: &str) {
     use RDKafkaLogLevel::*;
     match level {
         Emerg | Alert | Critical | Error => {
-            match LOGS.occurred(&format!("kafka:log:{facility}"), Instant::now()) {
-                Say::First => tracing::error!(facility, "librdkafka: {message}"),
-                Say::Summary { held, total } => tracing::error!(
-                    facility,
-                    held,
-                    total,
-                    "librdkafka: {message} (still; {held} more since the last line)"
-                ),
-                Say::Nothing => {}
-            }
+            throttled_error(&format!("kafka:log:{facility}"), message)
         }
         Warning => tracing::warn!(facility, "librdkafka: {message}"),
         Notice | Info => tracing::info!(facility, "librdkafka: {message}"),

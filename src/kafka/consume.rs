@@ -380,12 +380,15 @@ impl Worker {
     fn run(mut self, consumer: &BaseConsumer<Rebalancer>, stop: &AtomicBool) {
         let context = consumer.context();
         let mut housekeeping = Instant::now();
+        // Whether a record arrived since the last housekeeping: Kafka answers. Checked
+        // there, once a second, not for every record.
+        let mut consumed = false;
         while !stop.load(Ordering::Relaxed) {
             let message = consumer.poll(Duration::from_millis(100));
             self.apply_changes(context);
             match message {
                 Some(Ok(message)) => {
-                    recovered();
+                    consumed = true;
                     self.process(context, &message);
                 }
                 Some(Err(error)) => {
@@ -405,6 +408,9 @@ impl Worker {
             }
             if housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
                 housekeeping = Instant::now();
+                if std::mem::take(&mut consumed) {
+                    recovered();
+                }
                 self.housekeeping(consumer, CommitMode::Async);
             }
         }

@@ -24,8 +24,9 @@ use super::summary::print_figures;
     --horizon 1h --out models/disks.json --report report/ --tickets held-out.csv\n\n\
     Each target's probability is the first-passage probability of its signal (drift and\n\
     volatility of a window, no labels needed); training picks the window, how cautious\n\
-    the drift is, and the ticket policy, and tries a classifier on the export's ALERTS\n\
-    (positive when the rule starts firing within the horizon). Entities are split into\n\
+    the drift is, and the ticket policy, and tries a classifier that learns from every\n\
+    level the signal reached and held, and is calibrated on the export's ALERTS (positive\n\
+    when the rule starts firing within the horizon). Entities are split into\n\
     folds; each fold is scored by a model fitted on the others, so the printed figures\n\
     are on entities the model never saw: an episode is caught by a ticket opened from\n\
     the horizon before its crossing (first pending) until it fires, and a ticket is true\n\

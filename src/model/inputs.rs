@@ -122,19 +122,33 @@ impl Inputs {
         self.windows.iter().map(|w| w.name.as_str())
     }
 
+    /// +1 when the alert side is below the threshold, −1 when above.
+    pub fn side(&self) -> f64 {
+        self.side
+    }
+
     /// The distance to the threshold on the safe side (negative: beyond).
     fn margin(&self, v: f64) -> f64 {
-        self.side * (v - self.threshold)
+        self.margin_to(v, self.threshold)
+    }
+
+    /// The distance from `v` to `threshold` on the safe side.
+    fn margin_to(&self, v: f64, threshold: f64) -> f64 {
+        self.side * (v - threshold)
     }
 
     /// P(the threshold is reached within the horizon) from window `k`'s drift, lowered
     /// by `z` of its standard errors (a drift read from a few noisy steps is not taken at
     /// its word). NaN when the window lacks history.
     pub fn passage(&self, row: &[f64], k: usize, z: f64) -> f64 {
+        self.passage_to(row, k, z, self.threshold)
+    }
+
+    fn passage_to(&self, row: &[f64], k: usize, z: f64, threshold: f64) -> f64 {
         let w = &self.windows[k];
         let toward = -self.side * row[w.drift] - z * row[w.drift_stderr];
         passage::probability(
-            self.margin(row[self.level]),
+            self.margin_to(row[self.level], threshold),
             toward,
             row[w.volatility],
             self.horizon_s,
@@ -183,7 +197,14 @@ impl Inputs {
 
     /// Appends the inputs for one feature row to `out`.
     pub fn encode(&self, row: &[f64], out: &mut Vec<f64>) {
-        let margin = self.margin(row[self.level]);
+        self.encode_to(row, self.threshold, out)
+    }
+
+    /// Appends the inputs for one feature row to `out` as if the rule's threshold were
+    /// `threshold`: how training learns from the levels the signal reached short of the
+    /// real one (the inputs are relative to the distance, so one model serves both).
+    pub fn encode_to(&self, row: &[f64], threshold: f64, out: &mut Vec<f64>) {
+        let margin = self.margin_to(row[self.level], threshold);
         let ratio = |x: f64| {
             let r = if margin > 0.0 {
                 x / margin
@@ -192,7 +213,7 @@ impl Inputs {
             };
             r.clamp(-CAP, CAP)
         };
-        out.extend((0..self.windows.len()).map(|k| self.passage(row, k, 0.0)));
+        out.extend((0..self.windows.len()).map(|k| self.passage_to(row, k, 0.0, threshold)));
         out.extend(
             self.windows
                 .iter()
@@ -203,7 +224,7 @@ impl Inputs {
                 .iter()
                 .map(|w| ratio(row[w.volatility] * self.horizon_s.sqrt())),
         );
-        out.push(self.closest(row));
+        out.push(self.closest_to(row, threshold));
     }
 
     /// The margin at the longest window's extreme on the threshold's side over the
@@ -211,9 +232,13 @@ impl Inputs {
     /// before and fell back, negative when it was beyond the threshold then; 1 when
     /// already beyond now. NaN while the window is empty.
     pub fn closest(&self, row: &[f64]) -> f64 {
-        let margin = self.margin(row[self.level]);
+        self.closest_to(row, self.threshold)
+    }
+
+    fn closest_to(&self, row: &[f64], threshold: f64) -> f64 {
+        let margin = self.margin_to(row[self.level], threshold);
         if margin > 0.0 {
-            (self.margin(row[self.closest]) / margin).clamp(-CAP, CAP)
+            (self.margin_to(row[self.closest], threshold) / margin).clamp(-CAP, CAP)
         } else {
             1.0
         }
@@ -264,6 +289,21 @@ mod tests {
         let row = [30.0, 25.0, 31.0, -1.2 / 60.0, 0.1 / 60.0, 0.1];
         let lowered = inputs.passage(&row, 0, 2.0);
         assert!((lowered - expected[0]).abs() < 1e-12, "{lowered}");
+    }
+
+    #[test]
+    fn inputs_toward_a_nearer_level_are_those_of_a_rule_there() {
+        let target = split_rule("disk_free_percent < 10").unwrap();
+        let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
+        let nearer = split_rule("disk_free_percent < 20").unwrap();
+        let at_20 = Inputs::new(&names(&FEATURES), &names(&["5m"]), &nearer, 600.0);
+        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1];
+        let (mut toward, mut real) = (Vec::new(), Vec::new());
+        inputs.encode_to(&row, 20.0, &mut toward);
+        at_20.encode(&row, &mut real);
+        assert_eq!(toward, real);
+        // Half the distance: the drift covers it twice over, the low came halfway there.
+        assert_eq!(&toward[1..], &[1.0, 0.1 * 600f64.sqrt() / 10.0, 0.5]);
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //!    nor firing; positive when the rule starts firing within `(t, t + horizon]`.
 //! 2. Folds by entity (never shuffling neighbouring steps across a split); each kind
 //!    ([`Kind::ALL`]) is fitted on all folds but one and scores the held-out one. The
-//!    kind with the best average precision on those held-out scores wins.
+//!    classifiers learn from the levels each signal reached and held short of the
+//!    threshold ([`reach`]): a few hundred onsets per entity where `ALERTS` has one or
+//!    two. They are judged on the real threshold and labels: the kind with the best
+//!    average precision on those held-out scores wins.
 //! 3. Platt scaling fitted on the winner's held-out scores.
 //! 4. The policy that does best on the held-out probabilities, replayed step by step:
 //!    most onsets caught minus false tickets, then the longest median lead, then the
@@ -25,6 +28,7 @@ use ndarray::Array2;
 
 use super::assess::objective;
 use super::folds;
+use super::reach;
 use super::{AlertHistory, Trajectory};
 use crate::evaluation::{Judge, Ticket, onsets, score};
 use crate::model::artifact::TrainingSummary;
@@ -45,11 +49,17 @@ pub struct TrajectoryTicket {
     pub span: TicketSpan,
 }
 
-/// A step of a trajectory the classifier learns from, with its label.
+/// The levels a classifier learns to reach, besides the rule's threshold: these shares
+/// of the distance from the signal to the threshold.
+const REACH_SHARES: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
+
+/// A step of a trajectory, a threshold, and whether the rule fired (or would have, at
+/// that threshold).
 #[derive(Debug, Clone, Copy)]
 struct Example {
     trajectory: usize,
     step: usize,
+    threshold: f64,
     fires: bool,
 }
 
@@ -178,8 +188,59 @@ impl TargetData<'_> {
                     examples.push(Example {
                         trajectory: i,
                         step,
+                        threshold: self.scorer.target.threshold,
                         fires,
                     });
+                }
+            }
+        }
+        examples
+    }
+
+    /// The examples a classifier learns from on the trajectories `which`: at each step
+    /// with every input known and the signal short of the threshold, the levels
+    /// [`REACH_SHARES`] of the way there, each labelled by whether the signal reached it
+    /// within the horizon and held it for the rule's `for` ([`reach`]): thousands of
+    /// onsets where `ALERTS` holds a handful, on every entity, including those that
+    /// never alerted.
+    fn reach_examples(&self, which: &[usize]) -> Vec<Example> {
+        let inputs = &self.scorer.inputs;
+        let side = inputs.side();
+        let threshold = self.scorer.target.threshold;
+        let level = self.scorer.level_column();
+        let hold_ms = self.scorer.target.hold.as_millis() as i64;
+        let mut examples = Vec::new();
+        let mut encoded = Vec::new();
+        for &i in which {
+            let trajectory = &self.trajectories[i];
+            let levels: Vec<f64> = trajectory.rows.iter().map(|row| row[level]).collect();
+            let reach = reach::reaches(
+                &trajectory.times_ms,
+                &levels,
+                side,
+                hold_ms,
+                self.horizon_ms(),
+            );
+            for (step, row) in trajectory.rows.iter().enumerate() {
+                let margin = side * (levels[step] - threshold);
+                if margin.is_nan() || margin <= 0.0 {
+                    continue;
+                }
+                encoded.clear();
+                inputs.encode(row, &mut encoded);
+                if encoded.iter().any(|x| x.is_nan()) {
+                    continue;
+                }
+                for share in REACH_SHARES {
+                    let at = levels[step] - side * share * margin;
+                    if let Some(fires) = reach[step].reaches(side, at) {
+                        examples.push(Example {
+                            trajectory: i,
+                            step,
+                            threshold: at,
+                            fires,
+                        });
+                    }
                 }
             }
         }
@@ -190,9 +251,11 @@ impl TargetData<'_> {
         let width = self.scorer.inputs.len();
         let mut values = Vec::with_capacity(examples.len() * width);
         for e in examples {
-            self.scorer
-                .inputs
-                .encode(&self.trajectories[e.trajectory].rows[e.step], &mut values);
+            self.scorer.inputs.encode_to(
+                &self.trajectories[e.trajectory].rows[e.step],
+                e.threshold,
+                &mut values,
+            );
         }
         let x = Array2::from_shape_vec((examples.len(), width), values).expect("rows × inputs");
         (x, examples.iter().map(|e| e.fires).collect())
@@ -305,7 +368,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
                 .filter(|&k| fold_of[k] != fold)
                 .map(|k| train[k])
                 .collect();
-            let (x, y) = data.matrix(&data.examples(&fit_on));
+            let (x, y) = data.matrix(&data.reach_examples(&fit_on));
             let Ok(classifier) = Classifier::fit(kind, &x, &y, seed) else {
                 continue;
             };
@@ -373,7 +436,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
     if key <= passage_key {
         return model;
     }
-    let (x, y) = data.matrix(&examples);
+    let (x, y) = data.matrix(&data.reach_examples(train));
     if let Ok(classifier) = Classifier::fit(kind, &x, &y, seed) {
         model.classifier = Some(classifier);
         model.kind = Some(kind);

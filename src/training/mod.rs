@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod assess;
 pub mod fit;
 pub mod folds;
+pub mod reach;
 pub mod run;
 pub mod trajectories;
 

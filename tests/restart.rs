@@ -4,8 +4,18 @@
 //! and `serve` restarts on the same data directory. Every action the file sink recorded
 //! then reaches the desk exactly once in effect (the desk applies each Idempotency-Key
 //! once), each ticket is created once, and the later actions patch it.
+//!
+//! Tickets survive it too: `serve` receives lab-dev up to a moment when two tickets are
+//! open (one whose rule already fired), is killed, restarts and receives the rest. Each
+//! is carried on (its actions numbered on), resolved once, never opened again, and its
+//! predicted alert in a real Alertmanager ends and is not sent again. The other point a
+//! kill can fall on, between deciding an action and recording it, loses the action and
+//! its effect on the record of open tickets together (they are one transaction), so the
+//! restarted process decides it again.
 
 #[allow(dead_code)] // The shared helpers serve several test crates; this one uses a part.
+mod stack;
+#[allow(dead_code)]
 mod support;
 
 use std::collections::BTreeMap;
@@ -164,4 +174,231 @@ async fn every_action_reaches_the_desk_once_after_an_outage_and_a_kill() {
         received.values().all(|r| r.2 == 1),
         "each key applied once: {received:?}"
     );
+}
+
+/// lab-dev split at `at` (unix seconds): the rows before it, and the rest, as two CSV
+/// files in `dir`.
+fn split_lab_dev(dir: &std::path::Path, at: i64) -> [std::path::PathBuf; 2] {
+    use std::io::{BufRead, Write};
+    let file =
+        std::fs::File::open(format!("{ROOT}/../shared/data/lab-dev/metrics.csv.gz")).unwrap();
+    let mut lines = std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines();
+    let header = lines.next().unwrap().unwrap();
+    let paths = [dir.join("before.csv"), dir.join("after.csv")];
+    let mut parts = paths.clone().map(|p| {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(p).unwrap());
+        writeln!(w, "{header}").unwrap();
+        w
+    });
+    for line in lines {
+        let line = line.unwrap();
+        let t: i64 = line.split(',').nth(1).unwrap().parse().unwrap();
+        writeln!(parts[usize::from(t >= at)], "{line}").unwrap();
+    }
+    parts.iter_mut().for_each(|w| w.flush().unwrap());
+    paths
+}
+
+fn replay(csv: &std::path::Path, url: &str) {
+    let out = Command::new(HARBINGER)
+        .args(["replay", "--as-fast-as-possible", "--url", url, "--data"])
+        .arg(csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every action the file sink wrote, in order: (fingerprint, ticket sequence, action
+/// sequence, action).
+fn actions(dir: &std::path::Path) -> Vec<(String, u64, u64, String)> {
+    let text = std::fs::read_to_string(dir.join("data/tickets.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|a| {
+            let key = a["idempotency_key"].as_str().unwrap();
+            let mut parts = key.rsplitn(3, '-');
+            let n = parts.next().unwrap().parse().unwrap();
+            let sequence = parts.next().unwrap().parse().unwrap();
+            (
+                parts.next().unwrap().to_owned(),
+                sequence,
+                n,
+                a["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The target and instance of a fingerprint's tickets.
+fn target_and_instance(dir: &std::path::Path, fingerprint: &str) -> (String, String) {
+    let text = std::fs::read_to_string(dir.join("data/tickets.jsonl")).unwrap();
+    let action: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|a| a["ticket"]["fingerprint"] == fingerprint)
+        .unwrap();
+    let ticket = &action["ticket"];
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    (text(&ticket["target"]), text(&ticket["entity"]["instance"]))
+}
+
+/// The (alert name, instance) of every alert Alertmanager holds active.
+async fn active_alerts(alertmanager: &Process) -> Vec<(String, String)> {
+    let url = format!("{}/api/v2/alerts", alertmanager.url);
+    let alerts: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"]["state"] == "active")
+        .map(|a| {
+            (
+                text(&a["labels"]["alertname"]),
+                text(&a["labels"]["instance"]),
+            )
+        })
+        .collect()
+}
+
+/// The tickets (fingerprint, sequence) opened and not resolved.
+fn still_open(actions: &[(String, u64, u64, String)]) -> Vec<(String, u64)> {
+    let mut open: Vec<(String, u64)> = Vec::new();
+    for (fingerprint, sequence, _, action) in actions {
+        let ticket = (fingerprint.clone(), *sequence);
+        match action.as_str() {
+            "open" => open.push(ticket),
+            "resolve" => open.retain(|t| *t != ticket),
+            _ => {}
+        }
+    }
+    open
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tickets_open_at_a_kill_are_carried_on_and_resolved_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let [port, alertmanager_port] = free_ports();
+    let alertmanager = stack::start_alertmanager(dir.path(), alertmanager_port);
+    let config = dir.path().join("harbinger.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "tickets:\n  sinks:\n    - type: file\n    - type: alertmanager\n      url: {}\n      \
+             resend_interval: 1s\n",
+            alertmanager.url
+        ),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    // 1450 s into lab-dev: host1's disk is filling (its ticket opened, its rule fires
+    // later), host6's rule is firing (its ticket confirmed, the disk not yet cleaned).
+    let [before, after] = split_lab_dev(dir.path(), 1_795_571_575 + 1450);
+
+    let first = serve(dir.path(), port, &config, "serve-1");
+    ready(&first, deadline).await;
+    replay(&before, &format!("{}/api/v1/write", first.url));
+    let open_at_kill = eventually("tickets open", deadline, async || {
+        match still_open(&actions(dir.path())) {
+            open if open.len() >= 2 => Ok(open),
+            open => Err(format!("{open:?} open")),
+        }
+    })
+    .await;
+    // Alertmanager holds their predicted alerts, which the sink keeps re-sending.
+    let carried: Vec<(String, String)> = open_at_kill
+        .iter()
+        .map(|(fingerprint, _)| {
+            let (target, instance) = target_and_instance(dir.path(), fingerprint);
+            (format!("{target}Predicted"), instance)
+        })
+        .collect();
+    eventually(
+        "the predicted alerts in Alertmanager",
+        deadline,
+        async || {
+            let active = active_alerts(&alertmanager).await;
+            match carried.iter().all(|a| active.contains(a)) {
+                true => Ok(()),
+                false => Err(format!("{active:?}")),
+            }
+        },
+    )
+    .await;
+    first.signal(libc::SIGKILL);
+    drop(first);
+    let before_kill = actions(dir.path()).len();
+
+    let second = serve(dir.path(), port, &config, "serve-2");
+    ready(&second, deadline).await;
+    replay(&after, &format!("{}/api/v1/write", second.url));
+    // The rest of the run cleans every disk up: every ticket resolves.
+    let all = eventually("every ticket resolved", deadline, async || {
+        let all = actions(dir.path());
+        let open = still_open(&all);
+        let carried = open_at_kill.iter().filter(|t| open.contains(t)).count();
+        match carried {
+            0 => Ok(all),
+            _ => Err(format!("{open:?} still open")),
+        }
+    })
+    .await;
+    assert!(
+        second
+            .log_tail(200)
+            .contains("carrying on the tickets open before the restart"),
+        "{}",
+        second.log_tail(50)
+    );
+    for (fingerprint, sequence) in &open_at_kill {
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|a| &a.0 == fingerprint && a.1 == *sequence)
+            .collect();
+        // Numbered on from where the first process left off, resolved once, last.
+        let numbers: Vec<u64> = mine.iter().map(|a| a.2).collect();
+        assert_eq!(
+            numbers,
+            (1..=mine.len() as u64).collect::<Vec<_>>(),
+            "{mine:?}"
+        );
+        let resolves = mine.iter().filter(|a| a.3 == "resolve").count();
+        assert_eq!(resolves, 1, "{mine:?}");
+        assert_eq!(mine.last().unwrap().3, "resolve", "{mine:?}");
+        // Not opened again while it was open.
+        let resolved_at = all
+            .iter()
+            .position(|a| &a.0 == fingerprint && a.1 == *sequence && a.3 == "resolve")
+            .unwrap();
+        let reopened = all[before_kill..resolved_at]
+            .iter()
+            .any(|a| &a.0 == fingerprint && a.3 == "open");
+        assert!(!reopened, "{fingerprint} opened twice: {all:?}");
+    }
+    // Their resolves reached Alertmanager, and the sink sends them no more: after
+    // several resend intervals, none is active again.
+    eventually("the predicted alerts resolved", deadline, async || {
+        let active = active_alerts(&alertmanager).await;
+        match carried.iter().any(|a| active.contains(a)) {
+            true => Err(format!("{active:?}")),
+            false => Ok(()),
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let active = active_alerts(&alertmanager).await;
+    assert!(
+        !carried.iter().any(|a| active.contains(a)),
+        "sent again: {active:?}"
+    );
+    // No idempotency key twice.
+    let mut keys: Vec<_> = all.iter().map(|a| (&a.0, a.1, a.2)).collect();
+    let count = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), count, "{all:?}");
 }

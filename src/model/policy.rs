@@ -155,6 +155,16 @@ impl Policy {
 }
 
 impl PolicyState {
+    /// The state of a ticket opened before a restart: open, and `fired` when its rule
+    /// fired since (so that it closes as materialised once the rule resolves).
+    pub fn resumed(fired: bool) -> PolicyState {
+        PolicyState {
+            open: true,
+            fired,
+            ..PolicyState::default()
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.open
     }
@@ -175,6 +185,11 @@ impl PolicyState {
             }
             AlertState::Pending | AlertState::Inactive => {}
         }
+        if self.open && o.probability.is_nan() {
+            // Nothing is known (warm-up after a restart, a scrape gap): an open ticket
+            // neither calms down nor closes until the signal is back.
+            return Decision::Nothing;
+        }
         if self.open && self.fired {
             return self.close(policy, Outcome::Materialised);
         }
@@ -182,7 +197,7 @@ impl PolicyState {
         if self.open {
             let low = policy
                 .open_probability
-                .is_none_or(|level| o.probability.is_nan() || o.probability < level * 0.5);
+                .is_none_or(|level| o.probability < level * 0.5);
             self.calm = if low && !eta { self.calm + 1 } else { 0 };
             if self.calm >= policy.close_steps {
                 return self.close(policy, Outcome::Averted);
@@ -225,7 +240,10 @@ mod tests {
     };
 
     fn run(probabilities: &[(f64, AlertState)]) -> Vec<Decision> {
-        let mut state = PolicyState::default();
+        run_from(PolicyState::default(), probabilities)
+    }
+
+    fn run_from(mut state: PolicyState, probabilities: &[(f64, AlertState)]) -> Vec<Decision> {
         probabilities
             .iter()
             .map(|&(probability, alert)| {
@@ -274,6 +292,59 @@ mod tests {
                 Open
             ]
         );
+    }
+
+    #[test]
+    fn an_open_ticket_waits_out_unknown_steps_and_a_resumed_one_closes_like_any_other() {
+        let nan = f64::NAN;
+        // Open, then nothing known for longer than the close takes: still open; known
+        // and low again: it closes after the calm steps.
+        let decisions = run(&[
+            (0.9, Inactive),
+            (0.9, Inactive),
+            (nan, Inactive),
+            (nan, Inactive),
+            (nan, Inactive),
+            (nan, Inactive),
+            (0.1, Inactive),
+            (0.1, Inactive),
+            (0.1, Inactive),
+        ]);
+        assert_eq!(decisions[1], Open);
+        assert_eq!(
+            decisions[2..],
+            [
+                Nothing,
+                Nothing,
+                Nothing,
+                Nothing,
+                Nothing,
+                Nothing,
+                Close(Outcome::Averted)
+            ]
+        );
+        // Resumed after a restart: never opened again while open, closed once.
+        let decisions = run_from(
+            PolicyState::resumed(false),
+            &[
+                (0.9, Inactive),
+                (0.95, Inactive),
+                (0.1, Inactive),
+                (0.1, Inactive),
+                (0.1, Inactive),
+            ],
+        );
+        assert_eq!(
+            decisions,
+            [Nothing, Nothing, Nothing, Nothing, Close(Outcome::Averted)]
+        );
+        // Its rule fired before the restart: materialised once the rule is no longer
+        // active and the signal is known.
+        let decisions = run_from(
+            PolicyState::resumed(true),
+            &[(nan, Inactive), (0.9, Firing), (0.2, Inactive)],
+        );
+        assert_eq!(decisions, [Nothing, Nothing, Close(Outcome::Materialised)]);
     }
 
     #[test]

@@ -168,6 +168,11 @@ impl OutboxHandle {
         Ok(Some(seq))
     }
 
+    /// The tickets open after the last action recorded (see [`Store::open_tickets`]).
+    pub fn open_tickets(&self) -> Result<Vec<crate::tickets::OpenTicket>, StoreError> {
+        self.store.open_tickets()
+    }
+
     /// How many actions `sink` has yet to deliver.
     pub async fn pending(&self, sink: &str) -> Result<usize, StoreError> {
         let sink = sink.to_owned();

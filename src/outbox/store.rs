@@ -2,7 +2,8 @@
 //!
 //! In: actions to append, and each sink's news (delivered, dead-lettered, the remote id
 //! of a ticket it created). Out: per sink, the actions still owed, in append order; the
-//! dead letters. A redb database at `<data_dir>/outbox.redb`; every call is one
+//! dead letters; the tickets open after the last action appended (written in the same
+//! transaction as the action, so that a restart carries each on exactly). A redb database at `<data_dir>/outbox.redb`; every call is one
 //! transaction, committed (fsync'd) before it returns, so a crash, `kill -9` included,
 //! loses nothing that a call reported done.
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use crate::tickets::TicketAction;
+use crate::tickets::{OpenTicket, TicketAction};
 
 /// Sequence number → the action, as JSON; removed once no sink owes it.
 const ACTIONS: TableDefinition<u64, &str> = TableDefinition::new("actions");
@@ -24,6 +25,8 @@ const PENDING: TableDefinition<(&str, u64), ()> = TableDefinition::new("pending"
 const DEAD: TableDefinition<(&str, u64), &str> = TableDefinition::new("dead_letters");
 /// (sink, key) → a value the sink keeps across restarts (the webhook: a ticket's URL).
 const REMOTE: TableDefinition<(&str, &str), &str> = TableDefinition::new("remote");
+/// Fingerprint → the [`OpenTicket`], as JSON, while its ticket is open.
+const OPEN: TableDefinition<&str, &str> = TableDefinition::new("open_tickets");
 /// `next_seq` → the next sequence number (never reused, even once actions are removed).
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -68,6 +71,7 @@ impl Store {
             tx.open_table(PENDING)?;
             tx.open_table(DEAD)?;
             tx.open_table(REMOTE)?;
+            tx.open_table(OPEN)?;
             tx.open_table(META)?;
             Ok(())
         })?;
@@ -78,7 +82,8 @@ impl Store {
         &self.path
     }
 
-    /// Stores `action` as owed to every one of `sinks`; durable when it returns.
+    /// Stores `action` as owed to every one of `sinks`, and its ticket's open state;
+    /// durable when it returns.
     pub fn append(
         &self,
         action: &TicketAction,
@@ -95,7 +100,34 @@ impl Store {
             for sink in sinks {
                 pending.insert((sink.as_str(), seq), ())?;
             }
+            let mut open = tx.open_table(OPEN)?;
+            let fingerprint = action.ticket.fingerprint.as_str();
+            let before: Option<OpenTicket> = match open.get(fingerprint)? {
+                Some(json) => Some(serde_json::from_str(json.value())?),
+                None => None,
+            };
+            match OpenTicket::after(before, action) {
+                Some(after) => {
+                    open.insert(fingerprint, serde_json::to_string(&after)?.as_str())?;
+                }
+                None => {
+                    open.remove(fingerprint)?;
+                }
+            }
             Ok(seq)
+        })
+    }
+
+    /// Every ticket open after the last action appended, by fingerprint.
+    pub fn open_tickets(&self) -> std::result::Result<Vec<OpenTicket>, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read()?;
+            let open = tx.open_table(OPEN)?;
+            let mut tickets = Vec::new();
+            for entry in open.iter()? {
+                tickets.push(serde_json::from_str(entry?.1.value())?);
+            }
+            Ok(tickets)
         })
     }
 
@@ -330,6 +362,49 @@ mod tests {
         assert_eq!(letters[0].action, action);
         // Action 1 is owed to no sink any more: removed, and its number never reused.
         assert_eq!(store.append(&action, &sinks()).unwrap(), 3);
+    }
+
+    #[test]
+    fn open_tickets_follow_the_actions_across_reopening() {
+        use crate::model::Outcome;
+        use crate::tickets::ActionKind;
+        let dir = tempfile::tempdir().unwrap();
+        let ticket = example_action().ticket;
+        let action = |kind, at_ms, n| TicketAction::new(kind, at_ms, ticket.clone(), n);
+        let reopened = || Store::open(dir.path()).unwrap().open_tickets().unwrap();
+        Store::open(dir.path())
+            .unwrap()
+            .append(&action(ActionKind::Open, 1_000, 1), &sinks())
+            .unwrap();
+        let open = reopened();
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            (open[0].actions, open[0].last_action_ms, open[0].confirmed),
+            (1, 1_000, false)
+        );
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .append(&action(ActionKind::Update, 2_000, 2), &sinks())
+                .unwrap();
+            store
+                .append(&action(ActionKind::Confirm, 3_000, 3), &sinks())
+                .unwrap();
+        }
+        let open = reopened();
+        assert_eq!(
+            (open[0].actions, open[0].last_action_ms, open[0].confirmed),
+            (3, 3_000, true)
+        );
+        assert_eq!(open[0].ticket, ticket);
+        let resolve = ActionKind::Resolve {
+            outcome: Outcome::Materialised,
+        };
+        Store::open(dir.path())
+            .unwrap()
+            .append(&action(resolve, 4_000, 4), &sinks())
+            .unwrap();
+        assert!(reopened().is_empty());
     }
 
     #[test]

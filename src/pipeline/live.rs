@@ -19,10 +19,10 @@ use promql_parser::label::Matcher;
 use super::engine::SignalEngine;
 use super::spec::Pipeline;
 use crate::model::{Model, ModelError};
-use crate::predictions::LivePredictions;
+use crate::predictions::{LivePredictions, resolve_orphans};
 use crate::promql::{EvalError, Labels, Plan, Point, SeriesIndex, SeriesStore};
 use crate::registry::{AcceptedSample, SeriesId};
-use crate::tickets::TicketAction;
+use crate::tickets::{OpenTicket, TicketAction};
 
 /// Most skipped steps evaluated after a jump: an hour at a 15 s step.
 const MAX_CATCH_UP_STEPS: i64 = 240;
@@ -93,6 +93,18 @@ impl LiveSignals {
         if let Some(predictions) = self.predictions {
             predictions.release();
         }
+    }
+
+    /// Carries on the tickets open before a restart (see `LivePredictions::resume`): an
+    /// entity has as long as the pipeline keeps history to send samples again. The
+    /// resolves of tickets nothing scores any more (at `now_ms`) go with the next actions.
+    pub fn resume(&mut self, open: Vec<OpenTicket>, now_ms: i64) {
+        let grace = std::time::Duration::from_millis(self.history_ms as u64);
+        let orphans = match &mut self.predictions {
+            Some(predictions) => predictions.resume(open, grace, now_ms),
+            None => resolve_orphans(open, now_ms),
+        };
+        self.actions.extend(orphans);
     }
 
     /// The ticket actions decided since the last call.

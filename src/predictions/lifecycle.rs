@@ -8,11 +8,14 @@
 //! - the rule starts firing while it is open → `confirm` (once);
 //! - the policy closes it → `resolve`, as `averted` or `materialised`; so does the
 //!   entity going away (`abandon`), as `averted`.
+//!
+//! A lifecycle can also carry on a ticket opened before a restart ([`Lifecycle::resumed`],
+//! from the outbox's record of open tickets): it is open, and resolved like any other.
 
 use std::time::Duration;
 
 use crate::model::{AlertState, Decision, Observation, Outcome, Policy, PolicyState};
-use crate::tickets::{ActionKind, Ticket, TicketAction};
+use crate::tickets::{ActionKind, OpenTicket, Ticket, TicketAction};
 
 /// Updates of one ticket are at least this far apart.
 pub const UPDATE_EVERY: Duration = Duration::from_secs(300);
@@ -22,15 +25,10 @@ pub const UPDATE_EVERY: Duration = Duration::from_secs(300);
 pub struct Lifecycle {
     policy: PolicyState,
     open: Option<OpenTicket>,
-}
-
-#[derive(Debug)]
-struct OpenTicket {
-    ticket: Ticket,
-    /// Actions taken on it so far.
-    actions: u64,
-    last_action_ms: i64,
-    confirmed: bool,
+    /// Carried on from before a restart, and not seen by the engine since.
+    resumed: bool,
+    /// When a resumed lifecycle's entity was first missed by a step.
+    missed_since_ms: Option<i64>,
 }
 
 /// What the ticket would say now, built only when an action needs it.
@@ -39,8 +37,30 @@ pub trait Describe {
 }
 
 impl Lifecycle {
+    /// Carries on `open`, a ticket opened before a restart.
+    pub fn resumed(open: OpenTicket) -> Lifecycle {
+        Lifecycle {
+            policy: PolicyState::resumed(open.confirmed),
+            open: Some(open),
+            resumed: true,
+            missed_since_ms: None,
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// Whether the entity, which the step at `t_ms` did not see, is gone: at once when
+    /// the engine knew it (the engine forgets an entity only after its longest window
+    /// without a value); when resumed from before a restart and not seen since, once
+    /// `grace_ms` has passed without it (its samples may not be back yet).
+    pub fn gone(&mut self, t_ms: i64, grace_ms: i64) -> bool {
+        if !self.resumed {
+            return true;
+        }
+        let since = *self.missed_since_ms.get_or_insert(t_ms);
+        t_ms - since >= grace_ms
     }
 
     /// Resolves the open ticket, if any, as `averted`: its entity is gone (forgotten by
@@ -62,18 +82,15 @@ impl Lifecycle {
         observation: &Observation,
         describe: &impl Describe,
     ) -> Option<TicketAction> {
+        self.resumed = false;
         match self.policy.step(policy, horizon_s, observation) {
             Decision::Open => {
                 // Numbered by its opening time: unique for the fingerprint, across
                 // restarts too, so that no two tickets share an idempotency key.
                 let ticket = describe.ticket(t_ms as u64, t_ms);
-                self.open = Some(OpenTicket {
-                    ticket: ticket.clone(),
-                    actions: 1,
-                    last_action_ms: t_ms,
-                    confirmed: false,
-                });
-                Some(TicketAction::new(ActionKind::Open, t_ms, ticket, 1))
+                let action = TicketAction::new(ActionKind::Open, t_ms, ticket, 1);
+                self.open = Some(OpenTicket::opened(&action));
+                Some(action)
             }
             Decision::Close(outcome) => {
                 let open = self.open.take()?;
@@ -184,9 +201,17 @@ mod tests {
             (13 * minute, observe(0.2, f64::NAN, AlertState::Firing)),
             (14 * minute, observe(0.2, f64::NAN, AlertState::Inactive)), // resolved
         ];
+        // The outbox's record of the open ticket, replayed from the actions, is the
+        // lifecycle's own state after each: what a restart resumes.
+        let mut recorded: Option<OpenTicket> = None;
         let actions: Vec<TicketAction> = steps
             .iter()
-            .filter_map(|(t, o)| lifecycle.step(*t, &POLICY, 1800.0, o, &Now(*o)))
+            .filter_map(|(t, o)| {
+                let action = lifecycle.step(*t, &POLICY, 1800.0, o, &Now(*o))?;
+                recorded = OpenTicket::after(recorded.take(), &action);
+                assert_eq!(recorded, lifecycle.open);
+                Some(action)
+            })
             .collect();
         let kinds: Vec<ActionKind> = actions.iter().map(|a| a.kind).collect();
         assert_eq!(
@@ -204,5 +229,31 @@ mod tests {
         assert_eq!(keys, ["f-0-1", "f-0-2", "f-0-3", "f-0-4"]);
         assert!(actions.iter().all(|a| a.ticket.opened_at_ms == 0));
         assert!(!lifecycle.is_open());
+    }
+
+    #[test]
+    fn a_resumed_ticket_waits_for_its_entity_then_is_gone_and_resolves_on_from_its_count() {
+        let o = observe(0.9, 600.0, AlertState::Inactive);
+        let open = OpenTicket {
+            ticket: Now(o).ticket(7, 7),
+            actions: 3,
+            last_action_ms: 7,
+            confirmed: false,
+        };
+        // Missed from 1 000 on: not gone before the grace has passed.
+        let mut waiting = Lifecycle::resumed(open.clone());
+        assert!(!waiting.gone(1_000, 60_000));
+        assert!(!waiting.gone(60_999, 60_000));
+        assert!(waiting.gone(61_000, 60_000));
+        let resolve = waiting.abandon(61_000).unwrap();
+        assert_eq!(resolve.idempotency_key, "f-7-4");
+        // Seen again: an entity like any other, whose next action is numbered on.
+        let mut seen = Lifecycle::resumed(open);
+        let low = observe(0.1, f64::NAN, AlertState::Inactive);
+        assert!(seen.step(2_000, &POLICY, 1800.0, &low, &Now(low)).is_none());
+        assert!(seen.gone(3_000, 60_000), "the engine knows it now");
+        let closed = seen.step(4_000, &POLICY, 1800.0, &low, &Now(low)).unwrap();
+        assert_eq!(closed.idempotency_key, "f-7-4");
+        assert!(matches!(closed.kind, ActionKind::Resolve { .. }));
     }
 }

@@ -7,6 +7,9 @@
 //! [`lifecycle`](mod@lifecycle)) and the gauges `harbinger_prediction_probability`,
 //! `harbinger_prediction_eta_seconds` and `harbinger_anomaly_score`, labelled with the
 //! target and the entity's labels; an entity the engine forgets loses its gauges.
+//!
+//! After a restart, [`LivePredictions::resume`] carries on the tickets the outbox
+//! recorded as open: each is resolved once when its risk goes away, never opened twice.
 
 pub mod lifecycle;
 
@@ -25,7 +28,7 @@ use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{Labels, Plan, SeriesStore, Value, evaluate, format_value};
 use crate::rules::Comparison;
 use crate::telemetry::{EntityLabels, Metrics};
-use crate::tickets::{Ticket, TicketAction};
+use crate::tickets::{OpenTicket, Ticket, TicketAction};
 
 struct LiveTarget {
     scorer: TargetScorer,
@@ -43,6 +46,9 @@ pub struct LivePredictions {
     metrics: Metrics,
     row: Vec<f64>,
     inputs: Vec<f64>,
+    /// How long a ticket resumed from before a restart waits for its entity's samples
+    /// before it is resolved as gone.
+    resume_grace_ms: i64,
 }
 
 impl LivePredictions {
@@ -90,7 +96,37 @@ impl LivePredictions {
             metrics,
             row: Vec::new(),
             inputs: Vec::new(),
+            resume_grace_ms: 0,
         })
+    }
+
+    /// Carries on `open`, the tickets open before a restart (from the outbox): each
+    /// stays open, without opening again, until its policy closes it; one whose entity
+    /// sends nothing within `grace` of the first step is resolved as gone. Returns the
+    /// resolves, at `now_ms`, of the tickets of targets the pipeline no longer has.
+    pub fn resume(
+        &mut self,
+        open: Vec<OpenTicket>,
+        grace: std::time::Duration,
+        now_ms: i64,
+    ) -> Vec<TicketAction> {
+        self.resume_grace_ms = grace.as_millis() as i64;
+        let mut orphans = Vec::new();
+        for ticket in open {
+            let entity = Labels::new(ticket.ticket.entity.clone());
+            let target = self
+                .targets
+                .iter_mut()
+                .find(|t| t.scorer.target.alert == ticket.ticket.target);
+            match target {
+                Some(target) => {
+                    let lifecycle = Lifecycle::resumed(ticket);
+                    target.entities.insert(entity, (lifecycle, false));
+                }
+                None => orphans.push(ticket),
+            }
+        }
+        resolve_orphans(orphans, now_ms)
     }
 
     /// Scores with `model` from now on, keeping every open ticket and policy state; a
@@ -180,13 +216,15 @@ impl LivePredictions {
             }
         });
         // Entities the engine forgot: their gauges go, and an open ticket is resolved.
+        let grace_ms = self.resume_grace_ms;
         for target in &mut self.targets {
             let alert = &target.scorer.target.alert;
             let gone: Vec<Labels> = target
                 .entities
-                .iter()
-                .filter(|(_, (_, seen))| !*seen)
-                .map(|(entity, _)| entity.clone())
+                .iter_mut()
+                .filter_map(|(entity, (lifecycle, seen))| {
+                    (!*seen && lifecycle.gone(t_ms, grace_ms)).then(|| entity.clone())
+                })
                 .collect();
             for entity in gone {
                 remove_gauges(&self.metrics, alert, &entity);
@@ -231,6 +269,21 @@ impl LivePredictions {
         }
         states
     }
+}
+
+/// Resolves, at `now_ms`, tickets left open before a restart whose target no pipeline
+/// scores any more: nothing would ever close them.
+pub fn resolve_orphans(open: Vec<OpenTicket>, now_ms: i64) -> Vec<TicketAction> {
+    for ticket in &open {
+        tracing::warn!(
+            target = %ticket.ticket.target,
+            fingerprint = %ticket.ticket.fingerprint,
+            "a ticket open before the restart belongs to a target the pipeline no longer has; resolving it"
+        );
+    }
+    open.into_iter()
+        .filter_map(|ticket| Lifecycle::resumed(ticket).abandon(now_ms))
+        .collect()
 }
 
 fn gauge_labels(alert: &str, entity: &Labels) -> EntityLabels {

@@ -87,6 +87,12 @@ impl Scoring {
             dispatchers,
             metrics,
         } = parts;
+        // What `--role all` carries on from before a restart; workers rebuild it from the
+        // topic instead.
+        let open_tickets = match &source {
+            Source::Queue { .. } => outbox.open_tickets().map_err(std::io::Error::other)?,
+            _ => Vec::new(),
+        };
         let (tickets, ticket_actions) = mpsc::unbounded_channel();
         let (reloaded, models) = mpsc::unbounded_channel();
         let watcher = model_path.map(|path| {
@@ -108,8 +114,16 @@ impl Scoring {
                     })
                     .transpose()
                     .map_err(std::io::Error::other)?;
+                let mut live = pipeline::LiveSignals::new(pipeline, predictions);
+                if !open_tickets.is_empty() {
+                    info!(
+                        tickets = open_tickets.len(),
+                        "carrying on the tickets open before the restart"
+                    );
+                }
+                live.resume(open_tickets, chrono::Utc::now().timestamp_millis());
                 let worker = pipeline::Worker {
-                    live: pipeline::LiveSignals::new(pipeline, predictions),
+                    live,
                     registry,
                     metrics,
                     tickets,

@@ -9,6 +9,7 @@
 pub mod duration;
 mod kafka;
 mod secret;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use serde::Deserialize;
 
 pub use kafka::{KafkaConfig, KafkaSaslConfig, KafkaTlsConfig, SaslMechanism, ValidKafka};
 pub use secret::Secret;
+pub use tls::{ClientAuthType, TlsServerConfig};
 
 use crate::ingest::{DecodeLimits, LabelLimits};
 use crate::model::Model;
@@ -36,6 +38,17 @@ pub struct Config {
     /// How long shutdown may take (stop accepting, drain the queue) before exiting.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's head, and sit idle on a kept-alive
+    /// connection before its next request; the connection is closed past it (the
+    /// connections that send nothing, slowloris). It also bounds the TLS handshake.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub read_header_timeout: Duration,
+    /// How long a client may take to send a request's body (408 past it).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub read_timeout: Duration,
+    /// HTTPS, and client certificates if asked (Prometheus's web config shape); plain
+    /// HTTP when absent.
+    pub tls_server_config: Option<TlsServerConfig>,
     pub ingest: IngestConfig,
     /// Authentication required on `POST /api/v1/write`; none when absent.
     pub write_auth: Option<WriteAuthConfig>,
@@ -116,6 +129,9 @@ impl Default for Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 9799)),
             data_dir: PathBuf::from("data"),
             shutdown_timeout: Duration::from_secs(30),
+            read_header_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            tls_server_config: None,
             ingest: IngestConfig::default(),
             write_auth: None,
             pipeline: None,
@@ -191,6 +207,8 @@ pub struct ValidConfig {
     /// `prometheus_url`, parsed, ending with `/`.
     pub prometheus_url: Option<reqwest::Url>,
     pub kafka: Option<ValidKafka>,
+    /// The listener's TLS, from `tls_server_config`.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Credentials a write request must present.
@@ -261,9 +279,19 @@ impl Config {
                 duration::format(ingest.series_idle_timeout)
             ));
         }
-        if self.shutdown_timeout.is_zero() {
-            problems.push("shutdown_timeout: must be greater than 0".to_owned());
+        for (field, timeout) in [
+            ("shutdown_timeout", self.shutdown_timeout),
+            ("read_header_timeout", self.read_header_timeout),
+            ("read_timeout", self.read_timeout),
+        ] {
+            if timeout.is_zero() {
+                problems.push(format!("{field}: must be greater than 0"));
+            }
         }
+        let tls = self
+            .tls_server_config
+            .as_ref()
+            .and_then(|tls| tls.load(&mut problems));
         let write_auth = self
             .write_auth
             .as_ref()
@@ -307,6 +335,7 @@ impl Config {
                 tickets,
                 prometheus_url,
                 kafka,
+                tls,
             })
         } else {
             Err(ConfigError::Invalid {

@@ -134,3 +134,40 @@ fn the_kafka_section_is_checked_field_by_field() {
     assert_eq!(kafka.config.topic, "harbinger-samples");
     assert_eq!(kafka.config.group, "harbinger-workers");
 }
+
+#[test]
+fn tls_problems_name_the_field_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let yaml = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: /nonexistent/server.key\n  \
+         client_auth_type: RequireAndVerifyClientCert\nread_timeout: 0s\n",
+        empty.display()
+    );
+    let error = Config::from_yaml(&yaml)
+        .unwrap()
+        .validate(Path::new("h.yml"))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "h.yml: 4 problem(s)",
+        "read_timeout: must be greater than 0",
+        &format!(
+            "tls_server_config.cert_file: {} holds no PEM certificate",
+            empty.display()
+        ),
+        "tls_server_config.key_file: /nonexistent/server.key: ",
+        "tls_server_config.client_auth_type RequireAndVerifyClientCert needs client_ca_file",
+    ] {
+        assert!(error.contains(expected), "{expected:?} in {error}");
+    }
+    let refused = Config::from_yaml(
+        "tls_server_config: {cert_file: a, key_file: b, client_auth_type: RequireAnyClientCert}\n",
+    )
+    .unwrap_err();
+    assert!(
+        refused.contains("unknown variant `RequireAnyClientCert`"),
+        "{refused}"
+    );
+}

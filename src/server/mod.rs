@@ -11,13 +11,14 @@
 //! exit; all within the deadline.
 
 mod auth;
+mod listener;
 mod model_watch;
 mod ops;
 mod respond;
 mod scoring;
 mod write;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,6 +84,8 @@ pub(crate) enum Ingest {
 pub struct AppState {
     decoder: Decoder,
     max_body_bytes: usize,
+    /// How long a request's body may take to arrive.
+    read_timeout: Duration,
     ingest: Ingest,
     auth: auth::Authenticator,
     metrics: Metrics,
@@ -189,6 +192,7 @@ impl App {
         let state = Arc::new(AppState {
             decoder: Decoder::new(ingest_config.decode_limits()),
             max_body_bytes: ingest_config.max_body_bytes.as_u64() as usize,
+            read_timeout: config.read_timeout,
             ingest,
             auth: auth::Authenticator::new(valid.write_auth.clone()),
             metrics,
@@ -283,6 +287,7 @@ impl App {
         let config = &valid.config;
         info!(
             address = %listener.local_addr()?,
+            tls = valid.tls.is_some(),
             role = role.name(),
             write_auth = state.auth.is_required(),
             max_active_series = config.ingest.max_active_series,
@@ -302,14 +307,19 @@ impl App {
         let background = spawn_background(&state, config.ingest.series_idle_timeout);
         let begun = Arc::new(Notify::new());
         let begin = begun.clone();
-        let mut server = tokio::spawn(
-            axum::serve(listener, App::router(state.clone(), role))
-                .with_graceful_shutdown(async move {
-                    shutdown.await;
-                    begin.notify_one();
-                })
-                .into_future(),
-        );
+        let connections = listener::Connections {
+            tls: valid.tls.clone(),
+            read_header_timeout: config.read_header_timeout,
+        };
+        let mut server = tokio::spawn(listener::serve(
+            listener,
+            App::router(state.clone(), role),
+            connections,
+            async move {
+                shutdown.await;
+                begin.notify_one();
+            },
+        ));
         let stopped_early = tokio::select! {
             // Shutdown first: with no open connection, the server finishes in the same
             // instant, and the ordered drain below must still run.
@@ -318,7 +328,7 @@ impl App {
             result = &mut server => Some(result),
         };
         if let Some(result) = stopped_early {
-            result.map_err(std::io::Error::other)??;
+            result.map_err(std::io::Error::other)?;
             return Err(std::io::Error::other("HTTP server stopped unexpectedly"));
         }
         state.ready.store(false, Ordering::Relaxed);

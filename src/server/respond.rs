@@ -96,6 +96,8 @@ pub enum WriteError {
     BodyTooLarge { limit: usize },
     #[error("reading request body: {0}")]
     BodyRead(String),
+    #[error("the request body took longer than {} to arrive", crate::config::duration::format(*.0))]
+    BodyTimeout(std::time::Duration),
     #[error("{0}")]
     Decode(#[from] DecodeError),
     /// A 2.0 request written in part: the spec forbids a 2xx answer.
@@ -131,6 +133,7 @@ impl WriteError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             WriteError::NotHere => StatusCode::NOT_FOUND,
+            WriteError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -141,6 +144,7 @@ impl WriteError {
             WriteError::UnsupportedMedia(_) => "unsupported_media_type",
             WriteError::BodyTooLarge { .. } => "too_large",
             WriteError::BodyRead(_) => "body_read",
+            WriteError::BodyTimeout(_) => "body_timeout",
             WriteError::Decode(error) => error.reason(),
             WriteError::Partial { not_written, .. } => not_written.reason(),
             WriteError::Overloaded => "queue_full",

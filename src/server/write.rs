@@ -141,9 +141,10 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
     if declared.is_some_and(|length: usize| length > limit) {
         return Err(WriteError::BodyTooLarge { limit });
     }
-    let compressed = Limited::new(body, limit)
-        .collect()
+    let read = Limited::new(body, limit).collect();
+    let compressed = tokio::time::timeout(state.read_timeout, read)
         .await
+        .map_err(|_| WriteError::BodyTimeout(state.read_timeout))?
         .map_err(|error| {
             if error.downcast_ref::<LengthLimitError>().is_some() {
                 WriteError::BodyTooLarge { limit }

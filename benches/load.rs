@@ -32,17 +32,20 @@
 //! server's own counters from `/metrics`, its CPU time from `/proc/<pid>/stat` and its
 //! RSS from `/proc/<pid>/status`, prints a table against the targets, and stops it.
 
+#[path = "support/server.rs"]
+mod server;
 #[path = "support/synthetic/mod.rs"]
 mod synthetic;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harbinger::ingest::Protocol;
+use server::{Server, process_cpu_seconds};
 use synthetic::{Fleet, SAMPLES_PER_REQUEST, SERIES_PER_HOST, Template};
 
 const TARGET_SAMPLES_PER_CPU_SECOND: f64 = 2_000_000.0;
@@ -57,129 +60,30 @@ fn setting<T: FromStr>(name: &str, default: T) -> T {
     }
 }
 
-/// The server process; stopped (SIGTERM, then SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    address: SocketAddr,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Server {
-    /// `serve --role ROLE` on the pipeline, with `extra` appended to its configuration.
-    fn start(pipeline: &str, role: &str, extra: &str) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        let data_dir = tempfile::tempdir().expect("temporary data dir");
-        let config = data_dir.path().join("harbinger.yml");
-        let yaml = match pipeline {
-            "default" => String::new(),
-            "receiver" => {
-                let rules = data_dir.path().join("idle.rules.yml");
-                std::fs::write(
-                    &rules,
-                    "groups:\n  - name: idle\n    rules:\n      - alert: Idle\n        expr: harbinger_load_bench_absent > 1\n",
-                )
-                .expect("writing the idle rule file");
-                let idle = data_dir.path().join("idle.yml");
-                std::fs::write(
-                    &idle,
-                    format!(
-                        "step: 15s\nentity_labels: [instance]\nrule_files: [{}]\n",
-                        rules.display()
-                    ),
-                )
-                .expect("writing the idle pipeline");
-                format!("pipeline: {}\n", idle.display())
-            }
-            other => panic!("LOAD_PIPELINE={other:?}: expected receiver or default"),
-        };
-        std::fs::write(&config, yaml + extra).expect("writing the configuration");
-        let child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
-            .args(["--log-level", "warn", "serve", "--role", role, "--listen"])
-            .arg(address.to_string())
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting the harbinger binary");
-        Server {
-            child,
-            address,
-            _data_dir: data_dir,
+/// The configuration's pipeline for `LOAD_PIPELINE`, its files written into `dir`.
+fn pipeline_yaml(pipeline: &str, dir: &std::path::Path) -> String {
+    match pipeline {
+        "default" => String::new(),
+        "receiver" => {
+            let rules = dir.join("idle.rules.yml");
+            std::fs::write(
+                &rules,
+                "groups:\n  - name: idle\n    rules:\n      - alert: Idle\n        expr: harbinger_load_bench_absent > 1\n",
+            )
+            .expect("writing the idle rule file");
+            let idle = dir.join("idle.yml");
+            std::fs::write(
+                &idle,
+                format!(
+                    "step: 15s\nentity_labels: [instance]\nrule_files: [{}]\n",
+                    rules.display()
+                ),
+            )
+            .expect("writing the idle pipeline");
+            format!("pipeline: {}\n", idle.display())
         }
+        other => panic!("LOAD_PIPELINE={other:?}: expected receiver or default"),
     }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// Server CPU time (user + system) so far, in seconds.
-    fn cpu_seconds(&self) -> f64 {
-        process_cpu_seconds(&format!("/proc/{}/stat", self.pid()))
-    }
-
-    fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("reading the server's /proc status");
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .expect("VmRSS in /proc/<pid>/status");
-        kib * 1024
-    }
-
-    fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// utime + stime of a `/proc/.../stat` file, in seconds.
-fn process_cpu_seconds(path: &str) -> f64 {
-    let stat = std::fs::read_to_string(path).expect("reading /proc stat");
-    // Fields after the command name, which is in parentheses and may contain spaces:
-    // state is field 3, utime field 14, stime field 15.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks as f64 / per_second
 }
 
 /// A Kafka-protocol broker (tansu, in memory) with the topic created; killed on drop.
@@ -592,10 +496,10 @@ fn main() {
     );
     let broker = (role == "receiver").then(|| Broker::start(setting("LOAD_PARTITIONS", 4)));
     let kafka = broker.as_ref().map_or(String::new(), Broker::kafka_section);
-    let mut server = Server::start(&pipeline, &role, &kafka);
+    let mut server = Server::start(&role, |dir| pipeline_yaml(&pipeline, dir) + &kafka);
     let worker = broker
         .as_ref()
-        .map(|_| Server::start(&pipeline, "worker", &kafka));
+        .map(|_| Server::start("worker", |dir| pipeline_yaml(&pipeline, dir) + &kafka));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(client_threads)
         .enable_all()

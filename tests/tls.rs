@@ -1,7 +1,8 @@
 //! The listener hardened: a real Prometheus remote-writes to `serve` over TLS, and over
 //! mutual TLS with a client certificate; a client without a certificate, or with one
 //! from another CA, is refused; a connection that sends nothing is closed after
-//! `read_header_timeout`, and a body that stalls is answered 408 after `read_timeout`.
+//! `read_header_timeout`, a body that stalls is answered 408 after `read_timeout`, and
+//! writes past `ingest.max_concurrent_writes` wait for a turn to read their bodies.
 //!
 //! Certificates are made for the test (rcgen): a CA, the server's for 127.0.0.1, a
 //! client's from the same CA and one from another CA. Needs Debian's `prometheus`.
@@ -203,6 +204,31 @@ async fn prometheus_writes_over_mutual_tls_and_other_clients_are_refused() {
     }
 }
 
+async fn ready(harbinger: &Process) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    eventually("serve up", deadline, async || {
+        reqwest::get(format!("{}/-/ready", harbinger.url))
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+}
+
+/// A write that promises 100 bytes of body and sends 10.
+fn stalled_write(port: u16) -> std::net::TcpStream {
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stalled,
+        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
+         Content-Encoding: snappy\r\nContent-Length: 100\r\n\r\n0123456789"
+    )
+    .unwrap();
+    stalled
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_connection_is_closed_and_a_stalled_body_is_answered_408() {
     let dir = tempfile::tempdir().unwrap();
@@ -212,13 +238,7 @@ async fn a_silent_connection_is_closed_and_a_stalled_body_is_answered_408() {
         port,
         "read_header_timeout: 1s\nread_timeout: 1s\n",
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    eventually("serve up", deadline, async || {
-        reqwest::get(format!("{}/-/ready", harbinger.url))
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await;
+    ready(&harbinger).await;
 
     // Sends nothing: closed after about a second.
     let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -234,19 +254,40 @@ async fn a_silent_connection_is_closed_and_a_stalled_body_is_answered_408() {
         "closed after {waited:?} (read {read} bytes)"
     );
 
-    // Promises 100 bytes of body and sends 10.
-    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stalled
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stalled,
-        "POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\
-         Content-Encoding: snappy\r\nContent-Length: 100\r\n\r\n0123456789"
-    )
-    .unwrap();
+    let mut stalled = stalled_write(port);
     let mut answer = String::new();
     let _ = stalled.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("took longer than 1s"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_wait_for_a_turn_to_read_their_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let [port] = free_ports();
+    let harbinger = serve(
+        dir.path(),
+        port,
+        "read_timeout: 2s\ningest:\n  max_concurrent_writes: 1\n",
+    );
+    ready(&harbinger).await;
+    // The one turn is taken by a body that never finishes (408 after 2 s).
+    let _stalled = stalled_write(port);
+    std::thread::sleep(Duration::from_millis(300));
+    // An empty write request (a valid body) waits for it, then is answered.
+    let started = Instant::now();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/write", harbinger.url))
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .body(vec![0u8])
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(answer.status(), 204);
+    assert!(
+        waited > Duration::from_millis(1200) && waited < Duration::from_secs(5),
+        "answered after {waited:?}: it waited for the stalled body's turn"
+    );
 }

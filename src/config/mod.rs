@@ -90,6 +90,10 @@ pub struct IngestConfig {
     pub series_idle_timeout: Duration,
     /// Batches waiting for the pipeline; when full, writes are answered 503.
     pub queue_capacity: usize,
+    /// Write requests read and decoded at once; more wait up to 10 s for a turn, then
+    /// are answered 503. Each holds at most `max_body_bytes + max_decoded_bytes`, so this
+    /// bounds the memory that bodies take whatever the number of connections.
+    pub max_concurrent_writes: usize,
 }
 
 /// How remote-write senders authenticate: set exactly one of `bearer` and `basic`.
@@ -155,6 +159,7 @@ impl Default for IngestConfig {
             max_active_series: 2_000_000,
             series_idle_timeout: Duration::from_secs(15 * 60),
             queue_capacity: 1024,
+            max_concurrent_writes: 8,
         }
     }
 }
@@ -257,6 +262,7 @@ impl Config {
             ("ingest.max_label_value_bytes", ingest.max_label_value_bytes),
             ("ingest.max_active_series", ingest.max_active_series),
             ("ingest.queue_capacity", ingest.queue_capacity),
+            ("ingest.max_concurrent_writes", ingest.max_concurrent_writes),
         ];
         for (field, value) in positive {
             if value == 0 {

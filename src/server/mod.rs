@@ -86,6 +86,8 @@ pub struct AppState {
     max_body_bytes: usize,
     /// How long a request's body may take to arrive.
     read_timeout: Duration,
+    /// Turns to read and decode a body (`ingest.max_concurrent_writes`).
+    write_turns: tokio::sync::Semaphore,
     ingest: Ingest,
     auth: auth::Authenticator,
     metrics: Metrics,
@@ -193,6 +195,7 @@ impl App {
             decoder: Decoder::new(ingest_config.decode_limits()),
             max_body_bytes: ingest_config.max_body_bytes.as_u64() as usize,
             read_timeout: config.read_timeout,
+            write_turns: tokio::sync::Semaphore::new(ingest_config.max_concurrent_writes),
             ingest,
             auth: auth::Authenticator::new(valid.write_auth.clone()),
             metrics,

@@ -108,6 +108,10 @@ pub enum WriteError {
     },
     #[error("overloaded: the pipeline queue is full, retry later")]
     Overloaded,
+    #[error(
+        "overloaded: every turn to read a body (ingest.max_concurrent_writes) is taken, retry later"
+    )]
+    Busy,
     #[error("shutting down, retry later")]
     ShuttingDown,
     /// The receiver could not publish the request to Kafka: (reason kind, message).
@@ -129,9 +133,10 @@ impl WriteError {
             WriteError::BodyRead(_) | WriteError::Decode(_) | WriteError::Partial { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            WriteError::Overloaded | WriteError::ShuttingDown | WriteError::Unpublished(..) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            WriteError::Overloaded
+            | WriteError::Busy
+            | WriteError::ShuttingDown
+            | WriteError::Unpublished(..) => StatusCode::SERVICE_UNAVAILABLE,
             WriteError::NotHere => StatusCode::NOT_FOUND,
             WriteError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
@@ -148,6 +153,7 @@ impl WriteError {
             WriteError::Decode(error) => error.reason(),
             WriteError::Partial { not_written, .. } => not_written.reason(),
             WriteError::Overloaded => "queue_full",
+            WriteError::Busy => "too_many_writes",
             WriteError::ShuttingDown => "shutting_down",
             WriteError::Unpublished(reason, _) => reason,
             WriteError::NotHere => "not_a_receiver",

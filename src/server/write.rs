@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -23,6 +23,9 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::mpsc::error::TrySendError;
 
 use parking_lot::Mutex;
+
+/// How long a write waits for a turn to read and decode its body before a 503.
+const WAIT_FOR_A_TURN: Duration = Duration::from_secs(10);
 use tokio::sync::mpsc;
 
 use super::respond::{NotWritten, WriteError, Written, respond};
@@ -136,6 +139,11 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
         header_text(headers, header::CONTENT_TYPE),
         header_text(headers, header::CONTENT_ENCODING),
     )?;
+    // Held until the answer: the body and its decoding are what a turn bounds.
+    let _turn = tokio::time::timeout(WAIT_FOR_A_TURN, state.write_turns.acquire())
+        .await
+        .map_err(|_| WriteError::Busy)?
+        .expect("the semaphore is never closed");
     let limit = state.max_body_bytes;
     let declared = header_text(headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
     if declared.is_some_and(|length: usize| length > limit) {

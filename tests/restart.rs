@@ -8,10 +8,10 @@
 //! Tickets survive it too: `serve` receives lab-dev up to a moment when two tickets are
 //! open (one whose rule already fired), is killed, restarts and receives the rest. Each
 //! is carried on (its actions numbered on), resolved once, never opened again, and its
-//! predicted alert in a real Alertmanager ends and is not sent again. The other point a
-//! kill can fall on, between deciding an action and recording it, loses the action and
-//! its effect on the record of open tickets together (they are one transaction), so the
-//! restarted process decides it again.
+//! predicted alert in a real Alertmanager ends and is not sent again. And a kill between
+//! deciding an action and recording it (held there by an Alertmanager that never answers
+//! the silence check) leaves no trace: after the restart nothing is carried on, the
+//! tickets are decided again from the data, and every ticket's actions are whole.
 
 #[allow(dead_code)] // The shared helpers serve several test crates; this one uses a part.
 mod stack;
@@ -395,10 +395,105 @@ async fn tickets_open_at_a_kill_are_carried_on_and_resolved_once() {
         !carried.iter().any(|a| active.contains(a)),
         "sent again: {active:?}"
     );
+    assert_whole_lifecycles(&all);
     // No idempotency key twice.
     let mut keys: Vec<_> = all.iter().map(|a| (&a.0, a.1, a.2)).collect();
     let count = keys.len();
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), count, "{all:?}");
+}
+
+/// Every ticket's actions, in the order written, begin with its `open`, are numbered
+/// 1, 2, … without a gap or a repeat, and nothing follows a `resolve`.
+fn assert_whole_lifecycles(all: &[(String, u64, u64, String)]) {
+    let mut tickets: BTreeMap<(&str, u64), Vec<(u64, &str)>> = BTreeMap::new();
+    for (fingerprint, sequence, n, action) in all {
+        tickets
+            .entry((fingerprint, *sequence))
+            .or_default()
+            .push((*n, action));
+    }
+    for (ticket, actions) in &tickets {
+        let numbers: Vec<u64> = actions.iter().map(|a| a.0).collect();
+        assert_eq!(
+            numbers,
+            (1..=actions.len() as u64).collect::<Vec<_>>(),
+            "{ticket:?}: {actions:?}"
+        );
+        assert_eq!(actions[0].1, "open", "{ticket:?}: {actions:?}");
+        let resolved = actions.iter().position(|a| a.1 == "resolve");
+        assert!(
+            resolved.is_none_or(|at| at == actions.len() - 1),
+            "{ticket:?}: {actions:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_action_killed_between_decided_and_recorded_leaves_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let [port, hanging_port] = free_ports();
+    // An Alertmanager that accepts connections and never answers: recording an `open`
+    // first asks it for silences, so the first decided open waits there, unrecorded.
+    let hanging = std::net::TcpListener::bind(("127.0.0.1", hanging_port)).unwrap();
+    let (asked_tx, asked) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in hanging.incoming().flatten() {
+            let mut head = [0u8; 256];
+            let read = std::io::Read::read(&mut stream, &mut head).unwrap_or(0);
+            let _ = asked_tx.send(String::from_utf8_lossy(&head[..read]).into_owned());
+            held.push(stream);
+        }
+    });
+    let config = dir.path().join("harbinger.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "tickets:\n  sinks:\n    - type: file\n    - type: alertmanager\n      \
+             url: http://127.0.0.1:{hanging_port}/\n      timeout: 5m\n"
+        ),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let [before, after] = split_lab_dev(dir.path(), 1_795_571_575 + 1450);
+
+    let first = serve(dir.path(), port, &config, "serve-1");
+    ready(&first, deadline).await;
+    replay(&before, &format!("{}/api/v1/write", first.url));
+    let request = asked
+        .recv_timeout(Duration::from_secs(30))
+        .expect("an open decided, its silences asked for");
+    assert!(request.starts_with("GET /api/v2/silences"), "{request}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(actions(dir.path()).is_empty(), "nothing recorded yet");
+    first.signal(libc::SIGKILL);
+    drop(first);
+
+    // Restarted without that Alertmanager: what was decided and not recorded is decided
+    // again from the data, and nothing half-done shows.
+    std::fs::write(&config, "tickets:\n  sinks:\n    - type: file\n").unwrap();
+    let second = serve(dir.path(), port, &config, "serve-2");
+    ready(&second, deadline).await;
+    replay(&after, &format!("{}/api/v1/write", second.url));
+    eventually(
+        "tickets opened after the restart",
+        deadline,
+        async || match actions(dir.path()) {
+            all if all.iter().any(|a| a.3 == "open") => Ok(()),
+            all => Err(format!("{all:?}")),
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = actions(dir.path());
+    assert!(
+        !second
+            .log_tail(200)
+            .contains("carrying on the tickets open before the restart"),
+        "nothing was recorded open: {}",
+        second.log_tail(50)
+    );
+    assert_whole_lifecycles(&all);
 }

@@ -161,3 +161,22 @@ fn check_reports_a_broken_pipeline() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("4 targets: HostOutOfDiskSpace"));
 }
+
+#[test]
+fn log_lines_to_a_file_carry_no_colour_codes() {
+    // A warning (a repeated timestamp), with stderr a pipe and NO_COLOR unset, as under
+    // systemd or with `2> file`.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("repeated.csv");
+    std::fs::write(&csv, "name,timestamp,value,instance\nup,1,1,a\nup,1,2,a\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(["query", "--expr", "up", "--data"])
+        .arg(&csv)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = text(&out.stderr);
+    assert!(log.contains("WARN"), "{log}");
+    assert!(!log.contains('\u{1b}'), "ANSI escape codes in {log:?}");
+}

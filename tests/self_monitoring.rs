@@ -1,7 +1,9 @@
-//! harbinger's alerting rules for itself (`deploy/prometheus/`): Debian's `promtool`
-//! checks them and runs their unit tests, and every metric they name is one a running
-//! `serve` exposes (after a write and a refused model reload, which create the families
-//! that appear on use). Needs Debian's `prometheus` (for `promtool`); fails without it.
+//! harbinger's alerting rules for itself (`deploy/prometheus/`) and its Grafana dashboard
+//! (`deploy/grafana/`): Debian's `promtool` checks the rules and runs their unit tests;
+//! every expression of both parses, and names only metrics a running `serve` exposes
+//! (after lab-dev replayed into it, a repeated write, a refused write and a refused model
+//! reload, which create the families that appear on use). Needs Debian's `prometheus`
+//! (for `promtool`); fails without it.
 
 #[allow(dead_code)] // The shared helpers serve several test crates; this one uses a part.
 mod support;
@@ -17,6 +19,7 @@ use support::{Process, eventually, free_ports};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const RULES: &str = "deploy/prometheus/harbinger.rules.yml";
+const DASHBOARD: &str = "deploy/grafana/harbinger.json";
 
 fn promtool(args: &[&str]) -> String {
     let out = Command::new("promtool")
@@ -59,23 +62,65 @@ impl ExprVisitor for Names {
     }
 }
 
-fn rule_metric_names() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(Path::new(ROOT).join(RULES)).unwrap();
-    let rules: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+/// The metric names of PromQL expressions, each of which must parse (`what` names the
+/// file). Grafana's variables are given values first.
+fn metric_names(what: &str, exprs: &[String]) -> BTreeSet<String> {
     let mut names = Names(BTreeSet::new());
-    for group in rules["groups"].as_array().unwrap() {
-        for rule in group["rules"].as_array().unwrap() {
-            let expr = rule["expr"].as_str().unwrap();
-            let parsed = promql_parser::parser::parse(expr)
-                .unwrap_or_else(|e| panic!("{}: {e}", rule["alert"]));
-            walk_expr(&mut names, &parsed).unwrap();
-        }
+    for expr in exprs {
+        let promql = expr
+            .replace("$__rate_interval", "5m")
+            .replace("$instance", ".*");
+        let parsed =
+            promql_parser::parser::parse(&promql).unwrap_or_else(|e| panic!("{what}: {expr}: {e}"));
+        walk_expr(&mut names, &parsed).unwrap();
     }
     names.0
 }
 
+fn rule_exprs() -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(RULES)).unwrap();
+    let rules: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let mut exprs = Vec::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            exprs.push(rule["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    exprs
+}
+
+/// Every `expr` of the dashboard's panels, and its variables' metric.
+fn dashboard_exprs() -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(DASHBOARD)).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+        .map(|target| target["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exprs.len() >= 15, "{exprs:?}");
+    exprs.push("harbinger_build_info".to_owned());
+    exprs
+}
+
+fn replay(csv: &Path, url: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(["replay", "--as-fast-as-possible", "--url", url, "--data"])
+        .arg(csv)
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_rules_name_only_metrics_harbinger_exposes() {
+async fn the_rules_and_the_dashboard_name_only_metrics_harbinger_exposes() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model.json");
     std::fs::copy(Path::new(ROOT).join("models/default.json"), &model).unwrap();
@@ -96,23 +141,32 @@ async fn the_rules_name_only_metrics_harbinger_exposes() {
         dir.path(),
         "built by cargo",
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let http = reqwest::Client::new();
-    // An empty write (answered 204), and a model file that no longer parses.
-    eventually("a write answered", deadline, async || {
-        match http
-            .post(format!("{}/api/v1/write", serve.url))
-            .header("Content-Type", "application/x-protobuf")
-            .header("Content-Encoding", "snappy")
-            .body(vec![0u8])
+    eventually("serve ready", deadline, async || {
+        http.get(format!("{}/-/ready", serve.url))
             .send()
             .await
-        {
-            Ok(r) if r.status() == 204 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
+            .map_err(|e| e.to_string())
     })
     .await;
+    // lab-dev (predictions, anomaly scores, tickets), a write repeated (dropped samples),
+    // a body that is not snappy (a refused write), and a model file that no longer parses.
+    let write = format!("{}/api/v1/write", serve.url);
+    replay(Path::new("../shared/data/lab-dev/metrics.csv.gz"), &write);
+    let repeated = dir.path().join("repeated.csv");
+    std::fs::write(&repeated, "name,timestamp,value,instance\nprobe,1,1,a\n").unwrap();
+    replay(&repeated, &write);
+    replay(&repeated, &write);
+    let refused = http
+        .post(&write)
+        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Encoding", "snappy")
+        .body("not snappy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     std::fs::write(&model, "not a model").unwrap();
     serve.signal(libc::SIGHUP);
     let exposition = eventually("the refused reload counted", deadline, async || {
@@ -133,17 +187,21 @@ async fn the_rules_name_only_metrics_harbinger_exposes() {
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split(['{', ' ']).next())
         .collect();
-    let names = rule_metric_names();
-    assert!(names.len() >= 8, "{names:?}");
-    for name in &names {
-        // `up` is Prometheus's own; a worker's per-partition lag needs a Kafka worker
-        // with partitions (tests/kafka.rs runs one).
-        if name == "up" || name == "harbinger_kafka_consumer_lag_records" {
-            continue;
+    for (file, names) in [
+        (RULES, metric_names(RULES, &rule_exprs())),
+        (DASHBOARD, metric_names(DASHBOARD, &dashboard_exprs())),
+    ] {
+        assert!(names.len() >= 8, "{file}: {names:?}");
+        for name in &names {
+            // `up` is Prometheus's own; a worker's per-partition lag needs a Kafka
+            // worker with partitions (tests/kafka.rs runs one).
+            if name == "up" || name == "harbinger_kafka_consumer_lag_records" {
+                continue;
+            }
+            assert!(
+                exposed.contains(name.as_str()),
+                "{file} names {name}, which /metrics does not expose"
+            );
         }
-        assert!(
-            exposed.contains(name.as_str()),
-            "{RULES} names {name}, which /metrics does not expose"
-        );
     }
 }

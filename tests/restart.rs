@@ -27,7 +27,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Value, json};
-use support::{Process, eventually, free_ports};
+use support::{Process, eventually, free_ports, replay};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const HARBINGER: &str = env!("CARGO_BIN_EXE_harbinger");
@@ -197,19 +197,6 @@ fn split_lab_dev(dir: &std::path::Path, at: i64) -> [std::path::PathBuf; 2] {
     }
     parts.iter_mut().for_each(|w| w.flush().unwrap());
     paths
-}
-
-fn replay(csv: &std::path::Path, url: &str) {
-    let out = Command::new(HARBINGER)
-        .args(["replay", "--as-fast-as-possible", "--url", url, "--data"])
-        .arg(csv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Every action the file sink wrote, in order: (fingerprint, ticket sequence, action

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use promql_parser::parser::Expr;
 use promql_parser::util::{ExprVisitor, walk_expr};
-use support::{Process, eventually, free_ports};
+use support::{Process, eventually, free_ports, replay};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const RULES: &str = "deploy/prometheus/harbinger.rules.yml";
@@ -103,20 +103,6 @@ fn dashboard_exprs() -> Vec<String> {
     assert!(exprs.len() >= 15, "{exprs:?}");
     exprs.push("harbinger_build_info".to_owned());
     exprs
-}
-
-fn replay(csv: &Path, url: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_harbinger"))
-        .args(["replay", "--as-fast-as-possible", "--url", url, "--data"])
-        .arg(csv)
-        .current_dir(ROOT)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -138,3 +138,20 @@ pub fn samples(exposition: &str, name: &str) -> Vec<(String, f64)> {
         })
         .collect()
 }
+
+/// `harbinger replay --as-fast-as-possible` of `csv` to the remote-write `url`, run from
+/// the repository root; panics with its stderr when it fails.
+#[allow(dead_code)] // Shared by the test crates; not every one replays.
+pub fn replay(csv: &Path, url: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(["replay", "--as-fast-as-possible", "--url", url, "--data"])
+        .arg(csv)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("running harbinger replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

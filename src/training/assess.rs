@@ -7,7 +7,8 @@
 //! `predict_linear` baseline is given its best window and `for` among those tried
 //! (windows × [`BASELINE_HOLDS`], by F1 over episodes caught and ticket precision, on
 //! the same entities), so the comparison is with the baseline at its best, chosen with
-//! hindsight.
+//! hindsight. The measures that choose between models and policies in fitting are
+//! here too: [`objective`] and [`average_precision`].
 
 use std::time::Duration;
 
@@ -276,4 +277,37 @@ fn timelines(
             }
         })
         .collect()
+}
+
+/// Average precision of scores against labels (the area under the precision–recall
+/// curve, as a step function); 0 without positives.
+pub fn average_precision(scored: &[(f64, bool)]) -> f64 {
+    let mut sorted = scored.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let positives = sorted.iter().filter(|s| s.1).count();
+    if positives == 0 {
+        return 0.0;
+    }
+    let mut hits = 0;
+    let mut sum = 0.0;
+    for (rank, &(_, label)) in sorted.iter().enumerate() {
+        if label {
+            hits += 1;
+            sum += hits as f64 / (rank + 1) as f64;
+        }
+    }
+    sum / positives as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn average_precision_of_a_perfect_and_of_an_inverted_ranking() {
+        let perfect = [(0.9, true), (0.8, true), (0.2, false), (0.1, false)];
+        assert_eq!(average_precision(&perfect), 1.0);
+        let inverted = [(0.9, false), (0.8, false), (0.2, true), (0.1, true)];
+        assert!((average_precision(&inverted) - (1.0 / 3.0 + 2.0 / 4.0) / 2.0).abs() < 1e-12);
+    }
 }

@@ -26,7 +26,7 @@
 
 use ndarray::Array2;
 
-use super::assess::objective;
+use super::assess::{average_precision, objective};
 use super::folds;
 use super::reach;
 use super::{AlertHistory, Trajectory};
@@ -573,37 +573,4 @@ fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>])
         Policy::untrained(&data.lifecycle),
         (false, f64::NEG_INFINITY, 0),
     ))
-}
-
-/// Average precision of scores against labels (the area under the precision–recall
-/// curve, as a step function); 0 without positives.
-pub fn average_precision(scored: &[(f64, bool)]) -> f64 {
-    let mut sorted = scored.to_vec();
-    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let positives = sorted.iter().filter(|s| s.1).count();
-    if positives == 0 {
-        return 0.0;
-    }
-    let mut hits = 0;
-    let mut sum = 0.0;
-    for (rank, &(_, label)) in sorted.iter().enumerate() {
-        if label {
-            hits += 1;
-            sum += hits as f64 / (rank + 1) as f64;
-        }
-    }
-    sum / positives as f64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn average_precision_of_a_perfect_and_of_an_inverted_ranking() {
-        let perfect = [(0.9, true), (0.8, true), (0.2, false), (0.1, false)];
-        assert_eq!(average_precision(&perfect), 1.0);
-        let inverted = [(0.9, false), (0.8, false), (0.2, true), (0.1, true)];
-        assert!((average_precision(&inverted) - (1.0 / 3.0 + 2.0 / 4.0) / 2.0).abs() < 1e-12);
-    }
 }

@@ -316,6 +316,38 @@ async fn tickets_open_at_a_kill_are_carried_on_and_resolved_once() {
         },
     )
     .await;
+    // The API lists the same open tickets (once the file sink has caught up).
+    let url = format!("{}/api/v1/tickets", first.url);
+    eventually(
+        "the API to list the file's open tickets",
+        deadline,
+        async || {
+            let listed: Value = reqwest::get(&url)
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut api: Vec<(String, u64)> = listed["data"]["open"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    let ticket = &t["ticket"];
+                    let fingerprint = ticket["fingerprint"].as_str().unwrap().to_owned();
+                    (fingerprint, ticket["sequence"].as_u64().unwrap())
+                })
+                .collect();
+            api.sort();
+            let mut file = still_open(&actions(dir.path()));
+            file.sort();
+            match api == file {
+                true => Ok(()),
+                false => Err(format!("API {api:?}, file {file:?}")),
+            }
+        },
+    )
+    .await;
     first.signal(libc::SIGKILL);
     drop(first);
     let before_kill = actions(dir.path()).len();

@@ -173,6 +173,11 @@ impl OutboxHandle {
         self.store.open_tickets()
     }
 
+    /// A read-only view of the tickets, for the HTTP API.
+    pub fn view(&self) -> TicketsView {
+        TicketsView(Arc::clone(&self.store))
+    }
+
     /// How many actions `sink` has yet to deliver.
     pub async fn pending(&self, sink: &str) -> Result<usize, StoreError> {
         let sink = sink.to_owned();
@@ -181,6 +186,21 @@ impl OutboxHandle {
 
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         on_blocking(&self.store, |store| store.dead_letters()).await
+    }
+}
+
+/// What the outbox holds, read off the async workers: the open tickets and the dead
+/// letters.
+#[derive(Clone)]
+pub struct TicketsView(Arc<Store>);
+
+impl TicketsView {
+    pub async fn open(&self) -> Result<Vec<crate::tickets::OpenTicket>, StoreError> {
+        on_blocking(&self.0, |store| store.open_tickets()).await
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        on_blocking(&self.0, |store| store.dead_letters()).await
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! In: a `ValidConfig`, a `Role` and a shutdown signal. Out: a running server whose
 //! routes are `POST /api/v1/write` (`write`; not in the `worker` role), `/metrics`,
-//! `/-/healthy`, `/-/ready` and `/api/v1/series` (`ops`). In the `all` role, accepted
+//! `/-/healthy`, `/-/ready`, `/api/v1/series` and `/api/v1/tickets` (`ops`). In the `all` role, accepted
 //! samples go over a bounded queue to the pipeline task; a `receiver` publishes them to
 //! Kafka instead, and a `worker` scores what it consumes from Kafka (`scoring`).
 //! Shutdown: stop accepting and mark not-ready, finish in-flight requests, stop the
@@ -88,6 +88,8 @@ pub struct AppState {
     read_timeout: Duration,
     /// Turns to read and decode a body (`ingest.max_concurrent_writes`).
     write_turns: tokio::sync::Semaphore,
+    /// The outbox's tickets, in the roles that ticket.
+    tickets: Option<outbox::TicketsView>,
     ingest: Ingest,
     auth: auth::Authenticator,
     metrics: Metrics,
@@ -196,6 +198,7 @@ impl App {
             max_body_bytes: ingest_config.max_body_bytes.as_u64() as usize,
             read_timeout: config.read_timeout,
             write_turns: tokio::sync::Semaphore::new(ingest_config.max_concurrent_writes),
+            tickets: parts.as_ref().map(|parts| parts.outbox.view()),
             ingest,
             auth: auth::Authenticator::new(valid.write_auth.clone()),
             metrics,
@@ -234,7 +237,8 @@ impl App {
             .route("/metrics", get(ops::metrics))
             .route("/-/healthy", get(ops::healthy))
             .route("/-/ready", get(ops::ready))
-            .route("/api/v1/series", get(ops::series));
+            .route("/api/v1/series", get(ops::series))
+            .route("/api/v1/tickets", get(ops::tickets));
         let router = match role {
             Role::Worker => router.route("/api/v1/write", post(write::not_here)),
             Role::All | Role::Receiver => router.route(

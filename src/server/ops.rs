@@ -85,3 +85,27 @@ pub async fn series(
         .collect();
     Json(serde_json::json!({"status": "success", "data": data})).into_response()
 }
+
+/// `GET /api/v1/tickets`: the tickets open now (each as last sent, with its action count
+/// and whether its rule fired) and the dead letters, from the outbox.
+pub async fn tickets(State(state): State<Arc<AppState>>) -> Response {
+    let Some(view) = &state.tickets else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this process opens no tickets: a receiver publishes to Kafka, the workers ticket\n",
+        )
+            .into_response();
+    };
+    match (view.open().await, view.dead_letters().await) {
+        (Ok(open), Ok(dead_letters)) => Json(serde_json::json!({
+            "status": "success",
+            "data": {"open": open, "dead_letters": dead_letters},
+        }))
+        .into_response(),
+        (Err(e), _) | (_, Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading the outbox: {e}\n"),
+        )
+            .into_response(),
+    }
+}

@@ -157,6 +157,44 @@ async fn serve_decides_the_tickets_backtest_decides_and_exposes_the_predictions(
         .count();
     assert_eq!(disk, 8, "one probability per host's filesystem");
     assert!(!samples(&exposition, "harbinger_prediction_eta_seconds").is_empty());
+
+    // The API ranks the same predictions, most likely first, and filters them.
+    let api = async |query: &str| -> serde_json::Value {
+        let url = format!("{}/api/v1/predictions{query}", serve.url);
+        reqwest::get(url).await.unwrap().json().await.unwrap()
+    };
+    let disks = api("?target=HostOutOfDiskSpace").await;
+    let ranked = disks["data"]["predictions"].as_array().unwrap();
+    assert_eq!(disks["data"]["matched"], 8, "{disks}");
+    assert_eq!(ranked.len(), 8);
+    let probabilities: Vec<f64> = ranked
+        .iter()
+        .filter_map(|p| p["probability"].as_f64())
+        .collect();
+    assert!(
+        probabilities.windows(2).all(|w| w[0] >= w[1]),
+        "{probabilities:?}"
+    );
+    let gauge = |instance: &str| {
+        samples(&exposition, "harbinger_prediction_probability")
+            .into_iter()
+            .find(|(labels, _)| {
+                labels.contains("HostOutOfDiskSpace")
+                    && labels.contains(&format!("instance=\"{instance}\""))
+            })
+            .map(|(_, p)| p)
+    };
+    for prediction in ranked {
+        let instance = prediction["entity"]["instance"].as_str().unwrap();
+        assert_eq!(
+            prediction["probability"].as_f64(),
+            gauge(instance),
+            "{prediction}"
+        );
+    }
+    let one = api("?target=HostOutOfDiskSpace&entity=host6&limit=1").await;
+    assert_eq!(one["data"]["matched"], 1, "{one}");
+    assert_eq!(one["data"]["predictions"][0]["entity"]["instance"], "host6");
     let actions: f64 = samples(&exposition, "harbinger_ticket_actions_total")
         .iter()
         .map(|(_, v)| v)

@@ -11,6 +11,7 @@
 //! After a restart, [`LivePredictions::resume`] carries on the tickets the outbox
 //! recorded as open: each is resolved once when its risk goes away, never opened twice.
 
+pub mod board;
 pub mod lifecycle;
 
 /// How many inputs a ticket names as the evidence for its probability.
@@ -22,6 +23,7 @@ use std::sync::atomic::AtomicU64;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
+use self::board::{Board, Prediction};
 use self::lifecycle::{Describe, Lifecycle};
 use crate::model::{AlertState, Model, ModelError, Policy, Scored, TargetModel, TargetScorer};
 use crate::pipeline::{Pipeline, SignalEngine};
@@ -49,6 +51,8 @@ pub struct LivePredictions {
     /// How long a ticket resumed from before a restart waits for its entity's samples
     /// before it is resolved as gone.
     resume_grace_ms: i64,
+    /// Where each step's predictions are published, if anyone reads them.
+    board: Option<Board>,
 }
 
 impl LivePredictions {
@@ -97,7 +101,13 @@ impl LivePredictions {
             row: Vec::new(),
             inputs: Vec::new(),
             resume_grace_ms: 0,
+            board: None,
         })
+    }
+
+    /// Publishes every step's predictions on `board` from now on.
+    pub fn publish_to(&mut self, board: Board) {
+        self.board = Some(board);
     }
 
     /// Carries on `open`, the tickets open before a restart (from the outbox): each
@@ -148,6 +158,7 @@ impl LivePredictions {
                 target.entities = std::mem::take(&mut old.entities);
             }
         }
+        next.board = self.board.take();
         *self = next;
         Ok(())
     }
@@ -178,6 +189,7 @@ impl LivePredictions {
         }
         let prometheus_url = self.prometheus_url.as_ref();
         let (row, inputs) = (&mut self.row, &mut self.inputs);
+        let mut published = self.board.as_ref().map(|_| Vec::new());
         engine.for_each(|index, _, entity, features| {
             for target in self.targets.iter_mut().filter(|t| t.scorer.signal == index) {
                 let horizon_s = target.scorer.target.horizon.as_secs_f64();
@@ -213,8 +225,15 @@ impl LivePredictions {
                 ) {
                     actions.push(action);
                 }
+                if let Some(published) = &mut published {
+                    let alert = &target.scorer.target.alert;
+                    published.push(Prediction::of(alert, entity, &scored, lifecycle.is_open()));
+                }
             }
         });
+        if let (Some(board), Some(published)) = (&self.board, published) {
+            board.publish(t_ms, published);
+        }
         // Entities the engine forgot: their gauges go, and an open ticket is resolved.
         let grace_ms = self.resume_grace_ms;
         for target in &mut self.targets {

@@ -3,7 +3,8 @@
 //!
 //! In: a `ValidConfig`, a `Role` and a shutdown signal. Out: a running server whose
 //! routes are `POST /api/v1/write` (`write`; not in the `worker` role), `/metrics`,
-//! `/-/healthy`, `/-/ready`, `/api/v1/series` and `/api/v1/tickets` (`ops`). In the `all` role, accepted
+//! `/-/healthy`, `/-/ready`, `/api/v1/series`, `/api/v1/tickets` and
+//! `/api/v1/predictions` (`ops`). In the `all` role, accepted
 //! samples go over a bounded queue to the pipeline task; a `receiver` publishes them to
 //! Kafka instead, and a `worker` scores what it consumes from Kafka (`scoring`).
 //! Shutdown: stop accepting and mark not-ready, finish in-flight requests, stop the
@@ -37,6 +38,7 @@ use crate::config::ValidConfig;
 use crate::ingest::Decoder;
 use crate::outbox;
 use crate::pipeline::{self, PipelineEvent};
+use crate::predictions::board::Board;
 use crate::registry::Registry;
 use crate::telemetry::Metrics;
 use scoring::{Parts, Scoring, Source};
@@ -90,6 +92,8 @@ pub struct AppState {
     write_turns: tokio::sync::Semaphore,
     /// The outbox's tickets, in the roles that ticket.
     tickets: Option<outbox::TicketsView>,
+    /// The last step's predictions (`--role all`).
+    board: Option<Board>,
     ingest: Ingest,
     auth: auth::Authenticator,
     metrics: Metrics,
@@ -165,6 +169,7 @@ impl App {
                     outbox,
                     dispatchers,
                     metrics: metrics.clone(),
+                    board: Board::default(),
                 })
             }
         };
@@ -199,6 +204,9 @@ impl App {
             read_timeout: config.read_timeout,
             write_turns: tokio::sync::Semaphore::new(ingest_config.max_concurrent_writes),
             tickets: parts.as_ref().map(|parts| parts.outbox.view()),
+            board: (role == Role::All)
+                .then(|| parts.as_ref().map(|parts| parts.board.clone()))
+                .flatten(),
             ingest,
             auth: auth::Authenticator::new(valid.write_auth.clone()),
             metrics,
@@ -238,7 +246,8 @@ impl App {
             .route("/-/healthy", get(ops::healthy))
             .route("/-/ready", get(ops::ready))
             .route("/api/v1/series", get(ops::series))
-            .route("/api/v1/tickets", get(ops::tickets));
+            .route("/api/v1/tickets", get(ops::tickets))
+            .route("/api/v1/predictions", get(ops::predictions));
         let router = match role {
             Role::Worker => router.route("/api/v1/write", post(write::not_here)),
             Role::All | Role::Receiver => router.route(

@@ -109,3 +109,45 @@ pub async fn tickets(State(state): State<Arc<AppState>>) -> Response {
             .into_response(),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub struct PredictionsQuery {
+    /// Only this target (alert name).
+    target: Option<String>,
+    /// Only entities with a label value containing this text.
+    entity: Option<String>,
+    #[serde(default = "default_predictions_limit")]
+    limit: usize,
+}
+
+fn default_predictions_limit() -> usize {
+    100
+}
+
+/// `GET /api/v1/predictions[?target=ALERT][&entity=TEXT][&limit=N]`: the last step's
+/// predictions, most likely first (unknown last): at most `limit` (100), and how many
+/// matched in all.
+pub async fn predictions(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<PredictionsQuery>,
+) -> Response {
+    let Some(board) = &state.board else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this process publishes no predictions: only `serve --role all` does\n",
+        )
+            .into_response();
+    };
+    let (published, matched) = board.top(query.limit, |p| {
+        query.target.as_ref().is_none_or(|t| &p.target == t)
+            && query
+                .entity
+                .as_ref()
+                .is_none_or(|text| p.entity.values().any(|v| v.contains(text.as_str())))
+    });
+    Json(serde_json::json!({
+        "status": "success",
+        "data": {"at_ms": published.at_ms, "matched": matched, "predictions": published.predictions},
+    }))
+    .into_response()
+}

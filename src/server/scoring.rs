@@ -19,6 +19,7 @@ use crate::model::Model;
 use crate::outbox::{Dispatchers, OutboxHandle};
 use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::predictions::LivePredictions;
+use crate::predictions::board::Board;
 use crate::registry::Registry;
 use crate::telemetry::{ActionLabels, Metrics};
 use crate::tickets::TicketAction;
@@ -53,6 +54,8 @@ pub struct Parts {
     pub outbox: OutboxHandle,
     pub dispatchers: Dispatchers,
     pub metrics: Metrics,
+    /// Where `--role all` publishes each step's predictions (the HTTP API reads it).
+    pub board: Board,
 }
 
 enum Feeder {
@@ -86,6 +89,7 @@ impl Scoring {
             outbox,
             dispatchers,
             metrics,
+            board,
         } = parts;
         // What `--role all` carries on from before a restart; workers rebuild it from the
         // topic instead.
@@ -113,7 +117,11 @@ impl Scoring {
                         )
                     })
                     .transpose()
-                    .map_err(std::io::Error::other)?;
+                    .map_err(std::io::Error::other)?
+                    .map(|mut predictions| {
+                        predictions.publish_to(board);
+                        predictions
+                    });
                 let mut live = pipeline::LiveSignals::new(pipeline, predictions);
                 if !open_tickets.is_empty() {
                     info!(

@@ -41,7 +41,9 @@ pub fn start_prometheus(
     rules: &str,
 ) -> Process {
     let node_target = node.url.trim_start_matches("http://");
-    let rule_path = dir.join("rules.yml");
+    // Its own file: a harbinger pipeline in `dir` may read a `rules.yml` of its own while
+    // this one is written.
+    let rule_path = dir.join("prometheus.rules.yml");
     std::fs::write(&rule_path, rules).expect("writing the rule file");
     let config = dir.join("prometheus.yml");
     let prometheus_yml = format!(

@@ -4,11 +4,10 @@
 //! anomaly score and whether a ticket is open. Out: the step's predictions, ranked by
 //! probability (unknown last), shared with the HTTP handlers; a step replaces the last.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::model::Scored;
 use crate::promql::Labels;
@@ -17,7 +16,10 @@ use crate::promql::Labels;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Prediction {
     pub target: String,
-    pub entity: BTreeMap<String, String>,
+    /// Shared with the engine's entity (a reference count, not a copy per step); a JSON
+    /// object of its labels.
+    #[serde(serialize_with = "label_map")]
+    pub entity: Labels,
     pub probability: Option<f64>,
     pub eta_seconds: Option<f64>,
     pub value: Option<f64>,
@@ -64,10 +66,7 @@ impl Prediction {
         let finite = |v: f64| v.is_finite().then_some(v);
         Prediction {
             target: target.to_owned(),
-            entity: entity
-                .iter()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                .collect(),
+            entity: entity.clone(),
             probability: finite(scored.observation.probability),
             eta_seconds: finite(scored.observation.eta_seconds),
             value: finite(scored.level),
@@ -77,6 +76,10 @@ impl Prediction {
     }
 }
 
+fn label_map<S: Serializer>(labels: &Labels, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(labels.iter())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,7 +87,7 @@ mod tests {
     fn prediction(target: &str, probability: Option<f64>) -> Prediction {
         Prediction {
             target: target.to_owned(),
-            entity: BTreeMap::new(),
+            entity: Labels::new([("instance", "a")]),
             probability,
             eta_seconds: None,
             value: None,
@@ -112,5 +115,7 @@ mod tests {
         let (b, total) = board.top(1, |p| p.target == "B");
         assert_eq!(total, 2);
         assert_eq!(b.predictions, [prediction("B", Some(0.5))]);
+        let json = serde_json::to_value(&b.predictions[0]).unwrap();
+        assert_eq!(json["entity"], serde_json::json!({"instance": "a"}));
     }
 }

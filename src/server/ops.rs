@@ -143,7 +143,7 @@ pub async fn predictions(
             && query
                 .entity
                 .as_ref()
-                .is_none_or(|text| p.entity.values().any(|v| v.contains(text.as_str())))
+                .is_none_or(|text| p.entity.iter().any(|(_, v)| v.contains(text.as_str())))
     });
     Json(serde_json::json!({
         "status": "success",

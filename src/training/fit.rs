@@ -175,13 +175,11 @@ impl TargetData<'_> {
     /// classifier is never asked about it.
     fn examples(&self, which: &[usize]) -> Vec<Example> {
         let mut examples = Vec::new();
-        let mut inputs = Vec::new();
+        let mut buffer = Vec::new();
         for &i in which {
             let trajectory = &self.trajectories[i];
             for (step, row) in trajectory.rows.iter().enumerate() {
-                inputs.clear();
-                self.scorer.inputs.encode(row, &mut inputs);
-                if inputs.iter().any(|x| x.is_nan()) {
+                if !self.inputs_known(row, &mut buffer) {
                     continue;
                 }
                 if let Some(fires) = self.label(i, step) {
@@ -204,13 +202,12 @@ impl TargetData<'_> {
     /// onsets where `ALERTS` holds a handful, on every entity, including those that
     /// never alerted.
     fn reach_examples(&self, which: &[usize]) -> Vec<Example> {
-        let inputs = &self.scorer.inputs;
-        let side = inputs.side();
+        let side = self.scorer.inputs.side();
         let threshold = self.scorer.target.threshold;
         let level = self.scorer.level_column();
         let hold_ms = self.scorer.target.hold.as_millis() as i64;
         let mut examples = Vec::new();
-        let mut encoded = Vec::new();
+        let mut buffer = Vec::new();
         for &i in which {
             let trajectory = &self.trajectories[i];
             let levels: Vec<f64> = trajectory.rows.iter().map(|row| row[level]).collect();
@@ -226,9 +223,7 @@ impl TargetData<'_> {
                 if margin.is_nan() || margin <= 0.0 {
                     continue;
                 }
-                encoded.clear();
-                inputs.encode(row, &mut encoded);
-                if encoded.iter().any(|x| x.is_nan()) {
+                if !self.inputs_known(row, &mut buffer) {
                     continue;
                 }
                 for share in REACH_SHARES {
@@ -245,6 +240,14 @@ impl TargetData<'_> {
             }
         }
         examples
+    }
+
+    /// Whether every input of `row` is known (its windows have enough history); a row
+    /// with one unknown is never an example. `buffer` is scratch space.
+    fn inputs_known(&self, row: &[f64], buffer: &mut Vec<f64>) -> bool {
+        buffer.clear();
+        self.scorer.inputs.encode(row, buffer);
+        buffer.iter().all(|x| !x.is_nan())
     }
 
     fn matrix(&self, examples: &[Example]) -> (Array2<f64>, Vec<bool>) {

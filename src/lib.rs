@@ -24,8 +24,8 @@
 //! - `kafka` (cargo feature `kafka`, on by default): scale-out; receivers publish
 //!   accepted samples to a topic partitioned by entity, workers in a consumer group
 //!   score their partitions.
-//! - [`server`]: the HTTP service (`/api/v1/write`, `/metrics`, health), auth, backpressure
-//!   and ordered shutdown.
+//! - [`server`]: the HTTP service (`/api/v1/write`, the status page, `/metrics`,
+//!   health), auth, backpressure and ordered shutdown.
 //! - [`config`]: the YAML configuration, strict and validated before anything starts.
 //! - [`telemetry`]: the catalogue of harbinger's own metrics, and logging setup.
 //! - [`model`]: trained models (classifier, calibration, decision policy), the model

@@ -27,7 +27,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Value, json};
-use support::{Process, eventually, free_ports, replay};
+use support::{Process, eventually, free_ports, ready, replay, serve, split_lab_dev};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const HARBINGER: &str = env!("CARGO_BIN_EXE_harbinger");
@@ -62,27 +62,6 @@ async fn start_desk(port: u16) -> Desk {
         .unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     desk
-}
-
-fn serve(dir: &std::path::Path, port: u16, config: &std::path::Path, name: &str) -> Process {
-    let args = [
-        "serve".to_owned(),
-        format!("--config={}", config.display()),
-        format!("--listen=127.0.0.1:{port}"),
-        format!("--data-dir={}", dir.join("data").display()),
-    ];
-    Process::spawn(name, HARBINGER, &args, port, dir, "built by cargo")
-}
-
-async fn ready(process: &Process, deadline: Instant) {
-    let url = format!("{}/-/ready", process.url);
-    eventually("serve ready", deadline, async || {
-        match reqwest::get(&url).await {
-            Ok(r) if r.status() == 200 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
 }
 
 /// The idempotency keys of the actions the file sink recorded, with their action.
@@ -174,29 +153,6 @@ async fn every_action_reaches_the_desk_once_after_an_outage_and_a_kill() {
         received.values().all(|r| r.2 == 1),
         "each key applied once: {received:?}"
     );
-}
-
-/// lab-dev split at `at` (unix seconds): the rows before it, and the rest, as two CSV
-/// files in `dir`.
-fn split_lab_dev(dir: &std::path::Path, at: i64) -> [std::path::PathBuf; 2] {
-    use std::io::{BufRead, Write};
-    let file =
-        std::fs::File::open(format!("{ROOT}/../shared/data/lab-dev/metrics.csv.gz")).unwrap();
-    let mut lines = std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines();
-    let header = lines.next().unwrap().unwrap();
-    let paths = [dir.join("before.csv"), dir.join("after.csv")];
-    let mut parts = paths.clone().map(|p| {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(p).unwrap());
-        writeln!(w, "{header}").unwrap();
-        w
-    });
-    for line in lines {
-        let line = line.unwrap();
-        let t: i64 = line.split(',').nth(1).unwrap().parse().unwrap();
-        writeln!(parts[usize::from(t >= at)], "{line}").unwrap();
-    }
-    parts.iter_mut().for_each(|w| w.flush().unwrap());
-    paths
 }
 
 /// Every action the file sink wrote, in order: (fingerprint, ticket sequence, action

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use promql_parser::parser::Expr;
 use promql_parser::util::{ExprVisitor, walk_expr};
-use support::{Process, eventually, free_ports, replay};
+use support::{eventually, free_ports, ready, replay, serve};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const RULES: &str = "deploy/prometheus/harbinger.rules.yml";
@@ -113,29 +113,10 @@ async fn the_rules_and_the_dashboard_name_only_metrics_harbinger_exposes() {
     let config = dir.path().join("harbinger.yml");
     std::fs::write(&config, format!("model: {}\n", model.display())).unwrap();
     let [port] = free_ports();
-    let args = [
-        "serve".to_owned(),
-        format!("--config={}", config.display()),
-        format!("--listen=127.0.0.1:{port}"),
-        format!("--data-dir={}", dir.path().join("data").display()),
-    ];
-    let serve = Process::spawn(
-        "serve",
-        env!("CARGO_BIN_EXE_harbinger"),
-        &args,
-        port,
-        dir.path(),
-        "built by cargo",
-    );
+    let serve = serve(dir.path(), port, &config, "serve");
     let deadline = Instant::now() + Duration::from_secs(60);
     let http = reqwest::Client::new();
-    eventually("serve ready", deadline, async || {
-        http.get(format!("{}/-/ready", serve.url))
-            .send()
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await;
+    ready(&serve, deadline).await;
     // lab-dev (predictions, anomaly scores, tickets), a write repeated (dropped samples),
     // a body that is not snappy (a refused write), and a model file that no longer parses.
     let write = format!("{}/api/v1/write", serve.url);

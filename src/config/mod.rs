@@ -216,6 +216,17 @@ pub struct ValidConfig {
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
+impl ValidConfig {
+    /// Where the model scoring comes from, as logs and the status page say it.
+    pub fn model_source(&self) -> String {
+        match (&self.config.model, &self.model) {
+            (Some(path), _) => format!("the model at {}", path.display()),
+            (None, Some(_)) => "the built-in default model".to_owned(),
+            (None, None) => "no model: tickets on the first-passage probability".to_owned(),
+        }
+    }
+}
+
 /// Credentials a write request must present.
 #[derive(Debug, Clone)]
 pub enum WriteAuth {

@@ -189,8 +189,8 @@ impl OutboxHandle {
     }
 }
 
-/// What the outbox holds, read off the async workers: the open tickets and the dead
-/// letters.
+/// What the outbox holds, read off the async workers: the open tickets, the dead
+/// letters and the backlog.
 #[derive(Clone)]
 pub struct TicketsView(Arc<Store>);
 
@@ -201,6 +201,11 @@ impl TicketsView {
 
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         on_blocking(&self.0, |store| store.dead_letters()).await
+    }
+
+    /// How many actions some sink has yet to deliver.
+    pub async fn undelivered(&self) -> Result<u64, StoreError> {
+        on_blocking(&self.0, |store| store.undelivered()).await
     }
 }
 

@@ -10,7 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::tickets::{OpenTicket, TicketAction};
@@ -155,6 +158,11 @@ impl Store {
             let pending = tx.open_table(PENDING)?;
             Ok(pending.range((sink, 0)..=(sink, u64::MAX))?.count())
         })
+    }
+
+    /// How many actions some sink has yet to deliver (the outbox's backlog).
+    pub fn undelivered(&self) -> std::result::Result<u64, StoreError> {
+        self.read(|db| Ok(db.begin_read()?.open_table(OWED)?.len()?))
     }
 
     pub fn mark_delivered(&self, seq: u64, sink: &str) -> std::result::Result<(), StoreError> {
@@ -346,6 +354,11 @@ mod tests {
         store.mark_delivered(1, "desk").unwrap(); // a repeat changes nothing
         assert_eq!(seqs("desk"), [2]);
         assert_eq!(store.pending_count("desk").unwrap(), 1);
+        assert_eq!(
+            store.undelivered().unwrap(),
+            1,
+            "action 2, still owed to both"
+        );
         drop(store);
 
         let store = Store::open(dir.path()).unwrap();

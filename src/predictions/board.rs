@@ -1,16 +1,27 @@
-//! The board: every entity's latest prediction, for the HTTP API and the status page.
+//! The board: what the scoring side knows now, for the HTTP API and the status page.
 //!
 //! In: after each step, each scored (target, entity) with its probability, ETA, level,
-//! anomaly score and whether a ticket is open. Out: the step's predictions, ranked by
-//! probability (unknown last), shared with the HTTP handlers; a step replaces the last.
+//! trend, anomaly score and whether a ticket is open; the rules and the model card
+//! when scoring starts or the model reloads; every ticket action recorded. Out: the
+//! step's predictions, ranked by probability (unknown last), each with a sparkline's
+//! worth of its signal ([`Track`]); the rules; the model card; the recent ticket
+//! actions, newest first. A step replaces the last; an entity the step does not score
+//! loses its track.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 use serde::{Serialize, Serializer};
 
+use super::card::{ModelCard, RuleCard};
+use super::track::Track;
 use crate::model::Scored;
 use crate::promql::Labels;
+use crate::tickets::TicketAction;
+
+/// How many ticket actions the board remembers.
+pub const RECENT_ACTIONS: usize = 25;
 
 /// One (target, entity) at the last step. Non-finite values are null.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -22,9 +33,14 @@ pub struct Prediction {
     pub entity: Labels,
     pub probability: Option<f64>,
     pub eta_seconds: Option<f64>,
+    pub eta_stderr_seconds: Option<f64>,
     pub value: Option<f64>,
+    /// The signal's slope over its shortest window, per second.
+    pub trend_per_second: Option<f64>,
     pub anomaly_score: Option<f64>,
     pub ticket_open: bool,
+    /// The signal over its longest window: `[[unix ms, value], ...]`.
+    pub history: Track,
 }
 
 /// The last step's predictions, ranked.
@@ -35,43 +51,114 @@ pub struct Published {
     pub predictions: Vec<Prediction>,
 }
 
+#[derive(Debug, Default)]
+struct Status {
+    published: Published,
+    rules: Vec<RuleCard>,
+    model: Option<ModelCard>,
+    recent: VecDeque<TicketAction>,
+}
+
 /// Shared between the pipeline, which publishes, and the HTTP handlers, which read.
 #[derive(Debug, Clone, Default)]
-pub struct Board(Arc<RwLock<Published>>);
+pub struct Board(Arc<RwLock<Status>>);
 
 impl Board {
-    /// Replaces the published predictions with `step`'s, ranked by probability.
+    /// The rules scored and the model scoring them, from now on.
+    pub fn describe(&self, rules: Vec<RuleCard>, model: ModelCard) {
+        let mut status = self.0.write();
+        status.rules = rules;
+        status.model = Some(model);
+    }
+
+    /// Replaces the published predictions with `step`'s, ranked by probability; each
+    /// carries its entity's track on, with this step's value added.
     pub fn publish(&self, at_ms: i64, mut predictions: Vec<Prediction>) {
+        let mut status = self.0.write();
+        let mut tracks: HashMap<(String, Labels), Track> =
+            std::mem::take(&mut status.published.predictions)
+                .into_iter()
+                .map(|p| ((p.target, p.entity), p.history))
+                .collect();
+        for prediction in &mut predictions {
+            let span_ms = status
+                .rules
+                .iter()
+                .find(|r| r.alert == prediction.target)
+                .map_or(3_600_000, |r| r.window.as_millis() as i64);
+            let key = (prediction.target.clone(), prediction.entity.clone());
+            let mut track = tracks.remove(&key).unwrap_or_default();
+            track.push(at_ms, prediction.value.unwrap_or(f64::NAN), span_ms);
+            prediction.history = track;
+        }
         predictions.sort_by(|a, b| {
             let p = |x: &Prediction| x.probability.unwrap_or(f64::NEG_INFINITY);
             p(b).total_cmp(&p(a))
         });
-        *self.0.write() = Published { at_ms, predictions };
+        status.published = Published { at_ms, predictions };
+    }
+
+    /// Remembers a recorded ticket action; the oldest beyond the last
+    /// [`RECENT_ACTIONS`] are forgotten.
+    pub fn remember(&self, action: TicketAction) {
+        let mut status = self.0.write();
+        if status.recent.len() == RECENT_ACTIONS {
+            status.recent.pop_back();
+        }
+        status.recent.push_front(action);
     }
 
     /// The first `limit` predictions that `keep` keeps, in rank order, and how many it
     /// keeps in all.
     pub fn top(&self, limit: usize, keep: impl Fn(&Prediction) -> bool) -> (Published, usize) {
-        let published = self.0.read();
-        let kept: Vec<&Prediction> = published.predictions.iter().filter(|p| keep(p)).collect();
+        let status = self.0.read();
+        let kept: Vec<&Prediction> = status
+            .published
+            .predictions
+            .iter()
+            .filter(|p| keep(p))
+            .collect();
         let total = kept.len();
         let predictions = kept.into_iter().take(limit).cloned().collect();
-        let at_ms = published.at_ms;
+        let at_ms = status.published.at_ms;
         (Published { at_ms, predictions }, total)
+    }
+
+    /// The last step's time; 0 before the first step.
+    pub fn at_ms(&self) -> i64 {
+        self.0.read().published.at_ms
+    }
+
+    pub fn rules(&self) -> Vec<RuleCard> {
+        self.0.read().rules.clone()
+    }
+
+    pub fn model(&self) -> Option<ModelCard> {
+        self.0.read().model.clone()
+    }
+
+    /// The ticket actions recorded lately, newest first.
+    pub fn recent_actions(&self) -> Vec<TicketAction> {
+        self.0.read().recent.iter().cloned().collect()
     }
 }
 
 impl Prediction {
+    /// The prediction of a step; the board adds its track.
     pub fn of(target: &str, entity: &Labels, scored: &Scored, ticket_open: bool) -> Prediction {
         let finite = |v: f64| v.is_finite().then_some(v);
+        let observation = &scored.observation;
         Prediction {
             target: target.to_owned(),
             entity: entity.clone(),
-            probability: finite(scored.observation.probability),
-            eta_seconds: finite(scored.observation.eta_seconds),
+            probability: finite(observation.probability),
+            eta_seconds: finite(observation.eta_seconds),
+            eta_stderr_seconds: finite(observation.eta_stderr_seconds),
             value: finite(scored.level),
+            trend_per_second: finite(scored.trend_per_second),
             anomaly_score: finite(scored.anomaly_score),
             ticket_open,
+            history: Track::default(),
         }
     }
 }
@@ -84,15 +171,18 @@ fn label_map<S: Serializer>(labels: &Labels, serializer: S) -> Result<S::Ok, S::
 mod tests {
     use super::*;
 
-    fn prediction(target: &str, probability: Option<f64>) -> Prediction {
+    fn prediction(target: &str, instance: &str, probability: Option<f64>) -> Prediction {
         Prediction {
             target: target.to_owned(),
-            entity: Labels::new([("instance", "a")]),
+            entity: Labels::new([("instance", instance)]),
             probability,
             eta_seconds: None,
-            value: None,
+            eta_stderr_seconds: None,
+            value: probability,
+            trend_per_second: None,
             anomaly_score: None,
             ticket_open: false,
+            history: Track::default(),
         }
     }
 
@@ -102,10 +192,10 @@ mod tests {
         board.publish(
             7,
             vec![
-                prediction("A", Some(0.2)),
-                prediction("B", None),
-                prediction("A", Some(0.9)),
-                prediction("B", Some(0.5)),
+                prediction("A", "a", Some(0.2)),
+                prediction("B", "a", None),
+                prediction("A", "b", Some(0.9)),
+                prediction("B", "b", Some(0.5)),
             ],
         );
         let (all, total) = board.top(10, |_| true);
@@ -114,8 +204,60 @@ mod tests {
         assert_eq!(ranked, [Some(0.9), Some(0.5), Some(0.2), None]);
         let (b, total) = board.top(1, |p| p.target == "B");
         assert_eq!(total, 2);
-        assert_eq!(b.predictions, [prediction("B", Some(0.5))]);
+        assert_eq!(b.predictions.len(), 1);
+        assert_eq!(b.predictions[0].probability, Some(0.5));
         let json = serde_json::to_value(&b.predictions[0]).unwrap();
-        assert_eq!(json["entity"], serde_json::json!({"instance": "a"}));
+        assert_eq!(json["entity"], serde_json::json!({"instance": "b"}));
+        assert_eq!(json["history"], serde_json::json!([[7, 0.5]]));
+    }
+
+    #[test]
+    fn each_entity_carries_its_track_and_loses_it_when_it_goes() {
+        let board = Board::default();
+        // Steps two minutes apart, wider than an hour's track thins to.
+        let (t1, t2, t3) = (120_000, 240_000, 360_000);
+        board.publish(
+            t1,
+            vec![
+                prediction("A", "a", Some(0.1)),
+                prediction("A", "b", Some(0.2)),
+            ],
+        );
+        board.publish(t2, vec![prediction("A", "a", Some(0.3))]);
+        board.publish(
+            t3,
+            vec![
+                prediction("A", "a", Some(0.4)),
+                prediction("A", "b", Some(0.5)),
+            ],
+        );
+        let (published, _) = board.top(10, |_| true);
+        let track = |instance: &str| -> Vec<(i64, f64)> {
+            let p = published
+                .predictions
+                .iter()
+                .find(|p| p.entity.get("instance") == Some(instance));
+            p.unwrap().history.points().collect()
+        };
+        assert_eq!(track("a"), [(t1, 0.1), (t2, 0.3), (t3, 0.4)]);
+        assert_eq!(
+            track("b"),
+            [(t3, 0.5)],
+            "b was away at t2, so its track began again"
+        );
+    }
+
+    #[test]
+    fn remembers_the_last_actions_newest_first() {
+        let board = Board::default();
+        for at_ms in 0..(RECENT_ACTIONS as i64 + 5) {
+            let mut action = crate::outbox::example_action();
+            action.at_ms = at_ms;
+            board.remember(action);
+        }
+        let recent = board.recent_actions();
+        assert_eq!(recent.len(), RECENT_ACTIONS);
+        assert_eq!(recent[0].at_ms, RECENT_ACTIONS as i64 + 4);
+        assert_eq!(recent.last().unwrap().at_ms, 5);
     }
 }

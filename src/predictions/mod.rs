@@ -12,7 +12,9 @@
 //! recorded as open: each is resolved once when its risk goes away, never opened twice.
 
 pub mod board;
+pub mod card;
 pub mod lifecycle;
+pub mod track;
 
 /// How many inputs a ticket names as the evidence for its probability.
 const EVIDENCE: usize = 3;
@@ -24,6 +26,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
 use self::board::{Board, Prediction};
+use self::card::{ModelCard, RuleCard};
 use self::lifecycle::{Describe, Lifecycle};
 use crate::model::{AlertState, Model, ModelError, Policy, Scored, TargetModel, TargetScorer};
 use crate::pipeline::{Pipeline, SignalEngine};
@@ -53,6 +56,9 @@ pub struct LivePredictions {
     resume_grace_ms: i64,
     /// Where each step's predictions are published, if anyone reads them.
     board: Option<Board>,
+    /// What the board says of the rules and the model.
+    rules: Vec<RuleCard>,
+    card: ModelCard,
 }
 
 impl LivePredictions {
@@ -69,7 +75,7 @@ impl LivePredictions {
         if let Some(model) = model {
             model.check(pipeline)?;
         }
-        let targets = pipeline
+        let targets: Vec<LiveTarget> = pipeline
             .targets
             .iter()
             .map(|target| {
@@ -92,6 +98,15 @@ impl LivePredictions {
                 }
             })
             .collect();
+        let rules = targets
+            .iter()
+            .map(|t| {
+                let windows = &pipeline.signals[t.scorer.signal].features.params().windows;
+                let longest = windows.iter().max().copied().unwrap_or_default();
+                RuleCard::of(&t.scorer.target, longest)
+            })
+            .collect();
+        let card = ModelCard::of(model, targets.iter().map(|t| &t.model));
         Ok(LivePredictions {
             targets,
             entity_labels: pipeline.entity_labels.clone(),
@@ -102,11 +117,14 @@ impl LivePredictions {
             inputs: Vec::new(),
             resume_grace_ms: 0,
             board: None,
+            rules,
+            card,
         })
     }
 
     /// Publishes every step's predictions on `board` from now on.
     pub fn publish_to(&mut self, board: Board) {
+        board.describe(self.rules.clone(), self.card.clone());
         self.board = Some(board);
     }
 
@@ -158,7 +176,9 @@ impl LivePredictions {
                 target.entities = std::mem::take(&mut old.entities);
             }
         }
-        next.board = self.board.take();
+        if let Some(board) = self.board.take() {
+            next.publish_to(board);
+        }
         *self = next;
         Ok(())
     }
@@ -376,9 +396,9 @@ impl Describe for Description<'_> {
             .iter()
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect();
-        let (op, side) = match target.comparison {
-            Comparison::Below => ("<", "fall below"),
-            Comparison::Above => (">", "rise above"),
+        let side = match target.comparison {
+            Comparison::Below => "fall below",
+            Comparison::Above => "rise above",
         };
         let when = finite(o.eta_seconds).map_or(String::new(), |eta| {
             format!(
@@ -387,7 +407,7 @@ impl Describe for Description<'_> {
             )
         });
         let chance = finite(o.probability).map_or(String::new(), |p| format!(" (p={p:.2})"));
-        let rule = format!("{} {op} {}", target.signal, format_value(target.threshold));
+        let rule = target.condition();
         let graph_url = self.prometheus_url.and_then(|base| {
             let mut url = base.join("graph").ok()?;
             url.query_pairs_mut()

@@ -4,10 +4,10 @@
 use crate::evaluation::Interval;
 
 /// What a figure that does not exist (no onset, no ticket, no caught onset) shows as.
-pub(super) const MISSING: &str = "–";
+pub(crate) const MISSING: &str = "–";
 
 /// A duration rounded to whole seconds: `45s`, `12m30s`, `12m`, `1h05m`, `2h00m10s`.
-pub(super) fn duration(seconds: f64) -> String {
+pub(crate) fn duration(seconds: f64) -> String {
     if !seconds.is_finite() {
         return MISSING.to_owned();
     }
@@ -25,13 +25,13 @@ pub(super) fn duration(seconds: f64) -> String {
 }
 
 /// A fraction such as precision or recall: two decimals.
-pub(super) fn fraction(value: f64) -> String {
+pub(crate) fn fraction(value: f64) -> String {
     format!("{value:.2}")
 }
 
 /// A small rate such as false tickets per entity-day: two decimals, three below 0.1 so
 /// that a rare false ticket does not read as none.
-pub(super) fn rate(value: f64) -> String {
+pub(crate) fn rate(value: f64) -> String {
     match value {
         0.0 => "0".to_owned(),
         v if v.abs() < 0.1 => format!("{v:.3}"),
@@ -40,7 +40,7 @@ pub(super) fn rate(value: f64) -> String {
 }
 
 /// How many times longer one lead is than another: `2.4×`, `12×`, `0.45×`.
-pub(super) fn times(value: f64) -> String {
+pub(crate) fn times(value: f64) -> String {
     match value {
         v if v >= 10.0 => format!("{v:.0}×"),
         v if v >= 0.95 => format!("{v:.1}×"),
@@ -49,13 +49,13 @@ pub(super) fn times(value: f64) -> String {
 }
 
 /// `value` formatted by `show`, or [`MISSING`].
-pub(super) fn optional(value: Option<f64>, show: impl Fn(f64) -> String) -> String {
+pub(crate) fn optional(value: Option<f64>, show: impl Fn(f64) -> String) -> String {
     value.map_or_else(|| MISSING.to_owned(), show)
 }
 
 /// `value` formatted by `show`, followed by its interval in brackets when there is one:
 /// `0.58 [0.41–0.75]`.
-pub(super) fn with_interval(
+pub(crate) fn with_interval(
     value: Option<f64>,
     interval: Option<Interval>,
     show: impl Fn(f64) -> String,
@@ -67,7 +67,7 @@ pub(super) fn with_interval(
 }
 
 /// A signed difference of fractions: `+0.18`, `−0.05`.
-pub(super) fn signed(value: f64) -> String {
+pub(crate) fn signed(value: f64) -> String {
     if value < 0.0 {
         format!("−{:.2}", -value)
     } else {
@@ -76,7 +76,7 @@ pub(super) fn signed(value: f64) -> String {
 }
 
 /// The UTC time of day of a unix time, `HH:MM:SS`.
-pub(super) fn clock(unix_seconds: f64) -> String {
+pub(crate) fn clock(unix_seconds: f64) -> String {
     let of_day = unix_seconds.rem_euclid(86_400.0).floor() as u64;
     format!(
         "{:02}:{:02}:{:02}",
@@ -87,7 +87,7 @@ pub(super) fn clock(unix_seconds: f64) -> String {
 }
 
 /// Text made safe for HTML and SVG, as element content and as a quoted attribute value.
-pub(super) fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

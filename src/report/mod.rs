@@ -12,7 +12,7 @@
 //!
 //! A real page to look at: `models/report/report.html`, the default model's evaluation.
 
-mod format;
+pub(crate) mod format;
 mod html;
 mod markdown;
 mod methods;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use promql_parser::parser::{self, Expr};
 
-use crate::promql::Plan;
+use crate::promql::{Plan, format_value};
 
 /// Which side of the threshold is the alert side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,19 @@ pub struct Target {
     pub horizon: Duration,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+}
+
+impl Target {
+    /// The rule's condition, `signal <op> threshold`.
+    pub fn condition(&self) -> String {
+        let op = match (self.comparison, self.inclusive) {
+            (Comparison::Below, false) => "<",
+            (Comparison::Below, true) => "<=",
+            (Comparison::Above, false) => ">",
+            (Comparison::Above, true) => ">=",
+        };
+        format!("{} {op} {}", self.signal, format_value(self.threshold))
+    }
 }
 
 /// Splits `signal <op> number` (or `number <op> signal`) into a target whose alert name,

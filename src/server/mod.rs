@@ -2,9 +2,9 @@
 //! serves it, and shuts it down in order.
 //!
 //! In: a `ValidConfig`, a `Role` and a shutdown signal. Out: a running server whose
-//! routes are `POST /api/v1/write` (`write`; not in the `worker` role), `/metrics`,
-//! `/-/healthy`, `/-/ready`, `/api/v1/series`, `/api/v1/tickets` and
-//! `/api/v1/predictions` (`ops`). In the `all` role, accepted
+//! routes are `POST /api/v1/write` (`write`; not in the `worker` role), the status page
+//! at `/` (`status`), `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/series`,
+//! `/api/v1/tickets` and `/api/v1/predictions` (`ops`). In the `all` role, accepted
 //! samples go over a bounded queue to the pipeline task; a `receiver` publishes them to
 //! Kafka instead, and a `worker` scores what it consumes from Kafka (`scoring`).
 //! Shutdown: stop accepting and mark not-ready, finish in-flight requests, stop the
@@ -17,6 +17,7 @@ mod model_watch;
 mod ops;
 mod respond;
 mod scoring;
+pub mod status;
 mod write;
 
 use std::future::Future;
@@ -100,6 +101,10 @@ pub struct AppState {
     metrics_registry: prometheus_client::registry::Registry,
     /// False once shutdown begins, so that `/-/ready` tells load balancers to go away.
     ready: AtomicBool,
+    role: Role,
+    /// The pipeline's step, and where the model comes from, for the status page.
+    step: Duration,
+    model_source: String,
 }
 
 impl AppState {
@@ -212,6 +217,9 @@ impl App {
             metrics,
             metrics_registry,
             ready: AtomicBool::new(true),
+            role,
+            step: valid.pipeline.step,
+            model_source: valid.model_source(),
         });
         Ok(App {
             listener,
@@ -242,6 +250,7 @@ impl App {
 
     fn router(state: Arc<AppState>, role: Role) -> Router {
         let router = Router::new()
+            .route("/", get(status::page))
             .route("/metrics", get(ops::metrics))
             .route("/-/healthy", get(ops::healthy))
             .route("/-/ready", get(ops::ready))
@@ -309,11 +318,7 @@ impl App {
             max_active_series = config.ingest.max_active_series,
             series_idle_timeout = %crate::config::duration::format(config.ingest.series_idle_timeout),
             targets = valid.pipeline.targets.len(),
-            model = %match (&config.model, &valid.model) {
-                (Some(path), _) => path.display().to_string(),
-                (None, Some(_)) => "built-in default".to_owned(),
-                (None, None) => "none (tickets on the first-passage probability)".to_owned(),
-            },
+            model = %state.model_source,
             "harbinger listening"
         );
         let scoring = match (parts, source) {

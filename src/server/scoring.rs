@@ -103,7 +103,14 @@ impl Scoring {
             let watch = model_watch::watch(path, pipeline.clone(), reloaded, metrics.clone());
             tokio::spawn(watch)
         });
-        let recorder = tokio::spawn(record_tickets(outbox, ticket_actions, metrics.clone()));
+        // `--role all` shows the actions it records on its board (the status page).
+        let shown = matches!(source, Source::Queue { .. }).then(|| board.clone());
+        let recorder = tokio::spawn(record_tickets(
+            outbox,
+            ticket_actions,
+            metrics.clone(),
+            shown,
+        ));
         let feeder = match source {
             Source::Elsewhere => Feeder::Elsewhere,
             Source::Queue { events, registry } => {
@@ -207,6 +214,7 @@ async fn record_tickets(
     mut outbox: OutboxHandle,
     mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
     metrics: Metrics,
+    board: Option<Board>,
 ) {
     while let Some((action, decided)) = actions.recv().await {
         let key = action.idempotency_key.clone();
@@ -215,12 +223,16 @@ async fn record_tickets(
             action: action.kind.name(),
         };
         let title = action.ticket.title.clone();
+        let shown = board.as_ref().map(|board| (board, action.clone()));
         match outbox.record(action).await {
             Ok(Some(_)) => {
                 metrics
                     .ticket_action_delay_seconds
                     .observe(decided.elapsed().as_secs_f64());
                 metrics.ticket_actions.get_or_create(&labels).inc();
+                if let Some((board, action)) = shown {
+                    board.remember(action);
+                }
                 info!(%title, key, action = labels.action, "ticket action recorded");
             }
             Ok(None) => {} // silenced; the filter has said so

@@ -143,8 +143,15 @@ pub fn samples(exposition: &str, name: &str) -> Vec<(String, f64)> {
 /// the repository root; panics with its stderr when it fails.
 #[allow(dead_code)] // Shared by the test crates; not every one replays.
 pub fn replay(csv: &Path, url: &str) {
+    replay_with(csv, url, &[]);
+}
+
+/// [`replay`] with more of `harbinger replay`'s flags (e.g. `--shift-to-now`).
+pub fn replay_with(csv: &Path, url: &str, flags: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_harbinger"))
-        .args(["replay", "--as-fast-as-possible", "--url", url, "--data"])
+        .args(["replay", "--as-fast-as-possible", "--url", url])
+        .args(flags)
+        .arg("--data")
         .arg(csv)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -154,4 +161,57 @@ pub fn replay(csv: &Path, url: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// lab-dev split at `at` (unix seconds): the rows before it, and the rest, as two CSV
+/// files in `dir`.
+#[allow(dead_code)] // Shared by the test crates; not every one splits.
+pub fn split_lab_dev(dir: &std::path::Path, at: i64) -> [std::path::PathBuf; 2] {
+    use std::io::{BufRead, Write};
+    let file = std::fs::File::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/lab-dev/metrics.csv.gz"
+    ))
+    .unwrap();
+    let mut lines = std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines();
+    let header = lines.next().unwrap().unwrap();
+    let paths = [dir.join("before.csv"), dir.join("after.csv")];
+    let mut parts = paths.clone().map(|p| {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(p).unwrap());
+        writeln!(w, "{header}").unwrap();
+        w
+    });
+    for line in lines {
+        let line = line.unwrap();
+        let t: i64 = line.split(',').nth(1).unwrap().parse().unwrap();
+        writeln!(parts[usize::from(t >= at)], "{line}").unwrap();
+    }
+    parts.iter_mut().for_each(|w| w.flush().unwrap());
+    paths
+}
+
+/// `harbinger serve` with `config` on `port`, its data and log in `dir` (`NAME.log`).
+#[allow(dead_code)] // Shared by the test crates; not every one serves.
+pub fn serve(dir: &Path, port: u16, config: &Path, name: &str) -> Process {
+    let args = [
+        "serve".to_owned(),
+        format!("--config={}", config.display()),
+        format!("--listen=127.0.0.1:{port}"),
+        format!("--data-dir={}", dir.join("data").display()),
+    ];
+    let program = env!("CARGO_BIN_EXE_harbinger");
+    Process::spawn(name, program, &args, port, dir, "built by cargo")
+}
+
+/// Waits until `process` answers `/-/ready` with 200.
+#[allow(dead_code)] // Shared by the test crates; not every one serves.
+pub async fn ready(process: &Process, deadline: std::time::Instant) {
+    let url = format!("{}/-/ready", process.url);
+    eventually("serve ready", deadline, async || {
+        match reqwest::get(&url).await {
+            Ok(r) if r.status() == 200 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
 }

@@ -1,7 +1,7 @@
 //! The status page in a real browser: lab-dev's first 24 minutes, while a disk fills,
 //! replayed into `serve` (shifted to end now), then Debian's `chromium --headless` loads `/`. Its DOM must rank each target's
 //! entities as `/api/v1/predictions` does, show every open ticket `/api/v1/tickets`
-//! lists, draw a sparkline per entity, and keep only what a search asks for. A
+//! lists (their annotations rendered), draw a sparkline per entity, and keep only what a search asks for. A
 //! screenshot is written to `$CARGO_TARGET_TMPDIR/status-page.png` for a person to look
 //! at. Needs Debian's `chromium`; fails without it.
 
@@ -137,6 +137,13 @@ async fn the_page_ranks_entities_and_shows_open_tickets_in_a_real_browser() {
         "a sparkline per entity row"
     );
     for ticket in open {
+        // The rule's annotations, rendered as Prometheus would.
+        let summary = ticket["ticket"]["annotations"]["summary"].as_str().unwrap();
+        let instance = ticket["ticket"]["entity"]["instance"].as_str().unwrap();
+        assert!(
+            !summary.contains("{{") && summary.contains(&format!("(instance {instance})")),
+            "{summary}"
+        );
         let fingerprint = ticket["ticket"]["fingerprint"].as_str().unwrap();
         assert!(
             dom.contains(&format!("data-fingerprint=\"{fingerprint}\"")),

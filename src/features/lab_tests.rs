@@ -25,12 +25,14 @@ fn host8_disk_eta() -> Vec<(i64, f64, f64, f64)> {
                 "node_filesystem_avail_bytes" | "node_filesystem_size_bytes"
             )
     });
-    let targets = rules::read_targets(&Path::new(LAB_DEV).join("rules.yml")).unwrap();
+    let targets = rules::read_targets(&Path::new(LAB_DEV).join("rules.yml"))
+        .unwrap()
+        .targets;
     let target = targets
         .iter()
         .find(|t| t.alert == "HostOutOfDiskSpace")
         .unwrap();
-    let plan = Plan::parse(&target.signal).unwrap();
+    let plan = Plan::parse(&target.expression()).unwrap();
     let spec = FeatureSpec::new(FeatureParams {
         thresholds: vec![Threshold::from_target(target)],
         ..FeatureParams::default()

@@ -24,6 +24,10 @@ struct PipelineFile {
     entity_labels: Vec<String>,
     #[serde(default)]
     rule_files: Vec<PathBuf>,
+    /// Refuse the pipeline when a rule has no threshold to predict, instead of skipping
+    /// the rule with a warning.
+    #[serde(default)]
+    strict_rules: bool,
     #[serde(default)]
     signals: Vec<SignalEntry>,
     features: Option<FeaturesEntry>,
@@ -137,7 +141,7 @@ impl Pipeline {
     fn from_yaml(
         text: &str,
         path: &Path,
-        read_rules: impl Fn(&Path) -> Result<Vec<Target>, rules::RulesError>,
+        read_rules: impl Fn(&Path) -> Result<rules::RuleTargets, rules::RulesError>,
     ) -> Result<Pipeline, PipelineError> {
         let fail = |problems: Vec<String>| PipelineError {
             path: path.to_owned(),
@@ -155,7 +159,18 @@ impl Pipeline {
         let mut targets = Vec::new();
         for rule_file in &file.rule_files {
             match read_rules(rule_file) {
-                Ok(found) => targets.extend(found),
+                Ok(found) => {
+                    targets.extend(found.targets);
+                    for rule in found.unpredictable {
+                        match file.strict_rules {
+                            true => problems.push(format!("{rule} (strict_rules: true)")),
+                            false => tracing::warn!(
+                                pipeline = %path.display(),
+                                "skipping a rule: {rule}; set strict_rules: true to refuse the pipeline instead"
+                            ),
+                        }
+                    }
+                }
                 Err(error) => problems.push(error.to_string()),
             }
         }
@@ -166,7 +181,7 @@ impl Pipeline {
             .signals
             .iter()
             .map(|s| (s.name.clone(), s.expr.clone()));
-        let from_targets = targets.iter().map(|t| (t.alert.clone(), t.signal.clone()));
+        let from_targets = targets.iter().map(|t| (t.alert.clone(), t.expression()));
         let defaults = FeatureParams::default();
         let features = file.features.unwrap_or(FeaturesEntry {
             windows: None,
@@ -297,11 +312,13 @@ mod tests {
         let ours = rules::read_targets(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/rules/host.rules.yml"),
         )
-        .unwrap();
+        .unwrap()
+        .targets;
         let lab = rules::read_targets(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lab-dev/rules.yml"),
         )
-        .unwrap();
+        .unwrap()
+        .targets;
         for target in &ours {
             let same = lab.iter().find(|t| t.alert == target.alert).unwrap();
             assert_eq!(target, same);
@@ -347,6 +364,55 @@ mod tests {
                 "{expected:?} missing in:\n{message}"
             );
         }
+    }
+
+    #[test]
+    fn a_rule_as_people_write_it_loads_and_one_without_a_threshold_is_skipped_unless_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("rules.yml"),
+            r#"groups:
+  - name: awesome-prometheus-alerts
+    rules:
+      - alert: HostOutOfDiskSpace
+        expr: (node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes < 10 and ON (instance, device, mountpoint) node_filesystem_readonly == 0
+        for: 2m
+      - alert: HostDown
+        expr: up == 0
+"#,
+        )
+        .unwrap();
+        let path = dir.path().join("p.yml");
+        let write = |strict: &str| {
+            let text = format!(
+                "step: 15s\nentity_labels: [instance, mountpoint]\nrule_files: [rules.yml]\n{strict}"
+            );
+            std::fs::write(&path, text).unwrap();
+            Pipeline::load(&path)
+        };
+        let pipeline = write("").unwrap();
+        let [disk] = &pipeline.targets[..] else {
+            panic!("{:?}", pipeline.targets)
+        };
+        assert_eq!(disk.alert, "HostOutOfDiskSpace");
+        let signal = pipeline
+            .signals
+            .iter()
+            .find(|s| s.name == disk.alert)
+            .unwrap();
+        assert!(
+            signal
+                .expr
+                .ends_with("and on (instance, device, mountpoint) node_filesystem_readonly == 0"),
+            "the filter is evaluated with the signal: {}",
+            signal.expr
+        );
+        let message = write("strict_rules: true\n").unwrap_err().to_string();
+        assert!(
+            message.contains("rule \"HostDown\": the expression `up == 0` is not")
+                && message.contains("(strict_rules: true)"),
+            "{message}"
+        );
     }
 
     #[test]

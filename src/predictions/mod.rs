@@ -31,7 +31,7 @@ use self::lifecycle::{Describe, Lifecycle};
 use crate::model::{AlertState, Model, ModelError, Policy, Scored, TargetModel, TargetScorer};
 use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{Labels, Plan, SeriesStore, Value, evaluate, format_value};
-use crate::rules::Comparison;
+use crate::rules::{Comparison, template};
 use crate::telemetry::{EntityLabels, Metrics};
 use crate::tickets::{OpenTicket, Ticket, TicketAction};
 
@@ -374,6 +374,19 @@ pub fn fingerprint(alert: &str, entity: &Labels) -> String {
     format!("{hash:016x}")
 }
 
+/// The rule's annotations or labels, each rendered as Prometheus would for an alert on
+/// the entity at `value`.
+fn rendered(
+    templates: &BTreeMap<String, String>,
+    entity: &BTreeMap<String, String>,
+    value: f64,
+) -> BTreeMap<String, String> {
+    templates
+        .iter()
+        .map(|(name, text)| (name.clone(), template::render(text, entity, value)))
+        .collect()
+}
+
 /// The ticket as a step's scoring describes it.
 struct Description<'a> {
     target: &'a TargetScorer,
@@ -416,6 +429,8 @@ impl Describe for Description<'_> {
                 .append_pair("g0.range_input", "1h");
             Some(url.to_string())
         });
+        let annotations = rendered(&target.annotations, &entity, self.scored.level);
+        let labels = rendered(&target.labels, &entity, self.scored.level);
         Ticket {
             fingerprint: fingerprint(&target.alert, self.entity),
             sequence,
@@ -437,8 +452,8 @@ impl Describe for Description<'_> {
             trend_per_second: finite(self.scored.trend_per_second),
             graph_url,
             evidence: self.target.evidence(self.model, self.row, EVIDENCE),
-            annotations: target.annotations.clone(),
-            labels: target.labels.clone(),
+            annotations,
+            labels,
             opened_at_ms,
         }
     }

@@ -3,10 +3,13 @@
 //! In: a rule file (`groups: [{name, rules: [{alert, expr, for, labels, annotations}]}]`,
 //! Prometheus's format; recording rules are read and skipped). Out: one `Target` per
 //! alerting rule: the rule's signal (its expression without the comparison), the
-//! comparison and threshold, its `for` duration, labels and annotations; or an error
-//! naming the file and the rule that cannot be used.
+//! comparison and threshold, the filter after it, its `for` duration, labels and
+//! annotations; and, apart, the rules that have no threshold to predict, each an error
+//! naming the file, the group and the rule. A file that is not a valid rule file is an
+//! error.
 
 mod target;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,8 +82,16 @@ pub enum RulesError {
     },
 }
 
+/// A rule file's alerting rules: those harbinger predicts, and those it cannot.
+#[derive(Debug, Default)]
+pub struct RuleTargets {
+    pub targets: Vec<Target>,
+    /// The rules without a threshold to predict (`absent(up)`, `up == 0`), each with why.
+    pub unpredictable: Vec<RulesError>,
+}
+
 /// Reads the alerting rules of a Prometheus rule file as targets.
-pub fn read_targets(path: &Path) -> Result<Vec<Target>, RulesError> {
+pub fn read_targets(path: &Path) -> Result<RuleTargets, RulesError> {
     let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
         path: path.to_owned(),
         source,
@@ -89,12 +100,12 @@ pub fn read_targets(path: &Path) -> Result<Vec<Target>, RulesError> {
 }
 
 /// The alerting rules of a rule file's text as targets; `path` names it in errors.
-pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, RulesError> {
+pub fn parse_targets(text: &str, path: &Path) -> Result<RuleTargets, RulesError> {
     let file: RuleFile = serde_yaml_ng::from_str(text).map_err(|e| RulesError::Parse {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    let mut targets = Vec::new();
+    let mut found = RuleTargets::default();
     for group in file.groups {
         for rule in group.rules {
             let Some(alert) = rule.alert else {
@@ -116,8 +127,25 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, RulesError>
             };
             let hold = parse(&rule.for_)?;
             let keep_firing_for = parse(&rule.keep_firing_for)?;
-            let split = split_rule(&rule.expr).map_err(error)?;
-            targets.push(Target {
+            for (name, text) in rule.annotations.iter().chain(&rule.labels) {
+                for action in template::unsupported(text) {
+                    tracing::warn!(
+                        file = %path.display(),
+                        group = %group.name,
+                        rule = %alert,
+                        field = %name,
+                        "tickets show the template action {action} as written: harbinger renders $labels, $value and the humanize and printf functions"
+                    );
+                }
+            }
+            let split = match split_rule(&rule.expr) {
+                Ok(split) => split,
+                Err(message) => {
+                    found.unpredictable.push(error(message));
+                    continue;
+                }
+            };
+            found.targets.push(Target {
                 alert: alert.clone(),
                 hold,
                 keep_firing_for,
@@ -127,7 +155,7 @@ pub fn parse_targets(text: &str, path: &Path) -> Result<Vec<Target>, RulesError>
             });
         }
     }
-    Ok(targets)
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -137,7 +165,7 @@ mod tests {
     #[test]
     fn reads_the_lab_rules_as_targets() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lab-dev/rules.yml");
-        let targets = read_targets(&path).unwrap();
+        let targets = read_targets(&path).unwrap().targets;
         let names: Vec<&str> = targets.iter().map(|t| t.alert.as_str()).collect();
         assert_eq!(
             names,
@@ -158,17 +186,23 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_without_a_threshold_is_named_in_the_error() {
+    fn a_rule_without_a_threshold_is_set_apart_by_name_and_the_others_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.yml");
         std::fs::write(
             &path,
-            "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum(up)\n      - alert: Absent\n        expr: absent(up)\n",
+            "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum(up)\n      - alert: Absent\n        expr: absent(up)\n      - alert: Full\n        expr: x > 90\n",
         )
         .unwrap();
-        let message = read_targets(&path).unwrap_err().to_string();
+        let found = read_targets(&path).unwrap();
+        assert_eq!(found.targets.len(), 1);
+        assert_eq!(found.targets[0].alert, "Full");
+        let [unpredictable] = &found.unpredictable[..] else {
+            panic!("{:?}", found.unpredictable)
+        };
+        let message = unpredictable.to_string();
         assert!(
-            message.ends_with("group \"g\", rule \"Absent\": the expression `absent(up)` is not `<signal> <comparison> <number>`, so it has no threshold to predict"),
+            message.contains("group \"g\", rule \"Absent\": the expression `absent(up)` is not `<signal> <comparison> <number>`"),
             "{message}"
         );
     }

@@ -1,9 +1,10 @@
-//! Splits an alerting rule's expression into its signal, comparison and threshold.
+//! Splits an alerting rule's expression into its signal, comparison, threshold and
+//! filter.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::{self, BinaryExpr, Expr, NumberLiteral, ParenExpr};
 
 use crate::promql::{Plan, format_value};
 
@@ -22,6 +23,10 @@ pub struct Target {
     pub alert: String,
     /// The expression without its comparison, as PromQL text.
     pub signal: String,
+    /// What the rule keeps of the compared series, after the comparison: `and on
+    /// (instance) node_filesystem_readonly == 0` (an `and` or `unless`); None when the
+    /// rule is the comparison alone.
+    pub filter: Option<String>,
     pub comparison: Comparison,
     /// Whether the threshold itself is on the alert side (`<=`, `>=`).
     pub inclusive: bool,
@@ -36,7 +41,7 @@ pub struct Target {
 }
 
 impl Target {
-    /// The rule's condition, `signal <op> threshold`.
+    /// The rule's condition, `signal <op> threshold [filter]`.
     pub fn condition(&self) -> String {
         let op = match (self.comparison, self.inclusive) {
             (Comparison::Below, false) => "<",
@@ -44,31 +49,65 @@ impl Target {
             (Comparison::Above, false) => ">",
             (Comparison::Above, true) => ">=",
         };
-        format!("{} {op} {}", self.signal, format_value(self.threshold))
+        let condition = format!("{} {op} {}", self.signal, format_value(self.threshold));
+        match &self.filter {
+            Some(filter) => format!("{condition} {filter}"),
+            None => condition,
+        }
+    }
+
+    /// What is evaluated and predicted: the signal of the series the filter keeps.
+    pub fn expression(&self) -> String {
+        match &self.filter {
+            Some(filter) => format!("({}) {filter}", self.signal),
+            None => self.signal.clone(),
+        }
     }
 }
 
-/// Splits `signal <op> number` (or `number <op> signal`) into a target whose alert name,
+/// Splits `signal <op> number` (or `number <op> signal`), optionally followed by a filter
+/// (`... and on (instance) other == 0`, or `unless`), into a target whose alert name,
 /// durations, labels and annotations are left empty for the caller to fill. The signal
-/// must itself be an expression harbinger evaluates.
+/// with its filter must be an expression harbinger evaluates.
 pub fn split_rule(expr: &str) -> Result<Target, String> {
     let not_split = || {
         format!(
-            "the expression `{expr}` is not `<signal> <comparison> <number>`, so it has no threshold to predict"
+            "the expression `{expr}` is not `<signal> <comparison> <number>` (optionally followed by `and` or `unless` and a filter), so it has no threshold to predict"
         )
     };
     let parsed = parser::parse(expr).map_err(|e| format!("cannot parse `{expr}`: {e}"))?;
     let Expr::Binary(binary) = strip_parens(&parsed) else {
         return Err(not_split());
     };
-    if binary.modifier.as_ref().is_some_and(|m| m.return_bool) {
+    let (comparison, filter) = match binary.op.to_string().as_str() {
+        "and" | "unless" => {
+            let Expr::Binary(compared) = strip_parens(&binary.lhs) else {
+                return Err(not_split());
+            };
+            // The filter as Prometheus prints it, after a stand-in for the signal.
+            let stand_in = Expr::Paren(ParenExpr {
+                expr: Box::new(Expr::NumberLiteral(NumberLiteral { val: 0.0 })),
+            });
+            let filtered = BinaryExpr {
+                lhs: Box::new(stand_in.clone()),
+                ..binary.clone()
+            };
+            let text = Expr::Binary(filtered).to_string();
+            let filter = text
+                .strip_prefix(&format!("{stand_in} "))
+                .map(str::to_owned);
+            (compared, filter)
+        }
+        _ => (binary, None),
+    };
+    if comparison.modifier.as_ref().is_some_and(|m| m.return_bool) {
         return Err(not_split());
     }
-    let op = binary.op.to_string();
+    let op = comparison.op.to_string();
     let (signal, threshold, op): (&Expr, f64, String) =
-        match (number(&binary.lhs), number(&binary.rhs)) {
-            (None, Some(threshold)) => (&binary.lhs, threshold, op),
-            (Some(threshold), None) => (&binary.rhs, threshold, flipped(&op)),
+        match (number(&comparison.lhs), number(&comparison.rhs)) {
+            (None, Some(threshold)) => (&comparison.lhs, threshold, op),
+            (Some(threshold), None) => (&comparison.rhs, threshold, flipped(&op)),
             _ => return Err(not_split()),
         };
     let (comparison, inclusive) = match op.as_str() {
@@ -78,11 +117,10 @@ pub fn split_rule(expr: &str) -> Result<Target, String> {
         ">=" => (Comparison::Above, true),
         _ => return Err(not_split()),
     };
-    let signal = signal.to_string();
-    Plan::parse(&signal).map_err(|e| e.to_string())?;
-    Ok(Target {
+    let target = Target {
         alert: String::new(),
-        signal,
+        signal: signal.to_string(),
+        filter,
         comparison,
         inclusive,
         threshold,
@@ -91,7 +129,9 @@ pub fn split_rule(expr: &str) -> Result<Target, String> {
         horizon: Duration::ZERO,
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
-    })
+    };
+    Plan::parse(&target.expression()).map_err(|e| e.to_string())?;
+    Ok(target)
 }
 
 fn strip_parens(mut expr: &Expr) -> &Expr {
@@ -145,13 +185,45 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_after_the_comparison_is_kept_apart_and_applied() {
+        let rule = "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes < 10 and ON (instance, device, mountpoint) node_filesystem_readonly == 0";
+        let target = split_rule(rule).unwrap();
+        assert_eq!(
+            target.signal,
+            "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes"
+        );
+        assert_eq!(
+            (target.comparison, target.threshold),
+            (Comparison::Below, 10.0)
+        );
+        assert_eq!(
+            target.filter.as_deref(),
+            Some("and on (instance, device, mountpoint) node_filesystem_readonly == 0")
+        );
+        assert_eq!(
+            target.expression(),
+            "((node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes) and on (instance, device, mountpoint) node_filesystem_readonly == 0"
+        );
+        let unless = split_rule("10 > x unless on (instance) maintenance == 1").unwrap();
+        assert_eq!(
+            (unless.signal.as_str(), unless.comparison),
+            ("x", Comparison::Below)
+        );
+        assert_eq!(
+            unless.condition(),
+            "x < 10 unless on (instance) maintenance == 1"
+        );
+    }
+
+    #[test]
     fn refuses_what_has_no_threshold() {
         for expr in [
             "up == 0",
             "x > y",
             "x > bool 3",
             "absent(up)",
-            "x < 10 and y",
+            "x and y < 10",
+            "x < 10 or y",
         ] {
             assert!(split_rule(expr).is_err(), "{expr}");
         }

@@ -131,15 +131,7 @@ pub fn assess(
     };
     let report = TargetReport {
         alert: target.alert.clone(),
-        rule: format!(
-            "{} {} {}",
-            target.signal,
-            match target.comparison {
-                crate::rules::Comparison::Below => "<",
-                crate::rules::Comparison::Above => ">",
-            },
-            target.threshold
-        ),
+        rule: target.condition(),
         threshold: target.threshold,
         horizon_seconds: data.horizon_s(),
         entities: trajectories.len(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use super::redmine::{RedmineSinkConfig, RedmineSpec};
 use super::template::Template;
 use crate::config::{Secret, duration};
 use crate::retry::Backoff;
@@ -46,6 +47,7 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     Webhook(WebhookSinkConfig),
     Alertmanager(AlertmanagerSinkConfig),
+    Redmine(RedmineSinkConfig),
 }
 
 /// An Alertmanager: predictions become alerts named `<target>Predicted`.
@@ -154,6 +156,7 @@ pub enum SinkSpec {
     File { name: String, path: Option<PathBuf> },
     Webhook(Box<WebhookSpec>),
     Alertmanager(AlertmanagerSpec),
+    Redmine(Box<RedmineSpec>),
 }
 
 impl SinkSpec {
@@ -162,6 +165,7 @@ impl SinkSpec {
             SinkSpec::File { name, .. } => name,
             SinkSpec::Webhook(spec) => &spec.name,
             SinkSpec::Alertmanager(spec) => &spec.name,
+            SinkSpec::Redmine(spec) => &spec.name,
         }
     }
 }
@@ -204,6 +208,9 @@ impl TicketsConfig {
                 SinkConfig::Alertmanager(am) => {
                     am.validate(&field, problems).map(SinkSpec::Alertmanager)
                 }
+                SinkConfig::Redmine(redmine) => redmine
+                    .validate(&field, problems)
+                    .map(|spec| SinkSpec::Redmine(Box::new(spec))),
             };
             let Some(spec) = spec else { continue };
             let name = spec.name();

@@ -9,15 +9,17 @@
 //!
 //! - `config`: the `tickets:` section, checked into [`ValidTickets`];
 //! - `store`: the redb store (actions, per-sink pending marks, dead letters, the
-//!   webhook's created tickets);
+//!   webhook's and Redmine's created tickets);
 //! - `dispatch`: the per-sink delivery task;
-//! - `sink`: the [`Sink`] trait; `file`, `webhook` and `alertmanager`, the sinks;
+//! - `sink`: the [`Sink`] trait; `file`, `webhook`, `alertmanager` and `redmine`, the
+//!   sinks;
 //! - `template`: the webhook's JSON body template.
 
 mod alertmanager;
 mod config;
 mod dispatch;
 mod file;
+pub mod redmine;
 mod silences;
 mod sink;
 mod store;
@@ -44,6 +46,7 @@ use crate::tickets::TicketAction;
 use alertmanager::AlertmanagerSink;
 use dispatch::Dispatcher;
 use file::FileSink;
+use redmine::RedmineSink;
 use silences::SilenceFilter;
 use store::on_blocking;
 use webhook::WebhookSink;
@@ -126,6 +129,15 @@ pub fn open(
             }
             SinkSpec::Webhook(spec) => {
                 let sink = WebhookSink::new((**spec).clone(), Arc::clone(&store))
+                    .map_err(|e| sink_error(e.to_string()))?;
+                Dispatcher {
+                    sink: Arc::new(sink),
+                    cx,
+                }
+                .spawn(&mut tasks);
+            }
+            SinkSpec::Redmine(spec) => {
+                let sink = RedmineSink::new((**spec).clone(), Arc::clone(&store))
                     .map_err(|e| sink_error(e.to_string()))?;
                 Dispatcher {
                     sink: Arc::new(sink),

@@ -3,6 +3,7 @@
 //! with a deadline.
 
 pub mod prometheus;
+pub mod redmine;
 
 use std::fs::File;
 use std::io::ErrorKind;

@@ -2,8 +2,9 @@
 //! (`deploy/grafana/`): Debian's `promtool` checks the rules and runs their unit tests;
 //! every expression of both parses, and names only metrics a running `serve` exposes
 //! (after lab-dev replayed into it, a repeated write, a refused write and a refused model
-//! reload, which create the families that appear on use). Needs Debian's `prometheus`
-//! (for `promtool`); fails without it.
+//! reload, which create the families that appear on use). A real Prometheus scraping
+//! harbinger with README's scrape config keeps the prediction gauges' entity labels.
+//! Needs Debian's `prometheus` (and its `promtool`); fails without it.
 
 #[allow(dead_code)] // The shared helpers serve several test crates; this one uses a part.
 mod support;
@@ -171,4 +172,98 @@ async fn the_rules_and_the_dashboard_name_only_metrics_harbinger_exposes() {
             );
         }
     }
+}
+
+/// README's scrape config for harbinger's own `/metrics`, pointed at `target`.
+fn readme_scrape_config(target: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let start = readme
+        .find("scrape_configs:\n  - job_name: harbinger")
+        .expect("README shows the scrape config for harbinger");
+    let block = &readme[start..];
+    let block = &block[..block.find("```").unwrap()];
+    assert!(block.contains("harbinger.example:9799"), "{block}");
+    block.replace("harbinger.example:9799", target)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_scraping_harbinger_as_the_readme_says_keeps_the_entity_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("harbinger.yml");
+    std::fs::write(&config, "").unwrap();
+    let [port, prometheus_port] = free_ports();
+    let serve = serve(dir.path(), port, &config, "serve");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    ready(&serve, deadline).await;
+    let [before, _] = support::split_lab_dev(dir.path(), 1_795_571_575 + 1450);
+    replay(&before, &format!("{}/api/v1/write", serve.url));
+
+    let harbinger = format!("127.0.0.1:{port}");
+    let prometheus_yml = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prometheus_yml,
+        format!(
+            "global: {{scrape_interval: 1s}}\n{}",
+            readme_scrape_config(&harbinger)
+        ),
+    )
+    .unwrap();
+    let args = [
+        format!("--config.file={}", prometheus_yml.display()),
+        format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
+        format!("--web.listen-address=127.0.0.1:{prometheus_port}"),
+    ];
+    let prometheus = support::Process::spawn(
+        "prometheus",
+        "prometheus",
+        &args,
+        prometheus_port,
+        dir.path(),
+        "run `apt-get install prometheus`",
+    );
+    let query = |q: &str| {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v1/query", prometheus.url),
+            [("query", q)],
+        )
+        .unwrap();
+        async move {
+            let answer: serde_json::Value = reqwest::get(url)
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            match answer["data"]["result"].as_array() {
+                Some(result) if !result.is_empty() => Ok(result.clone()),
+                _ => Err(format!("nothing yet: {answer}")),
+            }
+        }
+    };
+    let gauges = eventually("the prediction gauges scraped", deadline, async || {
+        query("harbinger_prediction_probability{target=\"HostOutOfDiskSpace\"}").await
+    })
+    .await;
+    let mut instances: Vec<&str> = gauges
+        .iter()
+        .map(|g| {
+            let metric = &g["metric"];
+            assert!(metric.get("exported_instance").is_none(), "{metric}");
+            assert_eq!(metric["job"], "harbinger");
+            metric["instance"].as_str().unwrap()
+        })
+        .collect();
+    instances.sort();
+    assert_eq!(
+        instances,
+        [
+            "host1", "host2", "host3", "host4", "host5", "host6", "host7", "host8"
+        ]
+    );
+    let own = query("harbinger_build_info").await.unwrap();
+    assert_eq!(
+        own[0]["metric"]["instance"],
+        harbinger.as_str(),
+        "harbinger's own metrics carry its address"
+    );
 }

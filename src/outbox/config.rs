@@ -4,16 +4,14 @@
 //! In: the YAML structs, strict. Out: [`ValidTickets`], with URLs parsed, secrets
 //! loaded and body templates checked, or every problem at once.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use super::redmine::{RedmineSinkConfig, RedmineSpec};
-use super::template::Template;
-use crate::config::{Secret, duration};
+use super::webhook::{WebhookSinkConfig, WebhookSpec};
+use crate::config::duration;
 use crate::retry::Backoff;
 
 /// Where ticket actions go. Every sink receives every action.
@@ -97,49 +95,6 @@ pub struct FileSinkConfig {
     pub path: Option<PathBuf>,
 }
 
-/// A REST ticket API: POST creates, PATCH (or PUT) updates and resolves.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookSinkConfig {
-    /// Names the sink in metrics, logs and the outbox; `webhook` when absent.
-    pub name: Option<String>,
-    /// Opens are POSTed here, e.g. `https://desk.example/api/tickets/`.
-    pub url: String,
-    /// Updates go here, `{id}` replaced by the created ticket's id; absent: `url`
-    /// followed by `{id}/` (Django REST's detail route). Unused when the create answer
-    /// carries no id but a `Location` header: updates go to that URL.
-    pub ticket_url: Option<String>,
-    /// `PATCH` or `PUT`.
-    #[serde(default)]
-    pub update_method: UpdateMethod,
-    /// JSON pointer to the created ticket's id in the create answer; `/id` when absent.
-    pub id_pointer: Option<String>,
-    /// Extra headers on every request.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// `Authorization: Bearer <token>`, the token read from this file...
-    pub bearer_token_file: Option<PathBuf>,
-    /// ...or from this environment variable.
-    pub bearer_token_env: Option<String>,
-    /// Per attempt; an attempt that takes longer is retried.
-    #[serde(
-        default = "default_timeout",
-        deserialize_with = "duration::deserialize"
-    )]
-    pub timeout: Duration,
-    /// The JSON body, its string leaves holding `{{path}}` placeholders; the default
-    /// body (schema in `schemas/webhook-body.schema.json`) when absent.
-    pub body: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum UpdateMethod {
-    #[default]
-    Patch,
-    Put,
-}
-
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -168,20 +123,6 @@ impl SinkSpec {
             SinkSpec::Redmine(spec) => &spec.name,
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct WebhookSpec {
-    pub name: String,
-    pub url: reqwest::Url,
-    /// Holds `{id}`.
-    pub ticket_url: String,
-    pub update_method: reqwest::Method,
-    pub id_pointer: String,
-    /// Authorization included, marked sensitive so that it is never printed.
-    pub headers: HeaderMap,
-    pub timeout: Duration,
-    pub body: Template,
 }
 
 impl TicketsConfig {
@@ -254,91 +195,5 @@ impl AlertmanagerSinkConfig {
             resend_interval: self.resend_interval,
             timeout: self.timeout,
         })
-    }
-}
-
-impl WebhookSinkConfig {
-    fn validate(&self, field: &str, problems: &mut Vec<String>) -> Option<WebhookSpec> {
-        let before = problems.len();
-        let url = reqwest::Url::parse(&self.url)
-            .map_err(|e| problems.push(format!("{field}.url: {:?}: {e}", self.url)))
-            .ok();
-        let ticket_url = match &self.ticket_url {
-            Some(template) => template.clone(),
-            None if self.url.ends_with('/') => format!("{}{{id}}/", self.url),
-            None => format!("{}/{{id}}/", self.url),
-        };
-        // A default ticket_url derived from a bad url says nothing new.
-        if url.is_some() || self.ticket_url.is_some() {
-            match reqwest::Url::parse(&ticket_url.replace("{id}", "1")) {
-                Err(e) => problems.push(format!("{field}.ticket_url: {ticket_url:?}: {e}")),
-                Ok(_) if !ticket_url.contains("{id}") => {
-                    problems.push(format!("{field}.ticket_url: {ticket_url:?} has no {{id}}"))
-                }
-                Ok(_) => {}
-            }
-        }
-        let id_pointer = self.id_pointer.clone().unwrap_or_else(|| "/id".to_owned());
-        if !id_pointer.starts_with('/') {
-            problems.push(format!(
-                "{field}.id_pointer: {id_pointer:?} is not a JSON pointer (e.g. /id)"
-            ));
-        }
-        let mut headers = HeaderMap::new();
-        for (name, value) in &self.headers {
-            match (
-                HeaderName::try_from(name.as_str()),
-                HeaderValue::try_from(value.as_str()),
-            ) {
-                (Ok(name), Ok(value)) => {
-                    headers.insert(name, value);
-                }
-                _ => problems.push(format!(
-                    "{field}.headers: {name:?} is not a valid header name and value"
-                )),
-            }
-        }
-        if self.bearer_token_file.is_some() || self.bearer_token_env.is_some() {
-            let token = Secret::load(
-                &format!("{field}.bearer_token"),
-                &self.bearer_token_file,
-                &self.bearer_token_env,
-            );
-            match token.map(|t| HeaderValue::try_from(format!("Bearer {}", t.expose()))) {
-                Ok(Ok(mut value)) => {
-                    value.set_sensitive(true);
-                    headers.insert(AUTHORIZATION, value);
-                }
-                Ok(Err(_)) => problems.push(format!(
-                    "{field}.bearer_token: the token is not a valid header value"
-                )),
-                Err(problem) => problems.push(problem),
-            }
-        }
-        if self.timeout.is_zero() {
-            problems.push(format!("{field}.timeout: must be greater than 0"));
-        }
-        let body = match &self.body {
-            None => Some(Template::default_body()),
-            Some(value) => Template::parse(value.clone())
-                .map_err(|e| problems.push(format!("{field}.body: {e}")))
-                .ok(),
-        };
-        match (problems.len() == before, url, body) {
-            (true, Some(url), Some(body)) => Some(WebhookSpec {
-                name: self.name.clone().unwrap_or_else(|| "webhook".to_owned()),
-                url,
-                ticket_url,
-                update_method: match self.update_method {
-                    UpdateMethod::Patch => reqwest::Method::PATCH,
-                    UpdateMethod::Put => reqwest::Method::PUT,
-                },
-                id_pointer,
-                headers,
-                timeout: self.timeout,
-                body,
-            }),
-            _ => None,
-        }
     }
 }

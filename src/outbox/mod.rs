@@ -24,7 +24,7 @@ mod silences;
 mod sink;
 mod store;
 mod template;
-mod webhook;
+pub mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,11 +35,12 @@ use tokio::task::JoinSet;
 
 pub use config::{
     AlertmanagerSinkConfig, AlertmanagerSpec, FileSinkConfig, SinkConfig, SinkSpec, TicketsConfig,
-    UpdateMethod, ValidTickets, WebhookSinkConfig, WebhookSpec,
+    ValidTickets,
 };
 pub use sink::{Attempt, Sink};
 pub use store::{DeadLetter, Store, StoreError};
 pub use template::{Template, example_action};
+pub use webhook::{WebhookSinkConfig, WebhookSpec};
 
 use crate::telemetry::Metrics;
 use crate::tickets::TicketAction;

@@ -1,10 +1,13 @@
-//! The `webhook` sink: a REST ticket API, such as the operators' Django REST desk.
+//! The `webhook` sink: a REST ticket API, such as the operators' Django REST desk, or
+//! Jira.
 //!
 //! In: actions. Out: an open is `POST <url>` with the rendered body and an
 //! `Idempotency-Key` header; the created ticket's URL (from its id at `id_pointer` in
-//! the answer, put into `ticket_url`, or else the answer's `Location`) is kept in the
-//! outbox store; update, confirm and resolve go to that URL by PATCH (or PUT), with
-//! their own key. An open whose ticket URL is already known (a repeat after a crash
+//! the answer, put into `ticket_url`, or else the answer's `Location`) and its id are
+//! kept in the outbox store; update, confirm and resolve go to that URL by PATCH (or
+//! PUT), with their own key. Each kind of action may have a method, URL (`{id}` filled
+//! with the created id) and body of its own (`config::Requests`): Jira's comment and
+//! transition endpoints, for example. An open whose ticket URL is already known (a repeat after a crash
 //! that followed the create) is not POSTed again, so no ticket is created twice; a
 //! crash between the create and keeping its URL repeats the POST with the same key,
 //! for the receiver to answer with the ticket it created.
@@ -14,7 +17,10 @@ use std::sync::Arc;
 use reqwest::header::LOCATION;
 use serde_json::Value;
 
-use super::config::WebhookSpec;
+mod config;
+
+use self::config::Request;
+pub use self::config::{WebhookSinkConfig, WebhookSpec};
 use super::sink::{Attempt, Sink, judge};
 use super::store::{Store, on_blocking};
 use crate::tickets::{ActionKind, TicketAction};
@@ -57,8 +63,12 @@ impl WebhookSink {
             Ok(None) => {}
             Err(attempt) => return attempt,
         }
-        let request = self.client.post(self.spec.url.clone());
-        let response = match self.send(request, action).await {
+        let open = self.spec.requests.of(&action.kind);
+        let url = open
+            .url
+            .as_deref()
+            .map_or_else(|| self.spec.url.to_string(), str::to_owned);
+        let response = match self.send(open, &url, action).await {
             Ok(response) => response,
             Err(attempt) => return attempt,
         };
@@ -73,8 +83,8 @@ impl WebhookSink {
             Some(Value::Number(id)) => Some(id.to_string()),
             _ => None,
         };
-        let url = match (id, location) {
-            (Some(id), _) => self.spec.ticket_url.replace("{id}", &id),
+        let url = match (&id, location) {
+            (Some(id), _) => self.spec.ticket_url.replace("{id}", id),
             (None, Some(location)) => location.to_string(),
             (None, None) => {
                 return Attempt::Reject(format!(
@@ -83,39 +93,68 @@ impl WebhookSink {
                 ));
             }
         };
+        // The id first: the URL, kept last, is what says the ticket was created.
         let sink = self.spec.name.clone();
-        on_blocking(&self.store, move |store| store.remember(&sink, &key, &url))
-            .await
-            .map_or_else(|e| Attempt::Retry(e.to_string()), |()| Attempt::Delivered)
+        on_blocking(&self.store, move |store| {
+            if let Some(id) = id {
+                store.remember(&sink, &Self::id_key(&key), &id)?;
+            }
+            store.remember(&sink, &key, &url)
+        })
+        .await
+        .map_or_else(|e| Attempt::Retry(e.to_string()), |()| Attempt::Delivered)
+    }
+
+    /// The store key of a created ticket's id.
+    fn id_key(ticket_key: &str) -> String {
+        format!("{ticket_key}/id")
     }
 
     async fn update(&self, action: &TicketAction) -> Attempt {
-        let url = match self.recall(Self::ticket_key(action)).await {
+        let key = Self::ticket_key(action);
+        let ticket_url = match self.recall(key.clone()).await {
             Ok(Some(url)) => url,
             Ok(None) => {
                 return Attempt::Reject(format!(
-                    "no ticket was created for {}-{}: its open was refused",
-                    action.ticket.fingerprint, action.ticket.sequence
+                    "no ticket was created for {key}: its open was refused"
                 ));
             }
             Err(attempt) => return attempt,
         };
-        let request = self.client.request(self.spec.update_method.clone(), url);
-        match self.send(request, action).await {
+        let request = self.spec.requests.of(&action.kind);
+        let url = match request.url.as_deref() {
+            None => ticket_url,
+            Some(url) if url.contains("{id}") => match self.recall(Self::id_key(&key)).await {
+                Ok(Some(id)) => url.replace("{id}", &id),
+                Ok(None) => {
+                    return Attempt::Reject(format!(
+                        "{url} needs the id of ticket {key}, and its create answer had none at {}",
+                        self.spec.id_pointer
+                    ));
+                }
+                Err(attempt) => return attempt,
+            },
+            Some(url) => url.to_owned(),
+        };
+        match self.send(request, &url, action).await {
             Ok(_) => Attempt::Delivered,
             Err(attempt) => attempt,
         }
     }
 
-    /// Sends one request; a 2xx answer is returned, anything else is the attempt's fate.
+    /// Sends `action` as `request` to `url`; a 2xx answer is returned, anything else is
+    /// the attempt's fate.
     async fn send(
         &self,
-        request: reqwest::RequestBuilder,
+        request: &Request,
+        url: &str,
         action: &TicketAction,
     ) -> Result<reqwest::Response, Attempt> {
-        let sent = request
+        let sent = self
+            .client
+            .request(request.method.clone(), url)
             .header("Idempotency-Key", &action.idempotency_key)
-            .json(&self.spec.body.render(action))
+            .json(&request.body.render(action))
             .send()
             .await;
         judge(sent).await

@@ -24,6 +24,8 @@ mod source;
 mod time;
 
 #[cfg(test)]
+mod real_data_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;

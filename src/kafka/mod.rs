@@ -5,7 +5,8 @@
 //!
 //! - `record`: the record format and the entity partitioner;
 //! - `publish`: the receiver's producer (acks=all before 204, 503 when it cannot);
-//! - `consume`: the worker's consumer (warm-up, at-least-once commits, revocation);
+//! - `consume`: the worker's consumer (warm-up, at-least-once commits, revocation), and
+//!   `rebalance`, its consumer context (where an assigned partition starts reading);
 //! - `check`: `harbinger check --kafka`: the brokers answer and the topic exists;
 //! - `client`: librdkafka settings from the `kafka:` section, logs into `tracing`.
 
@@ -13,6 +14,7 @@ mod check;
 mod client;
 mod consume;
 mod publish;
+mod rebalance;
 mod record;
 
 pub use check::{TopicReport, check};

@@ -1,4 +1,4 @@
-//! README's Jira example, as written there, checked against the requests it makes: a
+//! The Jira example of `docs/tickets.md`, as written there, checked against the requests it makes: a
 //! ticket's open, update, confirm and resolve (and another's averted resolve) go through
 //! the outbox to a stand-in for Jira's REST API that records every request; each must be
 //! the call Jira documents (create issue, add comment, transition with a comment), with
@@ -60,13 +60,14 @@ async fn jira(
     }
 }
 
-/// README's block that starts `# Jira`, pointed at `url`, its token file at `token`.
+/// The block of `docs/tickets.md` that starts `# Jira`, pointed at `url`, its token file
+/// at `token`.
 fn readme_jira(url: &str, token: &std::path::Path) -> TicketsConfig {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tickets.md")).unwrap();
     let start = readme
         .find("```yaml\n# Jira\n")
-        .expect("README shows the Jira example")
+        .expect("docs/tickets.md shows the Jira example")
         + 8;
     let block = &readme[start..];
     let block = &block[..block.find("```").unwrap()];
@@ -82,7 +83,7 @@ fn readme_jira(url: &str, token: &std::path::Path) -> TicketsConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_jira_example_creates_comments_and_transitions() {
+async fn the_documented_jira_example_creates_comments_and_transitions() {
     let received = Arc::new(Mutex::new(Vec::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -1,8 +1,8 @@
 //! `train` and `backtest` end to end, as a user runs them, on the lab exports: the
 //! committed default model is what the documented command writes, it is at least as good
-//! as the best `predict_linear` rule on hosts it never saw, README shows its figures,
-//! backtest replays it into the documented table, and a model is refused by a pipeline
-//! it was not made for.
+//! as the best `predict_linear` rule on hosts it never saw, README.md and docs/models.md
+//! show its figures, backtest replays it into the documented table, and a model is
+//! refused by a pipeline it was not made for.
 
 mod command;
 
@@ -53,13 +53,15 @@ fn train_reproduces_the_committed_default_model() {
     let markdown = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(markdown.contains("predict_linear"), "{markdown}");
 
-    // README's quality table is the one the report holds.
+    // The quality table of README.md and docs/models.md is the one the report holds.
     let table = disk_table(&markdown);
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
-    assert!(
-        readme.contains(&table),
-        "README's HostOutOfDiskSpace table differs from the report's:\n{table}"
-    );
+    for page in ["README.md", "docs/models.md"] {
+        let text = std::fs::read_to_string(Path::new(ROOT).join(page)).unwrap();
+        assert!(
+            text.contains(&table),
+            "{page}'s HostOutOfDiskSpace table differs from the report's:\n{table}"
+        );
+    }
 
     // Its probability means what it says better than the base rate and than the
     // predict_linear rule read as 0 or 1 (Brier scores over the held-out steps).
@@ -135,7 +137,8 @@ fn train_reproduces_the_committed_default_model() {
     let total: usize = counted.iter().map(|c| c.1).sum();
     let listed: Vec<String> = counted.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let sentence = format!("(the {total} on trap hosts: {})", listed.join(", "));
-    assert!(readme.contains(&sentence), "README lacks {sentence:?}");
+    let models = std::fs::read_to_string(Path::new(ROOT).join("docs/models.md")).unwrap();
+    assert!(models.contains(&sentence), "docs/models.md lacks {sentence:?}");
 }
 
 /// The HostOutOfDiskSpace table of a report.md.

@@ -14,7 +14,7 @@ use harbinger::server::{App, Role};
     harbinger serve --listen 127.0.0.1:9799 --data-dir /var/lib/harbinger\n\n\
     Point Prometheus at it (prometheus.yml):\n  \
     remote_write:\n    - url: http://HOST:9799/api/v1/write\n\n\
-    Scale out over Kafka (a kafka: section names brokers and topic; see README):\n  \
+    Scale out over Kafka (a kafka: section names brokers and topic; see docs/kafka.md):\n  \
     harbinger serve --role receiver --config harbinger.yml   # Prometheus writes here\n  \
     harbinger serve --role worker --config harbinger.yml     # up to one per partition")]
 pub struct ServeArgs {

@@ -100,6 +100,23 @@ async fn two_workers_score_each_entity_once_and_as_one_process_would() {
     create_topic(broker_port, 4, deadline).await;
     let config = dir.path().join("harbinger.yml");
     std::fs::write(&config, kafka_section(broker_port)).unwrap();
+    // `check --kafka`, as an operator runs it before starting the roles.
+    let checked = std::process::Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .arg("--kafka")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        said.contains(&format!("kafka: topic {TOPIC} has 4 partitions")),
+        "{said}"
+    );
     let receiver = start_harbinger(dir.path(), "receiver", &config, receiver_port, "receiver");
     let workers = [
         start_harbinger(dir.path(), "worker-a", &config, a_port, "worker"),

@@ -138,7 +138,10 @@ fn train_reproduces_the_committed_default_model() {
     let listed: Vec<String> = counted.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let sentence = format!("(the {total} on trap hosts: {})", listed.join(", "));
     let models = std::fs::read_to_string(Path::new(ROOT).join("docs/models.md")).unwrap();
-    assert!(models.contains(&sentence), "docs/models.md lacks {sentence:?}");
+    assert!(
+        models.contains(&sentence),
+        "docs/models.md lacks {sentence:?}"
+    );
 }
 
 /// The HostOutOfDiskSpace table of a report.md.

@@ -56,7 +56,7 @@ pub struct BacktestArgs {
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
-    let pipeline = Pipeline::load(&args.input.pipeline)?;
+    let pipeline = args.input.pipeline()?;
     let model = args.model.as_deref().map(Model::load).transpose()?;
     if let Some(model) = &model {
         model.check(&pipeline)?;

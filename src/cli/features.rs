@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use harbinger::pipeline::{Pipeline, SignalEngine};
+use harbinger::pipeline::SignalEngine;
 use harbinger::promql::{Steps, replay};
 
 use super::feature_table::FeatureTable;
@@ -34,7 +34,7 @@ pub struct FeaturesArgs {
 }
 
 pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
-    let pipeline = Pipeline::load(&args.input.pipeline)?;
+    let pipeline = args.input.pipeline()?;
     let data = args.input.exports.read()?;
     let step_ms = pipeline.step.as_millis() as i64;
     let Some(steps) = Steps::over(&data, step_ms, args.start, args.end) else {

@@ -8,7 +8,6 @@ use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
 use harbinger::model::artifact::DataSummary;
-use harbinger::pipeline::Pipeline;
 use harbinger::training::{HeldOutTicket, Options, Progress, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -77,7 +76,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "--false-ticket-budget must be a number of false tickets per entity-day, 0 or more"
     );
     let started = Instant::now();
-    let pipeline = Pipeline::load(&args.input.pipeline)?;
+    let pipeline = args.input.pipeline()?;
     let dataset = args.input.exports.read()?;
     let read_at = started.elapsed();
     let summary = DataSummary::of(&dataset, &args.input.exports.data);

@@ -43,10 +43,37 @@ impl Process {
         logs: &Path,
         hint: &str,
     ) -> Process {
+        Process::start(name, Command::new(program), args, port, logs, hint)
+    }
+
+    /// [`Process::spawn`] with `cwd` as the working directory.
+    #[allow(dead_code)] // Shared by the test crates; not every one needs it.
+    pub fn spawn_in(
+        cwd: &Path,
+        name: &str,
+        program: &str,
+        args: &[String],
+        port: u16,
+        hint: &str,
+    ) -> Process {
+        let mut command = Command::new(program);
+        command.current_dir(cwd);
+        Process::start(name, command, args, port, cwd, hint)
+    }
+
+    fn start(
+        name: &str,
+        mut command: Command,
+        args: &[String],
+        port: u16,
+        logs: &Path,
+        hint: &str,
+    ) -> Process {
         let log = logs.join(format!("{name}.log"));
         let out = File::create(&log).expect("creating a log file");
         let err = out.try_clone().expect("cloning a log file handle");
-        let child = Command::new(program)
+        let program = command.get_program().to_string_lossy().into_owned();
+        let child = command
             .args(args)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")

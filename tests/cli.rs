@@ -91,6 +91,34 @@ fn features_writes_one_row_per_step_signal_and_entity() {
 }
 
 #[test]
+fn features_without_a_pipeline_uses_the_built_in_one_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args([
+            "features",
+            "--data",
+            LAB,
+            "--out",
+            "f.csv",
+            "--start",
+            "1795572235",
+            "--end",
+            "1795572265",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let with_file = dir.path().join("with-file.csv");
+    write_features(&with_file);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("f.csv")).unwrap(),
+        std::fs::read_to_string(with_file).unwrap(),
+        "the built-in pipeline is pipelines/node-exporter.yml"
+    );
+}
+
+#[test]
 fn features_writes_the_same_table_as_parquet() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str| {

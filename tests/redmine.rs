@@ -187,16 +187,7 @@ async fn a_disk_fill_is_one_redmine_issue_noted_confirmed_and_closed_across_a_ki
     );
     assert_eq!(of_host1.last().unwrap()["outcome"], "materialised");
     let id = closed["id"].as_u64().unwrap();
-    let issue = redmine
-        .get(&format!("/issues/{id}.json?include=journals"))
-        .await;
-    let notes: Vec<&str> = issue["issue"]["journals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|j| j["notes"].as_str())
-        .filter(|n| !n.is_empty())
-        .collect();
+    let notes = redmine.notes(id).await;
     assert_eq!(
         notes.len(),
         of_host1.len() - 1,
@@ -248,15 +239,7 @@ async fn a_repeated_delivery_creates_no_second_issue_and_no_second_note() {
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0]["status"]["name"], "Rejected", "averted");
     let id = issues[0]["id"].as_u64().unwrap();
-    let issue = redmine
-        .get(&format!("/issues/{id}.json?include=journals"))
-        .await;
-    let notes: Vec<&str> = issue["issue"]["journals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|j| j["notes"].as_str())
-        .collect();
+    let notes = redmine.notes(id).await;
     assert_eq!(
         notes.len(),
         2,

@@ -261,16 +261,7 @@ fn humanize(v: f64) -> String {
     let (scaled, prefix) = if v.abs() >= 1.0 {
         scale(v, 1000.0, &["k", "M", "G", "T", "P", "E", "Z", "Y"])
     } else {
-        let mut v = v;
-        let mut prefix = "";
-        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-            if v.abs() >= 1.0 {
-                break;
-            }
-            prefix = p;
-            v *= 1000.0;
-        }
-        (v, prefix)
+        scale_up(v)
     };
     format!("{}{prefix}", go_g(scaled, 4))
 }
@@ -292,6 +283,19 @@ fn scale(mut v: f64, base: f64, prefixes: &[&'static str]) -> (f64, &'static str
         }
         prefix = p;
         v /= base;
+    }
+    (v, prefix)
+}
+
+/// Multiplies by 1000 while below 1 away from 0, naming each step (`m`, `u`, ...).
+fn scale_up(mut v: f64) -> (f64, &'static str) {
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
     }
     (v, prefix)
 }
@@ -319,16 +323,8 @@ fn humanize_duration(v: f64) -> String {
             (d, h, m) => format!("{sign}{d}d {h}h {m}m {seconds}s"),
         };
     }
-    let mut v = v;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
-    format!("{}{prefix}s", go_g(v, 4))
+    let (scaled, prefix) = scale_up(v);
+    format!("{}{prefix}s", go_g(scaled, 4))
 }
 
 /// Go's `%.{precision}g`: the shorter of `%e` and `%f` at that many significant digits,

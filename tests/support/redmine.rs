@@ -125,6 +125,24 @@ impl Redmine {
         response.json().await.unwrap()
     }
 
+    /// The notes of issue `id`'s journal, oldest first (a change without a note has
+    /// none).
+    pub async fn notes(&self, id: u64) -> Vec<String> {
+        let issue = self
+            .get(&format!("/issues/{id}.json?include=journals"))
+            .await;
+        let journals = issue["issue"]["journals"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        journals
+            .iter()
+            .filter_map(|j| j["notes"].as_str())
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Every issue of the project, open or closed.
     pub async fn issues(&self) -> Vec<serde_json::Value> {
         let found = self

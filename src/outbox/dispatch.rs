@@ -43,6 +43,15 @@ pub struct Dispatcher<S> {
 }
 
 impl<S: Sink> Dispatcher<S> {
+    /// Runs a dispatcher of `sink` in `tasks`.
+    pub fn start(sink: S, cx: Context, tasks: &mut JoinSet<String>) {
+        Dispatcher {
+            sink: Arc::new(sink),
+            cx,
+        }
+        .spawn(tasks);
+    }
+
     /// Runs the dispatcher in `tasks`; the task ends with the sink's name.
     pub fn spawn(self, tasks: &mut JoinSet<String>) {
         let name = self.sink.name().to_owned();

@@ -108,11 +108,7 @@ pub fn open(
                     .unwrap_or_else(|| data_dir.join("tickets.jsonl"));
                 let sink = FileSink::open(name, &path)
                     .map_err(|e| sink_error(format!("{}: {e}", path.display())))?;
-                Dispatcher {
-                    sink: Arc::new(sink),
-                    cx,
-                }
-                .spawn(&mut tasks);
+                Dispatcher::start(sink, cx, &mut tasks);
             }
             SinkSpec::Alertmanager(spec) => {
                 let sink =
@@ -131,20 +127,12 @@ pub fn open(
             SinkSpec::Webhook(spec) => {
                 let sink = WebhookSink::new((**spec).clone(), Arc::clone(&store))
                     .map_err(|e| sink_error(e.to_string()))?;
-                Dispatcher {
-                    sink: Arc::new(sink),
-                    cx,
-                }
-                .spawn(&mut tasks);
+                Dispatcher::start(sink, cx, &mut tasks);
             }
             SinkSpec::Redmine(spec) => {
                 let sink = RedmineSink::new((**spec).clone(), Arc::clone(&store))
                     .map_err(|e| sink_error(e.to_string()))?;
-                Dispatcher {
-                    sink: Arc::new(sink),
-                    cx,
-                }
-                .spawn(&mut tasks);
+                Dispatcher::start(sink, cx, &mut tasks);
             }
         }
     }

@@ -80,12 +80,16 @@ impl Board {
                 .into_iter()
                 .map(|p| ((p.target, p.entity), p.history))
                 .collect();
+        let spans: HashMap<&str, i64> = status
+            .rules
+            .iter()
+            .map(|r| (r.alert.as_str(), r.window.as_millis() as i64))
+            .collect();
         for prediction in &mut predictions {
-            let span_ms = status
-                .rules
-                .iter()
-                .find(|r| r.alert == prediction.target)
-                .map_or(3_600_000, |r| r.window.as_millis() as i64);
+            let span_ms = spans
+                .get(prediction.target.as_str())
+                .copied()
+                .unwrap_or(3_600_000);
             let key = (prediction.target.clone(), prediction.entity.clone());
             let mut track = tracks.remove(&key).unwrap_or_default();
             track.push(at_ms, prediction.value.unwrap_or(f64::NAN), span_ms);

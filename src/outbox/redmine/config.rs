@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
 
 use crate::config::{Secret, duration};
@@ -60,7 +61,8 @@ pub struct RedmineSpec {
     pub name: String,
     /// Ends with `/`.
     pub url: reqwest::Url,
-    pub api_key: Secret,
+    /// `X-Redmine-API-Key`'s value, marked sensitive so that it is never printed.
+    pub api_key: HeaderValue,
     pub project: String,
     pub tracker: Option<String>,
     pub priority: Option<String>,
@@ -86,7 +88,19 @@ impl RedmineSinkConfig {
             &self.api_key_env,
         )
         .map_err(|problem| problems.push(problem))
-        .ok();
+        .ok()
+        .and_then(|key| match HeaderValue::try_from(key.expose()) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                Some(value)
+            }
+            Err(_) => {
+                problems.push(format!(
+                    "{field}.api_key: the key is not a valid header value"
+                ));
+                None
+            }
+        });
         if self.project.trim().is_empty() {
             problems.push(format!(
                 "{field}.project: name the project's identifier or id"

@@ -15,7 +15,7 @@ mod text;
 
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
@@ -45,10 +45,7 @@ pub struct RedmineSink {
 impl RedmineSink {
     pub fn new(spec: RedmineSpec, store: Arc<Store>) -> Result<RedmineSink, reqwest::Error> {
         let mut headers = HeaderMap::new();
-        let mut key = HeaderValue::try_from(spec.api_key.expose())
-            .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-        key.set_sensitive(true);
-        headers.insert("X-Redmine-API-Key", key);
+        headers.insert("X-Redmine-API-Key", spec.api_key.clone());
         let client = reqwest::Client::builder()
             .timeout(spec.timeout)
             .default_headers(headers)

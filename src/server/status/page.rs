@@ -121,6 +121,13 @@ enum Level {
     Bad,
 }
 
+impl Level {
+    /// This level when `wrong`, fine otherwise.
+    fn when(self, wrong: bool) -> Level {
+        if wrong { self } else { Level::Ok }
+    }
+}
+
 fn tile(html: &mut String, level: Level, value: &str, what: &str) {
     let class = match level {
         Level::Ok => "tile",
@@ -162,29 +169,22 @@ fn health(html: &mut String, snapshot: &Snapshot) {
         };
         tile(html, level, &value, "pipeline");
     }
-    let received = if samples_received == 0 {
-        Level::Warn
-    } else {
-        Level::Ok
-    };
     tile(
         html,
-        received,
+        Level::Warn.when(samples_received == 0),
         &samples_received.to_string(),
         "samples received",
     );
-    let near_cap = 10 * active_series >= 9 * series_limit;
     tile(
         html,
-        if near_cap { Level::Warn } else { Level::Ok },
+        Level::Warn.when(10 * active_series >= 9 * series_limit),
         &format!("{active_series} / {series_limit}"),
         "active series / limit",
     );
     if queue_capacity > 0 {
-        let full = 2 * queue_depth > queue_capacity;
         tile(
             html,
-            if full { Level::Warn } else { Level::Ok },
+            Level::Warn.when(2 * queue_depth > queue_capacity),
             &format!("{queue_depth} / {queue_capacity}"),
             "pipeline queue",
         );
@@ -212,22 +212,13 @@ fn health(html: &mut String, snapshot: &Snapshot) {
     })) = &snapshot.outbox
     {
         tile(html, Level::Ok, &open.len().to_string(), "open tickets");
-        let backlog = if *undelivered > 100 {
-            Level::Warn
-        } else {
-            Level::Ok
-        };
         tile(
             html,
-            backlog,
+            Level::Warn.when(*undelivered > 100),
             &undelivered.to_string(),
             "actions not yet delivered",
         );
-        let dead = if dead_letters.is_empty() {
-            Level::Ok
-        } else {
-            Level::Bad
-        };
+        let dead = Level::Bad.when(!dead_letters.is_empty());
         tile(html, dead, &dead_letters.len().to_string(), "dead letters");
     }
     html.push_str("</section>\n");

@@ -3,9 +3,9 @@
 //! values that need CSV quoting, a series whose labels are a subset of another's) are
 //! turned into TSDB blocks by promtool; the real binary exports them; the file is read
 //! back with `harbinger::dataset::read` and must hold, at every grid point, the latest
-//! loaded sample within the 5-minute lookback. Chunking, resuming after a kill, retries
-//! and refusals are checked through a small HTTP proxy in front of Prometheus that counts
-//! requests and injects faults.
+//! loaded sample within the 5-minute lookback. Chunking, concurrency (the same bytes
+//! whatever it is), resuming after a kill, retries and refusals are checked through a
+//! small HTTP proxy in front of Prometheus that counts requests and injects faults.
 //!
 //! Needs Debian's `prometheus` package; fails, never skips, without it.
 
@@ -259,6 +259,9 @@ fn stderr(output: &Output) -> String {
 struct Faults {
     requests: AtomicU32,
     query_ranges: AtomicU32,
+    /// Range queries being answered now, and the most at once so far.
+    in_flight: AtomicU32,
+    most_in_flight: AtomicU32,
     /// Answer this many more requests with 503.
     unavailable: AtomicU32,
     /// Answer every request with 503.
@@ -313,6 +316,13 @@ async fn forward(State(proxy): State<Proxy>, uri: Uri) -> Response {
         let body = r#"{"status":"error","errorType":"unavailable","error":"injected by the test"}"#;
         return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
     }
+    let range_query = uri.path() == "/api/v1/query_range";
+    if range_query {
+        let now = faults.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        faults.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        // Long enough for the export's other queries to arrive meanwhile.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let answer = proxy
         .http
         .get(format!("{}{uri}", proxy.upstream))
@@ -320,7 +330,11 @@ async fn forward(State(proxy): State<Proxy>, uri: Uri) -> Response {
         .await
         .expect("Prometheus answers the proxy");
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
-    (status, answer.bytes().await.unwrap()).into_response()
+    let body = answer.bytes().await.unwrap();
+    if range_query {
+        faults.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+    (status, body).into_response()
 }
 
 fn read_gzip(path: &Path) -> String {
@@ -444,14 +458,17 @@ async fn a_killed_export_resumes_into_the_file_an_uninterrupted_one_writes() {
         let output = harbinger(&lab.export_args(&url, &whole));
         assert!(output.status.success(), "{}", stderr(&output));
 
-        // Stall in the third series' fourth query, then kill the export there.
+        // Stall in the third series' fourth query, then kill the export there (one
+        // series at a time, so that the query counts are exact).
         let out = lab.path(name);
         faults.query_ranges.store(0, Ordering::SeqCst);
         faults
             .stall_after
             .store(2 * QUERIES_PER_SERIES + 3, Ordering::SeqCst);
+        let mut killed = lab.export_args(&url, &out);
+        killed.extend(["--concurrency".to_owned(), "1".to_owned()]);
         let mut child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
-            .args(lab.export_args(&url, &out))
+            .args(killed)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -489,6 +506,77 @@ async fn a_killed_export_resumes_into_the_file_an_uninterrupted_one_writes() {
         );
         assert!(!progress.exists());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_are_queried_concurrently_and_written_in_order() {
+    let lab = lab().await;
+    let (url, faults) = proxy(&lab.prometheus.process.url).await;
+    let run = |concurrency: &str, out: &Path| {
+        let mut args = lab.export_args(&url, out);
+        args.extend(["--concurrency".to_owned(), concurrency.to_owned()]);
+        args
+    };
+
+    // One at a time, then eight: the same bytes, and the queries overlapped only when asked.
+    let sequential = lab.path("sequential.csv.gz");
+    let output = harbinger(&run("1", &sequential));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(faults.most_in_flight.load(Ordering::SeqCst), 1);
+    let concurrent = lab.path("concurrent.csv.gz");
+    let output = harbinger(&run("8", &concurrent));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let most = faults.most_in_flight.load(Ordering::SeqCst);
+    assert!(
+        most > 1 && most <= 8,
+        "{most} range queries at once with --concurrency 8"
+    );
+    assert_eq!(
+        std::fs::read(&concurrent).unwrap(),
+        std::fs::read(&sequential).unwrap()
+    );
+
+    // Killed while four series are in flight, resumed: still the same bytes, and only the
+    // series the record does not count as written are asked for again.
+    let out = lab.path("killed.csv.gz");
+    faults.query_ranges.store(0, Ordering::SeqCst);
+    faults
+        .stall_after
+        .store(3 * QUERIES_PER_SERIES, Ordering::SeqCst);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(run("4", &out))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    eventually("the export to stall", deadline, async || {
+        match faults.query_ranges.load(Ordering::SeqCst) {
+            n if n > 3 * QUERIES_PER_SERIES => Ok(()),
+            n => Err(format!("{n} range queries")),
+        }
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let progress = lab.path("killed.csv.gz.progress");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();
+    let done = record["series_done"].as_u64().unwrap() as u32;
+    assert!(done < lab.series.len() as u32, "{record}");
+    faults.stall_after.store(u32::MAX, Ordering::SeqCst);
+    faults.query_ranges.store(0, Ordering::SeqCst);
+    let mut args = run("4", &out);
+    args.push("--resume".to_owned());
+    let output = harbinger(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        faults.query_ranges.load(Ordering::SeqCst),
+        QUERIES_PER_SERIES * (lab.series.len() as u32 - done)
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&sequential).unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,9 @@
 //!
 //! How: `/api/v1/series` lists the series first (the header needs all label names), then
 //! each series is asked for on its own with an exact selector, in `query_range` chunks of
-//! at most 11,000 points, and written out before the next: memory holds the series list
-//! and one chunk, whatever the size of the export.
+//! at most 11,000 points, several series at a time, and written out in the list's order:
+//! memory holds the series list and the answers of at most `concurrency` series,
+//! whatever the size of the export.
 //!
 //! - `grid`: the evaluation grid and its chunks (pure);
 //! - `retry`: how many attempts, how long to wait (pure; the classification and the

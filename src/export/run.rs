@@ -1,6 +1,15 @@
-//! One export from start to end: list the series, then query and write them one by one.
+//! One export from start to end: list the series, then query them, `concurrency` at a
+//! time, and write them one by one in the list's order.
+//!
+//! The queries of up to `concurrency` series are in flight at once (each series' chunks
+//! in order); a series is written as soon as it and every series before it have been
+//! answered. The file is therefore the same, byte for byte, whatever the concurrency, and
+//! an interrupted export resumes as a sequential one does: after the last series written
+//! whole. Memory holds at most `concurrency` answered series.
 
 use std::path::PathBuf;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::client::Client;
 use super::error::ExportError;
@@ -20,6 +29,8 @@ pub struct ExportRequest {
     pub grid: Grid,
     /// At most this many points per `query_range` (Prometheus allows 11,000).
     pub points_per_query: u32,
+    /// Series queried at once (at least 1).
+    pub concurrency: usize,
     pub out: PathBuf,
     /// Continue an interrupted export of the same request, if one is recorded.
     pub resume: bool,
@@ -34,7 +45,7 @@ pub enum ExportEvent {
         queries: u64,
         done: u64,
     },
-    /// A query answered with this many rows.
+    /// A query's answer written, this many rows.
     Queried { rows: usize },
 }
 
@@ -98,14 +109,28 @@ pub async fn export(
         done: chunks_per_series * series_resumed as u64,
     });
     let (mut rows, mut queries) = (0, 0);
-    for series in &list.series[series_resumed..] {
-        let selector = list.selector(series);
+    let chunks: Vec<_> = grid.chunks(request.points_per_query).collect();
+    let mut answered = stream::iter(&list.series[series_resumed..])
+        .map(|series| {
+            let selector = list.selector(series);
+            let chunks = &chunks;
+            async move {
+                let mut answers = Vec::with_capacity(chunks.len());
+                for &chunk in chunks {
+                    answers.push(
+                        client
+                            .query_range(series, &selector, chunk, grid.step_ms)
+                            .await?,
+                    );
+                }
+                Ok::<_, ExportError>((series, answers))
+            }
+        })
+        .buffered(request.concurrency.max(1));
+    while let Some((series, answers)) = answered.try_next().await? {
         let cells = list.cells(series);
         let mut member = partial.member();
-        for chunk in grid.chunks(request.points_per_query) {
-            let points = client
-                .query_range(series, &selector, chunk, grid.step_ms)
-                .await?;
+        for points in answers {
             for point in &points {
                 let time = crate::dataset::format_seconds(point.timestamp_ms);
                 let head = [series.name.as_str(), &time, &point.value];

@@ -93,6 +93,12 @@ impl Process {
         }
     }
 
+    /// The process id (for its CPU time in `/proc/<pid>/stat`).
+    #[allow(dead_code)] // Shared by the test crates; the export bench reads it.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends the process a signal (e.g. `libc::SIGHUP`).
     #[allow(dead_code)] // Shared by the test crates; not every one signals.
     pub fn signal(&self, signal: i32) {

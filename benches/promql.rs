@@ -2,7 +2,8 @@
 //! signals, and the rows per second `harbinger query` evaluates.
 //!
 //! Run: `cargo bench --bench promql`. It reads ../shared/data/lab-dev/metrics.csv.gz
-//! (4153 series, 544 steps of 5 s, 8 hosts) and prints one row per expression:
+//! (4153 series, 544 steps of 5 s, 8 hosts; `PROMQL_DATA=FILE` reads another export, such
+//! as one of many small hosts) and prints one row per expression:
 //! - evaluation alone: the store holds the whole export, and each step is one
 //!   `evaluate` call; time per step, and per step and entity (a host, or a host's
 //!   filesystem);
@@ -18,11 +19,14 @@ use harbinger::promql::{Labels, Plan, Point, SeriesStore, Steps, Value, evaluate
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = std::env::var_os("PROMQL_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/data/lab-dev/metrics.csv.gz"));
     let started = Instant::now();
-    let data = dataset::read(root.join("../shared/data/lab-dev/metrics.csv.gz"))
-        .expect("reading ../shared/data/lab-dev/metrics.csv.gz");
+    let data = dataset::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     println!(
-        "read lab-dev: {} series, {} samples in {:.2} s",
+        "read {}: {} series, {} samples in {:.2} s",
+        path.display(),
         data.series.len(),
         data.sample_count(),
         started.elapsed().as_secs_f64()

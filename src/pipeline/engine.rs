@@ -7,11 +7,9 @@
 //! a step gets a gap; one without a value for longer than its longest window (every
 //! window empty) is forgotten, so entities that went away do not hold memory.
 
-use std::collections::HashMap;
-
 use super::spec::{Pipeline, Signal};
 use crate::features::SignalFeatures;
-use crate::promql::{EvalError, Labels, SeriesStore, Value, evaluate};
+use crate::promql::{EvalError, Labels, LabelsMap, SeriesStore, Value, evaluate};
 
 /// An entity's features for one signal, and the last step that gave it a value.
 struct Tracked {
@@ -19,15 +17,27 @@ struct Tracked {
     last_update_ms: i64,
 }
 
+/// One signal's entities: entity → its features, and the entities in order, sorted again
+/// only when one comes or goes (not at every step).
+#[derive(Default)]
+struct Entities {
+    tracked: LabelsMap<Tracked>,
+    sorted: Vec<Labels>,
+}
+
 pub struct SignalEngine {
     pipeline: Pipeline,
-    /// Per signal (in the pipeline's order): entity → its features.
-    entities: Vec<HashMap<Labels, Tracked>>,
+    /// Per signal, in the pipeline's order.
+    entities: Vec<Entities>,
 }
 
 impl SignalEngine {
     pub fn new(pipeline: Pipeline) -> SignalEngine {
-        let entities = pipeline.signals.iter().map(|_| HashMap::new()).collect();
+        let entities = pipeline
+            .signals
+            .iter()
+            .map(|_| Entities::default())
+            .collect();
         SignalEngine { pipeline, entities }
     }
 
@@ -51,12 +61,18 @@ impl SignalEngine {
                 Value::Vector(vector) => vector.into_iter().map(|e| (e.labels, e.value)).collect(),
                 Value::Scalar(value) => vec![(Labels::default(), value)],
             };
+            let before = entities.tracked.len();
+            let mut came = false;
             for (labels, value) in elements {
                 let tracked = entities
+                    .tracked
                     .entry(labels.keeping(entity_labels))
-                    .or_insert_with(|| Tracked {
-                        features: SignalFeatures::new(&signal.features),
-                        last_update_ms: i64::MIN,
+                    .or_insert_with(|| {
+                        came = true;
+                        Tracked {
+                            features: SignalFeatures::new(&signal.features),
+                            last_update_ms: i64::MIN,
+                        }
                     });
                 if tracked.last_update_ms != t_ms {
                     tracked.features.update(t_ms, Some(value));
@@ -66,11 +82,16 @@ impl SignalEngine {
             let params = signal.features.params();
             let longest = params.windows.iter().max().copied().unwrap_or_default();
             let forget_after_ms = longest.max(params.anomaly_window).as_millis() as i64;
-            entities.retain(|_, tracked| t_ms - tracked.last_update_ms <= forget_after_ms);
-            for tracked in entities.values_mut() {
+            let tracked = &mut entities.tracked;
+            tracked.retain(|_, tracked| t_ms - tracked.last_update_ms <= forget_after_ms);
+            for tracked in tracked.values_mut() {
                 if tracked.last_update_ms != t_ms {
                     tracked.features.update(t_ms, None);
                 }
+            }
+            if came || tracked.len() != before {
+                entities.sorted = tracked.keys().cloned().collect();
+                entities.sorted.sort_unstable();
             }
         }
         Ok(())
@@ -81,17 +102,17 @@ impl SignalEngine {
     pub fn for_each(&self, mut each: impl FnMut(usize, &Signal, &Labels, &SignalFeatures)) {
         let signals = self.pipeline.signals.iter().zip(&self.entities);
         for (index, (signal, entities)) in signals.enumerate() {
-            let mut sorted: Vec<_> = entities.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(b.0));
-            for (entity, tracked) in sorted {
-                each(index, signal, entity, &tracked.features);
+            for entity in &entities.sorted {
+                // The sorted labels are clones of the map's keys: found without comparing
+                // strings.
+                each(index, signal, entity, &entities.tracked[entity].features);
             }
         }
     }
 
     /// Entities followed, summed over signals, and the bytes their features hold.
     pub fn footprint(&self) -> (usize, usize) {
-        let states = self.entities.iter().flat_map(HashMap::values);
+        let states = self.entities.iter().flat_map(|e| e.tracked.values());
         states.fold((0, 0), |(count, bytes), tracked| {
             (count + 1, bytes + tracked.features.memory_bytes())
         })

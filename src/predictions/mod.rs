@@ -30,7 +30,7 @@ use self::card::{ModelCard, RuleCard};
 use self::lifecycle::{Describe, Lifecycle};
 use crate::model::{AlertState, Model, ModelError, Policy, Scored, TargetModel, TargetScorer};
 use crate::pipeline::{Pipeline, SignalEngine};
-use crate::promql::{Labels, Plan, SeriesStore, Value, evaluate, format_value};
+use crate::promql::{Labels, LabelsMap, Plan, SeriesStore, Value, evaluate, format_value};
 use crate::rules::{Comparison, template};
 use crate::telemetry::{EntityLabels, Metrics};
 use crate::tickets::{OpenTicket, Ticket, TicketAction};
@@ -39,7 +39,7 @@ struct LiveTarget {
     scorer: TargetScorer,
     model: TargetModel,
     /// Per entity: its ticket's lifecycle, and whether the last step saw it.
-    entities: HashMap<Labels, (Lifecycle, bool)>,
+    entities: LabelsMap<(Lifecycle, bool)>,
 }
 
 pub struct LivePredictions {
@@ -94,7 +94,7 @@ impl LivePredictions {
                 LiveTarget {
                     scorer,
                     model,
-                    entities: HashMap::new(),
+                    entities: LabelsMap::default(),
                 }
             })
             .collect();

@@ -9,10 +9,8 @@
 //! same NaN and Inf handling, and for `topk`/`bottomk` the same heap as Go's
 //! `container/heap`, so that ties and NaNs select the same series.
 
-use std::collections::HashMap;
-
 use super::functions::quantile;
-use super::{Element, Labels, METRIC_NAME, Vector};
+use super::{Element, Labels, LabelsMap, METRIC_NAME, Vector};
 
 /// An aggregation and its parameter, already evaluated to a number.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,7 +66,7 @@ pub fn aggregate(op: &AggregateOp, grouping: &Grouping, input: Vector) -> Vector
     let group_of = GroupKey::new(grouping);
 
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: LabelsMap<usize> = LabelsMap::default();
     for element in input {
         let labels = group_of.labels(&element.labels);
         match index.get(&labels) {

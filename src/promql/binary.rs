@@ -14,10 +14,9 @@
 //! (`ContainsSameLabelset`), and so must the evaluator.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::{Element, EvalError, Labels, METRIC_NAME, Vector};
+use super::{Element, EvalError, Labels, LabelsMap, LabelsSet, METRIC_NAME, Vector};
 
 /// The binary operators PromQL knows for numbers (`atan2` is not supported).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -209,7 +208,7 @@ fn and(lhs: Vector, rhs: Vector, signature: &Signature) -> Vector {
     if lhs.is_empty() || rhs.is_empty() {
         return Vector::new();
     }
-    let right: HashSet<Labels> = rhs.iter().map(|e| signature.of(&e.labels)).collect();
+    let right: LabelsSet = rhs.iter().map(|e| signature.of(&e.labels)).collect();
     lhs.into_iter()
         .filter(|e| right.contains(&signature.of(&e.labels)))
         .collect()
@@ -224,7 +223,7 @@ fn or(mut lhs: Vector, rhs: Vector, signature: &Signature) -> Vector {
     if rhs.is_empty() {
         return lhs;
     }
-    let left: HashSet<Labels> = lhs.iter().map(|e| signature.of(&e.labels)).collect();
+    let left: LabelsSet = lhs.iter().map(|e| signature.of(&e.labels)).collect();
     lhs.extend(
         rhs.into_iter()
             .filter(|e| !left.contains(&signature.of(&e.labels))),
@@ -237,7 +236,7 @@ fn unless(lhs: Vector, rhs: Vector, signature: &Signature) -> Vector {
     if lhs.is_empty() || rhs.is_empty() {
         return lhs;
     }
-    let right: HashSet<Labels> = rhs.iter().map(|e| signature.of(&e.labels)).collect();
+    let right: LabelsSet = rhs.iter().map(|e| signature.of(&e.labels)).collect();
     lhs.into_iter()
         .filter(|e| !right.contains(&signature.of(&e.labels)))
         .collect()
@@ -269,7 +268,8 @@ fn matched(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
 
     // The whole "one" side must be unique per match group, matched or not.
-    let mut one_by_group: HashMap<Labels, &Element> = HashMap::with_capacity(one.len());
+    let mut one_by_group: LabelsMap<&Element> =
+        LabelsMap::with_capacity_and_hasher(one.len(), Default::default());
     for element in &one {
         match one_by_group.entry(signature.of(&element.labels)) {
             Entry::Occupied(earlier) => {
@@ -291,7 +291,7 @@ fn matched(
 
     // Per match group that produced output: nothing (one-to-one), or the output label
     // sets so far (many-to-one). Only elements that pass a filtering comparison count.
-    let mut produced: HashMap<Labels, HashSet<Labels>> = HashMap::new();
+    let mut produced: LabelsMap<LabelsSet> = LabelsMap::default();
     let mut out = Vector::with_capacity(many.len());
     for element in &many {
         let group = signature.of(&element.labels);
@@ -337,7 +337,7 @@ fn matched(
                 }
             }
             Entry::Vacant(slot) => {
-                let outputs = slot.insert(HashSet::new());
+                let outputs = slot.insert(LabelsSet::default());
                 if !one_to_one {
                     outputs.insert(labels.clone());
                 }

@@ -8,7 +8,7 @@ use super::binary::{scalar_scalar, vector_scalar, vector_vector};
 use super::error::EvalError;
 use super::plan::Plan;
 use super::store::SeriesStore;
-use super::value::{Element, Labels, Value, Vector};
+use super::value::{Element, Labels, LabelsSet, Value, Vector};
 
 /// Evaluates `plan` at `t_ms` (milliseconds since the epoch).
 pub fn evaluate(plan: &Plan, store: &SeriesStore, t_ms: i64) -> Result<Value, EvalError> {
@@ -56,7 +56,7 @@ impl Evaluator<'_> {
                         let labels = if function.keeps_metric_name() {
                             labels.clone()
                         } else {
-                            labels.without_metric_name()
+                            self.store.nameless(index).clone()
                         };
                         out.push(Element { labels, value });
                     }
@@ -132,9 +132,8 @@ impl Evaluator<'_> {
 /// Prometheus refuses a result in which two elements share a label set (for instance
 /// `rate()` over two metrics that differ only by name).
 fn unique(vector: Vector) -> Result<Value, EvalError> {
-    let mut labels: Vec<&Labels> = vector.iter().map(|e| &e.labels).collect();
-    labels.sort_unstable();
-    if labels.windows(2).any(|pair| pair[0] == pair[1]) {
+    let mut seen = LabelsSet::with_capacity_and_hasher(vector.len(), Default::default());
+    if !vector.iter().all(|e| seen.insert(e.labels.clone())) {
         return Err(EvalError::DuplicateLabelset);
     }
     Ok(Value::Vector(vector))

@@ -27,4 +27,6 @@ pub use eval::evaluate;
 pub use plan::{Plan, PlanError};
 pub use replay::{Steps, replay, replay_plan};
 pub use store::{LOOKBACK_MS, SeriesIndex, SeriesStore};
-pub use value::{Element, Labels, METRIC_NAME, Point, Value, Vector, format_value};
+pub use value::{
+    Element, Labels, LabelsMap, LabelsSet, METRIC_NAME, Point, Value, Vector, format_value,
+};

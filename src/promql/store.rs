@@ -7,10 +7,11 @@
 //! Memory is bounded by the longest range plus the lookback, per series.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::OnceLock;
 
 use promql_parser::label::{MatchOp, Matcher};
 
-use super::value::{Labels, METRIC_NAME, Point};
+use super::value::{Labels, LabelsMap, METRIC_NAME, Point};
 use crate::ingest::is_stale_marker;
 
 /// Prometheus's default lookback for instant selectors: 5 minutes.
@@ -21,6 +22,9 @@ pub type SeriesIndex = usize;
 
 struct StoredSeries {
     labels: Labels,
+    /// `labels` without `__name__`, made the first time a function that drops the name
+    /// (`rate`, arithmetic) is evaluated over the series, then shared at every step.
+    nameless: OnceLock<Labels>,
     /// Ascending by time; may end with a stale marker.
     points: VecDeque<Point>,
 }
@@ -28,7 +32,7 @@ struct StoredSeries {
 #[derive(Default)]
 pub struct SeriesStore {
     series: Vec<StoredSeries>,
-    by_labels: HashMap<Labels, SeriesIndex>,
+    by_labels: LabelsMap<SeriesIndex>,
     /// Series by metric name: nearly every selector names its metric, so selection
     /// looks at that metric's series only, not at every series.
     by_name: HashMap<String, Vec<SeriesIndex>>,
@@ -43,6 +47,7 @@ impl SeriesStore {
         let index = self.series.len();
         self.series.push(StoredSeries {
             labels: labels.clone(),
+            nameless: OnceLock::new(),
             points: VecDeque::new(),
         });
         self.by_labels.insert(labels.clone(), index);
@@ -113,6 +118,14 @@ impl SeriesStore {
     /// The points a range selector `[range]` sees at `t_ms`: those in
     /// `[t_ms - range_ms, t_ms]` (Prometheus 2.x closes the window on both ends), stale
     /// markers left out.
+    /// The series' labels without `__name__`.
+    pub fn nameless(&self, index: SeriesIndex) -> &Labels {
+        let series = &self.series[index];
+        series
+            .nameless
+            .get_or_init(|| series.labels.without_metric_name())
+    }
+
     pub fn range(&self, index: SeriesIndex, t_ms: i64, range_ms: i64, out: &mut Vec<Point>) {
         out.clear();
         let points = &self.series[index].points;

@@ -1,6 +1,8 @@
 //! The values PromQL expressions produce: label sets, instant vectors, range points.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// The metric-name label.
@@ -9,8 +11,28 @@ pub const METRIC_NAME: &str = "__name__";
 /// A series' label set: sorted by name, no empty values (an empty value is the same as
 /// an absent label in Prometheus), no duplicate names. Shared, not copied: a selector
 /// hands out the stored series' labels at every step, so a clone is a reference count.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialOrd, Ord)]
 pub struct Labels(Arc<[(String, String)]>);
+
+/// Maps and sets keyed by label sets, with a fast hash: an evaluation builds several per
+/// step over the series it selects.
+pub type LabelsMap<V> = HashMap<Labels, V, foldhash::fast::RandomState>;
+pub type LabelsSet = HashSet<Labels, foldhash::fast::RandomState>;
+
+/// Two clones of one label set are equal without comparing their strings.
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Labels {}
+
+impl Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl Labels {
     /// Builds a label set from pairs in any order; empty values are dropped and, for a
@@ -55,24 +77,21 @@ impl Labels {
 
     /// Only the labels whose names are listed (`by`, `on`).
     pub fn keeping<S: AsRef<str>>(&self, names: &[S]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|(n, _)| names.iter().any(|k| k.as_ref() == n))
-                .cloned()
-                .collect(),
-        )
+        self.filtered(|name| names.iter().any(|k| k.as_ref() == name))
     }
 
     /// All labels but the listed ones (`without`, `ignoring`).
     pub fn without<S: AsRef<str>>(&self, names: &[S]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|(n, _)| !names.iter().any(|k| k.as_ref() == n))
-                .cloned()
-                .collect(),
-        )
+        self.filtered(|name| names.iter().all(|k| k.as_ref() != name))
+    }
+
+    /// The labels whose names `keep` accepts; a clone (no copy) when it accepts them all,
+    /// as it does at most steps (`without(__name__)` of a series that has lost its name).
+    fn filtered(&self, keep: impl Fn(&str) -> bool) -> Labels {
+        if self.0.iter().all(|(n, _)| keep(n)) {
+            return self.clone();
+        }
+        Labels(self.0.iter().filter(|(n, _)| keep(n)).cloned().collect())
     }
 
     /// Sets (or, with an empty value, removes) one label.

@@ -40,7 +40,10 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 curl -fsS http://127.0.0.1:9799/-/ready || fail "the packaged harbinger did not become ready"
-curl -fsS http://127.0.0.1:9799/metrics | grep -q '^harbinger_build_info' || fail "no /metrics"
+# Read whole, then searched: `curl | grep -q` fails under pipefail when grep stops reading
+# before curl has written the whole page.
+metrics=$(curl -fsS http://127.0.0.1:9799/metrics) || fail "no /metrics"
+grep -q '^harbinger_build_info' <<<"$metrics" || fail "no harbinger_build_info in /metrics"
 [ "$(stat -c %U /var/lib/harbinger/outbox.redb)" = harbinger ] || fail "the outbox is not in /var/lib/harbinger, or not harbinger's"
 "${as_root[@]}" kill -TERM "$server" 2>/dev/null || kill -TERM "$server"
 wait "$server" || fail "harbinger did not stop cleanly on SIGTERM"

@@ -15,28 +15,21 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/setting.rs"]
+mod setting;
 #[allow(dead_code)] // The tests' helpers; the bench uses Prometheus and processes.
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use server::process_cpu_seconds;
+use setting::setting;
 use support::prometheus::{Series, Server, create_blocks, write_openmetrics};
 
 const STEP_MS: i64 = 15_000;
-
-fn setting<T: FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a valid value")),
-        Err(_) => default,
-    }
-}
 
 /// Every host's series: counters that grow by a host- and series-dependent rate.
 fn fleet(hosts: usize, per_host: usize, start_ms: i64, points: i64) -> Vec<Series> {

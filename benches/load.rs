@@ -34,31 +34,24 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/setting.rs"]
+mod setting;
 #[path = "support/synthetic/mod.rs"]
 mod synthetic;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harbinger::ingest::Protocol;
 use server::{Server, process_cpu_seconds};
+use setting::setting;
 use synthetic::{Fleet, SAMPLES_PER_REQUEST, SERIES_PER_HOST, Template};
 
 const TARGET_SAMPLES_PER_CPU_SECOND: f64 = 2_000_000.0;
 const TARGET_RSS_BYTES_PER_SERIES: f64 = 300.0;
-
-fn setting<T: FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a valid value")),
-        Err(_) => default,
-    }
-}
 
 /// The configuration's pipeline for `LOAD_PIPELINE`, its files written into `dir`.
 fn pipeline_yaml(pipeline: &str, dir: &std::path::Path) -> String {

@@ -16,6 +16,8 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/setting.rs"]
+mod setting;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -23,19 +25,13 @@ use std::time::{Duration, Instant};
 use harbinger::ingest::proto::v1::{Label, Sample, TimeSeries, WriteRequest};
 use prost::Message;
 use server::Server;
+use setting::setting;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const MAX_ACTIVE_SERIES: usize = 100_000;
 const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const MIB: usize = 1 << 20;
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| {
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number"))
-    })
-}
 
 fn snappy(raw: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new()

@@ -337,6 +337,28 @@ async fn forward(State(proxy): State<Proxy>, uri: Uri) -> Response {
     (status, body).into_response()
 }
 
+/// Runs `harbinger args` with every range query after the first `answered` stalled, and
+/// kills it once it is stuck there.
+async fn kill_when_stalled(args: &[String], faults: &Faults, answered: u32) {
+    faults.query_ranges.store(0, Ordering::SeqCst);
+    faults.stall_after.store(answered, Ordering::SeqCst);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(args)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    eventually("the export to stall", deadline, async || {
+        match faults.query_ranges.load(Ordering::SeqCst) {
+            n if n > answered => Ok(()),
+            n => Err(format!("{n} range queries")),
+        }
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 fn read_gzip(path: &Path) -> String {
     let mut text = String::new();
     flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
@@ -461,27 +483,9 @@ async fn a_killed_export_resumes_into_the_file_an_uninterrupted_one_writes() {
         // Stall in the third series' fourth query, then kill the export there (one
         // series at a time, so that the query counts are exact).
         let out = lab.path(name);
-        faults.query_ranges.store(0, Ordering::SeqCst);
-        faults
-            .stall_after
-            .store(2 * QUERIES_PER_SERIES + 3, Ordering::SeqCst);
         let mut killed = lab.export_args(&url, &out);
         killed.extend(["--concurrency".to_owned(), "1".to_owned()]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
-            .args(killed)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        eventually("the export to stall", deadline, async || {
-            match faults.query_ranges.load(Ordering::SeqCst) {
-                n if n > 2 * QUERIES_PER_SERIES + 3 => Ok(()),
-                n => Err(format!("{n} range queries")),
-            }
-        })
-        .await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_when_stalled(&killed, &faults, 2 * QUERIES_PER_SERIES + 3).await;
         assert!(!out.exists());
         let progress = lab.path(&format!("{name}.progress"));
         let record: serde_json::Value =
@@ -539,25 +543,7 @@ async fn series_are_queried_concurrently_and_written_in_order() {
     // Killed while four series are in flight, resumed: still the same bytes, and only the
     // series the record does not count as written are asked for again.
     let out = lab.path("killed.csv.gz");
-    faults.query_ranges.store(0, Ordering::SeqCst);
-    faults
-        .stall_after
-        .store(3 * QUERIES_PER_SERIES, Ordering::SeqCst);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
-        .args(run("4", &out))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    eventually("the export to stall", deadline, async || {
-        match faults.query_ranges.load(Ordering::SeqCst) {
-            n if n > 3 * QUERIES_PER_SERIES => Ok(()),
-            n => Err(format!("{n} range queries")),
-        }
-    })
-    .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_stalled(&run("4", &out), &faults, 3 * QUERIES_PER_SERIES).await;
     let progress = lab.path("killed.csv.gz.progress");
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();

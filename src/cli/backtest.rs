@@ -10,11 +10,13 @@ use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
 use harbinger::model::{Model, Policy, TargetModel, TargetScorer};
-use harbinger::pipeline::Pipeline;
+use harbinger::pipeline::{Pipeline, Signal};
 use harbinger::promql::{Steps, format_value};
 use harbinger::report::Report;
 use harbinger::rules::Target;
-use harbinger::training::{AlertHistory, TargetData, Trajectory, assess::assess, collect};
+use harbinger::training::{
+    AlertHistory, TargetData, Trajectory, assess::assess, collect, columns_read,
+};
 use indicatif::ProgressBar;
 
 use super::output::Output;
@@ -71,7 +73,12 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         anyhow::bail!("the data holds no samples");
     };
     let bar = ProgressBar::new(steps.count() as u64).with_message("replaying");
-    let trajectories = collect(&pipeline, &dataset, steps, || bar.inc(1))
+    let columns = if pipeline.targets.is_empty() {
+        signal_columns(&pipeline)
+    } else {
+        columns_read(&pipeline, &pipeline.targets)
+    };
+    let trajectories = collect(&pipeline, &dataset, steps, &columns, || bar.inc(1))
         .with_context(|| format!("replaying {:?}", args.input.exports.data))?;
     bar.finish_and_clear();
     let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
@@ -124,11 +131,12 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         let all: Vec<usize> = (0..data.trajectories.len()).collect();
         let probabilities = data.probabilities(target_model, &all);
         let tickets = data.tickets(&target_model.policy, &all, &probabilities);
+        let mut row = Vec::new();
         for (i, trajectory) in data.trajectories.iter().enumerate() {
             let entity = trajectory.entity.to_string();
-            for (step, (&t_ms, row)) in trajectory.times_ms.iter().zip(&trajectory.rows).enumerate()
-            {
+            for (step, &t_ms) in trajectory.times_ms.iter().enumerate() {
                 let alert = data.alert_state(i, step);
+                let row = trajectory.rows.read(step, &mut row);
                 let scored = scorer.observe(row, probabilities[i][step], alert);
                 let opened = tickets
                     .iter()
@@ -169,24 +177,43 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The columns of each signal a pipeline without targets writes: level and anomaly
+/// score.
+fn signal_columns(pipeline: &Pipeline) -> Vec<Vec<usize>> {
+    let columns = pipeline.signals.iter().map(|signal| {
+        let (level, anomaly) = level_and_anomaly(signal);
+        let mut columns = vec![level, anomaly];
+        columns.sort_unstable();
+        columns
+    });
+    columns.collect()
+}
+
+/// The columns of a signal's level and anomaly score.
+fn level_and_anomaly(signal: &Signal) -> (usize, usize) {
+    let names = signal.features.names();
+    let column = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .expect("a feature column")
+    };
+    (column("level"), column("anomaly_score"))
+}
+
 /// Rows of a pipeline without targets: each signal's anomaly score and level.
 fn write_signals(
     csv: &mut csv::Writer<Output>,
     pipeline: &Pipeline,
     trajectories: &[Vec<Trajectory>],
 ) -> anyhow::Result<()> {
+    let mut row = Vec::new();
     for (signal, trajectories) in pipeline.signals.iter().zip(trajectories) {
-        let names = signal.features.names();
-        let column = |name: &str| {
-            names
-                .iter()
-                .position(|n| n == name)
-                .expect("a feature column")
-        };
-        let (level, anomaly) = (column("level"), column("anomaly_score"));
+        let (level, anomaly) = level_and_anomaly(signal);
         for trajectory in trajectories {
             let entity = trajectory.entity.to_string();
-            for (&t_ms, row) in trajectory.times_ms.iter().zip(&trajectory.rows) {
+            for (step, &t_ms) in trajectory.times_ms.iter().enumerate() {
+                let row = trajectory.rows.read(step, &mut row);
                 csv.write_record([
                     dataset::format_seconds(t_ms),
                     entity.clone(),

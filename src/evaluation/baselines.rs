@@ -39,11 +39,12 @@ pub fn predict_linear_crosses(
 ) -> Vec<bool> {
     let threshold = Threshold::from_target(target);
     let function = RangeFunction::PredictLinear { seconds: horizon_s };
+    let levels = trajectory.rows.column(level);
     let points: Vec<Point> = trajectory
         .times_ms
         .iter()
-        .zip(&trajectory.rows)
-        .map(|(&t, row)| Point { t, v: row[level] })
+        .zip(levels)
+        .map(|(&t, v)| Point { t, v })
         .collect();
     let mut first = 0;
     points

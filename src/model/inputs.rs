@@ -117,6 +117,13 @@ impl Inputs {
         self.names.is_empty()
     }
 
+    /// The columns of a feature row the inputs read.
+    pub fn columns(&self) -> Vec<usize> {
+        let windows = self.windows.iter();
+        let per_window = windows.flat_map(|w| [w.drift, w.drift_stderr, w.volatility]);
+        per_window.chain([self.level, self.closest]).collect()
+    }
+
     /// The windows' names, shortest first.
     pub fn windows(&self) -> impl Iterator<Item = &str> {
         self.windows.iter().map(|w| w.name.as_str())

@@ -21,5 +21,7 @@ pub use artifact::{HeldOut, Model, ModelError, Passage, PipelineSpec, TargetMode
 pub use calibration::Calibration;
 pub use classifier::{Classifier, Kind};
 pub use inputs::Inputs;
-pub use policy::{AlertState, Decision, Observation, Outcome, Policy, PolicyState, TicketSpan};
+pub use policy::{
+    AlertState, Decision, Observation, Outcome, Policy, PolicyState, TicketSpan, steps_that_matter,
+};
 pub use scorer::{Scored, TargetScorer};

@@ -114,6 +114,16 @@ impl Policy {
         }
     }
 
+    /// Whether a step neither opens nor keeps open a ticket (see [`steps_that_matter`]).
+    fn is_quiet(&self, horizon_s: f64, o: &Observation) -> bool {
+        o.alert == AlertState::Inactive
+            && !o.probability.is_nan()
+            && self
+                .open_probability
+                .is_none_or(|level| o.probability < level * 0.5)
+            && !self.eta_within(horizon_s, o)
+    }
+
     fn eta_within(&self, horizon_s: f64, o: &Observation) -> bool {
         self.eta_z.is_some_and(|z| {
             let stderr = if o.eta_stderr_seconds.is_nan() {
@@ -152,6 +162,42 @@ impl Policy {
         }
         tickets
     }
+}
+
+/// The steps of one entity that can change what any of `policies` decides; replaying
+/// only them opens (and closes) the same tickets at the same times.
+///
+/// A step is quiet for a policy when the rule is inactive, the probability is known and
+/// below half its open level, and the ETA condition is false: it neither opens nor
+/// keeps a ticket open. After `close_steps + cooldown_steps` quiet steps in a row every
+/// state is at rest (no ticket, no cooldown, no risky run), and a quiet step leaves a
+/// state at rest as it is: such steps are left out. Most steps of a quiet estate are,
+/// which is what makes choosing among hundreds of policies cheap at estate scale.
+pub fn steps_that_matter(
+    policies: &[Policy],
+    horizon_s: f64,
+    steps: impl IntoIterator<Item = (i64, Observation)>,
+) -> Vec<(i64, Observation)> {
+    let settling = policies
+        .iter()
+        .map(|p| p.close_steps + p.cooldown_steps)
+        .max()
+        .unwrap_or(0);
+    // Quiet steps in a row before this one; the start is at rest.
+    let mut quiet_run = u32::MAX;
+    let mut kept = Vec::new();
+    for (t_ms, o) in steps {
+        let quiet = policies.iter().all(|p| p.is_quiet(horizon_s, &o));
+        if !(quiet && quiet_run >= settling) {
+            kept.push((t_ms, o));
+        }
+        quiet_run = if quiet {
+            quiet_run.saturating_add(1)
+        } else {
+            0
+        };
+    }
+    kept
 }
 
 impl PolicyState {
@@ -260,6 +306,58 @@ mod tests {
 
     use AlertState::*;
     use Decision::*;
+
+    #[test]
+    fn replaying_only_the_steps_that_matter_gives_the_same_tickets() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let pick =
+            |rng: &mut rand::rngs::StdRng, values: &[f64]| values[rng.gen_range(0..values.len())];
+        for _ in 0..300 {
+            let policies: Vec<Policy> = (0..rng.gen_range(1..4))
+                .map(|_| Policy {
+                    open_probability: rng.gen_bool(0.8).then(|| pick(&mut rng, &[0.2, 0.5, 0.8])),
+                    eta_z: rng.gen_bool(0.5).then(|| pick(&mut rng, &[0.0, 1.0])),
+                    open_steps: rng.gen_range(1..4),
+                    close_steps: rng.gen_range(1..4),
+                    cooldown_steps: rng.gen_range(0..4),
+                })
+                .collect();
+            // Long calm stretches with bursts of risk, unknown steps and alerts.
+            let steps: Vec<(i64, Observation)> = (0..rng.gen_range(0..120))
+                .map(|i| {
+                    let calm = rng.gen_bool(0.7);
+                    let o = Observation {
+                        probability: match rng.gen_range(0..20) {
+                            0 => f64::NAN,
+                            _ if calm => rng.gen_range(0.0..0.09),
+                            _ => rng.gen_range(0.0..1.0),
+                        },
+                        eta_seconds: if calm {
+                            f64::NAN
+                        } else {
+                            rng.gen_range(0.0..3600.0)
+                        },
+                        eta_stderr_seconds: rng.gen_range(0.0..600.0),
+                        alert: match rng.gen_range(0..30) {
+                            0 => AlertState::Pending,
+                            1 => AlertState::Firing,
+                            _ => AlertState::Inactive,
+                        },
+                    };
+                    (i * 15_000, o)
+                })
+                .collect();
+            let kept = steps_that_matter(&policies, 1800.0, steps.clone());
+            for policy in &policies {
+                assert_eq!(
+                    policy.tickets(1800.0, kept.clone()),
+                    policy.tickets(1800.0, steps.clone()),
+                    "{policy:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn opens_after_k_risky_steps_and_closes_after_the_risk_stays_low() {

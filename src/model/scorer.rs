@@ -91,6 +91,16 @@ impl TargetScorer {
         self.level
     }
 
+    /// The columns of the signal's feature rows that scoring reads, ascending.
+    pub fn columns(&self) -> Vec<usize> {
+        let mut columns = self.inputs.columns();
+        columns.extend([self.level, self.anomaly, self.eta, self.eta_stderr]);
+        columns.extend(self.slope);
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
     /// The classifier's uncalibrated score for a row; NaN without a classifier or with
     /// an input unknown. `buffer` is scratch space.
     pub fn raw_score(&self, model: &TargetModel, row: &[f64], buffer: &mut Vec<f64>) -> f64 {

@@ -241,7 +241,10 @@ fn timelines(
                     .iter()
                     .map(|&s| seconds(trajectory.times_ms[s]))
                     .collect(),
-                level: within.iter().map(|&s| trajectory.rows[s][level]).collect(),
+                level: {
+                    let levels = trajectory.rows.column(level);
+                    within.iter().map(|&s| levels[s]).collect()
+                },
                 probability: within.iter().map(|&s| probabilities[i][s]).collect(),
                 tickets: tickets
                     .iter()

@@ -29,12 +29,13 @@ use ndarray::Array2;
 use super::assess::{average_precision, objective};
 use super::folds;
 use super::reach;
+use super::sample::Reservoir;
 use super::{AlertHistory, Trajectory};
 use crate::evaluation::{Judge, Ticket, onsets, score};
 use crate::model::artifact::TrainingSummary;
 use crate::model::{
-    AlertState, Calibration, Classifier, Kind, Passage, Policy, TargetModel, TargetScorer,
-    TicketSpan,
+    AlertState, Calibration, Classifier, Kind, Observation, Passage, Policy, TargetModel,
+    TargetScorer, TicketSpan, steps_that_matter,
 };
 
 /// How many folds the inner validation uses, at most.
@@ -52,6 +53,11 @@ pub struct TrajectoryTicket {
 /// The levels a classifier learns to reach, besides the rule's threshold: these shares
 /// of the distance from the signal to the threshold.
 const REACH_SHARES: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
+
+/// The reach examples of each class a classifier learns from, at most: a uniform
+/// sample of each class beyond ([`Reservoir`]). 1,000 filesystems × 7 days give 160 M;
+/// the two lab runs about 40 k, all kept.
+const REACH_EXAMPLES_KEPT: usize = 10_000;
 
 /// A step of a trajectory, a threshold, and whether the rule fired (or would have, at
 /// that threshold).
@@ -175,10 +181,11 @@ impl TargetData<'_> {
     /// classifier is never asked about it.
     fn examples(&self, which: &[usize]) -> Vec<Example> {
         let mut examples = Vec::new();
-        let mut buffer = Vec::new();
+        let (mut row, mut buffer) = (Vec::new(), Vec::new());
         for &i in which {
             let trajectory = &self.trajectories[i];
-            for (step, row) in trajectory.rows.iter().enumerate() {
+            for step in 0..trajectory.rows.len() {
+                let row = trajectory.rows.read(step, &mut row);
                 if !self.inputs_known(row, &mut buffer) {
                     continue;
                 }
@@ -200,17 +207,20 @@ impl TargetData<'_> {
     /// [`REACH_SHARES`] of the way there, each labelled by whether the signal reached it
     /// within the horizon and held it for the rule's `for` ([`reach`]): thousands of
     /// onsets where `ALERTS` holds a handful, on every entity, including those that
-    /// never alerted.
-    fn reach_examples(&self, which: &[usize]) -> Vec<Example> {
+    /// never alerted. Beyond [`REACH_EXAMPLES_KEPT`] of a class, a uniform sample of it
+    /// (seeded by `seed`), in the order of the steps.
+    fn reach_examples(&self, which: &[usize], seed: u64) -> Vec<Example> {
+        let mut positives = Reservoir::new(REACH_EXAMPLES_KEPT, seed);
+        let mut negatives = Reservoir::new(REACH_EXAMPLES_KEPT, seed ^ 1);
+        let mut place = 0;
         let side = self.scorer.inputs.side();
         let threshold = self.scorer.target.threshold;
         let level = self.scorer.level_column();
         let hold_ms = self.scorer.target.hold.as_millis() as i64;
-        let mut examples = Vec::new();
-        let mut buffer = Vec::new();
+        let (mut row, mut buffer) = (Vec::new(), Vec::new());
         for &i in which {
             let trajectory = &self.trajectories[i];
-            let levels: Vec<f64> = trajectory.rows.iter().map(|row| row[level]).collect();
+            let levels = trajectory.rows.column(level);
             let reach = reach::reaches(
                 &trajectory.times_ms,
                 &levels,
@@ -218,28 +228,40 @@ impl TargetData<'_> {
                 hold_ms,
                 self.horizon_ms(),
             );
-            for (step, row) in trajectory.rows.iter().enumerate() {
+            for step in 0..trajectory.rows.len() {
                 let margin = side * (levels[step] - threshold);
                 if margin.is_nan() || margin <= 0.0 {
                     continue;
                 }
-                if !self.inputs_known(row, &mut buffer) {
+                if !self.inputs_known(trajectory.rows.read(step, &mut row), &mut buffer) {
                     continue;
                 }
                 for share in REACH_SHARES {
                     let at = levels[step] - side * share * margin;
                     if let Some(fires) = reach[step].reaches(side, at) {
-                        examples.push(Example {
-                            trajectory: i,
-                            step,
-                            threshold: at,
-                            fires,
-                        });
+                        let class = if fires {
+                            &mut positives
+                        } else {
+                            &mut negatives
+                        };
+                        class.offer(
+                            place,
+                            Example {
+                                trajectory: i,
+                                step,
+                                threshold: at,
+                                fires,
+                            },
+                        );
+                        place += 1;
                     }
                 }
             }
         }
-        examples
+        let mut examples = positives.into_sorted();
+        examples.extend(negatives.into_sorted());
+        examples.sort_unstable_by_key(|&(place, _)| place);
+        examples.into_iter().map(|(_, example)| example).collect()
     }
 
     /// Whether every input of `row` is known (its windows have enough history); a row
@@ -253,12 +275,11 @@ impl TargetData<'_> {
     fn matrix(&self, examples: &[Example]) -> (Array2<f64>, Vec<bool>) {
         let width = self.scorer.inputs.len();
         let mut values = Vec::with_capacity(examples.len() * width);
+        let mut row = Vec::new();
         for e in examples {
-            self.scorer.inputs.encode_to(
-                &self.trajectories[e.trajectory].rows[e.step],
-                e.threshold,
-                &mut values,
-            );
+            let rows = &self.trajectories[e.trajectory].rows;
+            let row = rows.read(e.step, &mut row);
+            self.scorer.inputs.encode_to(row, e.threshold, &mut values);
         }
         let x = Array2::from_shape_vec((examples.len(), width), values).expect("rows × inputs");
         (x, examples.iter().map(|e| e.fires).collect())
@@ -272,18 +293,42 @@ impl TargetData<'_> {
         which: &[usize],
         probabilities: &[Vec<f64>],
     ) -> Vec<TrajectoryTicket> {
+        self.replay(policy, &self.observed(&[*policy], which, probabilities))
+    }
+
+    /// What `policies` observe over the trajectories `which`: per trajectory, the steps
+    /// that can change what one of them decides ([`steps_that_matter`]).
+    fn observed(
+        &self,
+        policies: &[Policy],
+        which: &[usize],
+        probabilities: &[Vec<f64>],
+    ) -> Vec<(usize, Vec<(i64, Observation)>)> {
+        which
+            .iter()
+            .map(|&i| {
+                let trajectory = &self.trajectories[i];
+                let steps = trajectory.rows.map(|step, row| {
+                    let alert = self.alert_state(i, step);
+                    let scored = self.scorer.observe(row, probabilities[i][step], alert);
+                    (trajectory.times_ms[step], scored.observation)
+                });
+                (i, steps_that_matter(policies, self.horizon_s(), steps))
+            })
+            .collect()
+    }
+
+    /// The tickets `policy` opens over `observed` steps.
+    fn replay(
+        &self,
+        policy: &Policy,
+        observed: &[(usize, Vec<(i64, Observation)>)],
+    ) -> Vec<TrajectoryTicket> {
         let mut tickets = Vec::new();
-        for &i in which {
-            let trajectory = &self.trajectories[i];
-            let steps = trajectory.times_ms.iter().enumerate().map(|(step, &t_ms)| {
-                let alert = self.alert_state(i, step);
-                let row = &trajectory.rows[step];
-                let scored = self.scorer.observe(row, probabilities[i][step], alert);
-                (t_ms, scored.observation)
-            });
-            let opened = policy.tickets(self.horizon_s(), steps.collect::<Vec<_>>());
+        for (i, steps) in observed {
+            let opened = policy.tickets(self.horizon_s(), steps.iter().copied());
             tickets.extend(opened.into_iter().map(|span| TrajectoryTicket {
-                trajectory: i,
+                trajectory: *i,
                 span,
             }));
         }
@@ -307,17 +352,11 @@ impl TargetData<'_> {
         which
             .iter()
             .map(|&i| {
-                let trajectory = &self.trajectories[i];
-                trajectory
-                    .rows
-                    .iter()
-                    .enumerate()
-                    .map(|(step, row)| {
-                        let alert = self.alert_state(i, step);
-                        let scored = self.scorer.score(model, row, alert, &mut buffer);
-                        scored.observation.probability
-                    })
-                    .collect()
+                self.trajectories[i].rows.map(|step, row| {
+                    let alert = self.alert_state(i, step);
+                    let scored = self.scorer.score(model, row, alert, &mut buffer);
+                    scored.observation.probability
+                })
             })
             .collect()
     }
@@ -371,7 +410,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
                 .filter(|&k| fold_of[k] != fold)
                 .map(|k| train[k])
                 .collect();
-            let (x, y) = data.matrix(&data.reach_examples(&fit_on));
+            let (x, y) = data.matrix(&data.reach_examples(&fit_on, seed));
             let Ok(classifier) = Classifier::fit(kind, &x, &y, seed) else {
                 continue;
             };
@@ -382,12 +421,8 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
             };
             let mut buffer = Vec::new();
             for k in (0..train.len()).filter(|&k| fold_of[k] == fold) {
-                let trajectory = &data.trajectories[train[k]];
-                held_out[k] = trajectory
-                    .rows
-                    .iter()
-                    .map(|row| data.scorer.raw_score(&scorer, row, &mut buffer))
-                    .collect();
+                let rows = &data.trajectories[train[k]].rows;
+                held_out[k] = rows.map(|_, row| data.scorer.raw_score(&scorer, row, &mut buffer));
             }
         }
         let scored: Vec<(f64, bool)> = examples
@@ -418,18 +453,14 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
     // on the first-passage probability: so does the policy search.
     let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
     for (&i, steps) in train.iter().zip(&held_out) {
-        let rows = &data.trajectories[i].rows;
-        probabilities[i] = steps
-            .iter()
-            .zip(rows)
-            .map(|(&s, row)| {
-                if s.is_nan() {
-                    data.scorer.passage(&model.passage, row)
-                } else {
-                    calibration.probability(s)
-                }
-            })
-            .collect();
+        probabilities[i] = data.trajectories[i].rows.map(|step, row| {
+            let s = steps[step];
+            if s.is_nan() {
+                data.scorer.passage(&model.passage, row)
+            } else {
+                calibration.probability(s)
+            }
+        });
     }
     let (policy, key) = choose_policy(data, train, &probabilities);
     model
@@ -439,7 +470,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
     if key <= passage_key {
         return model;
     }
-    let (x, y) = data.matrix(&data.reach_examples(train));
+    let (x, y) = data.matrix(&data.reach_examples(train, seed));
     if let Ok(classifier) = Classifier::fit(kind, &x, &y, seed) {
         model.classifier = Some(classifier);
         model.kind = Some(kind);
@@ -488,9 +519,7 @@ fn passage_probabilities(data: &TargetData, train: &[usize], passage: &Passage) 
     for &i in train {
         probabilities[i] = data.trajectories[i]
             .rows
-            .iter()
-            .map(|row| data.scorer.passage(passage, row))
-            .collect();
+            .map(|_, row| data.scorer.passage(passage, row));
     }
     probabilities
 }
@@ -552,9 +581,11 @@ fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>])
         .collect();
     let onsets = onsets(data.history, data.alert(), entities);
     let days: f64 = train.iter().map(|&i| data.trajectories[i].days()).sum();
+    let candidates = candidates(&data.lifecycle);
+    let observed = data.observed(&candidates, train, probabilities);
     let mut best: Option<(Policy, Key)> = None;
-    for policy in candidates(&data.lifecycle) {
-        let tickets = data.entity_tickets(&data.tickets(&policy, train, probabilities));
+    for policy in candidates {
+        let tickets = data.entity_tickets(&data.replay(&policy, &observed));
         let figures = score(&tickets, &onsets, data.judge(), days);
         let within = data
             .false_ticket_budget

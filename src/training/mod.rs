@@ -12,10 +12,13 @@ pub mod assess;
 pub mod fit;
 pub mod folds;
 pub mod reach;
+pub mod rows;
 pub mod run;
+pub mod sample;
 pub mod trajectories;
 
 pub use alerts::{AlertHistory, Episode};
 pub use fit::{TargetData, fit_target};
+pub use rows::Rows;
 pub use run::{HeldOutTicket, Options, Progress, Trained, train};
-pub use trajectories::{Trajectory, collect};
+pub use trajectories::{Trajectory, collect, columns_read};

@@ -34,7 +34,8 @@ impl Reach {
 
 /// The [`Reach`] of every step of a trajectory; `side` is +1 when the alert side is below
 /// the threshold, −1 when above. A step with a NaN level is a gap: nothing is held across
-/// it.
+/// it. Linear in the steps: two sliding windows, each an extreme kept in a monotone
+/// queue.
 pub fn reaches(
     times_ms: &[i64],
     levels: &[f64],
@@ -46,40 +47,81 @@ pub fn reaches(
     let end_ms = times_ms.last().copied().unwrap_or(0);
     // held_from[s]: the worst (furthest from the alert side) level over [s, s + for], or
     // +∞ when a gap or the trajectory's end interrupts it.
-    let held_from: Vec<f64> = (0..n)
-        .map(|s| {
-            if times_ms[s] + hold_ms > end_ms {
-                return f64::INFINITY;
+    let mut held_from = vec![f64::INFINITY; n];
+    let mut worst = Extreme::new(|a: f64, b: f64| a >= b);
+    let mut last_gap: Option<usize> = None;
+    let mut next = 0;
+    for s in 0..n {
+        while next < n && times_ms[next] <= times_ms[s] + hold_ms {
+            let level = side * levels[next];
+            if level.is_nan() {
+                last_gap = Some(next);
+            } else {
+                worst.push(next, level);
             }
-            let mut worst = f64::NEG_INFINITY;
-            for j in s..n {
-                if times_ms[j] > times_ms[s] + hold_ms {
-                    break;
-                }
-                let level = side * levels[j];
-                if level.is_nan() {
-                    return f64::INFINITY;
-                }
-                worst = worst.max(level);
-            }
-            worst
-        })
-        .collect();
+            next += 1;
+        }
+        worst.drop_before(s);
+        let interrupted = last_gap.is_some_and(|g| g >= s);
+        if times_ms[s] + hold_ms <= end_ms && !interrupted {
+            held_from[s] = worst.best().unwrap_or(f64::INFINITY);
+        }
+    }
+    // reach[t]: the best (closest to the alert side) of held_from over (t, t + H].
+    let mut best = Extreme::new(|a: f64, b: f64| a <= b);
+    let mut next = 0;
     (0..n)
         .map(|t| {
-            let mut held = f64::INFINITY;
-            for s in t + 1..n {
-                if times_ms[s] > times_ms[t] + horizon_ms {
-                    break;
-                }
-                held = held.min(held_from[s]);
+            while next < n && times_ms[next] <= times_ms[t] + horizon_ms {
+                best.push(next, held_from[next]);
+                next += 1;
             }
+            best.drop_before(t + 1);
             Reach {
-                held,
+                held: best.best().unwrap_or(f64::INFINITY),
                 complete: times_ms[t] + horizon_ms + hold_ms <= end_ms,
             }
         })
         .collect()
+}
+
+/// The extreme of a sliding window of (index, value), both ends moving forward: a queue
+/// whose values are ordered, so that the front is the extreme.
+struct Extreme<F> {
+    queue: std::collections::VecDeque<(usize, f64)>,
+    /// Whether the first value is at least as extreme as the second (it keeps the
+    /// second out of the queue when it comes later).
+    dominates: F,
+}
+
+impl<F: Fn(f64, f64) -> bool> Extreme<F> {
+    fn new(dominates: F) -> Extreme<F> {
+        Extreme {
+            queue: std::collections::VecDeque::new(),
+            dominates,
+        }
+    }
+
+    fn push(&mut self, index: usize, value: f64) {
+        while self
+            .queue
+            .back()
+            .is_some_and(|&(_, last)| (self.dominates)(value, last))
+        {
+            self.queue.pop_back();
+        }
+        self.queue.push_back((index, value));
+    }
+
+    fn drop_before(&mut self, index: usize) {
+        while self.queue.front().is_some_and(|&(i, _)| i < index) {
+            self.queue.pop_front();
+        }
+    }
+
+    fn best(&self) -> Option<f64> {
+        self.queue.front().map(|&(_, value)| value)
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +164,60 @@ mod tests {
         assert_eq!(reach[4].reaches(1.0, 40.0), None);
         // Step 3 is covered: 45 − 3 was not reached.
         assert_eq!(reach[3].reaches(1.0, 42.0), Some(false));
+    }
+
+    /// The definition, step by step: quadratic, for checking the linear version.
+    fn naive(times_ms: &[i64], levels: &[f64], side: f64, hold: i64, horizon: i64) -> Vec<f64> {
+        let n = times_ms.len();
+        let end_ms = times_ms[n - 1];
+        let held_from: Vec<f64> = (0..n)
+            .map(|s| {
+                if times_ms[s] + hold > end_ms {
+                    return f64::INFINITY;
+                }
+                let within = (s..n).take_while(|&j| times_ms[j] <= times_ms[s] + hold);
+                let levels: Vec<f64> = within.map(|j| side * levels[j]).collect();
+                if levels.iter().any(|l| l.is_nan()) {
+                    return f64::INFINITY;
+                }
+                levels.into_iter().fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect();
+        (0..n)
+            .map(|t| {
+                let within = (t + 1..n).take_while(|&s| times_ms[s] <= times_ms[t] + horizon);
+                within.map(|s| held_from[s]).fold(f64::INFINITY, f64::min)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_sliding_windows_agree_with_the_definition() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..200 {
+            let n = rng.gen_range(1..80);
+            let mut t = 0;
+            let times: Vec<i64> = (0..n)
+                .map(|_| {
+                    t += 15_000 * rng.gen_range(1..3);
+                    t
+                })
+                .collect();
+            let levels: Vec<f64> = (0..n)
+                .map(|_| match rng.gen_range(0..10) {
+                    0 => f64::NAN,
+                    _ => rng.gen_range(0..20) as f64,
+                })
+                .collect();
+            let side = if rng.gen_bool(0.5) { 1.0 } else { -1.0 };
+            let (hold, horizon) = (15_000 * rng.gen_range(0..5), 15_000 * rng.gen_range(1..10));
+            let fast = reaches(&times, &levels, side, hold, horizon);
+            let slow = naive(&times, &levels, side, hold, horizon);
+            for (f, s) in fast.iter().zip(&slow) {
+                assert_eq!(f.held, *s, "{times:?} {levels:?} side {side} hold {hold}");
+            }
+        }
     }
 
     #[test]

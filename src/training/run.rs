@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::assess::assess;
 use super::fit::{TargetData, TrajectoryTicket, fit_target};
 use super::folds;
+use super::trajectories::columns_read;
 use super::{AlertHistory, collect};
 use crate::dataset::Dataset;
 use crate::model::artifact::{DataSummary, FORMAT, VERSION};
@@ -65,7 +66,8 @@ pub fn train(
         Some(steps) => {
             let total = steps.count() as u64;
             let mut done = 0;
-            collect(pipeline, dataset, steps, || {
+            let columns = columns_read(pipeline, &pipeline.targets);
+            collect(pipeline, dataset, steps, &columns, || {
                 done += 1;
                 progress(Progress::Replay(done, total));
             })?

@@ -1,21 +1,26 @@
 //! Replays an export through a pipeline's signals and feature engine (the code `serve`
 //! runs at each step) and keeps every entity's feature rows.
 //!
-//! In: a pipeline, a dataset, the steps. Out: per signal (pipeline order), one
-//! [`Trajectory`] per entity: the steps at which the signal had the entity, and the
-//! feature row at each (columns of the signal's `FeatureSpec::names`).
+//! In: a pipeline, a dataset, the steps, and per signal the columns of its feature rows
+//! to keep ([`columns_read`]). Out: per signal (pipeline order), one [`Trajectory`] per
+//! entity: the steps at which the signal had the entity, and the kept columns of the
+//! feature row at each ([`Rows`]). A signal whose columns nothing reads is not evaluated.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use super::rows::Rows;
 use crate::dataset::Dataset;
+use crate::model::TargetScorer;
 use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{EvalError, Labels, Steps, replay};
+use crate::rules::Target;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Trajectory {
     pub entity: Labels,
     pub times_ms: Vec<i64>,
-    pub rows: Vec<Vec<f64>>,
+    pub rows: Rows,
 }
 
 impl Trajectory {
@@ -28,17 +33,43 @@ impl Trajectory {
     }
 }
 
-/// Every signal's trajectories; `each_step` is called after every step (for progress).
+/// Per signal (pipeline order), the columns that scoring `targets` reads: empty for a
+/// signal that is no target's.
+pub fn columns_read(pipeline: &Pipeline, targets: &[Target]) -> Vec<Vec<usize>> {
+    let mut columns = vec![Vec::new(); pipeline.signals.len()];
+    for target in targets {
+        let scorer = TargetScorer::new(pipeline, target);
+        columns[scorer.signal].extend(scorer.columns());
+    }
+    for signal in &mut columns {
+        signal.sort_unstable();
+        signal.dedup();
+    }
+    columns
+}
+
+/// Every signal's trajectories, keeping `columns[signal]` of each row; `each_step` is
+/// called after every step (for progress).
 pub fn collect(
     pipeline: &Pipeline,
     dataset: &Dataset,
     steps: Steps,
+    columns: &[Vec<usize>],
     mut each_step: impl FnMut(),
 ) -> Result<Vec<Vec<Trajectory>>, EvalError> {
-    let mut engine = SignalEngine::new(pipeline.clone());
+    // Only the signals something reads, and where each is in the pipeline.
+    let read: Vec<usize> = (0..pipeline.signals.len())
+        .filter(|&s| !columns[s].is_empty())
+        .collect();
+    let mut engine = SignalEngine::new(Pipeline {
+        signals: read.iter().map(|&s| pipeline.signals[s].clone()).collect(),
+        ..pipeline.clone()
+    });
+    let kept: Vec<Arc<[usize]>> = read.iter().map(|&s| Arc::from(&*columns[s])).collect();
     let mut by_signal: Vec<BTreeMap<Labels, Trajectory>> =
-        pipeline.signals.iter().map(|_| BTreeMap::new()).collect();
+        read.iter().map(|_| BTreeMap::new()).collect();
     let history_ms = engine.history_ms();
+    let mut row = Vec::new();
     replay(dataset, steps, history_ms, |t_ms, store| {
         engine.step(t_ms, store)?;
         engine.for_each(|index, _, entity, features| {
@@ -46,18 +77,20 @@ pub fn collect(
                 .entry(entity.clone())
                 .or_insert_with(|| Trajectory {
                     entity: entity.clone(),
-                    ..Trajectory::default()
+                    times_ms: Vec::new(),
+                    rows: Rows::new(kept[index].clone(), features.spec().width()),
                 });
-            let mut row = Vec::with_capacity(features.spec().width());
+            row.clear();
             features.write(&mut row);
             trajectory.times_ms.push(t_ms);
-            trajectory.rows.push(row);
+            trajectory.rows.push(&row);
         });
         each_step();
         Ok(())
     })?;
-    Ok(by_signal
-        .into_iter()
-        .map(|entities| entities.into_values().collect())
-        .collect())
+    let mut trajectories = vec![Vec::new(); pipeline.signals.len()];
+    for (s, entities) in read.into_iter().zip(by_signal) {
+        trajectories[s] = entities.into_values().collect();
+    }
+    Ok(trajectories)
 }

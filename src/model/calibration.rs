@@ -6,7 +6,7 @@
 //! smoothed targets (`(n₊ + 1)/(n₊ + 2)` for positives, `1/(n₋ + 2)` for negatives), by
 //! Newton's method with backtracking.
 //!
-//! Bounded: a class of more than [`KEPT_PER_CLASS`] pairs (a week of steps over an
+//! Bounded: a class of more than `KEPT_PER_CLASS` (200,000) pairs (a week of steps over an
 //! estate is tens of millions) is fitted on every k-th of its pairs, each weighing k, so
 //! that the weighted log-loss estimates the full one; the targets still count the
 //! whole class.

@@ -59,11 +59,8 @@ fn main() {
     phase.finish();
     let total = started.elapsed();
 
-    let disk = trained
-        .model
-        .targets
-        .iter()
-        .find(|t| t.alert == "HostOutOfDiskSpace")
+    let disk = (trained.model)
+        .target("HostOutOfDiskSpace")
         .expect("the disk target is trained");
     assert!(
         disk.training.onsets > 0,

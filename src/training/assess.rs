@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::fit::{TargetData, TrajectoryTicket};
+use super::data::{TargetData, TrajectoryTicket};
 use crate::evaluation::baselines::{predict_linear_crosses, predict_linear_tickets, rule_tickets};
 use crate::evaluation::reliability::reliability;
 use crate::evaluation::{Figures, Judge, Ticket, gains, onsets, score, score_each, with_intervals};

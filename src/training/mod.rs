@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod assess;
+pub mod data;
 pub mod fit;
 pub mod folds;
 pub mod reach;
@@ -18,7 +19,8 @@ pub mod sample;
 pub mod trajectories;
 
 pub use alerts::{AlertHistory, Episode};
-pub use fit::{TargetData, fit_target};
+pub use data::TargetData;
+pub use fit::fit_target;
 pub use rows::Rows;
 pub use run::{HeldOutTicket, Options, Progress, Trained, train};
 pub use trajectories::{Trajectory, collect, columns_read};

@@ -85,11 +85,6 @@ impl Rows {
             .map(|step| f64::from(self.values[step * kept + at]))
             .collect()
     }
-
-    /// The bytes the rows hold.
-    pub fn heap_bytes(&self) -> usize {
-        self.values.capacity() * std::mem::size_of::<f32>()
-    }
 }
 
 #[cfg(test)]

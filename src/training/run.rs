@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use super::assess::assess;
-use super::fit::{TargetData, TrajectoryTicket, fit_target};
+use super::data::{TargetData, TrajectoryTicket};
+use super::fit::fit_target;
 use super::folds;
 use super::trajectories::columns_read;
 use super::{AlertHistory, collect};

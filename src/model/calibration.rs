@@ -6,10 +6,13 @@
 //! smoothed targets (`(n₊ + 1)/(n₊ + 2)` for positives, `1/(n₋ + 2)` for negatives), by
 //! Newton's method with backtracking.
 //!
+//! Pairs may carry weights (training chooses on a sample of entities, each standing for
+//! several): the log-loss and the class sizes in the targets are weighted.
+//!
 //! Bounded: a class of more than `KEPT_PER_CLASS` (200,000) pairs (a week of steps over an
-//! estate is tens of millions) is fitted on every k-th of its pairs, each weighing k, so
-//! that the weighted log-loss estimates the full one; the targets still count the
-//! whole class.
+//! estate is tens of millions) is fitted on every k-th of its pairs, each weighing k
+//! times its own weight, so that the weighted log-loss estimates the full one; the
+//! targets still count the whole class.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,12 +43,20 @@ impl Calibration {
         sigmoid(self.a * logit(score) + self.b)
     }
 
-    /// Fits the scaling to (score, label) pairs.
-    pub fn fit(scores: &[f64], labels: &[bool]) -> Calibration {
+    /// Fits the scaling to (score, label) pairs, each weighing `weights[i]`.
+    pub fn fit(scores: &[f64], labels: &[bool], weights: &[f64]) -> Calibration {
         let positives = labels.iter().filter(|&&l| l).count();
         let negatives = labels.len() - positives;
-        let high = (positives as f64 + 1.0) / (positives as f64 + 2.0);
-        let low = 1.0 / (negatives as f64 + 2.0);
+        let [weight_negative, weight_positive] =
+            labels
+                .iter()
+                .zip(weights)
+                .fold([0.0, 0.0], |mut sums, (&label, &weight)| {
+                    sums[usize::from(label)] += weight;
+                    sums
+                });
+        let high = (weight_positive + 1.0) / (weight_positive + 2.0);
+        let low = 1.0 / (weight_negative + 2.0);
         // Every `stride`-th pair of each class, weighing `stride`.
         let stride = |count: usize| count.div_ceil(KEPT_PER_CLASS).max(1);
         let strides = [stride(negatives), stride(positives)];
@@ -53,13 +64,13 @@ impl Calibration {
         let mut xs = Vec::new();
         let mut ts = Vec::new();
         let mut ws = Vec::new();
-        for (&score, &label) in scores.iter().zip(labels) {
+        for ((&score, &label), &weight) in scores.iter().zip(labels).zip(weights) {
             let class = usize::from(label);
             seen[class] += 1;
             if (seen[class] - 1) % strides[class] == 0 {
                 xs.push(logit(score));
                 ts.push(if label { high } else { low });
-                ws.push(strides[class] as f64);
+                ws.push(strides[class] as f64 * weight);
             }
         }
         let loss = |a: f64, b: f64| -> f64 {
@@ -124,7 +135,7 @@ mod tests {
             scores.push(0.1);
             labels.push(i % 100 == 0);
         }
-        let calibration = Calibration::fit(&scores, &labels);
+        let calibration = Calibration::fit(&scores, &labels, &vec![1.0; scores.len()]);
         let high = calibration.probability(0.9);
         let low = calibration.probability(0.1);
         assert!((high - 0.1).abs() < 0.01, "{high}");
@@ -143,11 +154,46 @@ mod tests {
             scores.push(score);
             labels.push(score > 0.9 && i % 50 == 0);
         }
-        let whole = Calibration::fit(&scores, &labels);
-        let sampled = Calibration::fit(&scores.repeat(14), &labels.repeat(14));
+        let whole = Calibration::fit(&scores, &labels, &vec![1.0; scores.len()]);
+        let sampled = Calibration::fit(
+            &scores.repeat(14),
+            &labels.repeat(14),
+            &vec![1.0; 14 * scores.len()],
+        );
         for score in [0.05, 0.5, 0.95] {
             let (p, q) = (sampled.probability(score), whole.probability(score));
             assert!((p - q).abs() < 0.05 * q + 1e-5, "{score}: {p} vs {q}");
         }
+    }
+
+    #[test]
+    fn a_pair_weighing_k_counts_as_k_copies_of_it() {
+        // Every third pair weighs 4; the same data with those pairs written four times.
+        let (mut scores, mut labels, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut copied_scores, mut copied_labels) = (Vec::new(), Vec::new());
+        for i in 0..3_000usize {
+            let score = (i % 89) as f64 / 100.0 + 0.05;
+            let label = score > 0.6 && i % 7 == 0;
+            let weight = if i % 3 == 0 { 4 } else { 1 };
+            scores.push(score);
+            labels.push(label);
+            weights.push(weight as f64);
+            copied_scores.extend(std::iter::repeat_n(score, weight));
+            copied_labels.extend(std::iter::repeat_n(label, weight));
+        }
+        let weighted = Calibration::fit(&scores, &labels, &weights);
+        let copied = Calibration::fit(
+            &copied_scores,
+            &copied_labels,
+            &vec![1.0; copied_scores.len()],
+        );
+        assert!(
+            (weighted.a - copied.a).abs() < 1e-6,
+            "{weighted:?} vs {copied:?}"
+        );
+        assert!(
+            (weighted.b - copied.b).abs() < 1e-6,
+            "{weighted:?} vs {copied:?}"
+        );
     }
 }

@@ -274,24 +274,26 @@ fn timelines(
         .collect()
 }
 
-/// Average precision of scores against labels (the area under the precision–recall
-/// curve, as a step function); 0 without positives.
-pub fn average_precision(scored: &[(f64, bool)]) -> f64 {
+/// Average precision of (score, label, weight) triples: the area under the
+/// precision–recall curve, as a step function, each example counting its weight (an
+/// entity drawn from a stratum stands for several); 0 without positives.
+pub fn average_precision(scored: &[(f64, bool, f64)]) -> f64 {
     let mut sorted = scored.to_vec();
     sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let positives = sorted.iter().filter(|s| s.1).count();
-    if positives == 0 {
+    let positives: f64 = sorted.iter().filter(|s| s.1).map(|s| s.2).sum();
+    if positives == 0.0 {
         return 0.0;
     }
-    let mut hits = 0;
+    let (mut hits, mut ranked) = (0.0, 0.0);
     let mut sum = 0.0;
-    for (rank, &(_, label)) in sorted.iter().enumerate() {
+    for &(_, label, weight) in &sorted {
+        ranked += weight;
         if label {
-            hits += 1;
-            sum += hits as f64 / (rank + 1) as f64;
+            hits += weight;
+            sum += weight * hits / ranked;
         }
     }
-    sum / positives as f64
+    sum / positives
 }
 
 #[cfg(test)]
@@ -300,9 +302,33 @@ mod tests {
 
     #[test]
     fn average_precision_of_a_perfect_and_of_an_inverted_ranking() {
-        let perfect = [(0.9, true), (0.8, true), (0.2, false), (0.1, false)];
+        let perfect = [
+            (0.9, true, 1.0),
+            (0.8, true, 1.0),
+            (0.2, false, 1.0),
+            (0.1, false, 1.0),
+        ];
         assert_eq!(average_precision(&perfect), 1.0);
-        let inverted = [(0.9, false), (0.8, false), (0.2, true), (0.1, true)];
+        let inverted = [
+            (0.9, false, 1.0),
+            (0.8, false, 1.0),
+            (0.2, true, 1.0),
+            (0.1, true, 1.0),
+        ];
         assert!((average_precision(&inverted) - (1.0 / 3.0 + 2.0 / 4.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_negative_weighing_k_ranks_as_k_copies_of_it() {
+        let weighted = [(0.9, true, 1.0), (0.8, false, 3.0), (0.7, true, 1.0)];
+        let copied = [
+            (0.9, true, 1.0),
+            (0.8, false, 1.0),
+            (0.8, false, 1.0),
+            (0.8, false, 1.0),
+            (0.7, true, 1.0),
+        ];
+        assert_eq!(average_precision(&weighted), average_precision(&copied));
+        assert!((average_precision(&weighted) - (1.0 + 2.0 / 5.0) / 2.0).abs() < 1e-12);
     }
 }

@@ -130,17 +130,25 @@ impl TargetData<'_> {
     /// each trajectory (`probabilities[i]` for trajectory `i`, empty for one left out):
     /// the steps where the rule was not active and the probability is known.
     pub fn forecasts(&self, probabilities: &[Vec<f64>]) -> Vec<(f64, bool)> {
-        let mut scored = Vec::new();
-        for (i, probabilities) in probabilities.iter().enumerate() {
-            for (step, &p) in probabilities.iter().enumerate() {
-                if let Some(label) = self.label(i, step)
-                    && !p.is_nan()
-                {
-                    scored.push((p, label));
-                }
-            }
-        }
-        scored
+        self.forecasts_of_each(probabilities)
+            .map(|(_, p, label)| (p, label))
+            .collect()
+    }
+
+    /// [`Self::forecasts`], each with its trajectory: (trajectory, probability, label).
+    pub(super) fn forecasts_of_each<'p>(
+        &'p self,
+        probabilities: &'p [Vec<f64>],
+    ) -> impl Iterator<Item = (usize, f64, bool)> + 'p {
+        probabilities
+            .iter()
+            .enumerate()
+            .flat_map(move |(i, steps)| {
+                steps.iter().enumerate().filter_map(move |(step, &p)| {
+                    let label = self.label(i, step)?;
+                    (!p.is_nan()).then_some((i, p, label))
+                })
+            })
     }
 
     pub fn onsets_of(&self, trajectory: &Trajectory) -> usize {

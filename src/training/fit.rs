@@ -4,7 +4,11 @@
 //! In: a [`TargetData`] ([`super::data`]: the target's scorer, its trajectories, the alert history, the
 //! horizon) and the trajectories to train on. Out: a [`TargetModel`].
 //!
-//! 1. Examples: every step of every training trajectory where the rule is neither pending
+//! Choosing (steps 1 to 4) reads a bounded, stratified sample of the training entities
+//! ([`Choice`]): every entity with an onset, and the quiet ones drawn by how close they
+//! came to the threshold, each weighing the entities it stands for.
+//!
+//! 1. Examples: every step of every chosen trajectory where the rule is neither pending
 //!    nor firing; positive when the rule starts firing within `(t, t + horizon]`.
 //! 2. Folds by entity (never shuffling neighbouring steps across a split); each kind
 //!    ([`Kind::ALL`]) is fitted on all folds but one and scores the held-out one. The
@@ -16,7 +20,7 @@
 //! 4. The policy that does best on the held-out probabilities, replayed step by step:
 //!    most onsets caught minus false tickets, then the longest median lead, then the
 //!    fewest tickets.
-//! 5. The winner refitted on every training trajectory.
+//! 5. The winner refitted on the reach examples of every training trajectory.
 //!
 //! Before any classifier, the first-passage probability of each window, with the drift
 //! lowered by each of `PASSAGE_Z` (0, 1, 2) standard errors, gets its own best policy (step 4);
@@ -25,7 +29,8 @@
 //! keeps the defaults ([`Passage::default_for`], [`Policy::untrained`]).
 
 use super::assess::{average_precision, objective};
-use super::data::TargetData;
+use super::choice::Choice;
+use super::data::{TargetData, TrajectoryTicket};
 use super::folds;
 use crate::evaluation::{onsets, score};
 use crate::model::artifact::TrainingSummary;
@@ -38,16 +43,19 @@ const PASSAGE_Z: [f64; 3] = [0.0, 1.0, 2.0];
 
 /// Fits the target's model on the trajectories `train`.
 pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel {
-    let examples = data.examples(train);
+    let choice = Choice::of(data, train, seed);
+    let chosen = &choice.entities;
+    let examples = data.examples(chosen);
     let positives = examples.iter().filter(|e| e.fires).count();
-    let onsets: Vec<usize> = train
+    let onsets: Vec<usize> = chosen
         .iter()
         .map(|&i| data.onsets_of(&data.trajectories[i]))
         .collect();
+    let examples_stood_for: f64 = examples.iter().map(|e| choice.weight(e.trajectory)).sum();
     let mut model = TargetModel {
         training: TrainingSummary {
             entities: train.len(),
-            examples: examples.len(),
+            examples: examples_stood_for.round() as usize,
             positives,
             onsets: onsets.iter().sum(),
             validation: Vec::new(),
@@ -58,31 +66,31 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
         // Nothing to judge a choice by: the defaults, which need no labels.
         return model;
     }
-    let Some(passage_key) = choose_passage(data, train, &mut model) else {
+    let Some(passage_key) = choose_passage(data, &choice, &mut model) else {
         return model;
     };
-    if positives == 0 || positives == examples.len() || train.len() < 2 {
+    if positives == 0 || positives == examples.len() || chosen.len() < 2 {
         return model;
     }
-    let fold_of = folds::by_entity(&onsets, INNER_FOLDS.min(train.len()));
+    let fold_of = folds::by_entity(&onsets, INNER_FOLDS.min(chosen.len()));
     let folds = fold_of.iter().max().map_or(0, |f| f + 1);
-    // Where each training trajectory's scores are kept.
+    // Where each chosen trajectory's scores are kept.
     let mut slot = vec![usize::MAX; data.trajectories.len()];
-    for (k, &i) in train.iter().enumerate() {
+    for (k, &i) in chosen.iter().enumerate() {
         slot[i] = k;
     }
 
     // Held-out raw scores of each kind, per training trajectory and step.
     let mut best: Option<(Kind, f64, Vec<Vec<f64>>)> = None;
     for kind in Kind::ALL {
-        let mut held_out: Vec<Vec<f64>> = train
+        let mut held_out: Vec<Vec<f64>> = chosen
             .iter()
             .map(|&i| vec![f64::NAN; data.trajectories[i].rows.len()])
             .collect();
         for fold in 0..folds {
-            let fit_on: Vec<usize> = (0..train.len())
+            let fit_on: Vec<usize> = (0..chosen.len())
                 .filter(|&k| fold_of[k] != fold)
-                .map(|k| train[k])
+                .map(|k| chosen[k])
                 .collect();
             let (x, y) = data.matrix(&data.reach_examples(&fit_on, seed));
             let Ok(classifier) = Classifier::fit(kind, &x, &y, seed) else {
@@ -94,15 +102,18 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
                 ..model.clone()
             };
             let mut buffer = Vec::new();
-            for k in (0..train.len()).filter(|&k| fold_of[k] == fold) {
-                let rows = &data.trajectories[train[k]].rows;
+            for k in (0..chosen.len()).filter(|&k| fold_of[k] == fold) {
+                let rows = &data.trajectories[chosen[k]].rows;
                 held_out[k] = rows.map(|_, row| data.scorer.raw_score(&scorer, row, &mut buffer));
             }
         }
-        let scored: Vec<(f64, bool)> = examples
+        let scored: Vec<(f64, bool, f64)> = examples
             .iter()
-            .map(|e| (held_out[slot[e.trajectory]][e.step], e.fires))
-            .filter(|(s, _)| !s.is_nan())
+            .map(|e| {
+                let score = held_out[slot[e.trajectory]][e.step];
+                (score, e.fires, choice.weight(e.trajectory))
+            })
+            .filter(|(s, _, _)| !s.is_nan())
             .collect();
         let precision = average_precision(&scored);
         model.training.validation.push((
@@ -117,16 +128,20 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
         return model;
     };
 
-    let (scores, labels): (Vec<f64>, Vec<bool>) = examples
-        .iter()
-        .map(|e| (held_out[slot[e.trajectory]][e.step], e.fires))
-        .filter(|(s, _)| !s.is_nan())
-        .unzip();
-    let calibration = Calibration::fit(&scores, &labels);
+    let (mut scores, mut labels, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+    for e in &examples {
+        let score = held_out[slot[e.trajectory]][e.step];
+        if !score.is_nan() {
+            scores.push(score);
+            labels.push(e.fires);
+            weights.push(choice.weight(e.trajectory));
+        }
+    }
+    let calibration = Calibration::fit(&scores, &labels, &weights);
     // Where the classifier has no score (an input lacks history), the scorer falls back
     // on the first-passage probability: so does the policy search.
     let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
-    for (&i, steps) in train.iter().zip(&held_out) {
+    for (&i, steps) in chosen.iter().zip(&held_out) {
         probabilities[i] = data.trajectories[i].rows.map(|step, row| {
             let s = steps[step];
             if s.is_nan() {
@@ -136,7 +151,7 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
             }
         });
     }
-    let (policy, key) = choose_policy(data, train, &probabilities);
+    let (policy, key) = choose_policy(data, &choice, &probabilities);
     model
         .training
         .validation
@@ -155,8 +170,9 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
 }
 
 /// Sets the model's first-passage probability (window and z) and its policy to the best
-/// found on `train`, and returns that policy's objective; None without entities.
-fn choose_passage(data: &TargetData, train: &[usize], model: &mut TargetModel) -> Option<Key> {
+/// found on the chosen entities, and returns that policy's objective; None without
+/// entities.
+fn choose_passage(data: &TargetData, choice: &Choice, model: &mut TargetModel) -> Option<Key> {
     let mut best: Option<(Passage, Policy, Key)> = None;
     for window in data.scorer.inputs.windows() {
         for z in PASSAGE_Z {
@@ -166,9 +182,10 @@ fn choose_passage(data: &TargetData, train: &[usize], model: &mut TargetModel) -
                 memory: Passage::DEFAULT_MEMORY,
                 calibration: None,
             };
-            passage.calibration = calibrate(data, &passage_probabilities(data, train, &passage));
-            let probabilities = passage_probabilities(data, train, &passage);
-            let (policy, key) = choose_policy(data, train, &probabilities);
+            let uncalibrated = passage_probabilities(data, &choice.entities, &passage);
+            passage.calibration = calibrate(data, choice, &uncalibrated);
+            let probabilities = passage_probabilities(data, &choice.entities, &passage);
+            let (policy, key) = choose_policy(data, choice, &probabilities);
             if best.as_ref().is_none_or(|b| key > b.2) {
                 best = Some((passage, policy, key));
             }
@@ -198,13 +215,24 @@ fn passage_probabilities(data: &TargetData, train: &[usize], passage: &Passage) 
     probabilities
 }
 
-/// Platt scaling of `probabilities` (those of the training trajectories) to the labels
-/// of their examples: the chance of reaching the threshold becomes that of the alert
-/// firing within the horizon. None without both labels.
-fn calibrate(data: &TargetData, probabilities: &[Vec<f64>]) -> Option<Calibration> {
-    let (scores, labels): (Vec<f64>, Vec<bool>) = data.forecasts(probabilities).into_iter().unzip();
+/// Platt scaling of `probabilities` (those of the chosen trajectories) to the labels
+/// of their examples, each weighing its entity's weight: the chance of reaching the
+/// threshold becomes that of the alert firing within the horizon. None without both
+/// labels.
+fn calibrate(
+    data: &TargetData,
+    choice: &Choice,
+    probabilities: &[Vec<f64>],
+) -> Option<Calibration> {
+    let (mut scores, mut labels, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, p, label) in data.forecasts_of_each(probabilities) {
+        scores.push(p);
+        labels.push(label);
+        weights.push(choice.weight(i));
+    }
     let positives = labels.iter().filter(|&&l| l).count();
-    (positives > 0 && positives < labels.len()).then(|| Calibration::fit(&scores, &labels))
+    (positives > 0 && positives < labels.len())
+        .then(|| Calibration::fit(&scores, &labels, &weights))
 }
 
 /// The candidate policies: each open level (or none) with each ETA confidence (or
@@ -242,34 +270,47 @@ fn candidates(lifecycle: &Policy) -> Vec<Policy> {
     all
 }
 
-/// How a policy did on training entities: within the false-ticket budget, then its
-/// [`objective`] (outside the budget: fewer false tickets per entity-day), then fewer
-/// tickets.
-type Key = (bool, f64, i64);
+/// How a policy did on the training entities the chosen ones stand for: within the
+/// false-ticket budget, then its [`objective`] (outside the budget: fewer false tickets
+/// per entity-day), then fewer tickets.
+type Key = (bool, f64, f64);
 
-/// The best candidate policy for these probabilities, and how it did.
-fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>]) -> (Policy, Key) {
-    let entities: Vec<_> = train
+/// The best candidate policy for these probabilities (of the chosen entities), and how
+/// it did. Every ticket on a quiet entity is false: one drawn from a stratum counts its
+/// weight.
+fn choose_policy(data: &TargetData, choice: &Choice, probabilities: &[Vec<f64>]) -> (Policy, Key) {
+    let chosen = &choice.entities;
+    let entities: Vec<_> = chosen
         .iter()
         .map(|&i| &data.trajectories[i].entity)
         .collect();
     let onsets = onsets(data.history, data.alert(), entities);
-    let days: f64 = train.iter().map(|&i| data.trajectories[i].days()).sum();
+    let days: f64 = chosen
+        .iter()
+        .map(|&i| choice.weight(i) * data.trajectories[i].days())
+        .sum();
     let candidates = candidates(&data.lifecycle);
-    let observed = data.observed(&candidates, train, probabilities);
+    let observed = data.observed(&candidates, chosen, probabilities);
     let mut best: Option<(Policy, Key)> = None;
     for policy in candidates {
-        let tickets = data.entity_tickets(&data.replay(&policy, &observed));
-        let figures = score(&tickets, &onsets, data.judge(), days);
+        let tickets = data.replay(&policy, &observed);
+        let figures = score(&data.entity_tickets(&tickets), &onsets, data.judge(), days);
+        let stood_for = stood_for(choice, &tickets);
+        let false_tickets = (figures.tickets - figures.true_tickets) as f64 + stood_for;
+        let false_per_day = if days > 0.0 {
+            false_tickets / days
+        } else {
+            0.0
+        };
         let within = data
             .false_ticket_budget
-            .is_none_or(|budget| figures.false_tickets_per_entity_day <= budget);
+            .is_none_or(|budget| false_per_day <= budget);
         let rank = if within {
-            objective(&figures, data.horizon_s())
+            objective(&figures, data.horizon_s()) - stood_for
         } else {
-            -figures.false_tickets_per_entity_day
+            -false_per_day
         };
-        let key = (within, rank, -(figures.tickets as i64));
+        let key = (within, rank, -(figures.tickets as f64 + stood_for));
         if best
             .as_ref()
             .is_none_or(|(_, b)| key.partial_cmp(b) == Some(std::cmp::Ordering::Greater))
@@ -279,6 +320,15 @@ fn choose_policy(data: &TargetData, train: &[usize], probabilities: &[Vec<f64>])
     }
     best.unwrap_or((
         Policy::untrained(&data.lifecycle),
-        (false, f64::NEG_INFINITY, 0),
+        (false, f64::NEG_INFINITY, 0.0),
     ))
+}
+
+/// The tickets beyond themselves that `tickets` stand for: each ticket on an entity
+/// weighing w (drawn from a stratum of quiet entities) adds w − 1.
+fn stood_for(choice: &Choice, tickets: &[TrajectoryTicket]) -> f64 {
+    tickets
+        .iter()
+        .map(|t| choice.weight(t.trajectory) - 1.0)
+        .sum()
 }

@@ -2,13 +2,16 @@
 //!
 //! The export is replayed through the pipeline's signals and feature engine (the code
 //! `serve` runs; [`trajectories`]), labels come from the rules' own episodes in `ALERTS`
-//! ([`alerts`]), and each target is fitted by [`fit::fit_target`]. Evaluation is by entity: the
-//! entities are split into folds, and each fold is scored by a model fitted (with its
-//! own inner validation) on the other folds only, so every figure is on entities the
-//! model never saw; the two baselines run over the same entities.
+//! ([`alerts`]), and each target is fitted by [`fit::fit_target`], its model chosen on a
+//! weighted, stratified sample of the training entities ([`choice`]). Evaluation is by
+//! entity: the entities are split into folds, and each fold is scored by a model fitted
+//! (with its own inner validation) on the other folds only, so every figure is on
+//! entities the model never saw; the two baselines run over the same entities. The
+//! folds' fits and the final one run in parallel.
 
 pub mod alerts;
 pub mod assess;
+pub mod choice;
 pub mod data;
 pub mod fit;
 pub mod folds;

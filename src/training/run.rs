@@ -1,7 +1,10 @@
 //! `train` from end to end: an export and a pipeline in, a [`Model`] (with its held-out
 //! figures) and the [`Report`] out.
 
+use std::sync::mpsc;
 use std::time::Duration;
+
+use rayon::prelude::*;
 
 use super::assess::assess;
 use super::data::{TargetData, TrajectoryTicket};
@@ -101,22 +104,39 @@ pub fn train(
         let k = options.folds.min(n);
         let fold_of = folds::by_entity(&onsets, k);
         let fits = k as u64 + 1;
+        progress(Progress::Fit(&target.alert, 0, fits));
+        // The k held-out fits and the final one, in parallel: each fold's model, and the
+        // probabilities and tickets of the entities it was not fitted on.
+        let jobs: Vec<Option<usize>> = (0..k).map(Some).chain([None]).collect();
+        let mut fitted = in_parallel(
+            jobs,
+            |fold| {
+                let train: Vec<usize> = (0..n).filter(|&i| Some(fold_of[i]) != fold).collect();
+                let model = fit_target(&data, &train, options.seed);
+                let Some(fold) = fold else {
+                    return (model, Vec::new(), Vec::new());
+                };
+                let test: Vec<usize> = (0..n).filter(|&i| fold_of[i] == fold).collect();
+                let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); n];
+                for (&i, p) in test.iter().zip(data.probabilities(&model, &test)) {
+                    probabilities[i] = p;
+                }
+                let tickets = data.tickets(&model.policy, &test, &probabilities);
+                (model, probabilities, tickets)
+            },
+            |done| progress(Progress::Fit(&target.alert, done, fits)),
+        );
+        let (mut model, _, _) = fitted.pop().expect("the final fit");
         let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); n];
         let mut tickets: Vec<TrajectoryTicket> = Vec::new();
-        for fold in 0..k {
-            progress(Progress::Fit(&target.alert, fold as u64, fits));
-            let train: Vec<usize> = (0..n).filter(|&i| fold_of[i] != fold).collect();
-            let test: Vec<usize> = (0..n).filter(|&i| fold_of[i] == fold).collect();
-            let model = fit_target(&data, &train, options.seed);
-            let held_out = data.probabilities(&model, &test);
-            for (&i, p) in test.iter().zip(held_out) {
-                probabilities[i] = p;
+        for (_, fold_probabilities, fold_tickets) in fitted {
+            for (i, p) in fold_probabilities.into_iter().enumerate() {
+                if !p.is_empty() {
+                    probabilities[i] = p;
+                }
             }
-            tickets.extend(data.tickets(&model.policy, &test, &probabilities));
+            tickets.extend(fold_tickets);
         }
-        progress(Progress::Fit(&target.alert, k as u64, fits));
-        let all: Vec<usize> = (0..n).collect();
-        let mut model = fit_target(&data, &all, options.seed);
         held_out_tickets.extend(
             data.entity_tickets(&tickets)
                 .into_iter()
@@ -132,7 +152,6 @@ pub fn train(
             model.evaluation = Some(held_out);
             reports.push(report);
         }
-        progress(Progress::Fit(&target.alert, fits, fits));
         targets.push(model);
     }
     let model = Model {
@@ -157,5 +176,34 @@ pub fn train(
         model,
         report,
         held_out_tickets,
+    })
+}
+
+/// `run` over every job on rayon's threads, the results in the jobs' order; `done` is
+/// called on this thread with the number finished after each one finishes.
+fn in_parallel<J: Send, T: Send>(
+    jobs: Vec<J>,
+    run: impl Fn(J) -> T + Sync,
+    mut done: impl FnMut(u64),
+) -> Vec<T> {
+    let (finished, receiver) = mpsc::channel();
+    let run = &run;
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            jobs.into_par_iter()
+                .map(|job| {
+                    let result = run(job);
+                    // The receiver outlives the worker: a send cannot fail.
+                    let _ = finished.send(());
+                    result
+                })
+                .collect()
+        });
+        for (count, ()) in receiver.iter().enumerate() {
+            done(count as u64 + 1);
+        }
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }

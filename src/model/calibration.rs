@@ -43,18 +43,15 @@ impl Calibration {
         sigmoid(self.a * logit(score) + self.b)
     }
 
-    /// Fits the scaling to (score, label) pairs, each weighing `weights[i]`.
-    pub fn fit(scores: &[f64], labels: &[bool], weights: &[f64]) -> Calibration {
-        let positives = labels.iter().filter(|&&l| l).count();
-        let negatives = labels.len() - positives;
-        let [weight_negative, weight_positive] =
-            labels
-                .iter()
-                .zip(weights)
-                .fold([0.0, 0.0], |mut sums, (&label, &weight)| {
-                    sums[usize::from(label)] += weight;
-                    sums
-                });
+    /// Fits the scaling to (score, label, weight) triples.
+    pub fn fit(scored: &[(f64, bool, f64)]) -> Calibration {
+        let positives = scored.iter().filter(|s| s.1).count();
+        let negatives = scored.len() - positives;
+        let mut class_weights = [0.0, 0.0];
+        for &(_, label, weight) in scored {
+            class_weights[usize::from(label)] += weight;
+        }
+        let [weight_negative, weight_positive] = class_weights;
         let high = (weight_positive + 1.0) / (weight_positive + 2.0);
         let low = 1.0 / (weight_negative + 2.0);
         // Every `stride`-th pair of each class, weighing `stride`.
@@ -64,7 +61,7 @@ impl Calibration {
         let mut xs = Vec::new();
         let mut ts = Vec::new();
         let mut ws = Vec::new();
-        for ((&score, &label), &weight) in scores.iter().zip(labels).zip(weights) {
+        for &(score, label, weight) in scored {
             let class = usize::from(label);
             seen[class] += 1;
             if (seen[class] - 1) % strides[class] == 0 {
@@ -127,15 +124,12 @@ mod tests {
     #[test]
     fn calibrated_probabilities_match_observed_frequencies() {
         // Scores of 0.9 are positive one time in ten, scores of 0.1 one time in a hundred.
-        let mut scores = Vec::new();
-        let mut labels = Vec::new();
+        let mut scored = Vec::new();
         for i in 0..1000 {
-            scores.push(0.9);
-            labels.push(i % 10 == 0);
-            scores.push(0.1);
-            labels.push(i % 100 == 0);
+            scored.push((0.9, i % 10 == 0, 1.0));
+            scored.push((0.1, i % 100 == 0, 1.0));
         }
-        let calibration = Calibration::fit(&scores, &labels, &vec![1.0; scores.len()]);
+        let calibration = Calibration::fit(&scored);
         let high = calibration.probability(0.9);
         let low = calibration.probability(0.1);
         assert!((high - 0.1).abs() < 0.01, "{high}");
@@ -148,18 +142,14 @@ mod tests {
         // 150,000 pairs over a spread of scores, positive one time in fifty at the
         // highest scores: read whole. The same pairs fourteen times over (2.1 M, ten
         // times what is read of the negatives): sampled and weighted.
-        let (mut scores, mut labels) = (Vec::new(), Vec::new());
-        for i in 0..150_000usize {
-            let score = (i % 97) as f64 / 100.0 + 0.01;
-            scores.push(score);
-            labels.push(score > 0.9 && i % 50 == 0);
-        }
-        let whole = Calibration::fit(&scores, &labels, &vec![1.0; scores.len()]);
-        let sampled = Calibration::fit(
-            &scores.repeat(14),
-            &labels.repeat(14),
-            &vec![1.0; 14 * scores.len()],
-        );
+        let scored: Vec<(f64, bool, f64)> = (0..150_000usize)
+            .map(|i| {
+                let score = (i % 97) as f64 / 100.0 + 0.01;
+                (score, score > 0.9 && i % 50 == 0, 1.0)
+            })
+            .collect();
+        let whole = Calibration::fit(&scored);
+        let sampled = Calibration::fit(&scored.repeat(14));
         for score in [0.05, 0.5, 0.95] {
             let (p, q) = (sampled.probability(score), whole.probability(score));
             assert!((p - q).abs() < 0.05 * q + 1e-5, "{score}: {p} vs {q}");
@@ -169,24 +159,16 @@ mod tests {
     #[test]
     fn a_pair_weighing_k_counts_as_k_copies_of_it() {
         // Every third pair weighs 4; the same data with those pairs written four times.
-        let (mut scores, mut labels, mut weights) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut copied_scores, mut copied_labels) = (Vec::new(), Vec::new());
+        let (mut weighted, mut copied) = (Vec::new(), Vec::new());
         for i in 0..3_000usize {
             let score = (i % 89) as f64 / 100.0 + 0.05;
             let label = score > 0.6 && i % 7 == 0;
             let weight = if i % 3 == 0 { 4 } else { 1 };
-            scores.push(score);
-            labels.push(label);
-            weights.push(weight as f64);
-            copied_scores.extend(std::iter::repeat_n(score, weight));
-            copied_labels.extend(std::iter::repeat_n(label, weight));
+            weighted.push((score, label, weight as f64));
+            copied.extend(std::iter::repeat_n((score, label, 1.0), weight));
         }
-        let weighted = Calibration::fit(&scores, &labels, &weights);
-        let copied = Calibration::fit(
-            &copied_scores,
-            &copied_labels,
-            &vec![1.0; copied_scores.len()],
-        );
+        let weighted = Calibration::fit(&weighted);
+        let copied = Calibration::fit(&copied);
         assert!(
             (weighted.a - copied.a).abs() < 1e-6,
             "{weighted:?} vs {copied:?}"

@@ -81,7 +81,9 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
     }
 
     // Held-out raw scores of each kind, per training trajectory and step.
-    let mut best: Option<(Kind, f64, Vec<Vec<f64>>)> = None;
+    // (kind, average precision, held-out scores, their examples' (score, label, weight)).
+    type Scored = (Kind, f64, Vec<Vec<f64>>, Vec<(f64, bool, f64)>);
+    let mut best: Option<Scored> = None;
     for kind in Kind::ALL {
         let mut held_out: Vec<Vec<f64>> = chosen
             .iter()
@@ -121,23 +123,14 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
             precision,
         ));
         if best.as_ref().is_none_or(|b| precision > b.1) {
-            best = Some((kind, precision, held_out));
+            best = Some((kind, precision, held_out, scored));
         }
     }
-    let Some((kind, _, held_out)) = best else {
+    let Some((kind, _, held_out, scored)) = best else {
         return model;
     };
 
-    let (mut scores, mut labels, mut weights) = (Vec::new(), Vec::new(), Vec::new());
-    for e in &examples {
-        let score = held_out[slot[e.trajectory]][e.step];
-        if !score.is_nan() {
-            scores.push(score);
-            labels.push(e.fires);
-            weights.push(choice.weight(e.trajectory));
-        }
-    }
-    let calibration = Calibration::fit(&scores, &labels, &weights);
+    let calibration = Calibration::fit(&scored);
     // Where the classifier has no score (an input lacks history), the scorer falls back
     // on the first-passage probability: so does the policy search.
     let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
@@ -224,15 +217,12 @@ fn calibrate(
     choice: &Choice,
     probabilities: &[Vec<f64>],
 ) -> Option<Calibration> {
-    let (mut scores, mut labels, mut weights) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, p, label) in data.forecasts_of_each(probabilities) {
-        scores.push(p);
-        labels.push(label);
-        weights.push(choice.weight(i));
-    }
-    let positives = labels.iter().filter(|&&l| l).count();
-    (positives > 0 && positives < labels.len())
-        .then(|| Calibration::fit(&scores, &labels, &weights))
+    let scored: Vec<(f64, bool, f64)> = data
+        .forecasts_of_each(probabilities)
+        .map(|(i, p, label)| (p, label, choice.weight(i)))
+        .collect();
+    let positives = scored.iter().filter(|s| s.1).count();
+    (positives > 0 && positives < scored.len()).then(|| Calibration::fit(&scored))
 }
 
 /// The candidate policies: each open level (or none) with each ETA confidence (or

@@ -108,6 +108,14 @@ pub struct Judge {
     pub hold_ms: i64,
 }
 
+impl Judge {
+    /// How long after a ticket opens the alert may start firing for the ticket to be
+    /// true: the horizon and the rule's `for`.
+    pub fn window_ms(&self) -> i64 {
+        self.horizon_ms + self.hold_ms
+    }
+}
+
 pub fn score(tickets: &[Ticket], onsets: &[Onset], judge: Judge, entity_days: f64) -> Figures {
     let mut leads: Vec<f64> = onsets
         .iter()
@@ -124,7 +132,7 @@ pub fn score(tickets: &[Ticket], onsets: &[Onset], judge: Judge, entity_days: f6
         })
         .collect();
     leads.sort_by(f64::total_cmp);
-    let within = judge.horizon_ms + judge.hold_ms;
+    let within = judge.window_ms();
     let true_tickets = tickets
         .iter()
         .filter(|t| {

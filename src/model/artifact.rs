@@ -23,7 +23,7 @@ use crate::pipeline::Pipeline;
 use crate::rules::{Comparison, Target};
 
 pub const FORMAT: &str = "harbinger-model";
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -422,7 +422,8 @@ mod tests {
         std::fs::write(&path, r#"{"format": "harbinger-model", "version": 99}"#).unwrap();
         let error = Model::load(&path).unwrap_err().to_string();
         assert!(
-            error.contains("version 99") && error.contains("reads \"harbinger-model\" version 3"),
+            error.contains("version 99")
+                && error.contains(&format!("reads \"harbinger-model\" version {VERSION}")),
             "{error}"
         );
         std::fs::write(&path, "not json").unwrap();

@@ -4,7 +4,7 @@
 //! - [`inputs`]: feature row → classifier inputs, relative to threshold and horizon;
 //! - [`classifier`]: logistic regression or random forest (fitted with linfa);
 //! - [`passage`]: the first-passage probability of a drifting, wandering signal;
-//! - [`calibration`]: scores → probabilities (Platt scaling);
+//! - [`calibration`]: scores → probabilities (isotonic);
 //! - [`policy`]: observations → open / close decisions, one state per target and entity;
 //! - [`scorer`]: one target's feature row → observation, the code every caller shares;
 //! - [`artifact`]: the model file.

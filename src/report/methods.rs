@@ -173,11 +173,12 @@ pub(super) fn calibration(target: &TargetReport) -> String {
     let r = &target.reliability;
     let brier = |value: Option<f64>| optional(value, |v| format!("{v:.4}"));
     format!(
-        "Calibration over {} steps (did the alert fire within {}?): Brier score {} for \
-         harbinger, {} for predict_linear read as 0 or 1, {} for the base rate (lower is \
-         better).",
+        "Calibration over {} steps (did the alert fire within {} and its `for` of {}?): \
+         Brier score {} for harbinger, {} for predict_linear read as 0 or 1, {} for the \
+         base rate (lower is better).",
         r.steps,
         duration(target.horizon_seconds),
+        duration(target.hold_seconds),
         brier(r.brier),
         brier(target.predict_linear_reliability.brier),
         brier(r.brier_base_rate)

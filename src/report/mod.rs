@@ -64,6 +64,9 @@ pub struct TargetReport {
     pub threshold: f64,
     /// How far ahead the target was predicted: the H tickets are judged by.
     pub horizon_seconds: f64,
+    /// The rule's `for`: a ticket is true when the alert fires within the horizon and
+    /// this after it opened.
+    pub hold_seconds: f64,
     pub entities: usize,
     pub entity_days: f64,
     pub harbinger: Figures,

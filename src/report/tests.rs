@@ -108,6 +108,7 @@ fn target() -> TargetReport {
         rule: "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes < 10".to_owned(),
         threshold: 10.0,
         horizon_seconds: 1800.0,
+        hold_seconds: 60.0,
         entities: 8,
         entity_days: 0.25,
         harbinger: Figures {
@@ -181,8 +182,8 @@ fn markdown_has_a_row_per_method_with_formatted_figures() {
     );
     assert!(
         md.contains(
-            "Calibration over 200 steps (did the alert fire within 30m?): Brier score 0.2980 \
-         for harbinger, 0.5050 for predict_linear read as 0 or 1, 0.1240 for the base rate"
+            "Calibration over 200 steps (did the alert fire within 30m and its `for` of 1m?): \
+             Brier score 0.2980 for harbinger, 0.5050 for predict_linear read as 0 or 1, 0.1240 for the base rate"
         ),
         "{md}"
     );

@@ -134,6 +134,7 @@ pub fn assess(
         rule: target.condition(),
         threshold: target.threshold,
         horizon_seconds: data.horizon_s(),
+        hold_seconds: data.scorer.target.hold.as_secs_f64(),
         entities: trajectories.len(),
         entity_days: days,
         harbinger,

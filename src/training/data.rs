@@ -115,14 +115,19 @@ impl TargetData<'_> {
         self.alerts[i][step]
     }
 
-    /// The label of step `step` of trajectory `i`, None when the step is not an example
-    /// (the rule is active).
+    /// The label of step `step` of trajectory `i`: does the alert start firing within the
+    /// horizon and the rule's `for`, as a ticket opened then is judged true. None when
+    /// the step is not an example (the rule is active).
     pub fn label(&self, i: usize, step: usize) -> Option<bool> {
         let trajectory = &self.trajectories[i];
         (self.alert_state(i, step) == AlertState::Inactive).then(|| {
             let t_ms = trajectory.times_ms[step];
-            self.history
-                .fires_within(self.alert(), &trajectory.entity, t_ms, self.horizon_ms())
+            self.history.fires_within(
+                self.alert(),
+                &trajectory.entity,
+                t_ms,
+                self.judge().window_ms(),
+            )
         })
     }
 

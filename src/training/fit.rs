@@ -16,7 +16,7 @@
 //!    threshold ([`super::reach`]): a few hundred onsets per entity where `ALERTS` has one or
 //!    two. They are judged on the real threshold and labels: the kind with the best
 //!    average precision on those held-out scores wins.
-//! 3. Platt scaling fitted on the winner's held-out scores.
+//! 3. Isotonic calibration fitted on the winner's held-out scores.
 //! 4. The policy that does best on the held-out probabilities, replayed step by step:
 //!    most onsets caught minus false tickets, then the longest median lead, then the
 //!    fewest tickets.
@@ -208,9 +208,10 @@ fn passage_probabilities(data: &TargetData, train: &[usize], passage: &Passage) 
     probabilities
 }
 
-/// Platt scaling of `probabilities` (those of the chosen trajectories) to the labels
+/// The calibration of `probabilities` (those of the chosen trajectories) to the labels
 /// of their examples, each weighing its entity's weight: the chance of reaching the
-/// threshold becomes that of the alert firing within the horizon. None without both
+/// threshold becomes that of the alert firing within the horizon and its `for`. None
+/// without both
 /// labels.
 fn calibrate(
     data: &TargetData,

@@ -1,11 +1,12 @@
 //! Drift and volatility of a window, robustly, from the signal's increments: what the
 //! first-passage probability (`model::passage`) is computed from.
 //!
-//! In: a window's values (NaN for gaps), oldest first. Out: [`Increments`]: the drift
-//! (trimmed mean of the step-to-step increments), its standard error, and the volatility
-//! (1.4826 × their MAD, or 1.2533 × their mean absolute deviation when more than half
-//! are equal), all per step. Only increments between two consecutive steps that both
-//! have a value count: a gap breaks the chain, it does not make a jump.
+//! In: a window's step-to-step increments in order, with their median and MAD (kept
+//! sorted as the window slides, by the state's `Order` of increments). Out:
+//! [`Increments`]: the drift (trimmed mean of the increments), its standard error, and
+//! the volatility (1.4826 × their MAD, or 1.2533 × their mean absolute deviation when
+//! more than half are equal), all per step. Only increments between two consecutive steps
+//! that both have a value count: a gap breaks the chain, it does not make a jump.
 //!
 //! Why robust: a one-off copy lifts a disk 60 points in one step, a log rotation drops
 //! it 50; a least-squares slope over the window carries that step for the whole window
@@ -44,44 +45,25 @@ impl Increments {
         (steps.saturating_sub(1) / 2).max(MIN_INCREMENTS)
     }
 
-    /// The estimates from `values` (oldest first), given at least `least` increments;
-    /// `scratch` is reused space.
-    pub fn of(
-        values: impl Iterator<Item = f64>,
+    /// The estimates from a window's `n` increments in ascending order (`sorted(i)` is the
+    /// `i`-th smallest), their median and their MAD, given at least `least` of them.
+    pub fn of_sorted(
+        n: usize,
         least: usize,
-        scratch: &mut Vec<f64>,
+        sorted: impl Fn(usize) -> f64,
+        median: f64,
+        mad: f64,
     ) -> Increments {
-        scratch.clear();
-        let mut previous = f64::NAN;
-        for v in values {
-            let increment = v - previous;
-            if !increment.is_nan() {
-                scratch.push(increment);
-            }
-            previous = v;
-        }
-        let n = scratch.len();
         if n < least.max(MIN_INCREMENTS) {
             return Increments::NONE;
         }
         let cut = (n as f64 * TRIM) as usize;
-        let kept = &mut scratch[..];
-        if cut > 0 {
-            kept.select_nth_unstable_by(cut, f64::total_cmp);
-            kept[cut..].select_nth_unstable_by(n - 2 * cut - 1, f64::total_cmp);
-        }
-        let middle = &kept[cut..n - cut];
-        let drift = middle.iter().sum::<f64>() / middle.len() as f64;
-        let centre = median(scratch);
-        let mean_deviation = scratch.iter().map(|x| (x - centre).abs()).sum::<f64>() / n as f64;
-        for x in scratch.iter_mut() {
-            *x = (*x - centre).abs();
-        }
-        let mad = median(scratch);
+        let drift = (cut..n - cut).map(&sorted).sum::<f64>() / (n - 2 * cut) as f64;
         let volatility = if mad > 0.0 {
             MAD_TO_SIGMA * mad
         } else {
-            MEAN_AD_TO_SIGMA * mean_deviation
+            let deviations = (0..n).map(|i| (sorted(i) - median).abs());
+            MEAN_AD_TO_SIGMA * deviations.sum::<f64>() / n as f64
         };
         Increments {
             drift,
@@ -91,24 +73,35 @@ impl Increments {
     }
 }
 
-/// The median of non-empty `values`, which it reorders.
-fn median(values: &mut [f64]) -> f64 {
-    let n = values.len();
-    let (below, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
-    if n % 2 == 1 {
-        upper
-    } else {
-        let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        lower + (upper - lower) / 2.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The estimates from `values` (oldest first), given at least `least` increments.
+    fn at_least(values: &[f64], least: usize) -> Increments {
+        let mut sorted: Vec<f64> = values
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .filter(|x| !x.is_nan())
+            .collect();
+        sorted.sort_by(f64::total_cmp);
+        let median = |xs: &[f64]| {
+            let n = xs.len();
+            if n == 0 {
+                f64::NAN
+            } else {
+                (xs[(n - 1) / 2] + xs[n / 2]) / 2.0
+            }
+        };
+        let centre = median(&sorted);
+        let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - centre).abs()).collect();
+        deviations.sort_by(f64::total_cmp);
+        let read = |i: usize| sorted[i];
+        Increments::of_sorted(sorted.len(), least, read, centre, median(&deviations))
+    }
+
     fn of(values: &[f64]) -> Increments {
-        Increments::of(values.iter().copied(), MIN_INCREMENTS, &mut Vec::new())
+        at_least(values, MIN_INCREMENTS)
     }
 
     #[test]
@@ -148,8 +141,9 @@ mod tests {
         assert!(of(&[]).volatility.is_nan());
         // A 1h window at 15 s holds 239 increments: it needs 119.
         assert_eq!(Increments::least(240), 119);
-        let ramp = (0..100).map(f64::from);
-        assert!(Increments::of(ramp, 119, &mut Vec::new()).drift.is_nan());
+        let ramp: Vec<f64> = (0..100).map(f64::from).collect();
+        assert!(at_least(&ramp, 119).drift.is_nan());
+        assert_eq!(at_least(&ramp, 99).drift, 1.0);
     }
 
     #[test]

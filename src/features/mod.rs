@@ -92,21 +92,19 @@
 //!
 //! # Cost
 //!
-//! Per update O(windows + thresholds + half-lives), plus two binary searches, a shift
-//! and a galloping selection over the anomaly window's order, and the anomaly detector
-//! (about 150 ns); per write O(windows ×
-//! thresholds) plus, per window, linear-time selections over its increments (the
-//! trimmed mean and the MAD of `drift_<w>` and `volatility_<w>`: most of a write's
-//! time, about 5 µs for the default set). Slopes and standard deviations come from
-//! sliding sums, min and max from monotonic deques, median and MAD from the order. The
-//! state is allocated once in [`SignalFeatures::new`] (neither `update` nor `write`
-//! allocates once a thread's scratch buffer for increments has grown to the longest
-//! window): a ring of `f64` one
-//! step longer than the longest window, two-byte ring positions for the order and the
-//! deques, a few words per window, and the anomaly detector's 888 bytes (288 two-byte
-//! season offsets and 48 tail counts). For the default set (5m, 15m, 1h at 15 s) that is
-//! about 4.2 KiB per signal, of which the ring is 1.9 KiB: exact windowed features need
-//! every value of the longest window.
+//! Per update O(windows + thresholds + half-lives), plus, for the anomaly window's order
+//! of values and each window's order of increments, two binary searches, a shift and a
+//! galloping selection (the median and MAD), and the anomaly detector (about 150 ns); per
+//! write O(windows × thresholds) plus, per window, a sum over the middle of its sorted
+//! increments (the trimmed mean of `drift_<w>`; `volatility_<w>` is the order's MAD,
+//! already known). Slopes and standard deviations come from sliding sums, min and max
+//! from monotonic deques, medians and MADs from the orders. The state is allocated once
+//! in [`SignalFeatures::new`] (neither `update` nor `write` allocates): a ring of `f64`
+//! one step longer than the longest window, two-byte ring positions for the orders and
+//! the deques, a few words per window, and the anomaly detector's 888 bytes (288
+//! two-byte season offsets and 48 tail counts). For the default set (5m, 15m, 1h at
+//! 15 s) that is about 5 KiB per signal, of which the ring is 1.9 KiB: exact windowed
+//! features need every value of the longest window.
 
 pub mod anomaly;
 mod extremes;
@@ -170,7 +168,10 @@ impl SignalFeatures {
         let windows: usize = state
             .windows
             .iter()
-            .map(|w| std::mem::size_of_val(w) + w.extremes.as_ref().map_or(0, |e| e.heap_bytes()))
+            .map(|w| {
+                let extremes = w.extremes.as_ref().map_or(0, |e| e.heap_bytes());
+                std::mem::size_of_val(w) + extremes + w.increments.heap_bytes()
+            })
             .sum();
         std::mem::size_of::<SignalFeatures>()
             + std::mem::size_of_val(&*state.ring)

@@ -1,5 +1,6 @@
-//! The anomaly window's values in order, for its median, median absolute deviation
-//! (MAD), min and max.
+//! A window in order, for its median, median absolute deviation (MAD), min and max: the
+//! anomaly window's values ([`Level`]), and each feature window's step-to-step increments
+//! ([`Increment`]), from which the robust drift and volatility are read.
 //!
 //! A sorted buffer rather than two heaps or a tree: it holds ring positions (`u16`, two
 //! bytes per step, against eight for a value), an insertion or removal is a binary search
@@ -18,9 +19,40 @@
 //! Equal values are kept oldest first. The value leaving the window is the oldest of all,
 //! so it is the first of its equals and a binary search finds its exact position.
 
+use std::marker::PhantomData;
+
+/// What an [`Order`] sorts by: a number read from the ring at a position.
+pub(super) trait Key {
+    fn at(ring: &[f64], position: usize) -> f64;
+}
+
+/// The value at a ring position.
 #[derive(Debug)]
-pub(super) struct Order {
-    /// Ring positions, by value, equal values oldest first.
+pub(super) struct Level;
+
+impl Key for Level {
+    #[inline]
+    fn at(ring: &[f64], position: usize) -> f64 {
+        ring[position]
+    }
+}
+
+/// The increment ending at a ring position: its value less the step's before (both must
+/// be finite for the position to be in an order).
+#[derive(Debug)]
+pub(super) struct Increment;
+
+impl Key for Increment {
+    #[inline]
+    fn at(ring: &[f64], position: usize) -> f64 {
+        let before = if position == 0 { ring.len() } else { position } - 1;
+        ring[position] - ring[before]
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Order<K: Key = Level> {
+    /// Ring positions, by key, equal keys oldest first.
     slots: Vec<u16>,
     /// The median and the MAD, refreshed at every step (NaN when empty).
     median: f64,
@@ -29,24 +61,26 @@ pub(super) struct Order {
     /// last refresh: the next selection starts its search there, since it moves little
     /// from one step to the next.
     split_hint: usize,
+    key: PhantomData<K>,
 }
 
 /// A clone keeps the capacity, so that it does not allocate when its window fills.
-impl Clone for Order {
-    fn clone(&self) -> Order {
+impl<K: Key> Clone for Order<K> {
+    fn clone(&self) -> Order<K> {
         let mut slots = Vec::with_capacity(self.slots.capacity());
         slots.extend_from_slice(&self.slots);
         Order { slots, ..*self }
     }
 }
 
-impl Order {
-    pub fn new(steps: usize) -> Order {
+impl<K: Key> Order<K> {
+    pub fn new(steps: usize) -> Order<K> {
         Order {
             slots: Vec::with_capacity(steps),
             median: f64::NAN,
             mad: f64::NAN,
             split_hint: 0,
+            key: PhantomData,
         }
     }
 
@@ -54,7 +88,7 @@ impl Order {
         self.slots.len()
     }
 
-    /// Moves the window on a step: the value at `leaving` (the oldest) goes, the value at
+    /// Moves the window on a step: the key at `leaving` (the oldest) goes, the key at
     /// `entering` (the newest) comes; either may be absent (a gap).
     #[inline]
     pub fn slide(&mut self, ring: &[f64], leaving: Option<usize>, entering: Option<usize>) {
@@ -65,11 +99,11 @@ impl Order {
     }
 
     fn shift(&mut self, ring: &[f64], leaving: Option<usize>, entering: Option<usize>) {
-        let value = |p: &u16| ring[usize::from(*p)];
+        let value = |p: &u16| K::at(ring, usize::from(*p));
         match (leaving, entering) {
             (None, None) => {}
             (Some(leaving), None) => {
-                let v = ring[leaving];
+                let v = K::at(ring, leaving);
                 let at = self.slots.partition_point(|p| value(p) < v);
                 debug_assert_eq!(self.slots.get(at).copied(), Some(leaving as u16));
                 if at < self.slots.len() {
@@ -77,12 +111,12 @@ impl Order {
                 }
             }
             (None, Some(entering)) => {
-                let v = ring[entering];
+                let v = K::at(ring, entering);
                 let at = self.slots.partition_point(|p| value(p) <= v);
                 self.slots.insert(at, entering as u16);
             }
             (Some(leaving), Some(entering)) => {
-                let (out, into) = self.bounds(ring, ring[leaving], ring[entering]);
+                let (out, into) = self.bounds(ring, K::at(ring, leaving), K::at(ring, entering));
                 debug_assert_eq!(self.slots.get(out).copied(), Some(leaving as u16));
                 if out >= self.slots.len() {
                     return;
@@ -105,7 +139,7 @@ impl Order {
     #[inline]
     fn bounds(&self, ring: &[f64], leaving: f64, entering: f64) -> (usize, usize) {
         let slots = &self.slots[..];
-        let value = |i: usize| ring[usize::from(slots[i])];
+        let value = |i: usize| K::at(ring, usize::from(slots[i]));
         let (mut out, mut into, mut size) = (0, 0, slots.len());
         while size > 1 {
             let half = size / 2;
@@ -126,19 +160,24 @@ impl Order {
         self.mad = f64::NAN;
     }
 
-    /// The `i`-th smallest value.
+    /// The `i`-th smallest key.
     #[inline]
-    fn value(&self, ring: &[f64], i: usize) -> f64 {
-        ring[usize::from(self.slots[i])]
+    pub fn value(&self, ring: &[f64], i: usize) -> f64 {
+        K::at(ring, usize::from(self.slots[i]))
     }
 
     /// (min, max); NaN when empty.
     #[inline]
     pub fn extremes(&self, ring: &[f64]) -> (f64, f64) {
         match (self.slots.first(), self.slots.last()) {
-            (Some(&lo), Some(&hi)) => (ring[usize::from(lo)], ring[usize::from(hi)]),
+            (Some(&lo), Some(&hi)) => (K::at(ring, usize::from(lo)), K::at(ring, usize::from(hi))),
             _ => (f64::NAN, f64::NAN),
         }
+    }
+
+    /// The middle key, or the midpoint of the two middle keys. NaN when empty.
+    pub fn median(&self) -> f64 {
+        self.median
     }
 
     /// The median of `|v − median|`, the median being the middle value or the midpoint of

@@ -2,7 +2,7 @@
 
 use super::anomaly::Detector;
 use super::extremes::Extremes;
-use super::order::Order;
+use super::order::{Increment, Order};
 use super::spec::Checked;
 use super::sums::Sums;
 
@@ -48,6 +48,9 @@ pub(super) struct Window {
     pub sums: Sums,
     /// None for the window as long as the anomaly window: `order` has its extremes.
     pub extremes: Option<Extremes>,
+    /// The window's step-to-step increments in order (those between two finite values),
+    /// for its robust drift and volatility.
+    pub increments: Order<Increment>,
 }
 
 /// The ring position `age` steps before `head`; `age < len`.
@@ -97,6 +100,7 @@ impl State {
             .map(|(k, &steps)| Window {
                 sums: Sums::default(),
                 extremes: (spec.same_as_anomaly != Some(k)).then(|| Extremes::new(steps)),
+                increments: Order::new(steps.saturating_sub(1)),
             })
             .collect();
         State {
@@ -188,6 +192,15 @@ impl State {
             if let Some(extremes) = &mut window.extremes {
                 extremes.slide(&self.ring, head, steps);
             }
+            if steps > 1 {
+                // The increment ending at the newest step comes, the one ending at the
+                // oldest goes (its step before has just left the window).
+                let finite = |age: usize| !self.ring[position(head, len, age)].is_nan();
+                let entering = (present && finite(1)).then_some(head);
+                let leaving_at = position(head, len, steps - 1);
+                let leaving = (finite(steps - 1) && finite(steps)).then_some(leaving_at);
+                window.increments.slide(&self.ring, leaving, entering);
+            }
             let (min, max) = window_extremes(window, &self.order, &self.ring);
             if !window.sums.trusted(min, max) {
                 recompute(window, &self.ring, head, steps, x, (min, max));
@@ -251,6 +264,7 @@ impl State {
             if let Some(extremes) = &mut window.extremes {
                 extremes.clear();
             }
+            window.increments.clear();
         }
         self.order.clear();
         self.beyond_warning.fill(0);

@@ -4,17 +4,9 @@
 //! statistics (its fit, its extremes) are computed once and land in every column that
 //! uses them.
 
-use std::cell::RefCell;
-
 use super::increments::Increments;
 use super::spec::Checked;
 use super::state::{State, position, window_extremes};
-
-thread_local! {
-    /// Space for a window's increments: `write` takes `&self` and allocates nothing once
-    /// this has grown to the longest window.
-    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Where each family of columns starts (see `spec::names`).
 struct Columns {
@@ -98,14 +90,14 @@ impl State {
             let window = &self.windows[k];
             let steps = spec.window_steps[k];
             row[at.change(k)] = now - ring[position(self.head, ring.len(), steps)];
-            let increments = SCRATCH.with_borrow_mut(|scratch| {
-                // Longest window first: the buffer grows once, to its final size.
-                scratch.clear();
-                scratch.reserve(steps);
-                let oldest_first = (0..steps).rev();
-                let values = oldest_first.map(|age| ring[position(self.head, ring.len(), age)]);
-                Increments::of(values, Increments::least(steps), scratch)
-            });
+            let order = &window.increments;
+            let increments = Increments::of_sorted(
+                order.len(),
+                Increments::least(steps),
+                |i| order.value(ring, i),
+                order.median(),
+                order.mad(),
+            );
             let drift = at.drift(k);
             row[drift] = increments.drift / step_seconds;
             row[drift + at.windows] = increments.drift_stderr / step_seconds;

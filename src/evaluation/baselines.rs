@@ -15,6 +15,7 @@ use crate::model::{Observation, Policy};
 use crate::promql::Point;
 use crate::promql::functions::RangeFunction;
 use crate::rules::Target;
+use crate::training::alerts::state_among;
 use crate::training::{AlertHistory, Trajectory};
 
 /// The rule's own tickets: one at each onset.
@@ -82,6 +83,7 @@ pub fn predict_linear_tickets(
         open_steps: 1,
         ..*lifecycle
     };
+    let episodes = history.episodes(alert, &trajectory.entity);
     let steps = trajectory
         .times_ms
         .iter()
@@ -91,7 +93,7 @@ pub fn predict_linear_tickets(
                 probability: if crosses { 1.0 } else { 0.0 },
                 eta_seconds: f64::NAN,
                 eta_stderr_seconds: f64::NAN,
-                alert: history.state_at(alert, &trajectory.entity, t),
+                alert: state_among(episodes, t),
             };
             (t, observation)
         });

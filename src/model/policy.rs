@@ -183,11 +183,12 @@ pub fn steps_that_matter(
         .map(|p| p.close_steps + p.cooldown_steps)
         .max()
         .unwrap_or(0);
+    let loosest = loosest(policies);
     // Quiet steps in a row before this one; the start is at rest.
     let mut quiet_run = u32::MAX;
     let mut kept = Vec::new();
     for (t_ms, o) in steps {
-        let quiet = policies.iter().all(|p| p.is_quiet(horizon_s, &o));
+        let quiet = loosest.is_quiet(horizon_s, &o);
         if !(quiet && quiet_run >= settling) {
             kept.push((t_ms, o));
         }
@@ -198,6 +199,22 @@ pub fn steps_that_matter(
         };
     }
     kept
+}
+
+/// A policy quiet exactly where every one of `policies` is: the lowest open level and
+/// the smallest ETA confidence among them. A probability below half the lowest level is
+/// below half of each; an ETA that is not within the horizon with the smallest `z` is
+/// not with any larger one (the standard error is never negative).
+fn loosest(policies: &[Policy]) -> Policy {
+    let least = |values: &mut dyn Iterator<Item = f64>| values.reduce(f64::min);
+    Policy {
+        open_probability: least(&mut policies.iter().filter_map(|p| p.open_probability)),
+        eta_z: least(&mut policies.iter().filter_map(|p| p.eta_z)),
+        // Only its quiet test is read.
+        open_steps: 1,
+        close_steps: 0,
+        cooldown_steps: 0,
+    }
 }
 
 impl PolicyState {

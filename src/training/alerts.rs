@@ -70,27 +70,27 @@ impl AlertHistory {
             .filter(move |((name, _), _)| name == alert)
             .flat_map(|((_, entity), episodes)| episodes.iter().map(move |e| (entity, e)))
     }
+}
 
-    /// The rule's state for `entity` at `t_ms`.
-    pub fn state_at(&self, alert: &str, entity: &Labels, t_ms: i64) -> AlertState {
-        let episodes = self.episodes(alert, entity);
-        match episodes
-            .iter()
-            .find(|e| e.start_ms <= t_ms && t_ms <= e.end_ms)
-        {
-            None => AlertState::Inactive,
-            Some(e) if e.onset_ms.is_some_and(|onset| onset <= t_ms) => AlertState::Firing,
-            Some(_) => AlertState::Pending,
-        }
+/// The rule's state at `t_ms`, given one entity's `episodes` (looked up once, not at every
+/// step: the lookup hashes and compares label sets).
+pub fn state_among(episodes: &[Episode], t_ms: i64) -> AlertState {
+    match episodes
+        .iter()
+        .find(|e| e.start_ms <= t_ms && t_ms <= e.end_ms)
+    {
+        None => AlertState::Inactive,
+        Some(e) if e.onset_ms.is_some_and(|onset| onset <= t_ms) => AlertState::Firing,
+        Some(_) => AlertState::Pending,
     }
+}
 
-    /// Whether the rule starts firing for `entity` within `(t_ms, t_ms + horizon_ms]`.
-    pub fn fires_within(&self, alert: &str, entity: &Labels, t_ms: i64, horizon_ms: i64) -> bool {
-        self.episodes(alert, entity).iter().any(|e| {
-            e.onset_ms
-                .is_some_and(|onset| t_ms < onset && onset <= t_ms + horizon_ms)
-        })
-    }
+/// Whether one of an entity's `episodes` starts firing within `(t_ms, t_ms + window_ms]`.
+pub fn fires_among(episodes: &[Episode], t_ms: i64, window_ms: i64) -> bool {
+    episodes.iter().any(|e| {
+        e.onset_ms
+            .is_some_and(|onset| t_ms < onset && onset <= t_ms + window_ms)
+    })
 }
 
 /// Splits time-sorted (time, firing) samples into episodes.

@@ -10,9 +10,10 @@
 
 use ndarray::Array2;
 
+use super::alerts::{fires_among, state_among};
 use super::reach;
 use super::sample::Reservoir;
-use super::{AlertHistory, Trajectory};
+use super::{AlertHistory, Episode, Trajectory};
 use crate::evaluation::{Judge, Ticket};
 use crate::model::{
     AlertState, Observation, Policy, TargetModel, TargetScorer, TicketSpan, steps_that_matter,
@@ -55,6 +56,8 @@ pub struct TargetData<'a> {
     /// False tickets per entity-day a chosen policy may open on the training entities;
     /// None: no limit, the objective alone decides.
     pub false_ticket_budget: Option<f64>,
+    /// Each trajectory's episodes of the rule.
+    episodes: Vec<&'a [Episode]>,
     /// The rule's state at each step of each trajectory (read once: every policy tried
     /// replays them).
     alerts: Vec<Vec<AlertState>>,
@@ -68,13 +71,16 @@ impl<'a> TargetData<'a> {
         step: std::time::Duration,
     ) -> TargetData<'a> {
         let alert = &scorer.target.alert;
+        let episodes: Vec<&[Episode]> = trajectories
+            .iter()
+            .map(|t| history.episodes(alert, &t.entity))
+            .collect();
         let alerts = trajectories
             .iter()
-            .map(|t| {
+            .zip(&episodes)
+            .map(|(t, episodes)| {
                 let states = t.times_ms.iter();
-                states
-                    .map(|&at| history.state_at(alert, &t.entity, at))
-                    .collect()
+                states.map(|&at| state_among(episodes, at)).collect()
             })
             .collect();
         TargetData {
@@ -84,6 +90,7 @@ impl<'a> TargetData<'a> {
             step_ms: step.as_millis() as i64,
             lifecycle: Policy::lifecycle(step),
             false_ticket_budget: None,
+            episodes,
             alerts,
         }
     }
@@ -119,15 +126,9 @@ impl TargetData<'_> {
     /// horizon and the rule's `for`, as a ticket opened then is judged true. None when
     /// the step is not an example (the rule is active).
     pub fn label(&self, i: usize, step: usize) -> Option<bool> {
-        let trajectory = &self.trajectories[i];
         (self.alert_state(i, step) == AlertState::Inactive).then(|| {
-            let t_ms = trajectory.times_ms[step];
-            self.history.fires_within(
-                self.alert(),
-                &trajectory.entity,
-                t_ms,
-                self.judge().window_ms(),
-            )
+            let t_ms = self.trajectories[i].times_ms[step];
+            fires_among(self.episodes[i], t_ms, self.judge().window_ms())
         })
     }
 

@@ -8,6 +8,8 @@
 //! ([`steps_that_matter`]). [`super::fit`] chooses a model with them; `backtest` and the
 //! held-out evaluation score with them.
 
+use std::sync::OnceLock;
+
 use ndarray::Array2;
 
 use super::alerts::{fires_among, state_among};
@@ -61,6 +63,9 @@ pub struct TargetData<'a> {
     /// The rule's state at each step of each trajectory (read once: every policy tried
     /// replays them).
     alerts: Vec<Vec<AlertState>>,
+    /// Per trajectory, whether each step has every input known ([`Self::inputs_known`]),
+    /// worked out by the first fit that asks: every fold reads them.
+    known: Vec<OnceLock<Vec<bool>>>,
 }
 
 impl<'a> TargetData<'a> {
@@ -92,6 +97,7 @@ impl<'a> TargetData<'a> {
             false_ticket_budget: None,
             episodes,
             alerts,
+            known: trajectories.iter().map(|_| OnceLock::new()).collect(),
         }
     }
 }
@@ -170,14 +176,10 @@ impl TargetData<'_> {
     /// classifier is never asked about it.
     pub(super) fn examples(&self, which: &[usize]) -> Vec<Example> {
         let mut examples = Vec::new();
-        let (mut row, mut buffer) = (Vec::new(), Vec::new());
         for &i in which {
             let trajectory = &self.trajectories[i];
-            for step in 0..trajectory.rows.len() {
-                let row = trajectory.rows.read(step, &mut row);
-                if !self.inputs_known(row, &mut buffer) {
-                    continue;
-                }
+            let known = self.inputs_known(i);
+            for step in (0..trajectory.rows.len()).filter(|&step| known[step]) {
                 if let Some(fires) = self.label(i, step) {
                     examples.push(Example {
                         trajectory: i,
@@ -206,9 +208,9 @@ impl TargetData<'_> {
         let threshold = self.scorer.target.threshold;
         let level = self.scorer.level_column();
         let hold_ms = self.scorer.target.hold.as_millis() as i64;
-        let (mut row, mut buffer) = (Vec::new(), Vec::new());
         for &i in which {
             let trajectory = &self.trajectories[i];
+            let known = self.inputs_known(i);
             let levels = trajectory.rows.column(level);
             let reach = reach::reaches(
                 &trajectory.times_ms,
@@ -222,7 +224,7 @@ impl TargetData<'_> {
                 if margin.is_nan() || margin <= 0.0 {
                     continue;
                 }
-                if !self.inputs_known(trajectory.rows.read(step, &mut row), &mut buffer) {
+                if !known[step] {
                     continue;
                 }
                 for share in REACH_SHARES {
@@ -253,12 +255,22 @@ impl TargetData<'_> {
         examples.into_iter().map(|(_, example)| example).collect()
     }
 
-    /// Whether every input of `row` is known (its windows have enough history); a row
-    /// with one unknown is never an example. `buffer` is scratch space.
-    pub(super) fn inputs_known(&self, row: &[f64], buffer: &mut Vec<f64>) -> bool {
-        buffer.clear();
-        self.scorer.inputs.encode(row, buffer);
-        buffer.iter().all(|x| !x.is_nan())
+    /// Whether each step of trajectory `i` has every input known (its windows have
+    /// enough history); a step with one unknown is never an example.
+    fn inputs_known(&self, i: usize) -> &[bool] {
+        self.known[i].get_or_init(|| {
+            let rows = &self.trajectories[i].rows;
+            let (mut row, mut inputs) = (Vec::new(), Vec::new());
+            (0..rows.len())
+                .map(|step| {
+                    inputs.clear();
+                    self.scorer
+                        .inputs
+                        .encode(rows.read(step, &mut row), &mut inputs);
+                    inputs.iter().all(|x| !x.is_nan())
+                })
+                .collect()
+        })
     }
 
     pub(super) fn matrix(&self, examples: &[Example]) -> (Array2<f64>, Vec<bool>) {

@@ -273,7 +273,8 @@ fn a_model_is_refused_by_a_pipeline_it_was_not_trained_with() {
 /// The disk target's held-out figures of a model trained on lab-dev with `extra` flags.
 fn held_out_disk_figures(extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model.json");
+    // In a directory that does not exist yet: train makes it.
+    let model = dir.path().join("models").join("model.json");
     let mut args = vec!["train", "--data", LAB, "--horizon", "10m"];
     args.extend_from_slice(extra);
     args.extend(["--out", model.to_str().unwrap()]);

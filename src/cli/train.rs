@@ -37,7 +37,7 @@ pub struct TrainArgs {
     /// each target's horizon in the pipeline's `horizons`, 30m where it names none].
     #[arg(long, value_parser = duration::parse)]
     horizon: Option<Duration>,
-    /// Where to write the model artifact (JSON).
+    /// Where to write the model artifact (JSON); missing directories are created.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Also write the evaluation report (report.md, report.html) into this directory.
@@ -75,6 +75,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             .is_none_or(|b| b.is_finite() && b >= 0.0),
         "--false-ticket-budget must be a number of false tickets per entity-day, 0 or more"
     );
+    // The outputs' directories first: a typo in a path is no reason to lose a training.
+    for path in std::iter::once(&args.out).chain(&args.tickets) {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!(
+                    "creating {}, the directory of {}",
+                    parent.display(),
+                    path.display()
+                )
+            })?;
+        }
+    }
     let started = Instant::now();
     let pipeline = args.input.pipeline()?;
     let dataset = args.input.exports.read()?;

@@ -177,9 +177,8 @@ impl TargetData<'_> {
     pub(super) fn examples(&self, which: &[usize]) -> Vec<Example> {
         let mut examples = Vec::new();
         for &i in which {
-            let trajectory = &self.trajectories[i];
             let known = self.inputs_known(i);
-            for step in (0..trajectory.rows.len()).filter(|&step| known[step]) {
+            for step in (0..known.len()).filter(|&step| known[step]) {
                 if let Some(fires) = self.label(i, step) {
                     examples.push(Example {
                         trajectory: i,

@@ -310,3 +310,43 @@ fn a_false_ticket_budget_trades_episodes_for_fewer_false_tickets() {
         "{strict} vs {free}"
     );
 }
+
+/// lab-dev's hosts share one machine's CPU: the CPU target's first-passage probability
+/// calibrates to one flat value, whatever the signal does. An open level at or below it
+/// would keep a ticket open on every host (it opened 32 false tickets on lab-dev2).
+#[test]
+fn no_policy_opens_at_a_level_the_calibration_gives_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json");
+    let out = harbinger(&[
+        "train",
+        "--data",
+        LAB,
+        "--horizon",
+        "10m",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let mut flat = 0;
+    for target in model["targets"].as_array().unwrap() {
+        let calibration = if target["classifier"].is_null() {
+            &target["passage"]["calibration"]
+        } else {
+            &target["calibration"]
+        };
+        let Some(probabilities) = calibration["probabilities"].as_array() else {
+            continue;
+        };
+        let lowest = probabilities[0].as_f64().unwrap();
+        if probabilities.iter().all(|p| p.as_f64() == Some(lowest)) {
+            flat += 1;
+        }
+        if let Some(open) = target["policy"]["open_probability"].as_f64() {
+            assert!(open > lowest, "{}: opens at {open}", target["alert"]);
+        }
+    }
+    assert!(flat > 0, "the CPU target calibrates flat on lab-dev");
+}

@@ -58,7 +58,7 @@ impl Choice {
 
     /// Every entity of `with_onsets`, and the sample of `quiet` (closest to the
     /// threshold first) described in the module doc, among `trajectories` in all.
-    fn stratified(
+    pub(super) fn stratified(
         trajectories: usize,
         mut entities: Vec<usize>,
         quiet: &[usize],

@@ -19,7 +19,8 @@
 //! 3. Isotonic calibration fitted on the winner's held-out scores.
 //! 4. The policy that does best on the held-out probabilities, replayed step by step:
 //!    most onsets caught minus false tickets, then the longest median lead, then the
-//!    fewest tickets.
+//!    fewest tickets. An open level at or below the median step's probability is no
+//!    candidate: it would keep a ticket open on every entity, evidence or not.
 //! 5. The winner refitted on the reach examples of every training trajectory.
 //!
 //! Before any classifier, the first-passage probability of each window, with the drift
@@ -280,7 +281,14 @@ fn choose_policy(data: &TargetData, choice: &Choice, probabilities: &[Vec<f64>])
         .iter()
         .map(|&i| choice.weight(i) * data.trajectories[i].days())
         .sum();
-    let candidates = candidates(&data.lifecycle);
+    let usual = usual_probability(choice, probabilities);
+    // An open level the usual step already reaches opens on no evidence: every entity
+    // would hold a ticket whatever its signal does (a calibration flat across all
+    // scores is the extreme case).
+    let candidates: Vec<Policy> = candidates(&data.lifecycle)
+        .into_iter()
+        .filter(|p| p.open_probability.is_none_or(|open| open > usual))
+        .collect();
     let observed = data.observed(&candidates, chosen, probabilities);
     let mut best: Option<(Policy, Key)> = None;
     for policy in candidates {
@@ -315,6 +323,31 @@ fn choose_policy(data: &TargetData, choice: &Choice, probabilities: &[Vec<f64>])
     ))
 }
 
+/// Bins of the probabilities' histogram in [`usual_probability`].
+const USUAL_BINS: usize = 1000;
+
+/// The median of the known probabilities of the chosen entities' steps, each step
+/// weighing its entity's weight, to 1/[`USUAL_BINS`] (read from a histogram: an estate's
+/// steps are not sorted); 0 without any.
+fn usual_probability(choice: &Choice, probabilities: &[Vec<f64>]) -> f64 {
+    let mut histogram = vec![0.0; USUAL_BINS];
+    for &i in &choice.entities {
+        for p in probabilities[i].iter().filter(|p| p.is_finite()) {
+            let bin = (p.clamp(0.0, 1.0) * USUAL_BINS as f64) as usize;
+            histogram[bin.min(USUAL_BINS - 1)] += choice.weight(i);
+        }
+    }
+    let half = histogram.iter().sum::<f64>() / 2.0;
+    let mut below = 0.0;
+    for (bin, weight) in histogram.iter().enumerate() {
+        below += weight;
+        if below > half {
+            return (bin + 1) as f64 / USUAL_BINS as f64;
+        }
+    }
+    0.0
+}
+
 /// The tickets beyond themselves that `tickets` stand for: each ticket on an entity
 /// weighing w (drawn from a stratum of quiet entities) adds w − 1.
 fn stood_for(choice: &Choice, tickets: &[TrajectoryTicket]) -> f64 {
@@ -322,4 +355,29 @@ fn stood_for(choice: &Choice, tickets: &[TrajectoryTicket]) -> f64 {
         .iter()
         .map(|t| choice.weight(t.trajectory) - 1.0)
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_usual_probability_is_the_median_of_the_known_steps() {
+        let choice = Choice::stratified(3, vec![0, 2], &[], 1);
+        let flat = vec![0.1047; 100];
+        let mut low = vec![0.0; 50];
+        low.push(f64::NAN);
+        let probabilities = vec![flat.clone(), Vec::new(), low.clone()];
+        let usual = usual_probability(&choice, &probabilities);
+        assert!((0.1047..=0.1047 + 1e-3).contains(&usual), "{usual}");
+
+        let mostly_low = vec![flat, Vec::new(), vec![0.0; 150]];
+        assert!(usual_probability(&choice, &mostly_low) <= 1e-3);
+        assert_eq!(
+            usual_probability(&choice, &[Vec::new(), Vec::new(), low]),
+            0.001
+        );
+        let unknown = vec![vec![f64::NAN; 10], Vec::new(), Vec::new()];
+        assert_eq!(usual_probability(&choice, &unknown), 0.0);
+    }
 }

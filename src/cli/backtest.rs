@@ -78,8 +78,11 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     } else {
         columns_read(&pipeline, &pipeline.targets)
     };
-    let trajectories = collect(&pipeline, &dataset, steps, &columns, || bar.inc(1))
-        .with_context(|| format!("replaying {:?}", args.input.exports.data))?;
+    let trajectories = collect(&pipeline, &dataset, steps, &columns, |done, of| {
+        bar.set_length(of);
+        bar.set_position(done);
+    })
+    .with_context(|| format!("replaying {:?}", args.input.exports.data))?;
     bar.finish_and_clear();
     let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
 

@@ -25,7 +25,7 @@ mod value;
 pub use error::EvalError;
 pub use eval::evaluate;
 pub use plan::{Plan, PlanError};
-pub use replay::{Steps, replay, replay_plan};
+pub use replay::{Steps, replay, replay_plan, replay_series};
 pub use store::{LOOKBACK_MS, SeriesIndex, SeriesStore};
 pub use value::{
     Element, Labels, LabelsMap, LabelsSet, METRIC_NAME, Point, Value, Vector, format_value,

@@ -53,6 +53,16 @@ pub enum Plan {
     Negate(Box<Plan>),
 }
 
+/// How a plan's results relate to one label's values ([`Plan::partitioned_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Partition {
+    /// The same value everywhere: no series read.
+    Constant,
+    /// Each result keeps the label and reads only series with its value.
+    Kept,
+    Across,
+}
+
 /// Why an expression cannot be used.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum PlanError {
@@ -114,6 +124,55 @@ impl Plan {
                 matching.return_bool,
             )),
             _ => None,
+        }
+    }
+
+    /// Whether the plan can be evaluated apart on the series of each value of `label`:
+    /// every result series keeps `label`, and its value reads only series with the same
+    /// value of it (a number or `time()` beside them, the same everywhere, reads none).
+    /// Then a replay split by that label's values gives the same results, each in one
+    /// part. A plan of numbers alone has no such label; `scalar()`, `vector()`, an
+    /// aggregation or a match that drops the label reads across values.
+    pub fn partitioned_by(&self, label: &str) -> bool {
+        self.partition(label) == Partition::Kept
+    }
+
+    fn partition(&self, label: &str) -> Partition {
+        match self {
+            Plan::Number(_) | Plan::Time => Partition::Constant,
+            Plan::Select(_) | Plan::Range { .. } => Partition::Kept,
+            Plan::Math { arg, .. } | Plan::Negate(arg) => arg.partition(label),
+            Plan::Scalar(arg) => match arg.partition(label) {
+                Partition::Constant => Partition::Constant,
+                _ => Partition::Across,
+            },
+            // One series without labels, which every part would give.
+            Plan::Vector(_) => Partition::Across,
+            Plan::Aggregate { grouping, arg, .. } => {
+                let keeps = match grouping {
+                    Grouping::By(labels) => labels.iter().any(|l| l == label),
+                    Grouping::Without(labels) => labels.iter().all(|l| l != label),
+                };
+                match arg.partition(label) {
+                    Partition::Kept if keeps => Partition::Kept,
+                    _ => Partition::Across,
+                }
+            }
+            Plan::Binary {
+                lhs, rhs, matching, ..
+            } => match (lhs.partition(label), rhs.partition(label)) {
+                (Partition::Across, _) | (_, Partition::Across) => Partition::Across,
+                (Partition::Constant, Partition::Constant) => Partition::Constant,
+                (Partition::Kept, Partition::Kept) => {
+                    let matched = matching.labels.iter().any(|l| l == label);
+                    if matched == matching.on {
+                        Partition::Kept
+                    } else {
+                        Partition::Across
+                    }
+                }
+                _ => Partition::Kept,
+            },
         }
     }
 
@@ -426,6 +485,36 @@ fn binary_op(token: &TokenType) -> Option<BinaryOp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_is_partitioned_by_a_label_every_result_keeps_and_reads_alone() {
+        let partitioned = |expr: &str| Plan::parse(expr).unwrap().partitioned_by("instance");
+        for expr in [
+            "node_filesystem_avail_bytes",
+            "(node_filesystem_avail_bytes * 100) / node_filesystem_size_bytes < 10",
+            "sum by (instance) (rate(node_disk_written_bytes_total[1m]))",
+            "(sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[1m])) / count by (instance) (node_cpu_seconds_total{mode=\"idle\"})) * 100",
+            "sum without (cpu, mode) (rate(node_cpu_seconds_total[5m]))",
+            "a / on (instance, job) group_left b",
+            "a and ignoring (mode) b",
+            "-abs(a) + time() * 4",
+        ] {
+            assert!(partitioned(expr), "{expr}");
+        }
+        for expr in [
+            "sum(node_filesystem_avail_bytes)",
+            "sum by (job) (a)",
+            "sum without (instance) (a)",
+            "a / ignoring (instance) b",
+            "a / on (job) group_left b",
+            "a - scalar(b)",
+            "vector(1)",
+            "a * on () group_left vector(1)",
+            "time() * 4",
+        ] {
+            assert!(!partitioned(expr), "{expr}");
+        }
+    }
 
     #[test]
     fn accepts_the_lab_rules() {

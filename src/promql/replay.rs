@@ -10,7 +10,7 @@ use super::eval::evaluate;
 use super::plan::Plan;
 use super::store::SeriesStore;
 use super::value::{Labels, Point, Value};
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, SeriesData};
 
 /// Evaluation times: `start`, `start + step`, ... up to and including `end` (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +80,22 @@ pub fn replay<E>(
     dataset: &Dataset,
     steps: Steps,
     history_ms: i64,
+    at_step: impl FnMut(i64, &SeriesStore) -> Result<(), E>,
+) -> Result<(), E> {
+    replay_series(&dataset.series, steps, history_ms, at_step)
+}
+
+/// [`replay`] of some of a dataset's series only.
+pub fn replay_series<'a, E>(
+    series: impl IntoIterator<Item = &'a SeriesData>,
+    steps: Steps,
+    history_ms: i64,
     mut at_step: impl FnMut(i64, &SeriesStore) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut store = SeriesStore::default();
     // Every sample, tagged with its series, in timestamp order.
     let mut arrivals: Vec<(i64, usize, f64)> = Vec::new();
-    for series in &dataset.series {
+    for series in series {
         let index = store.series(&Labels::new(series.labels.iter().cloned()));
         arrivals.extend(
             series

@@ -35,7 +35,7 @@ const REACH_SHARES: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
 /// The reach examples of each class a classifier learns from, at most: a uniform
 /// sample of each class beyond ([`Reservoir`]). 1,000 filesystems × 7 days give 160 M;
 /// the two lab runs about 40 k, all kept.
-const REACH_EXAMPLES_KEPT: usize = 10_000;
+const REACH_EXAMPLES_KEPT: usize = 5_000;
 
 /// A step of a trajectory, a threshold, and whether the rule fired (or would have, at
 /// that threshold).

@@ -15,6 +15,7 @@ pub mod choice;
 pub mod data;
 pub mod fit;
 pub mod folds;
+pub mod parallel;
 pub mod reach;
 pub mod rows;
 pub mod run;

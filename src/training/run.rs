@@ -1,15 +1,13 @@
 //! `train` from end to end: an export and a pipeline in, a [`Model`] (with its held-out
 //! figures) and the [`Report`] out.
 
-use std::sync::mpsc;
 use std::time::Duration;
-
-use rayon::prelude::*;
 
 use super::assess::assess;
 use super::data::{TargetData, TrajectoryTicket};
 use super::fit::fit_target;
 use super::folds;
+use super::parallel::in_parallel;
 use super::trajectories::columns_read;
 use super::{AlertHistory, collect};
 use crate::dataset::Dataset;
@@ -68,12 +66,9 @@ pub fn train(
     let step_ms = pipeline.step.as_millis() as i64;
     let trajectories = match Steps::over(dataset, step_ms, None, None) {
         Some(steps) => {
-            let total = steps.count() as u64;
-            let mut done = 0;
             let columns = columns_read(pipeline, &pipeline.targets);
-            collect(pipeline, dataset, steps, &columns, || {
-                done += 1;
-                progress(Progress::Replay(done, total));
+            collect(pipeline, dataset, steps, &columns, |done, total| {
+                progress(Progress::Replay(done, total))
             })?
         }
         None => vec![Vec::new(); pipeline.signals.len()],
@@ -110,10 +105,11 @@ pub fn train(
         let jobs: Vec<Option<usize>> = (0..k).map(Some).chain([None]).collect();
         let mut fitted = in_parallel(
             jobs,
-            |fold| {
+            |fold, tick| {
                 let train: Vec<usize> = (0..n).filter(|&i| Some(fold_of[i]) != fold).collect();
                 let model = fit_target(&data, &train, options.seed);
                 let Some(fold) = fold else {
+                    tick.tick();
                     return (model, Vec::new(), Vec::new());
                 };
                 let test: Vec<usize> = (0..n).filter(|&i| fold_of[i] == fold).collect();
@@ -122,6 +118,7 @@ pub fn train(
                     probabilities[i] = p;
                 }
                 let tickets = data.tickets(&model.policy, &test, &probabilities);
+                tick.tick();
                 (model, probabilities, tickets)
             },
             |done| progress(Progress::Fit(&target.alert, done, fits)),
@@ -176,34 +173,5 @@ pub fn train(
         model,
         report,
         held_out_tickets,
-    })
-}
-
-/// `run` over every job on rayon's threads, the results in the jobs' order; `done` is
-/// called on this thread with the number finished after each one finishes.
-fn in_parallel<J: Send, T: Send>(
-    jobs: Vec<J>,
-    run: impl Fn(J) -> T + Sync,
-    mut done: impl FnMut(u64),
-) -> Vec<T> {
-    let (finished, receiver) = mpsc::channel();
-    let run = &run;
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(move || {
-            jobs.into_par_iter()
-                .map(|job| {
-                    let result = run(job);
-                    // The receiver outlives the worker: a send cannot fail.
-                    let _ = finished.send(());
-                    result
-                })
-                .collect()
-        });
-        for (count, ()) in receiver.iter().enumerate() {
-            done(count as u64 + 1);
-        }
-        worker
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }

@@ -5,15 +5,18 @@
 //! to keep ([`columns_read`]). Out: per signal (pipeline order), one [`Trajectory`] per
 //! entity: the steps at which the signal had the entity, and the kept columns of the
 //! feature row at each ([`Rows`]). A signal whose columns nothing reads is not evaluated.
+//! Where every signal keeps an entity label and reads only its own value's series, the
+//! replay is split by that label's values over the cores.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::parallel::{Tick, in_parallel};
 use super::rows::Rows;
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, SeriesData};
 use crate::model::TargetScorer;
-use crate::pipeline::{Pipeline, SignalEngine};
-use crate::promql::{EvalError, Labels, Steps, replay};
+use crate::pipeline::{Pipeline, Signal, SignalEngine};
+use crate::promql::{EvalError, Labels, Steps, replay_series};
 use crate::rules::Target;
 
 #[derive(Debug, Clone)]
@@ -48,29 +51,100 @@ pub fn columns_read(pipeline: &Pipeline, targets: &[Target]) -> Vec<Vec<usize>> 
     columns
 }
 
-/// Every signal's trajectories, keeping `columns[signal]` of each row; `each_step` is
-/// called after every step (for progress).
+/// Every signal's trajectories, keeping `columns[signal]` of each row, entities in
+/// label order; `progress(done, of)` is called on this thread as the replay's steps
+/// go by. The replay runs in [`parts`] on rayon's threads.
 pub fn collect(
     pipeline: &Pipeline,
     dataset: &Dataset,
     steps: Steps,
     columns: &[Vec<usize>],
-    mut each_step: impl FnMut(),
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<Vec<Vec<Trajectory>>, EvalError> {
     // Only the signals something reads, and where each is in the pipeline.
     let read: Vec<usize> = (0..pipeline.signals.len())
         .filter(|&s| !columns[s].is_empty())
         .collect();
-    let mut engine = SignalEngine::new(Pipeline {
+    let replayed = Pipeline {
         signals: read.iter().map(|&s| pipeline.signals[s].clone()).collect(),
         ..pipeline.clone()
-    });
+    };
     let kept: Vec<Arc<[usize]>> = read.iter().map(|&s| Arc::from(&*columns[s])).collect();
+    let parts = parts(&replayed, dataset, rayon::current_num_threads());
+    let of = steps.count() as u64 * parts.len() as u64;
+    let by_part = in_parallel(
+        parts,
+        |series, tick| replay_part(&replayed, &series, steps, &kept, tick),
+        |done| progress(done, of),
+    );
+    let mut by_signal: Vec<Vec<Trajectory>> = vec![Vec::new(); read.len()];
+    for part in by_part {
+        for (all, some) in by_signal.iter_mut().zip(part?) {
+            all.extend(some);
+        }
+    }
+    let mut trajectories = vec![Vec::new(); pipeline.signals.len()];
+    for (s, mut entities) in read.into_iter().zip(by_signal) {
+        entities.sort_by(|a, b| a.entity.cmp(&b.entity));
+        trajectories[s] = entities;
+    }
+    Ok(trajectories)
+}
+
+/// The dataset's series in at most `n` parts that replay apart and give the same
+/// trajectories: split by the values of the first entity label that every signal is
+/// partitioned by ([`crate::promql::Plan::partitioned_by`]: `instance` for the default
+/// pipeline), each value's series in one part, the parts balanced by samples (the
+/// largest values first, each to the lightest part). One part when no label partitions
+/// every signal.
+fn parts<'a>(pipeline: &Pipeline, dataset: &'a Dataset, n: usize) -> Vec<Vec<&'a SeriesData>> {
+    let label = pipeline.entity_labels.iter().find(|label| {
+        let partitioned = |signal: &Signal| signal.plan.partitioned_by(label);
+        pipeline.signals.iter().all(partitioned)
+    });
+    let Some(label) = label.filter(|_| n > 1) else {
+        return vec![dataset.series.iter().collect()];
+    };
+    let mut by_value: BTreeMap<&str, (usize, Vec<&SeriesData>)> = BTreeMap::new();
+    for series in &dataset.series {
+        let value = series
+            .labels
+            .iter()
+            .find(|(name, _)| name == label)
+            .map_or("", |(_, value)| value.as_str());
+        let group = by_value.entry(value).or_default();
+        group.0 += series.samples.len();
+        group.1.push(series);
+    }
+    let mut groups: Vec<(usize, Vec<&SeriesData>)> = by_value.into_values().collect();
+    groups.sort_by_key(|(samples, _)| std::cmp::Reverse(*samples));
+    let mut parts: Vec<(usize, Vec<&SeriesData>)> = vec![(0, Vec::new()); n.min(groups.len())];
+    for (samples, series) in groups {
+        let lightest = parts
+            .iter_mut()
+            .min_by_key(|(load, _)| *load)
+            .expect("at least one part");
+        lightest.0 += samples;
+        lightest.1.extend(series);
+    }
+    parts.into_iter().map(|(_, series)| series).collect()
+}
+
+/// One part's trajectories per signal of `pipeline`, entities in label order; a tick
+/// per step.
+fn replay_part(
+    pipeline: &Pipeline,
+    series: &[&SeriesData],
+    steps: Steps,
+    kept: &[Arc<[usize]>],
+    tick: &Tick,
+) -> Result<Vec<Vec<Trajectory>>, EvalError> {
+    let mut engine = SignalEngine::new(pipeline.clone());
     let mut by_signal: Vec<BTreeMap<Labels, Trajectory>> =
-        read.iter().map(|_| BTreeMap::new()).collect();
+        kept.iter().map(|_| BTreeMap::new()).collect();
     let history_ms = engine.history_ms();
     let mut row = Vec::new();
-    replay(dataset, steps, history_ms, |t_ms, store| {
+    replay_series(series.iter().copied(), steps, history_ms, |t_ms, store| {
         engine.step(t_ms, store)?;
         engine.for_each(|index, _, entity, features| {
             let trajectory = by_signal[index]
@@ -85,12 +159,72 @@ pub fn collect(
             trajectory.times_ms.push(t_ms);
             trajectory.rows.push(&row);
         });
-        each_step();
+        tick.tick();
         Ok(())
     })?;
-    let mut trajectories = vec![Vec::new(); pipeline.signals.len()];
-    for (s, entities) in read.into_iter().zip(by_signal) {
-        trajectories[s] = entities.into_values().collect();
+    Ok(by_signal
+        .into_iter()
+        .map(|entities| entities.into_values().collect())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every signal's trajectories, with every column kept, replayed on `threads`.
+    fn replayed_on(threads: usize, pipeline: &Pipeline, dataset: &Dataset) -> Vec<Vec<Trajectory>> {
+        let steps = Steps::over(dataset, pipeline.step.as_millis() as i64, None, None).unwrap();
+        let columns: Vec<Vec<usize>> = pipeline
+            .signals
+            .iter()
+            .map(|s| (0..s.features.width()).collect())
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| collect(pipeline, dataset, steps, &columns, |_, _| {}))
+            .unwrap()
     }
-    Ok(trajectories)
+
+    #[test]
+    fn a_replay_split_by_instance_gives_the_trajectories_of_one_replay() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/lab-dev/metrics.csv.gz"
+        );
+        let dataset = crate::dataset::read(path).unwrap();
+        let pipeline = Pipeline::embedded_default();
+        assert_eq!(parts(&pipeline, &dataset, 3).len(), 3, "split by instance");
+        let whole = replayed_on(1, &pipeline, &dataset);
+        let split = replayed_on(3, &pipeline, &dataset);
+        assert_eq!(whole.len(), split.len());
+        let mut row = (Vec::new(), Vec::new());
+        for (a, b) in whole.iter().flatten().zip(split.iter().flatten()) {
+            assert_eq!(a.entity, b.entity);
+            assert_eq!(a.times_ms, b.times_ms);
+            for step in 0..a.rows.len() {
+                let (x, y) = (a.rows.read(step, &mut row.0), b.rows.read(step, &mut row.1));
+                assert!(x.iter().zip(y).all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+        }
+        let entities: usize = whole.iter().map(Vec::len).sum();
+        assert!(entities >= 8 * 4, "every host's signals: {entities}");
+        assert_eq!(entities, split.iter().map(Vec::len).sum::<usize>());
+    }
+
+    #[test]
+    fn a_signal_reading_across_instances_keeps_the_replay_whole() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/lab-dev/metrics.csv.gz"
+        );
+        let dataset = crate::dataset::read(path).unwrap();
+        let mut pipeline = Pipeline::embedded_default();
+        let mut across = pipeline.signals[0].clone();
+        across.plan = crate::promql::Plan::parse("sum(node_load1)").unwrap();
+        pipeline.signals.push(across);
+        assert_eq!(parts(&pipeline, &dataset, 3).len(), 1);
+    }
 }

@@ -16,6 +16,8 @@
 //!   alert never fired is false, and is also counted apart (`quiet_entity_tickets`);
 //! - recall = caught / onsets, precision = true / tickets, false tickets per entity-day.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::bootstrap::Intervals;
@@ -117,34 +119,34 @@ impl Judge {
 }
 
 pub fn score(tickets: &[Ticket], onsets: &[Onset], judge: Judge, entity_days: f64) -> Figures {
+    let tickets_of = by_entity(tickets, |t| &t.entity);
+    let onsets_of = by_entity(onsets, |o| &o.entity);
     let mut leads: Vec<f64> = onsets
         .iter()
         .filter_map(|onset| {
             let from = (onset.pending_ms - judge.horizon_ms)
                 .max(onset.previous_end_ms.map_or(i64::MIN, |e| e + 1));
-            tickets
+            tickets_of
+                .get(&onset.entity)?
                 .iter()
-                .filter(|t| {
-                    t.entity == onset.entity && from <= t.open_ms && t.open_ms < onset.at_ms
-                })
+                .filter(|t| from <= t.open_ms && t.open_ms < onset.at_ms)
                 .map(|t| (onset.pending_ms - t.open_ms) as f64 / 1e3)
                 .reduce(f64::max)
         })
         .collect();
     leads.sort_by(f64::total_cmp);
     let within = judge.window_ms();
-    let true_tickets = tickets
-        .iter()
-        .filter(|t| {
-            onsets.iter().any(|o| {
-                o.entity == t.entity && t.open_ms <= o.at_ms && o.at_ms <= t.open_ms + within
-            })
-        })
-        .count();
-    let quiet_entity_tickets = tickets
-        .iter()
-        .filter(|t| onsets.iter().all(|o| o.entity != t.entity))
-        .count();
+    let (mut true_tickets, mut quiet_entity_tickets) = (0, 0);
+    for ticket in tickets {
+        match onsets_of.get(&ticket.entity) {
+            None => quiet_entity_tickets += 1,
+            Some(onsets) => {
+                let fired =
+                    |o: &&Onset| ticket.open_ms <= o.at_ms && o.at_ms <= ticket.open_ms + within;
+                true_tickets += usize::from(onsets.iter().any(fired));
+            }
+        }
+    }
     Figures::from_counts(
         Counts {
             onsets: onsets.len(),
@@ -165,22 +167,35 @@ pub fn score_each(
     judge: Judge,
     entities: &[(&Labels, f64)],
 ) -> Vec<Figures> {
+    let tickets_of = by_entity(tickets, |t| &t.entity);
+    let onsets_of = by_entity(onsets, |o| &o.entity);
     entities
         .iter()
         .map(|&(entity, days)| {
-            let tickets: Vec<Ticket> = tickets
-                .iter()
-                .filter(|t| &t.entity == entity)
-                .cloned()
-                .collect();
-            let onsets: Vec<Onset> = onsets
-                .iter()
-                .filter(|o| &o.entity == entity)
-                .cloned()
-                .collect();
-            score(&tickets, &onsets, judge, days)
+            let tickets = owned(&tickets_of, entity);
+            score(&tickets, &owned(&onsets_of, entity), judge, days)
         })
         .collect()
+}
+
+/// The items of `groups` that are `entity`'s, cloned.
+fn owned<T: Clone>(groups: &BTreeMap<&Labels, Vec<&T>>, entity: &Labels) -> Vec<T> {
+    groups.get(entity).map_or_else(Vec::new, |items| {
+        items.iter().map(|&item| item.clone()).collect()
+    })
+}
+
+/// `items` grouped by their entity, each group in the items' order: a lookup per
+/// entity instead of comparing every ticket's labels with every onset's.
+fn by_entity<'a, T>(
+    items: &'a [T],
+    entity: impl Fn(&'a T) -> &'a Labels,
+) -> BTreeMap<&'a Labels, Vec<&'a T>> {
+    let mut groups: BTreeMap<&Labels, Vec<&T>> = BTreeMap::new();
+    for item in items {
+        groups.entry(entity(item)).or_default().push(item);
+    }
+    groups
 }
 
 /// The counts figures are made of.

@@ -123,13 +123,23 @@ impl TargetScorer {
     /// cross it: below [`Passage::memory`] of the way there (a log rotated, a scratch
     /// disk emptied: until it passes that level again, it has shown it turns back).
     pub fn passage(&self, passage: &Passage, row: &[f64]) -> f64 {
-        let Some((_, raw)) = self.uncalibrated_passage(passage, row) else {
+        let raw = self
+            .uncalibrated_passage(passage, row)
+            .map_or(f64::NAN, |(_, raw)| raw);
+        self.calibrate_passage(passage, raw, row)
+    }
+
+    /// [`TargetScorer::passage`] of a row whose probability before calibration (its
+    /// `passage` without calibration) is known already: calibrating another way does
+    /// not compute it again.
+    pub fn calibrate_passage(&self, passage: &Passage, uncalibrated: f64, row: &[f64]) -> f64 {
+        if uncalibrated.is_nan() {
             return f64::NAN;
-        };
+        }
         if (0.0..passage.memory).contains(&self.inputs.closest(row)) {
             return 0.0;
         }
-        calibrated(passage, raw)
+        calibrated(passage, uncalibrated)
     }
 
     /// The window the first-passage probability uses for `row` (the model's, or the

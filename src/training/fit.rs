@@ -134,17 +134,14 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
     let calibration = Calibration::fit(&scored);
     // Where the classifier has no score (an input lacks history), the scorer falls back
     // on the first-passage probability: so does the policy search.
-    let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
-    for (&i, steps) in chosen.iter().zip(&held_out) {
-        probabilities[i] = data.trajectories[i].rows.map(|step, row| {
-            let s = steps[step];
-            if s.is_nan() {
-                data.scorer.passage(&model.passage, row)
-            } else {
-                calibration.probability(s)
-            }
-        });
-    }
+    let probabilities = at_each_step(data, chosen, |i, step, row| {
+        let s = held_out[slot[i]][step];
+        if s.is_nan() {
+            data.scorer.passage(&model.passage, row)
+        } else {
+            calibration.probability(s)
+        }
+    });
     let (policy, key) = choose_policy(data, &choice, &probabilities);
     model
         .training
@@ -176,9 +173,15 @@ fn choose_passage(data: &TargetData, choice: &Choice, model: &mut TargetModel) -
                 memory: Passage::DEFAULT_MEMORY,
                 calibration: None,
             };
-            let uncalibrated = passage_probabilities(data, &choice.entities, &passage);
+            let uncalibrated = at_each_step(data, &choice.entities, |_, _, row| {
+                data.scorer.passage(&passage, row)
+            });
             passage.calibration = calibrate(data, choice, &uncalibrated);
-            let probabilities = passage_probabilities(data, &choice.entities, &passage);
+            // Calibrated from the same probabilities, not computed again.
+            let probabilities = at_each_step(data, &choice.entities, |i, step, row| {
+                data.scorer
+                    .calibrate_passage(&passage, uncalibrated[i][step], row)
+            });
             let (policy, key) = choose_policy(data, choice, &probabilities);
             if best.as_ref().is_none_or(|b| key > b.2) {
                 best = Some((passage, policy, key));
@@ -198,13 +201,18 @@ fn choose_passage(data: &TargetData, choice: &Choice, model: &mut TargetModel) -
     Some(key)
 }
 
-/// The first-passage probability of every step of the trajectories `train`.
-fn passage_probabilities(data: &TargetData, train: &[usize], passage: &Passage) -> Vec<Vec<f64>> {
+/// `probability(trajectory, step, row)` at every step of the trajectories `which`
+/// (none for the others).
+fn at_each_step(
+    data: &TargetData,
+    which: &[usize],
+    mut probability: impl FnMut(usize, usize, &[f64]) -> f64,
+) -> Vec<Vec<f64>> {
     let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); data.trajectories.len()];
-    for &i in train {
+    for &i in which {
         probabilities[i] = data.trajectories[i]
             .rows
-            .map(|_, row| data.scorer.passage(passage, row));
+            .map(|step, row| probability(i, step, row));
     }
     probabilities
 }

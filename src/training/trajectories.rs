@@ -53,7 +53,8 @@ pub fn columns_read(pipeline: &Pipeline, targets: &[Target]) -> Vec<Vec<usize>> 
 
 /// Every signal's trajectories, keeping `columns[signal]` of each row, entities in
 /// label order; `progress(done, of)` is called on this thread as the replay's steps
-/// go by. The replay runs in [`parts`] on rayon's threads.
+/// go by. Where every signal keeps an entity label and reads only its own value's
+/// series, the replay runs split by that label's values on rayon's threads.
 pub fn collect(
     pipeline: &Pipeline,
     dataset: &Dataset,

@@ -132,9 +132,11 @@ impl Plan {
     /// value of it (a number or `time()` beside them, the same everywhere, reads none).
     /// Then a replay split by that label's values gives the same results, each in one
     /// part. A plan of numbers alone has no such label; `scalar()`, `vector()`, an
-    /// aggregation or a match that drops the label reads across values.
+    /// aggregation or a match that drops the label reads across values; `__name__`
+    /// never partitions.
     pub fn partitioned_by(&self, label: &str) -> bool {
-        self.partition(label) == Partition::Kept
+        // The metric name is dropped by functions, arithmetic and aggregations alike.
+        label != METRIC_NAME && self.partition(label) == Partition::Kept
     }
 
     fn partition(&self, label: &str) -> Partition {
@@ -514,6 +516,8 @@ mod tests {
         ] {
             assert!(!partitioned(expr), "{expr}");
         }
+        let by_name = Plan::parse("node_a - node_b").unwrap();
+        assert!(!by_name.partitioned_by("__name__"));
     }
 
     #[test]

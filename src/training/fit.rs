@@ -335,8 +335,9 @@ fn choose_policy(data: &TargetData, choice: &Choice, probabilities: &[Vec<f64>])
 const USUAL_BINS: usize = 1000;
 
 /// The median of the known probabilities of the chosen entities' steps, each step
-/// weighing its entity's weight, to 1/[`USUAL_BINS`] (read from a histogram: an estate's
-/// steps are not sorted); 0 without any.
+/// weighing its entity's weight, rounded down to a multiple of 1/[`USUAL_BINS`] (read
+/// from a histogram: an estate's steps are not sorted; the candidates' open levels are
+/// such multiples, so none at or below the median passes); 0 without any.
 fn usual_probability(choice: &Choice, probabilities: &[Vec<f64>]) -> f64 {
     let mut histogram = vec![0.0; USUAL_BINS];
     for &i in &choice.entities {
@@ -350,7 +351,7 @@ fn usual_probability(choice: &Choice, probabilities: &[Vec<f64>]) -> f64 {
     for (bin, weight) in histogram.iter().enumerate() {
         below += weight;
         if below > half {
-            return (bin + 1) as f64 / USUAL_BINS as f64;
+            return bin as f64 / USUAL_BINS as f64;
         }
     }
     0.0
@@ -376,14 +377,18 @@ mod tests {
         let mut low = vec![0.0; 50];
         low.push(f64::NAN);
         let probabilities = vec![flat.clone(), Vec::new(), low.clone()];
-        let usual = usual_probability(&choice, &probabilities);
-        assert!((0.1047..=0.1047 + 1e-3).contains(&usual), "{usual}");
+        assert_eq!(usual_probability(&choice, &probabilities), 0.104);
+        let just_below = vec![vec![0.0995; 10], Vec::new(), Vec::new()];
+        assert!(
+            usual_probability(&choice, &just_below) < 0.1,
+            "0.1 stays a candidate"
+        );
 
         let mostly_low = vec![flat, Vec::new(), vec![0.0; 150]];
-        assert!(usual_probability(&choice, &mostly_low) <= 1e-3);
+        assert_eq!(usual_probability(&choice, &mostly_low), 0.0);
         assert_eq!(
             usual_probability(&choice, &[Vec::new(), Vec::new(), low]),
-            0.001
+            0.0
         );
         let unknown = vec![vec![f64::NAN; 10], Vec::new(), Vec::new()];
         assert_eq!(usual_probability(&choice, &unknown), 0.0);

@@ -270,8 +270,8 @@ fn a_model_is_refused_by_a_pipeline_it_was_not_trained_with() {
     );
 }
 
-/// The disk target's held-out figures of a model trained on lab-dev with `extra` flags.
-fn held_out_disk_figures(extra: &[&str]) -> serde_json::Value {
+/// The model `train` writes from lab-dev with `--horizon 10m` and `extra` flags.
+fn model_trained_on_lab(extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     // In a directory that does not exist yet: train makes it.
     let model = dir.path().join("models").join("model.json");
@@ -280,9 +280,12 @@ fn held_out_disk_figures(extra: &[&str]) -> serde_json::Value {
     args.extend(["--out", model.to_str().unwrap()]);
     let out = harbinger(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let model: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
-    model["targets"][0]["evaluation"]["harbinger"].clone()
+    serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap()
+}
+
+/// The disk target's held-out figures of a model trained on lab-dev with `extra` flags.
+fn held_out_disk_figures(extra: &[&str]) -> serde_json::Value {
+    model_trained_on_lab(extra)["targets"][0]["evaluation"]["harbinger"].clone()
 }
 
 #[test]
@@ -316,20 +319,7 @@ fn a_false_ticket_budget_trades_episodes_for_fewer_false_tickets() {
 /// would keep a ticket open on every host (it opened 32 false tickets on lab-dev2).
 #[test]
 fn no_policy_opens_at_a_level_the_calibration_gives_every_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model.json");
-    let out = harbinger(&[
-        "train",
-        "--data",
-        LAB,
-        "--horizon",
-        "10m",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let model: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let model = model_trained_on_lab(&[]);
     let mut flat = 0;
     for target in model["targets"].as_array().unwrap() {
         let calibration = if target["classifier"].is_null() {

@@ -27,6 +27,8 @@ mod time;
 mod real_data_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) use real_data_tests::lab_dev;
 
 use std::path::Path;
 

@@ -10,6 +10,11 @@ const LAB_DEV: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/data/lab-dev/metrics.csv.gz"
 );
+/// lab-dev's export, read, for tests anywhere on real data.
+pub(crate) fn lab_dev() -> Dataset {
+    read(LAB_DEV).expect("../shared/data/lab-dev is read")
+}
+
 const NAB_DEV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/nab-dev");
 
 /// The figures of `lab-dev/README.md`: 4153 series, 2,235,328 samples, 38 `ALERTS` series.

@@ -154,11 +154,7 @@ mod tests {
 
     #[test]
     fn lab_dev_has_the_five_documented_disk_episodes() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/lab-dev/metrics.csv.gz"
-        );
-        let dataset = crate::dataset::read(path).unwrap();
+        let dataset = crate::dataset::lab_dev();
         let history =
             AlertHistory::read(&dataset, &["instance".into(), "mountpoint".into()], 15_000);
         let mut onsets: Vec<(String, i64)> = history

@@ -173,7 +173,8 @@ fn replay_part(
 mod tests {
     use super::*;
 
-    /// Every signal's trajectories, with every column kept, replayed on `threads`.
+    /// Every signal's trajectories, with every column kept, replayed in as many parts as
+    /// `threads` (rayon's threads where `collect` runs).
     fn replayed_on(threads: usize, pipeline: &Pipeline, dataset: &Dataset) -> Vec<Vec<Trajectory>> {
         let steps = Steps::over(dataset, pipeline.step.as_millis() as i64, None, None).unwrap();
         let columns: Vec<Vec<usize>> = pipeline
@@ -191,11 +192,7 @@ mod tests {
 
     #[test]
     fn a_replay_split_by_instance_gives_the_trajectories_of_one_replay() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/lab-dev/metrics.csv.gz"
-        );
-        let dataset = crate::dataset::read(path).unwrap();
+        let dataset = crate::dataset::lab_dev();
         let pipeline = Pipeline::embedded_default();
         assert_eq!(parts(&pipeline, &dataset, 3).len(), 3, "split by instance");
         let whole = replayed_on(1, &pipeline, &dataset);
@@ -217,11 +214,7 @@ mod tests {
 
     #[test]
     fn a_signal_reading_across_instances_keeps_the_replay_whole() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/lab-dev/metrics.csv.gz"
-        );
-        let dataset = crate::dataset::read(path).unwrap();
+        let dataset = crate::dataset::lab_dev();
         let mut pipeline = Pipeline::embedded_default();
         let mut across = pipeline.signals[0].clone();
         across.plan = crate::promql::Plan::parse("sum(node_load1)").unwrap();

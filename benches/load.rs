@@ -1,6 +1,8 @@
 //! Load benchmark: the real `harbinger serve` binary under sustained remote-write traffic
-//! from 100,000 node_exporter-like series (200 hosts × 500 series, see
-//! `support/synthetic/mod.rs`).
+//! from synthetic scrape targets (see `support/synthetic/mod.rs`): by default 100,000
+//! node_exporter-like series (200 hosts × 500 series); with `LOAD_SHAPE=sparse`, many
+//! small entities (1,000 hosts × 21 series). Optionally VictoriaMetrics takes the same
+//! traffic in the same run, as a peer to compare the cost per sample with.
 //!
 //! Run: `cargo bench --bench load`. Settings (environment):
 //! - `LOAD_SECONDS` (default 20): length of the timed phase.
@@ -12,7 +14,14 @@
 //!   `default` runs the default pipeline on them. The generator sends a 15 s scrape
 //!   round every few milliseconds, so the default pipeline evaluates a step per round,
 //!   hundreds of times faster than a real estate asks of it.
-//! - `LOAD_HOSTS` (default 200): node_exporter targets of 500 series each.
+//! - `LOAD_SHAPE` (`node-exporter`, the default, or `sparse`): what each host exposes.
+//! - `LOAD_HOSTS` (default 200 node-exporter hosts, 1,000 sparse ones): scrape targets.
+//! - `LOAD_PEER` (`none`, the default, or `victoria-metrics`): after harbinger's figures,
+//!   stop it, start Debian's `victoria-metrics` (on PATH) with a temporary storage dir,
+//!   send it the same traffic (a warm-up round, then a timed phase as long), and print
+//!   its samples stored per CPU-second and harbinger's as a multiple of them.
+//!   `LOAD_SHAPE=sparse LOAD_PIPELINE=default` is a catch-up after an outage (or a
+//!   backfill): rounds follow each other as fast as the server takes them.
 //! - `LOAD_CLIENT_THREADS` (default 1): threads of the load generator's runtime.
 //! - `LOAD_ROLE` (`all`, the default, or `receiver`): with `receiver`, the bench starts
 //!   a Kafka-protocol broker (tansu, on PATH; `LOAD_PARTITIONS`, default 4, partitions),
@@ -48,9 +57,13 @@ use std::time::{Duration, Instant};
 use harbinger::ingest::Protocol;
 use server::{Server, process_cpu_seconds};
 use setting::setting;
-use synthetic::{Fleet, SAMPLES_PER_REQUEST, SERIES_PER_HOST, Template};
+use synthetic::{Fleet, SAMPLES_PER_REQUEST, Shape, Template};
 
 const TARGET_SAMPLES_PER_CPU_SECOND: f64 = 2_000_000.0;
+/// A request answered 503 is sent again after a backoff that doubles from this, as
+/// Prometheus's remote write does (`min_backoff`, `max_backoff`).
+const MIN_BACKOFF: Duration = Duration::from_millis(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const TARGET_RSS_BYTES_PER_SERIES: f64 = 300.0;
 
 /// The configuration's pipeline for `LOAD_PIPELINE`, its files written into `dir`.
@@ -230,7 +243,6 @@ impl Counters {
 
 struct Generator {
     client: reqwest::Client,
-    url: String,
     protocol: Protocol,
     fleet: Fleet,
     templates: Vec<Template>,
@@ -247,6 +259,8 @@ struct Sent {
     latencies_us: Vec<u32>,
     /// The latest scrape round any request was of.
     last_round: u64,
+    /// Attempts answered 503 and sent again after a backoff.
+    retries: u64,
 }
 
 impl Sent {
@@ -262,22 +276,34 @@ impl Sent {
         }
         self.latencies_us.extend(other.latencies_us);
         self.last_round = self.last_round.max(other.last_round);
+        self.retries += other.retries;
     }
 
     fn all_204(&self) -> bool {
         self.statuses.keys().all(|&status| status == 204)
     }
+
+    /// "requests / answered 204", and whether every request was in the end.
+    fn answered(&self) -> (String, &'static str) {
+        let answered = self.statuses.get(&204).copied().unwrap_or(0);
+        let verdict = if self.all_204() {
+            "all 204: ok"
+        } else {
+            "all 204: MISSED"
+        };
+        (format!("{} / {answered}", self.requests), verdict)
+    }
 }
 
 impl Generator {
-    async fn counters(&self) -> Counters {
-        self.counters_at(&self.url).await
+    /// The harbinger counters of the server at `url`.
+    async fn counters(&self, url: &str) -> Counters {
+        Counters::parse(&self.metrics(url).await)
     }
 
-    /// The counters of another server (the worker).
-    async fn counters_at(&self, url: &str) -> Counters {
-        let text = self
-            .client
+    /// The server's `/metrics` page.
+    async fn metrics(&self, url: &str) -> String {
+        self.client
             .get(format!("{url}/metrics"))
             .send()
             .await
@@ -285,20 +311,16 @@ impl Generator {
             .expect("GET /metrics")
             .text()
             .await
-            .expect("reading /metrics");
-        Counters::parse(&text)
+            .expect("reading /metrics")
     }
 
-    async fn wait_ready(&self) {
-        self.wait_ready_at(&self.url).await;
-    }
-
-    async fn wait_ready_at(&self, url: &str) {
+    /// Waits until `GET url` succeeds (a readiness endpoint).
+    async fn wait_ready(&self, url: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = self
                 .client
-                .get(format!("{url}/-/ready"))
+                .get(url)
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success());
@@ -311,9 +333,11 @@ impl Generator {
     }
 
     /// Connection `k`'s share: parts k, k + C, k + 2C, ... of each round, from
-    /// `first_round` on, until `deadline` (or for one round when there is none).
+    /// `first_round` on, until `deadline` (or for one round when there is none), to the
+    /// remote-write endpoint at `url`.
     async fn connection(
         self: Arc<Self>,
+        url: String,
         k: usize,
         first_round: u64,
         deadline: Option<Instant>,
@@ -332,7 +356,6 @@ impl Generator {
                 "2.0.0",
             ),
         };
-        let url = format!("{}/api/v1/write", self.url);
         let mut round = first_round;
         loop {
             for &part in &parts {
@@ -343,32 +366,41 @@ impl Generator {
                 let mut body = Vec::with_capacity(template.compressed_len());
                 template.render(&self.fleet, round, &mut body);
                 sent.bytes += body.len() as u64;
+                let body = bytes::Bytes::from(body);
+                let mut backoff = MIN_BACKOFF;
                 let started = Instant::now();
-                let response = self
-                    .client
-                    .post(&url)
-                    .header("content-type", content_type)
-                    .header("content-encoding", "snappy")
-                    .header("x-prometheus-remote-write-version", version)
-                    .header("user-agent", "harbinger-load/0.1")
-                    .body(body)
-                    .send()
-                    .await;
-                let status = match response {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        let text = response.text().await.unwrap_or_default();
-                        if status != 204 && sent.first_failure.is_none() {
-                            sent.first_failure = Some(format!("{status}: {}", text.trim()));
+                let status = loop {
+                    let response = self
+                        .client
+                        .post(&url)
+                        .header("content-type", content_type)
+                        .header("content-encoding", "snappy")
+                        .header("x-prometheus-remote-write-version", version)
+                        .header("user-agent", "harbinger-load/0.1")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    let (status, text) = match response {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            (status, response.text().await.unwrap_or_default())
                         }
-                        status
-                    }
-                    Err(error) => {
-                        if sent.first_failure.is_none() {
-                            sent.first_failure = Some(format!("transport: {error}"));
+                        Err(error) => (0, format!("transport: {error}")),
+                    };
+                    if status == 503 {
+                        sent.retries += 1;
+                        if deadline.is_some_and(|deadline| Instant::now() + backoff >= deadline) {
+                            // No time left to send it again: the phase ends without it.
+                            return sent;
                         }
-                        0
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
                     }
+                    if status != 204 && sent.first_failure.is_none() {
+                        sent.first_failure = Some(format!("{status}: {}", text.trim()));
+                    }
+                    break status;
                 };
                 sent.latencies_us
                     .push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
@@ -386,8 +418,13 @@ impl Generator {
 
     /// One request every `interval`, round after round from `first_round`, for
     /// `duration`, over one connection; returns the samples sent.
-    async fn paced(&self, first_round: u64, interval: Duration, duration: Duration) -> u64 {
-        let url = format!("{}/api/v1/write", self.url);
+    async fn paced(
+        &self,
+        url: &str,
+        first_round: u64,
+        interval: Duration,
+        duration: Duration,
+    ) -> u64 {
         let end = Instant::now() + duration;
         let mut next = Instant::now();
         let mut samples = 0;
@@ -400,7 +437,7 @@ impl Generator {
                 template.render(&self.fleet, round, &mut body);
                 let response = self
                     .client
-                    .post(&url)
+                    .post(url)
                     .header("content-type", "application/x-protobuf")
                     .header("content-encoding", "snappy")
                     .header("x-prometheus-remote-write-version", "0.1.0")
@@ -417,9 +454,15 @@ impl Generator {
         samples
     }
 
-    async fn run(self: &Arc<Self>, first_round: u64, deadline: Option<Instant>) -> Sent {
+    /// Every connection's share, to the remote-write endpoint at `url`.
+    async fn run(self: &Arc<Self>, url: &str, first_round: u64, deadline: Option<Instant>) -> Sent {
         let tasks: Vec<_> = (0..self.connections)
-            .map(|k| tokio::spawn(self.clone().connection(k, first_round, deadline)))
+            .map(|k| {
+                let connection = self
+                    .clone()
+                    .connection(url.to_owned(), k, first_round, deadline);
+                tokio::spawn(connection)
+            })
             .collect();
         let mut sent = Sent::default();
         for task in tasks {
@@ -456,7 +499,19 @@ fn mib(bytes: u64) -> String {
 fn main() {
     let seconds: f64 = setting("LOAD_SECONDS", 20.0);
     let connections: usize = setting("LOAD_CONNECTIONS", 8);
-    let hosts: usize = setting("LOAD_HOSTS", 200);
+    let shape: Shape = setting("LOAD_SHAPE", Shape::NodeExporter);
+    let hosts: usize = setting(
+        "LOAD_HOSTS",
+        match shape {
+            Shape::NodeExporter => 200,
+            Shape::Sparse => 1000,
+        },
+    );
+    let peer = setting("LOAD_PEER", "none".to_owned());
+    assert!(
+        peer == "none" || peer == "victoria-metrics",
+        "LOAD_PEER={peer:?}: expected none or victoria-metrics"
+    );
     let client_threads: usize = setting("LOAD_CLIENT_THREADS", 1);
     let protocol = match setting("LOAD_PROTOCOL", "v1".to_owned()).as_str() {
         "v1" | "1" => Protocol::V1,
@@ -466,7 +521,8 @@ fn main() {
     assert!(connections > 0, "LOAD_CONNECTIONS must be at least 1");
 
     let prepared = Instant::now();
-    let fleet = Fleet::node_exporters(hosts);
+    let fleet = Fleet::new(shape, hosts);
+    let series_per_host = fleet.series_per_host;
     let templates = fleet.templates(protocol);
     for template in [&templates[0], &templates[templates.len() - 1]] {
         template.check(&fleet, 0);
@@ -504,23 +560,23 @@ fn main() {
             .tcp_nodelay(true)
             .build()
             .expect("HTTP client"),
-        url: server.url(""),
         protocol,
         fleet,
         templates,
         connections,
     });
 
-    runtime.block_on(generator.wait_ready());
+    runtime.block_on(generator.wait_ready(&server.url("/-/ready")));
     if let Some(worker) = &worker {
-        runtime.block_on(generator.wait_ready_at(&worker.url("")));
+        runtime.block_on(generator.wait_ready(&worker.url("/-/ready")));
     }
+    let write_url = server.url("/api/v1/write");
     // Let the runtime settle (threads spawned, first allocations) before the baseline.
     std::thread::sleep(Duration::from_millis(500));
     let rss_start = server.rss_bytes();
 
     let warm_started = Instant::now();
-    let warm = runtime.block_on(generator.run(0, None));
+    let warm = runtime.block_on(generator.run(&write_url, 0, None));
     let warm_seconds = warm_started.elapsed().as_secs_f64();
     assert!(
         warm.all_204(),
@@ -528,7 +584,7 @@ fn main() {
         warm.statuses,
         warm.first_failure
     );
-    let before = runtime.block_on(generator.counters());
+    let before = runtime.block_on(generator.counters(&server.url("")));
     if role == "all" {
         assert_eq!(
             before.active_series as usize, series,
@@ -545,11 +601,11 @@ fn main() {
     let self_cpu_before = process_cpu_seconds("/proc/self/stat");
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
-    let mut sent = runtime.block_on(generator.run(1, Some(deadline)));
+    let mut sent = runtime.block_on(generator.run(&write_url, 1, Some(deadline)));
     let wall = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
     let self_cpu = process_cpu_seconds("/proc/self/stat") - self_cpu_before;
-    let after = runtime.block_on(generator.counters());
+    let after = runtime.block_on(generator.counters(&server.url("")));
     let rss_end = server.rss_bytes();
 
     let received = after.received - before.received;
@@ -565,7 +621,7 @@ fn main() {
 
     println!();
     println!(
-        "harbinger load (role {role}, {pipeline} pipeline): remote write {}, {series} series ({hosts} hosts x {SERIES_PER_HOST}), \
+        "harbinger load (role {role}, {pipeline} pipeline): remote write {}, {series} series ({hosts} hosts x {series_per_host}), \
          2000 samples/request, {connections} connections, {wall:.1} s, {} CPUs shared with the generator",
         match protocol {
             Protocol::V1 => "1.0",
@@ -579,18 +635,20 @@ fn main() {
     let row = |name: &str, value: String, target: &str| {
         println!("{name:<44} {value:>26}   {target:<30}");
     };
+    let (requests, verdict_204) = sent.answered();
     row(
         "requests sent / answered 204",
-        format!(
-            "{} / {}",
-            sent.requests,
-            sent.statuses.get(&204).copied().unwrap_or(0)
-        ),
-        if sent.all_204() && failed_requests == 0.0 {
-            "all 204: ok"
+        requests,
+        if failed_requests == sent.retries as f64 {
+            verdict_204
         } else {
-            "all 204: MISSED"
+            "all 204: MISSED (server counters)"
         },
+    );
+    row(
+        "  attempts answered 503, sent again",
+        thousands(sent.retries as f64),
+        "",
     );
     row("samples sent", thousands(sent.samples as f64), "");
     row(
@@ -682,25 +740,117 @@ fn main() {
             &runtime,
             &generator,
             worker,
+            &write_url,
             after.received,
             sent.last_round + 1,
         );
+    }
+    if peer == "victoria-metrics" {
+        server.stop();
+        peer_figures(&runtime, &generator, seconds, per_cpu_second);
     }
     drop(runtime);
     server.stop();
 }
 
+/// The same traffic into VictoriaMetrics, started once harbinger has stopped: a warm-up
+/// round, then a timed phase as long as harbinger's; its samples stored per CPU-second,
+/// and harbinger's against them.
+fn peer_figures(
+    runtime: &tokio::runtime::Runtime,
+    generator: &Arc<Generator>,
+    seconds: f64,
+    harbinger_per_cpu_second: f64,
+) {
+    let peer = Server::victoria_metrics();
+    runtime.block_on(generator.wait_ready(&peer.url("/health")));
+    let write_url = peer.url("/api/v1/write");
+    let stored = || {
+        let metrics = runtime.block_on(generator.metrics(&peer.url("")));
+        metric_value(&metrics, "vm_rows_added_to_storage_total")
+    };
+    let warm = runtime.block_on(generator.run(&write_url, 0, None));
+    assert!(
+        warm.all_204(),
+        "VictoriaMetrics warm-up requests failed: {:?}, first failure: {:?}",
+        warm.statuses,
+        warm.first_failure
+    );
+    let stored_before = stored();
+    let cpu_before = peer.cpu_seconds();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let sent = runtime.block_on(generator.run(&write_url, 1, Some(deadline)));
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = peer.cpu_seconds() - cpu_before;
+    let stored = stored() - stored_before;
+    let per_cpu_second = stored / cpu;
+    let ratio = harbinger_per_cpu_second / per_cpu_second;
+
+    println!();
+    println!("VictoriaMetrics, the same traffic ({wall:.1} s), after harbinger stopped");
+    println!("{:-<104}", "");
+    let row = |name: &str, value: String, target: &str| {
+        println!("{name:<44} {value:>26}   {target:<30}");
+    };
+    let (requests, verdict_204) = sent.answered();
+    row("requests sent / answered 204", requests, verdict_204);
+    row(
+        "  attempts answered 503, sent again",
+        thousands(sent.retries as f64),
+        "",
+    );
+    row(
+        "samples stored (vm_rows_added_to_storage)",
+        thousands(stored),
+        if stored == sent.samples as f64 {
+            "= sent: ok"
+        } else {
+            "= sent: MISSED"
+        },
+    );
+    row(
+        "server CPU (user+sys)",
+        format!("{cpu:.2} s ({:.2} cores)", cpu / wall),
+        "",
+    );
+    row(
+        "samples per server CPU-second",
+        thousands(per_cpu_second),
+        "",
+    );
+    row(
+        "harbinger / VictoriaMetrics, per CPU-second",
+        format!("{ratio:.2}x"),
+        "sparse >= 1.0x, node-exporter >= 5x",
+    );
+    println!("{:-<104}", "");
+}
+
+/// The value of an unlabelled metric, or the sum of its series, on a `/metrics` page.
+fn metric_value(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 /// The worker's throughput while it drains what the receiver published, then the delay
-/// from acknowledgement to scored under a paced load of a quarter of that throughput.
+/// from acknowledgement to scored under a paced load (to the receiver's `write_url`) of
+/// a quarter of that throughput.
 fn worker_figures(
     runtime: &tokio::runtime::Runtime,
     generator: &Arc<Generator>,
     worker: &Server,
+    write_url: &str,
     published: f64,
     next_round: u64,
 ) {
     let url = worker.url("");
-    let counters = || runtime.block_on(generator.counters_at(&url));
+    let counters = || runtime.block_on(generator.counters(&url));
     let wait_processed = |samples: f64| {
         let deadline = Instant::now() + Duration::from_secs(900);
         loop {
@@ -721,7 +871,8 @@ fn worker_figures(
     let before = counters();
     let rate = per_cpu_second / 4.0;
     let interval = Duration::from_secs_f64(SAMPLES_PER_REQUEST as f64 / rate);
-    let paced = runtime.block_on(generator.paced(next_round, interval, Duration::from_secs(20)));
+    let paced =
+        runtime.block_on(generator.paced(write_url, next_round, interval, Duration::from_secs(20)));
     wait_processed(published + paced as f64);
     let p99 = counters().delay_p99_since(&before);
     println!();

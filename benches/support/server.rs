@@ -1,6 +1,8 @@
-//! The real `harbinger serve` binary as the benches run it: started on a free loopback
-//! port with a temporary data dir and a configuration of the bench's, measured through
-//! `/proc` (CPU time, resident memory now and at its peak), stopped when dropped.
+//! The real servers the benches run: the `harbinger serve` binary, started on a free
+//! loopback port with a temporary data dir and a configuration of the bench's, and
+//! VictoriaMetrics (Debian's `victoria-metrics`) as a peer to compare with. Both are
+//! measured through `/proc` (CPU time, resident memory now and at its peak) and stopped
+//! when dropped.
 
 #![allow(dead_code)] // Each bench uses a part.
 
@@ -20,26 +22,51 @@ impl Server {
     /// `serve --role ROLE` with the configuration `yaml` returns, given the data dir
     /// (where it may write the files the configuration names).
     pub fn start(role: &str, yaml: impl FnOnce(&Path) -> String) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
         let data_dir = tempfile::tempdir().expect("temporary data dir");
         let config = data_dir.path().join("harbinger.yml");
         std::fs::write(&config, yaml(data_dir.path())).expect("writing the configuration");
-        let child = Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        let address = free_address();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_harbinger"));
+        command
             .args(["--log-level", "warn", "serve", "--role", role, "--listen"])
             .arg(address.to_string())
             .arg("--data-dir")
             .arg(data_dir.path())
             .arg("--config")
-            .arg(&config)
+            .arg(&config);
+        Server::spawn(command, address, data_dir, "the harbinger binary")
+    }
+
+    /// VictoriaMetrics single-node, storing in a temporary dir and keeping every sample
+    /// however old (the benches' timestamps start in 2025). Ready when `/health` answers.
+    pub fn victoria_metrics() -> Server {
+        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        let address = free_address();
+        let mut command = Command::new("victoria-metrics");
+        command
+            .arg(format!("-httpListenAddr={address}"))
+            .arg(format!("-storageDataPath={}", data_dir.path().display()))
+            .args(["-retentionPeriod=100y", "-loggerLevel=ERROR"]);
+        Server::spawn(
+            command,
+            address,
+            data_dir,
+            "victoria-metrics (apt install victoria-metrics)",
+        )
+    }
+
+    fn spawn(
+        mut command: Command,
+        address: SocketAddr,
+        data_dir: tempfile::TempDir,
+        what: &str,
+    ) -> Server {
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("starting the harbinger binary");
+            .unwrap_or_else(|error| panic!("starting {what}: {error}"));
         Server {
             child,
             address,
@@ -111,6 +138,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn free_address() -> SocketAddr {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// utime + stime of a `/proc/.../stat` file, in seconds.

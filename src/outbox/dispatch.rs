@@ -84,26 +84,20 @@ impl<S: Sink> Dispatcher<S> {
             if stopping && deliveries.is_empty() {
                 return;
             }
-            if !stopping {
+            let free = self.sink.concurrency().saturating_sub(deliveries.len());
+            if !stopping && free > 0 {
                 let name = sink_name.clone();
-                match on_blocking(&self.cx.store, move |store| store.pending(&name)).await {
-                    Ok(pending) => {
+                let busy = in_flight.clone();
+                let next = move |store: &Store| store.next_owed(&name, &busy, free);
+                match on_blocking(&self.cx.store, next).await {
+                    Ok(owed) => {
                         self.cx
                             .metrics
                             .outbox_pending
                             .get_or_create(&labels)
-                            .set(pending.len() as i64);
-                        let mut heads = HashSet::new();
-                        for (seq, action) in pending {
+                            .set(owed.count as i64);
+                        for (seq, action) in owed.heads {
                             let fingerprint = action.ticket.fingerprint.clone();
-                            if deliveries.len() >= self.sink.concurrency() {
-                                break;
-                            }
-                            if in_flight.contains(&fingerprint)
-                                || !heads.insert(fingerprint.clone())
-                            {
-                                continue;
-                            }
                             in_flight.insert(fingerprint.clone());
                             let delivery = self.delivery(seq, action);
                             deliveries.spawn(async move {

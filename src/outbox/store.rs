@@ -7,6 +7,7 @@
 //! transaction, committed (fsync'd) before it returns, so a crash, `kill -9` included,
 //! loses nothing that a call reported done.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,6 +48,15 @@ pub struct DeadLetter {
     pub seq: u64,
     pub reason: String,
     pub action: TicketAction,
+}
+
+/// What a sink owes, as [`Store::next_owed`] reads it.
+#[derive(Debug, Default)]
+pub struct Owed {
+    /// (sequence number, action), oldest first.
+    pub heads: Vec<(u64, TicketAction)>,
+    /// Every action the sink owes, the heads included.
+    pub count: usize,
 }
 
 pub struct Store {
@@ -134,19 +144,37 @@ impl Store {
         })
     }
 
-    /// The actions `sink` has yet to deliver, oldest first.
-    pub fn pending(&self, sink: &str) -> std::result::Result<Vec<(u64, TicketAction)>, StoreError> {
+    /// What `sink` should deliver next: the oldest action it owes of each ticket whose
+    /// fingerprint is not `busy`, oldest first, at most `want` of them; and how many
+    /// actions it owes in all. Only the actions up to the last one returned are read
+    /// and parsed, so a long backlog costs a count of keys per call, not a parse of
+    /// every action (the dispatcher calls this after every delivery).
+    pub fn next_owed(
+        &self,
+        sink: &str,
+        busy: &HashSet<String>,
+        want: usize,
+    ) -> std::result::Result<Owed, StoreError> {
         self.read(|db| {
             let tx = db.begin_read()?;
             let pending = tx.open_table(PENDING)?;
             let actions = tx.open_table(ACTIONS)?;
-            let mut owed = Vec::new();
+            let mut owed = Owed::default();
+            let mut chosen = HashSet::new();
             for entry in pending.range((sink, 0)..=(sink, u64::MAX))? {
                 let seq = entry?.0.value().1;
+                owed.count += 1;
+                if owed.heads.len() == want {
+                    continue;
+                }
                 let json = actions
                     .get(seq)?
                     .ok_or_else(|| format!("action {seq} is pending for {sink} but missing"))?;
-                owed.push((seq, serde_json::from_str(json.value())?));
+                let action: TicketAction = serde_json::from_str(json.value())?;
+                let fingerprint = &action.ticket.fingerprint;
+                if !busy.contains(fingerprint) && chosen.insert(fingerprint.clone()) {
+                    owed.heads.push((seq, action));
+                }
             }
             Ok(owed)
         })
@@ -332,16 +360,15 @@ mod tests {
         }
         let store = Store::open(dir.path()).unwrap();
         let seqs = |sink| -> Vec<u64> {
-            store
-                .pending(sink)
-                .unwrap()
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect()
+            let owed = store.next_owed(sink, &HashSet::new(), 1).unwrap();
+            assert_eq!(owed.count, store.pending_count(sink).unwrap());
+            owed.heads.into_iter().map(|(s, _)| s).collect()
         };
         assert_eq!(seqs("file"), [2]);
-        assert_eq!(seqs("desk"), [1, 2]);
-        assert_eq!(store.pending("desk").unwrap()[0].1, action);
+        assert_eq!(seqs("desk"), [1]);
+        assert_eq!(store.pending_count("desk").unwrap(), 2);
+        let owed = store.next_owed("desk", &HashSet::new(), 1).unwrap();
+        assert_eq!(owed.heads[0].1, action);
         assert_eq!(
             store.recall("desk", "k").unwrap().as_deref(),
             Some("https://desk/tickets/42/")
@@ -432,6 +459,60 @@ mod tests {
         assert!(
             message.starts_with(&format!("outbox {}: ", path.display())),
             "{message}"
+        );
+    }
+
+    /// An action of the given ticket, otherwise the example.
+    fn action_of(fingerprint: &str) -> TicketAction {
+        let mut action = example_action();
+        action.ticket.fingerprint = fingerprint.to_owned();
+        action
+    }
+
+    #[test]
+    fn next_owed_is_the_oldest_action_of_each_idle_ticket_and_stops_at_what_is_wanted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let sinks = ["desk".to_owned()];
+        for fingerprint in ["a", "a", "b", "c", "b", "d"] {
+            store.append(&action_of(fingerprint), &sinks).unwrap();
+        }
+        let next = |busy: &[&str], want| {
+            let busy = busy.iter().map(|f| (*f).to_owned()).collect();
+            let owed = store.next_owed("desk", &busy, want).unwrap();
+            let heads: Vec<(u64, String)> = owed
+                .heads
+                .into_iter()
+                .map(|(seq, action)| (seq, action.ticket.fingerprint))
+                .collect();
+            (heads, owed.count)
+        };
+        let ticket = |seq, fingerprint: &str| (seq, fingerprint.to_owned());
+        assert_eq!(
+            next(&[], 10),
+            (
+                vec![
+                    ticket(1, "a"),
+                    ticket(3, "b"),
+                    ticket(4, "c"),
+                    ticket(6, "d")
+                ],
+                6
+            ),
+            "one per ticket, the oldest, in order"
+        );
+        assert_eq!(
+            next(&["a", "c"], 10),
+            (vec![ticket(3, "b"), ticket(6, "d")], 6),
+            "a ticket in delivery waits: its later actions are not heads"
+        );
+        assert_eq!(next(&["a"], 1), (vec![ticket(3, "b")], 6));
+        assert_eq!(next(&[], 0), (vec![], 6), "nothing wanted: only the count");
+        store.mark_delivered(1, "desk").unwrap();
+        assert_eq!(
+            next(&[], 1),
+            (vec![ticket(2, "a")], 5),
+            "the next of a comes up"
         );
     }
 }

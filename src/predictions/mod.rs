@@ -13,6 +13,7 @@
 
 pub mod board;
 pub mod card;
+mod gauges;
 pub mod lifecycle;
 pub mod track;
 
@@ -20,26 +21,31 @@ pub mod track;
 const EVIDENCE: usize = 3;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::AtomicU64;
-
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 
 use self::board::{Board, Prediction};
 use self::card::{ModelCard, RuleCard};
+use self::gauges::EntityGauges;
 use self::lifecycle::{Describe, Lifecycle};
 use crate::model::{AlertState, Model, ModelError, Policy, Scored, TargetModel, TargetScorer};
 use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{Labels, LabelsMap, Plan, SeriesStore, Value, evaluate, format_value};
 use crate::rules::{Comparison, template};
-use crate::telemetry::{EntityLabels, Metrics};
+use crate::telemetry::Metrics;
 use crate::tickets::{OpenTicket, Ticket, TicketAction};
 
 struct LiveTarget {
     scorer: TargetScorer,
     model: TargetModel,
-    /// Per entity: its ticket's lifecycle, and whether the last step saw it.
-    entities: LabelsMap<(Lifecycle, bool)>,
+    entities: LabelsMap<Tracked>,
+}
+
+/// What a target keeps of an entity.
+#[derive(Default)]
+struct Tracked {
+    lifecycle: Lifecycle,
+    /// Whether the last step saw it.
+    seen: bool,
+    gauges: EntityGauges,
 }
 
 pub struct LivePredictions {
@@ -148,8 +154,11 @@ impl LivePredictions {
                 .find(|t| t.scorer.target.alert == ticket.ticket.target);
             match target {
                 Some(target) => {
-                    let lifecycle = Lifecycle::resumed(ticket);
-                    target.entities.insert(entity, (lifecycle, false));
+                    let tracked = Tracked {
+                        lifecycle: Lifecycle::resumed(ticket),
+                        ..Tracked::default()
+                    };
+                    target.entities.insert(entity, tracked);
                 }
                 None => orphans.push(ticket),
             }
@@ -186,9 +195,10 @@ impl LivePredictions {
     /// Removes every entity's gauges: another process scores them from now on (a Kafka
     /// worker whose partition moved). Open tickets stay open, for the new owner.
     pub fn release(self) {
-        for target in &self.targets {
-            for entity in target.entities.keys() {
-                remove_gauges(&self.metrics, &target.scorer.target.alert, entity);
+        for mut target in self.targets {
+            for (entity, tracked) in &mut target.entities {
+                let alert = &target.scorer.target.alert;
+                tracked.gauges.remove(&self.metrics, alert, entity);
             }
         }
     }
@@ -203,8 +213,8 @@ impl LivePredictions {
     ) {
         let alerts = self.alert_states(t_ms, store);
         for target in &mut self.targets {
-            for seen in target.entities.values_mut() {
-                seen.1 = false;
+            for tracked in target.entities.values_mut() {
+                tracked.seen = false;
             }
         }
         let prometheus_url = self.prometheus_url.as_ref();
@@ -215,17 +225,19 @@ impl LivePredictions {
                 let horizon_s = target.scorer.target.horizon.as_secs_f64();
                 row.clear();
                 features.write(row);
+                let alert_name = &target.scorer.target.alert;
                 let alert = alerts
-                    .get(&(target.scorer.target.alert.clone(), entity.clone()))
+                    .get(alert_name)
+                    .and_then(|states| states.get(entity))
                     .copied()
                     .unwrap_or(AlertState::Inactive);
                 let scored = target.scorer.score(&target.model, row, alert, inputs);
-                set_gauges(&self.metrics, &target.scorer.target.alert, entity, &scored);
-                let (lifecycle, seen) = target
-                    .entities
-                    .entry(entity.clone())
-                    .or_insert_with(|| (Lifecycle::default(), true));
-                *seen = true;
+                let tracked = target.entities.entry(entity.clone()).or_default();
+                tracked.seen = true;
+                tracked
+                    .gauges
+                    .set(&self.metrics, alert_name, entity, &scored);
+                let lifecycle = &mut tracked.lifecycle;
                 let describe = Description {
                     target: &target.scorer,
                     model: &target.model,
@@ -261,25 +273,26 @@ impl LivePredictions {
             let gone: Vec<Labels> = target
                 .entities
                 .iter_mut()
-                .filter_map(|(entity, (lifecycle, seen))| {
-                    (!*seen && lifecycle.gone(t_ms, grace_ms)).then(|| entity.clone())
+                .filter_map(|(entity, tracked)| {
+                    let gone = !tracked.seen && tracked.lifecycle.gone(t_ms, grace_ms);
+                    gone.then(|| entity.clone())
                 })
                 .collect();
             for entity in gone {
-                remove_gauges(&self.metrics, alert, &entity);
-                if let Some((mut lifecycle, _)) = target.entities.remove(&entity) {
-                    actions.extend(lifecycle.abandon(t_ms));
+                if let Some(mut tracked) = target.entities.remove(&entity) {
+                    tracked.gauges.remove(&self.metrics, alert, &entity);
+                    actions.extend(tracked.lifecycle.abandon(t_ms));
                 }
             }
         }
     }
 
-    /// The rules' states at `t_ms`, by (alert name, entity), from `ALERTS`.
+    /// The rules' states at `t_ms`, by alert name and entity, from `ALERTS`.
     fn alert_states(
         &self,
         t_ms: i64,
         store: &SeriesStore,
-    ) -> HashMap<(String, Labels), AlertState> {
+    ) -> HashMap<String, LabelsMap<AlertState>> {
         let mut states = HashMap::new();
         let Ok(Value::Vector(vector)) = evaluate(&self.alerts, store, t_ms) else {
             return states;
@@ -297,10 +310,9 @@ impl LivePredictions {
                 AlertState::Pending
             };
             let entry = states
-                .entry((
-                    alert.to_owned(),
-                    element.labels.keeping(&self.entity_labels),
-                ))
+                .entry(alert.to_owned())
+                .or_insert_with(LabelsMap::default)
+                .entry(element.labels.keeping(&self.entity_labels))
                 .or_insert(state);
             if state == AlertState::Firing {
                 *entry = state;
@@ -323,39 +335,6 @@ pub fn resolve_orphans(open: Vec<OpenTicket>, now_ms: i64) -> Vec<TicketAction> 
     open.into_iter()
         .filter_map(|ticket| Lifecycle::resumed(ticket).abandon(now_ms))
         .collect()
-}
-
-fn gauge_labels(alert: &str, entity: &Labels) -> EntityLabels {
-    let mut labels = vec![("target".to_owned(), alert.to_owned())];
-    labels.extend(entity.iter().map(|(n, v)| (n.to_owned(), v.to_owned())));
-    labels
-}
-
-fn set_gauges(metrics: &Metrics, alert: &str, entity: &Labels, scored: &Scored) {
-    let labels = gauge_labels(alert, entity);
-    let set = |family: &Family<EntityLabels, Gauge<f64, AtomicU64>>, v: f64| {
-        if v.is_finite() {
-            family.get_or_create(&labels).set(v);
-        } else {
-            family.remove(&labels);
-        }
-    };
-    set(
-        &metrics.prediction_probability,
-        scored.observation.probability,
-    );
-    set(
-        &metrics.prediction_eta_seconds,
-        scored.observation.eta_seconds,
-    );
-    set(&metrics.anomaly_score, scored.anomaly_score);
-}
-
-fn remove_gauges(metrics: &Metrics, alert: &str, entity: &Labels) {
-    let labels = gauge_labels(alert, entity);
-    metrics.prediction_probability.remove(&labels);
-    metrics.prediction_eta_seconds.remove(&labels);
-    metrics.anomaly_score.remove(&labels);
 }
 
 /// A stable fingerprint of a target and an entity: FNV-1a over their text, in hex.

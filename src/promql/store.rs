@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
 
+use parking_lot::Mutex;
 use promql_parser::label::{MatchOp, Matcher};
 
 use super::value::{Labels, LabelsMap, METRIC_NAME, Point};
@@ -36,6 +37,19 @@ pub struct SeriesStore {
     /// Series by metric name: nearly every selector names its metric, so selection
     /// looks at that metric's series only, not at every series.
     by_name: HashMap<String, Vec<SeriesIndex>>,
+    /// What each selector seen so far matched. A series keeps its index for good, so a
+    /// selection only ever grows, and at each step only the series added since the last
+    /// are matched: a pipeline evaluated step after step compares no labels once its
+    /// series exist.
+    selections: Mutex<Vec<Selection>>,
+}
+
+/// The series a selector matched among the first `examined` of its candidates (its
+/// metric's series, or every series when it names none).
+struct Selection {
+    matchers: Vec<Matcher>,
+    examined: usize,
+    matched: Vec<SeriesIndex>,
 }
 
 impl SeriesStore {
@@ -82,28 +96,52 @@ impl SeriesStore {
     /// Series whose labels satisfy every matcher, in index order.
     pub fn select<'a>(
         &'a self,
-        matchers: &'a [Matcher],
+        matchers: &[Matcher],
     ) -> impl Iterator<Item = (SeriesIndex, &'a Labels)> + 'a {
         let named = matchers
             .iter()
             .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
-        let candidates: Box<dyn Iterator<Item = SeriesIndex> + 'a> = match named {
-            Some(m) => Box::new(
-                self.by_name
-                    .get(&m.value)
-                    .map_or(&[][..], Vec::as_slice)
-                    .iter()
-                    .copied(),
-            ),
-            None => Box::new(0..self.series.len()),
+        let candidates: &[SeriesIndex] = match named {
+            Some(m) => self.by_name.get(&m.value).map_or(&[], Vec::as_slice),
+            None => &[],
         };
-        candidates
+        let candidate_count = match named {
+            Some(_) => candidates.len(),
+            None => self.series.len(),
+        };
+        let candidate = |i: usize| match named {
+            Some(_) => candidates[i],
+            None => i,
+        };
+        let mut selections = self.selections.lock();
+        let at = match selections.iter().position(|s| s.matchers == matchers) {
+            Some(at) => at,
+            None => {
+                selections.push(Selection {
+                    matchers: matchers.to_vec(),
+                    examined: 0,
+                    matched: Vec::new(),
+                });
+                selections.len() - 1
+            }
+        };
+        let selection = &mut selections[at];
+        for i in selection.examined..candidate_count {
+            let index = candidate(i);
+            let labels = &self.series[index].labels;
+            if matchers
+                .iter()
+                .all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
+            {
+                selection.matched.push(index);
+            }
+        }
+        selection.examined = candidate_count;
+        let matched = selection.matched.clone();
+        drop(selections);
+        matched
+            .into_iter()
             .map(|index| (index, &self.series[index].labels))
-            .filter(move |(_, labels)| {
-                matchers
-                    .iter()
-                    .all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
-            })
     }
 
     /// The value an instant selector sees at `t_ms`: the latest sample at or before it,
@@ -229,5 +267,25 @@ mod tests {
         assert_eq!(select(vec![regex(MatchOp::Re, "n.*")]), 1);
         assert_eq!(select(vec![regex(MatchOp::NotRe, "n.*")]), 1);
         assert_eq!(select(vec![Matcher::new(MatchOp::Equal, "zone", "")]), 2);
+    }
+
+    #[test]
+    fn a_selection_takes_in_series_added_after_it_was_first_made() {
+        let (mut store, up) = store();
+        let name = |n: &str| Matcher::new(MatchOp::Equal, METRIC_NAME, n);
+        let job = |j: &str| Matcher::new(MatchOp::Equal, "job", j);
+        let selected = |store: &SeriesStore, matchers: &[Matcher]| -> Vec<SeriesIndex> {
+            store.select(matchers).map(|(index, _)| index).collect()
+        };
+        let db_up = [name("up"), job("db")];
+        let any_db = [job("db")];
+        assert!(selected(&store, &db_up).is_empty());
+        assert!(selected(&store, &any_db).is_empty());
+        let db = store.series(&Labels::new([("__name__", "up"), ("job", "db")]));
+        let other = store.series(&Labels::new([("__name__", "down"), ("job", "db")]));
+        assert_eq!(selected(&store, &db_up), [db]);
+        assert_eq!(selected(&store, &any_db), [db, other]);
+        assert_eq!(selected(&store, &[name("up")]), [up, db]);
+        assert_eq!(selected(&store, &db_up), [db], "asked again: the same");
     }
 }

@@ -4,8 +4,9 @@
 //! samples on the pipeline queue (role `all`) or in the Kafka topic (role `receiver`).
 //! Order of work: authenticate, negotiate the protocol, read the body under its size
 //! limit, decode and validate it (pure, no shared state); then, in the role `all`,
-//! reserve a queue slot (503 when full) and only then apply it to the registry, so that
-//! a rejected request changes nothing; as a receiver, publish it and answer 204 once
+//! reserve a queue slot (503 when full; a queue already full answers 503 before the
+//! decoding) and only then apply it to the registry, so that a rejected request changes
+//! nothing; as a receiver, publish it and answer 204 once
 //! the broker has acknowledged every record (503 when it cannot, for the sender to
 //! retry). A 2.0 request whose series were refused in part, or whose samples were
 //! dropped, is a partial write: the rest is written, and the answer is 400 with the
@@ -162,6 +163,9 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
         })?
         .to_bytes();
     match &state.ingest {
+        // A full queue refuses before the decoding, the dearest part, so that shedding
+        // load costs little; the reservation after the decoding still decides.
+        Ingest::Local { queue, .. } if queue.capacity() == 0 => Err(WriteError::Overloaded),
         Ingest::Local { registry, queue } => BATCH.with_borrow_mut(|batch| {
             decode(state, protocol, &compressed, batch)?;
             let (written, not_written) = apply(state, registry, queue, batch)?;

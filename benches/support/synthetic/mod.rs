@@ -1,13 +1,17 @@
 //! Synthetic remote-write traffic for the benchmarks: a fleet of node_exporter targets
 //! scraped by one Prometheus, and the requests it would send.
 //!
-//! In: a number of hosts. Out: their series (500 per host, shaped like node_exporter's:
-//! `node_cpu_seconds_total{cpu,mode}`, `node_filesystem_*{device,fstype,mountpoint}`,
-//! `node_network_*{device}`, `node_memory_*`, `node_disk_*{device}`, `go_*`, `process_*`,
-//! and Prometheus's own `up` and `scrape_*`), each with a value model (counters increase,
-//! gauges wander, constants stay), and the remote-write requests carrying one sample of
-//! each series per scrape round of 15 s, 2000 samples per request, host after host, as
-//! Prometheus sends them.
+//! In: a number of hosts and a [`Shape`]. Out: their series, each with a value model
+//! (counters increase, gauges wander, constants stay), and the remote-write requests
+//! carrying one sample of each series per scrape round of 15 s, 2000 samples per request,
+//! host after host, as Prometheus sends them. The shapes:
+//! - `node-exporter`: 500 series per host, shaped like node_exporter's
+//!   (`node_cpu_seconds_total{cpu,mode}`, `node_filesystem_*{device,fstype,mountpoint}`,
+//!   `node_network_*{device}`, `node_memory_*`, `node_disk_*{device}`, `go_*`,
+//!   `process_*`, and Prometheus's own `up` and `scrape_*`);
+//! - `sparse`: 21 of those per host, the ones the default pipeline reads (one CPU's
+//!   modes, load, memory and swap, disk writes, two filesystems, `up`): an estate of many
+//!   small entities, where the cost per entity and step dominates.
 //!
 //! Two ways to get requests:
 //! - `Fleet::requests(protocol, round)`: prost encoding and `proto::encode_snappy`, exactly
@@ -33,6 +37,7 @@ use harbinger::ingest::proto;
 use catalogue::Catalogue;
 pub use template::Template;
 
+/// The node_exporter shape's series per host.
 pub const SERIES_PER_HOST: usize = 500;
 pub const SAMPLES_PER_REQUEST: usize = 2000;
 pub const SCRAPE_INTERVAL_MS: i64 = 15_000;
@@ -84,11 +89,63 @@ pub struct Series {
     seed: u64,
 }
 
-/// All series of `hosts` node_exporter targets, host after host, each host's series in
-/// scrape order.
+/// What each host of a fleet exposes (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    NodeExporter,
+    Sparse,
+}
+
+impl std::str::FromStr for Shape {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shape, String> {
+        match text {
+            "node-exporter" => Ok(Shape::NodeExporter),
+            "sparse" => Ok(Shape::Sparse),
+            other => Err(format!("{other:?}: expected node-exporter or sparse")),
+        }
+    }
+}
+
+impl Shape {
+    /// Whether a host of this shape exposes the catalogue's series.
+    fn keeps(self, entry: &catalogue::Entry) -> bool {
+        const READ_BY_THE_DEFAULT_PIPELINE: [&str; 10] = [
+            "node_cpu_seconds_total",
+            "node_disk_written_bytes_total",
+            "node_filesystem_avail_bytes",
+            "node_filesystem_size_bytes",
+            "node_load1",
+            "node_memory_MemFree_bytes",
+            "node_memory_MemTotal_bytes",
+            "node_memory_SwapFree_bytes",
+            "node_memory_SwapTotal_bytes",
+            "up",
+        ];
+        let label = |name: &str| {
+            entry
+                .labels
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        match self {
+            Shape::NodeExporter => true,
+            Shape::Sparse => {
+                READ_BY_THE_DEFAULT_PIPELINE.contains(&entry.name.as_str())
+                    && label("cpu").is_none_or(|cpu| cpu == "0")
+                    && label("mountpoint").is_none_or(|m| m == "/" || m == "/var/lib/data")
+            }
+        }
+    }
+}
+
+/// All series of `hosts` targets, host after host, each host's series in scrape order.
 pub struct Fleet {
     pub series: Vec<Series>,
     pub hosts: usize,
+    pub series_per_host: usize,
     /// Whether each host is scraped at its own offset within the interval (true, as
     /// Prometheus spreads targets) or all at the same instant.
     pub spread: bool,
@@ -109,11 +166,23 @@ fn unit(seed: u64, round: u64) -> f64 {
 impl Fleet {
     /// `hosts` node_exporter targets, `instance="host-NNN:9100"`, `job="node"`.
     pub fn node_exporters(hosts: usize) -> Fleet {
+        Fleet::new(Shape::NodeExporter, hosts)
+    }
+
+    /// `hosts` targets of a shape, `instance="host-NNN:9100"`, `job="node"`. A series
+    /// has the same values in every shape that has it.
+    pub fn new(shape: Shape, hosts: usize) -> Fleet {
         let catalogue = Catalogue::node_exporter();
-        let mut series = Vec::with_capacity(hosts * SERIES_PER_HOST);
+        let kept: Vec<(usize, &catalogue::Entry)> = catalogue
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| shape.keeps(entry))
+            .collect();
+        let mut series = Vec::with_capacity(hosts * kept.len());
         for host in 0..hosts {
             let instance = format!("host-{host:03}:9100");
-            for (local, entry) in catalogue.entries.iter().enumerate() {
+            for &(local, entry) in &kept {
                 let seed = splitmix((host * SERIES_PER_HOST + local) as u64);
                 // Hosts differ: rates and levels vary by up to ±50%.
                 let scale = 0.5 + unit(seed, u64::MAX);
@@ -153,6 +222,7 @@ impl Fleet {
         Fleet {
             series,
             hosts,
+            series_per_host: kept.len(),
             spread: true,
         }
     }

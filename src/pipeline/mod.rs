@@ -56,7 +56,13 @@ pub struct Worker {
     pub tickets: mpsc::UnboundedSender<(TicketAction, Instant)>,
     /// New models to score with, already checked against the pipeline.
     pub models: mpsc::UnboundedReceiver<Model>,
+    /// When the feature footprint gauges were last refreshed (None: not yet).
+    pub footprint_at: Option<Instant>,
 }
+
+/// The feature footprint gauges are refreshed at most this often: counting walks every
+/// entity's state, which would cost as much as a step of a small estate.
+const FOOTPRINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Worker {
     /// Consumes events until `shutdown` fires, then drains what is queued and returns.
@@ -101,7 +107,11 @@ impl Worker {
                     let registry = registry.lock();
                     labels_of(&registry, ids)
                 });
-                if steps > 0 {
+                let due = self
+                    .footprint_at
+                    .is_none_or(|at| at.elapsed() >= FOOTPRINT_EVERY);
+                if steps > 0 && due {
+                    self.footprint_at = Some(started);
                     let (states, bytes) = self.live.engine().footprint();
                     self.metrics.pipeline_feature_states.set(states as i64);
                     self.metrics.pipeline_feature_bytes.set(bytes as i64);

@@ -17,7 +17,7 @@ use serde::{Serialize, Serializer};
 use super::card::{ModelCard, RuleCard};
 use super::track::Track;
 use crate::model::Scored;
-use crate::promql::Labels;
+use crate::promql::{Labels, LabelsMap};
 use crate::tickets::TicketAction;
 
 /// How many ticket actions the board remembers.
@@ -75,11 +75,14 @@ impl Board {
     /// carries its entity's track on, with this step's value added.
     pub fn publish(&self, at_ms: i64, mut predictions: Vec<Prediction>) {
         let mut status = self.0.write();
-        let mut tracks: HashMap<(String, Labels), Track> =
-            std::mem::take(&mut status.published.predictions)
-                .into_iter()
-                .map(|p| ((p.target, p.entity), p.history))
-                .collect();
+        // By target, then entity: found without building a key.
+        let mut tracks: HashMap<String, LabelsMap<Track>> = HashMap::new();
+        for p in std::mem::take(&mut status.published.predictions) {
+            tracks
+                .entry(p.target)
+                .or_default()
+                .insert(p.entity, p.history);
+        }
         let spans: HashMap<&str, i64> = status
             .rules
             .iter()
@@ -90,8 +93,10 @@ impl Board {
                 .get(prediction.target.as_str())
                 .copied()
                 .unwrap_or(3_600_000);
-            let key = (prediction.target.clone(), prediction.entity.clone());
-            let mut track = tracks.remove(&key).unwrap_or_default();
+            let mut track = tracks
+                .get_mut(prediction.target.as_str())
+                .and_then(|by_entity| by_entity.remove(&prediction.entity))
+                .unwrap_or_default();
             track.push(at_ms, prediction.value.unwrap_or(f64::NAN), span_ms);
             prediction.history = track;
         }

@@ -148,7 +148,7 @@ impl SeriesStore {
     /// unless older than the lookback or a stale marker.
     pub fn instant(&self, index: SeriesIndex, t_ms: i64) -> Option<f64> {
         let points = &self.series[index].points;
-        let at_or_before = points.partition_point(|p| p.t <= t_ms);
+        let at_or_before = at_or_before(points, t_ms);
         let latest = points.get(at_or_before.checked_sub(1)?)?;
         (latest.t >= t_ms - LOOKBACK_MS && !is_stale_marker(latest.v)).then_some(latest.v)
     }
@@ -168,7 +168,7 @@ impl SeriesStore {
         out.clear();
         let points = &self.series[index].points;
         let start = points.partition_point(|p| p.t < t_ms - range_ms);
-        let end = points.partition_point(|p| p.t <= t_ms);
+        let end = at_or_before(points, t_ms);
         out.extend(
             points
                 .range(start..end)
@@ -186,6 +186,19 @@ impl SeriesStore {
     }
 }
 
+/// How many points are at or before `t_ms`. Looked for from the newest end first: live
+/// evaluation runs a step behind the newest sample, so the answer is one or two points
+/// from the end; a binary search otherwise.
+fn at_or_before(points: &VecDeque<Point>, t_ms: i64) -> usize {
+    const FROM_THE_END: usize = 4;
+    for (back, point) in points.iter().rev().take(FROM_THE_END).enumerate() {
+        if point.t <= t_ms {
+            return points.len() - back;
+        }
+    }
+    points.partition_point(|p| p.t <= t_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +211,16 @@ mod tests {
             store.push(up, Point { t, v });
         }
         (store, up)
+    }
+
+    #[test]
+    fn points_at_or_before_a_time_are_counted_from_either_end_alike() {
+        let points: VecDeque<Point> = (0..10).map(|i| Point { t: 10 * i, v: 0.0 }).collect();
+        for t in -5..=105 {
+            let searched = points.partition_point(|p| p.t <= t);
+            assert_eq!(at_or_before(&points, t), searched, "at {t}");
+        }
+        assert_eq!(at_or_before(&VecDeque::new(), 0), 0);
     }
 
     #[test]

@@ -143,6 +143,7 @@ impl Scoring {
                     metrics,
                     tickets,
                     models,
+                    footprint_at: None,
                 };
                 let (stop, stopped) = oneshot::channel();
                 let task = tokio::spawn(worker.run(events, stopped));

@@ -365,11 +365,11 @@ impl Generator {
                 let template = &self.templates[part];
                 let mut body = Vec::with_capacity(template.compressed_len());
                 template.render(&self.fleet, round, &mut body);
-                sent.bytes += body.len() as u64;
                 let body = bytes::Bytes::from(body);
                 let mut backoff = MIN_BACKOFF;
-                let started = Instant::now();
-                let status = loop {
+                let (status, started) = loop {
+                    sent.bytes += body.len() as u64;
+                    let started = Instant::now();
                     let response = self
                         .client
                         .post(&url)
@@ -400,7 +400,7 @@ impl Generator {
                     if status != 204 && sent.first_failure.is_none() {
                         sent.first_failure = Some(format!("{status}: {}", text.trim()));
                     }
-                    break status;
+                    break (status, started);
                 };
                 sent.latencies_us
                     .push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);

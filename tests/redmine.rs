@@ -138,7 +138,7 @@ async fn a_disk_fill_is_one_redmine_issue_noted_confirmed_and_closed_across_a_ki
             .text()
             .await
             .map_err(|e| e.to_string())?;
-        let pending = support::samples(&metrics, "harbinger_outbox_pending_actions");
+        let pending = support::samples(&metrics, "harbinger_outbox_pending");
         let owed: f64 = pending.iter().map(|(_, v)| v).sum();
         match (
             tickets["data"]["dead_letters"].as_array().map(Vec::len),

@@ -84,8 +84,9 @@ impl<S: Sink> Dispatcher<S> {
             if stopping && deliveries.is_empty() {
                 return;
             }
+            // With every slot busy this only counts what is owed, for the gauge.
             let free = self.sink.concurrency().saturating_sub(deliveries.len());
-            if !stopping && free > 0 {
+            if !stopping {
                 let name = sink_name.clone();
                 let busy = in_flight.clone();
                 let next = move |store: &Store| store.next_owed(&name, &busy, free);

@@ -146,9 +146,9 @@ impl Store {
 
     /// What `sink` should deliver next: the oldest action it owes of each ticket whose
     /// fingerprint is not `busy`, oldest first, at most `want` of them; and how many
-    /// actions it owes in all. Only the actions up to the last one returned are read
-    /// and parsed, so a long backlog costs a count of keys per call, not a parse of
-    /// every action (the dispatcher calls this after every delivery).
+    /// actions it owes in all. Actions are read and parsed only until `want` heads are
+    /// found: a backlog behind them costs a count of keys per call, not a parse of
+    /// every action (the dispatcher calls this at every wake and after every delivery).
     pub fn next_owed(
         &self,
         sink: &str,

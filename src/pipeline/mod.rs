@@ -56,12 +56,18 @@ pub struct Worker {
     pub tickets: mpsc::UnboundedSender<(TicketAction, Instant)>,
     /// New models to score with, already checked against the pipeline.
     pub models: mpsc::UnboundedReceiver<Model>,
-    /// When the feature footprint gauges were last refreshed (None: not yet).
-    pub footprint_at: Option<Instant>,
+    pub footprint: Footprint,
 }
 
-/// The feature footprint gauges are refreshed at most this often: counting walks every
-/// entity's state, which would cost as much as a step of a small estate.
+/// When the feature footprint gauges were last refreshed, and whether a step changed
+/// the features since. They are refreshed at most once a [`FOOTPRINT_EVERY`]: counting
+/// walks every entity's state, which would cost as much as a step of a small estate.
+#[derive(Debug, Default)]
+pub struct Footprint {
+    refreshed_at: Option<Instant>,
+    stale: bool,
+}
+
 const FOOTPRINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Worker {
@@ -107,17 +113,19 @@ impl Worker {
                     let registry = registry.lock();
                     labels_of(&registry, ids)
                 });
-                let due = self
-                    .footprint_at
-                    .is_none_or(|at| at.elapsed() >= FOOTPRINT_EVERY);
-                if steps > 0 && due {
-                    self.footprint_at = Some(started);
-                    let (states, bytes) = self.live.engine().footprint();
-                    self.metrics.pipeline_feature_states.set(states as i64);
-                    self.metrics.pipeline_feature_bytes.set(bytes as i64);
-                }
+                self.footprint.stale |= steps > 0;
             }
             PipelineEvent::Evicted(ids) => self.live.evicted(ids),
+        }
+        let due = (self.footprint.refreshed_at).is_none_or(|at| at.elapsed() >= FOOTPRINT_EVERY);
+        if self.footprint.stale && due {
+            self.footprint = Footprint {
+                refreshed_at: Some(started),
+                stale: false,
+            };
+            let (states, bytes) = self.live.engine().footprint();
+            self.metrics.pipeline_feature_states.set(states as i64);
+            self.metrics.pipeline_feature_bytes.set(bytes as i64);
         }
         for action in self.live.take_actions() {
             if self.tickets.send((action, started)).is_err() {

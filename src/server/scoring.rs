@@ -143,7 +143,7 @@ impl Scoring {
                     metrics,
                     tickets,
                     models,
-                    footprint_at: None,
+                    footprint: pipeline::Footprint::default(),
                 };
                 let (stop, stopped) = oneshot::channel();
                 let task = tokio::spawn(worker.run(events, stopped));

@@ -1,5 +1,6 @@
-//! One step of a pipeline over the series state: evaluate every signal, route each result
-//! element to its entity, update that entity's features.
+//! One step of a pipeline over the series state: evaluate every signal (or those marked,
+//! when the others feed nothing), route each result element to its entity, update that
+//! entity's features.
 //!
 //! In: a loaded `Pipeline`, then at each step the time and the `SeriesStore` as it stands
 //! (live in `serve`, replayed from CSV in `features` and training). Out: per signal and
@@ -29,16 +30,41 @@ pub struct SignalEngine {
     pipeline: Pipeline,
     /// Per signal, in the pipeline's order.
     entities: Vec<Entities>,
+    /// Per signal, whether it is evaluated (one that feeds nothing is not).
+    evaluated: Vec<bool>,
 }
 
 impl SignalEngine {
+    /// An engine evaluating every signal of the pipeline.
     pub fn new(pipeline: Pipeline) -> SignalEngine {
+        let every = vec![true; pipeline.signals.len()];
+        SignalEngine::evaluating(pipeline, every)
+    }
+
+    /// An engine evaluating the signals marked in `evaluated` (by index in the
+    /// pipeline); the others have no entities, at every step.
+    pub fn evaluating(pipeline: Pipeline, evaluated: Vec<bool>) -> SignalEngine {
+        assert_eq!(
+            evaluated.len(),
+            pipeline.signals.len(),
+            "one mark per signal"
+        );
         let entities = pipeline
             .signals
             .iter()
             .map(|_| Entities::default())
             .collect();
-        SignalEngine { pipeline, entities }
+        SignalEngine {
+            pipeline,
+            entities,
+            evaluated,
+        }
+    }
+
+    /// The signals evaluated, in the pipeline's order.
+    pub fn evaluated(&self) -> impl Iterator<Item = &Signal> {
+        let signals = self.pipeline.signals.iter().zip(&self.evaluated);
+        signals.filter_map(|(signal, &evaluated)| evaluated.then_some(signal))
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -47,7 +73,7 @@ impl SignalEngine {
 
     /// How much history the store must keep behind each step.
     pub fn history_ms(&self) -> i64 {
-        let longest = self.pipeline.signals.iter().map(|s| s.plan.history_ms());
+        let longest = self.evaluated().map(|s| s.plan.history_ms());
         longest.max().unwrap_or(0)
     }
 
@@ -56,7 +82,8 @@ impl SignalEngine {
     /// where it gives several, the first one counts.
     pub fn step(&mut self, t_ms: i64, store: &SeriesStore) -> Result<(), EvalError> {
         let entity_labels = &self.pipeline.entity_labels;
-        for (signal, entities) in self.pipeline.signals.iter().zip(&mut self.entities) {
+        let signals = self.pipeline.signals.iter().zip(&mut self.entities);
+        for ((signal, entities), _) in signals.zip(&self.evaluated).filter(|(_, e)| **e) {
             let elements = match evaluate(&signal.plan, store, t_ms)? {
                 Value::Vector(vector) => vector.into_iter().map(|e| (e.labels, e.value)).collect(),
                 Value::Scalar(value) => vec![(Labels::default(), value)],

@@ -4,7 +4,9 @@
 //! In: batches of accepted samples (registry ids, timestamps, values), series evictions,
 //! and a way to learn the labels of an id seen for the first time. Out: at every step
 //! boundary, the engine stepped once (signals evaluated, entity features updated) and,
-//! with predictions, every entity scored and decided: ticket actions to take.
+//! with predictions, every entity scored and decided: ticket actions to take. With
+//! predictions, a signal no target scores feeds nothing, so it is not evaluated and the
+//! series only it selects are not kept.
 //!
 //! The step clock follows the samples, not the wall clock: step `t` (a multiple of the
 //! pipeline's step) is evaluated once a sample at least one step later has arrived, so
@@ -50,9 +52,21 @@ impl LiveSignals {
     /// rules' own state) and every step is scored.
     pub fn new(pipeline: Pipeline, predictions: Option<LivePredictions>) -> LiveSignals {
         let step_ms = pipeline.step.as_millis() as i64;
-        let mut selectors: Vec<Vec<Matcher>> = pipeline
-            .signals
-            .iter()
+        // With predictions, only the signals they score feed anything: the others are
+        // not evaluated, and their series are not kept.
+        let evaluated = match &predictions {
+            Some(predictions) => {
+                let mut scored = vec![false; pipeline.signals.len()];
+                predictions
+                    .signals()
+                    .for_each(|signal| scored[signal] = true);
+                scored
+            }
+            None => vec![true; pipeline.signals.len()],
+        };
+        let engine = SignalEngine::evaluating(pipeline, evaluated);
+        let mut selectors: Vec<Vec<Matcher>> = engine
+            .evaluated()
             .flat_map(|s| s.plan.selectors())
             .map(<[Matcher]>::to_vec)
             .collect();
@@ -62,7 +76,6 @@ impl LiveSignals {
             selectors.extend(alerts.selectors().into_iter().map(<[Matcher]>::to_vec));
             history_ms = alerts.history_ms();
         }
-        let engine = SignalEngine::new(pipeline);
         LiveSignals {
             history_ms: engine.history_ms().max(history_ms),
             engine,
@@ -285,5 +298,56 @@ mod tests {
             |unknown| unknown.iter().map(|_| None).collect(),
         );
         assert_eq!(after, Ok(0), "samples of an evicted id are ignored");
+    }
+
+    #[test]
+    fn with_predictions_only_the_scored_signals_are_evaluated_and_kept() {
+        let metrics = crate::telemetry::Metrics::register(&mut Default::default());
+        let predictions = LivePredictions::new(&pipeline(), None, None, metrics).unwrap();
+        let mut scored = LiveSignals::new(pipeline(), Some(predictions));
+        let mut every = LiveSignals::new(pipeline(), None);
+        // The load of one host: `load1_per_cpu` reads it, and no target does.
+        let (load, cpu) = (SeriesId::for_tests(0), SeriesId::for_tests(1));
+        let labels = [
+            Labels::new([(METRIC_NAME, "node_load1"), ("instance", "a")]),
+            Labels::new([
+                (METRIC_NAME, "node_cpu_seconds_total"),
+                ("instance", "a"),
+                ("cpu", "0"),
+                ("mode", "idle"),
+            ]),
+        ];
+        for live in [&mut scored, &mut every] {
+            for scrape in 0..5i64 {
+                let t = 30_000 + scrape * 15_000;
+                let batch = [(load, 0.5), (cpu, 100.0 + scrape as f64)].map(|(series, value)| {
+                    AcceptedSample {
+                        series,
+                        timestamp_ms: t,
+                        value,
+                    }
+                });
+                live.samples(&batch, |unknown| {
+                    let label = |id: &SeriesId| Some(labels[usize::from(*id == cpu)].clone());
+                    unknown.iter().map(label).collect()
+                })
+                .unwrap();
+            }
+        }
+        let signals = |live: &LiveSignals| -> Vec<String> {
+            let mut names = Vec::new();
+            live.engine()
+                .for_each(|_, signal, _, _| names.push(signal.name.clone()));
+            names.dedup();
+            names
+        };
+        assert!(signals(&every).contains(&"load1_per_cpu".to_owned()));
+        assert!(!signals(&scored).contains(&"load1_per_cpu".to_owned()));
+        assert_eq!(every.store.len(), 2);
+        assert_eq!(
+            scored.store.len(),
+            1,
+            "the CPU series (HostHighCpuLoad reads it) is kept, node_load1 is not"
+        );
     }
 }

@@ -60,7 +60,7 @@ pub struct Worker {
 }
 
 /// When the feature footprint gauges were last refreshed, and whether a step changed
-/// the features since. They are refreshed at most once a [`FOOTPRINT_EVERY`]: counting
+/// the features since. They are refreshed at most once a second: counting
 /// walks every entity's state, which would cost as much as a step of a small estate.
 #[derive(Debug, Default)]
 pub struct Footprint {

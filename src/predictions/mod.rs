@@ -128,6 +128,14 @@ impl LivePredictions {
         })
     }
 
+    /// The signals scored (by index in the pipeline), each once.
+    pub fn signals(&self) -> impl Iterator<Item = usize> {
+        let mut signals: Vec<usize> = self.targets.iter().map(|t| t.scorer.signal).collect();
+        signals.sort_unstable();
+        signals.dedup();
+        signals.into_iter()
+    }
+
     /// Publishes every step's predictions on `board` from now on.
     pub fn publish_to(&mut self, board: Board) {
         board.describe(self.rules.clone(), self.card.clone());

@@ -158,15 +158,38 @@ impl OutboxHandle {
     /// Returns its sequence number, or None for an action of a silenced ticket (see
     /// `silences`), which is not recorded.
     pub async fn record(&mut self, action: TicketAction) -> Result<Option<u64>, StoreError> {
-        if let Some(silences) = &mut self.silences
-            && !silences.admits(&action).await
-        {
-            return Ok(None);
+        Ok(self.record_all(vec![action]).await?[0])
+    }
+
+    /// Stores the actions, in order, as [`OutboxHandle::record`] does each, in one
+    /// transaction (one fsync). Their sequence numbers, None for a silenced one.
+    pub async fn record_all(
+        &mut self,
+        actions: Vec<TicketAction>,
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        let mut admitted = Vec::with_capacity(actions.len());
+        let mut kept = Vec::with_capacity(actions.len());
+        for action in actions {
+            let silenced = match &mut self.silences {
+                Some(silences) => !silences.admits(&action).await,
+                None => false,
+            };
+            admitted.push(!silenced);
+            if !silenced {
+                kept.push(action);
+            }
         }
-        let sinks = Arc::clone(&self.sinks);
-        let seq = on_blocking(&self.store, move |store| store.append(&action, &sinks)).await?;
-        self.wakes.iter().for_each(|wake| wake.notify_one());
-        Ok(Some(seq))
+        let mut seqs = Vec::new().into_iter();
+        if !kept.is_empty() {
+            let sinks = Arc::clone(&self.sinks);
+            let append = move |store: &Store| store.append_all(&kept, &sinks);
+            seqs = on_blocking(&self.store, append).await?.into_iter();
+            self.wakes.iter().for_each(|wake| wake.notify_one());
+        }
+        Ok(admitted
+            .into_iter()
+            .map(|admitted| admitted.then(|| seqs.next()).flatten())
+            .collect())
     }
 
     /// The tickets open after the last action recorded (see [`Store::open_tickets`]).

@@ -102,32 +102,53 @@ impl Store {
         action: &TicketAction,
         sinks: &[String],
     ) -> std::result::Result<u64, StoreError> {
-        let json = serde_json::to_string(action).expect("an action is JSON");
+        let seqs = self.append_all(std::slice::from_ref(action), sinks)?;
+        Ok(seqs[0])
+    }
+
+    /// Stores `actions`, in order, as [`Store::append`] does each, in one transaction:
+    /// one fsync for all of them (a step that decides many actions at once, as after an
+    /// outage, pays one). Their sequence numbers, in order.
+    pub fn append_all(
+        &self,
+        actions: &[TicketAction],
+        sinks: &[String],
+    ) -> std::result::Result<Vec<u64>, StoreError> {
+        let texts: Vec<String> = actions
+            .iter()
+            .map(|action| serde_json::to_string(action).expect("an action is JSON"))
+            .collect();
         self.write(|tx| {
             let mut meta = tx.open_table(META)?;
-            let seq = meta.get("next_seq")?.map_or(1, |v| v.value());
-            meta.insert("next_seq", seq + 1)?;
-            tx.open_table(ACTIONS)?.insert(seq, json.as_str())?;
-            tx.open_table(OWED)?.insert(seq, sinks.len() as u32)?;
+            let mut stored = tx.open_table(ACTIONS)?;
+            let mut owed = tx.open_table(OWED)?;
             let mut pending = tx.open_table(PENDING)?;
-            for sink in sinks {
-                pending.insert((sink.as_str(), seq), ())?;
-            }
             let mut open = tx.open_table(OPEN)?;
-            let fingerprint = action.ticket.fingerprint.as_str();
-            let before: Option<OpenTicket> = match open.get(fingerprint)? {
-                Some(json) => Some(serde_json::from_str(json.value())?),
-                None => None,
-            };
-            match OpenTicket::after(before, action) {
-                Some(after) => {
-                    open.insert(fingerprint, serde_json::to_string(&after)?.as_str())?;
+            let mut seqs = Vec::with_capacity(actions.len());
+            for (action, json) in actions.iter().zip(&texts) {
+                let seq = meta.get("next_seq")?.map_or(1, |v| v.value());
+                meta.insert("next_seq", seq + 1)?;
+                stored.insert(seq, json.as_str())?;
+                owed.insert(seq, sinks.len() as u32)?;
+                for sink in sinks {
+                    pending.insert((sink.as_str(), seq), ())?;
                 }
-                None => {
-                    open.remove(fingerprint)?;
+                let fingerprint = action.ticket.fingerprint.as_str();
+                let before: Option<OpenTicket> = match open.get(fingerprint)? {
+                    Some(json) => Some(serde_json::from_str(json.value())?),
+                    None => None,
+                };
+                match OpenTicket::after(before, action) {
+                    Some(after) => {
+                        open.insert(fingerprint, serde_json::to_string(&after)?.as_str())?;
+                    }
+                    None => {
+                        open.remove(fingerprint)?;
+                    }
                 }
+                seqs.push(seq);
             }
-            Ok(seq)
+            Ok(seqs)
         })
     }
 
@@ -514,5 +535,28 @@ mod tests {
             (vec![ticket(2, "a")], 5),
             "the next of a comes up"
         );
+    }
+
+    #[test]
+    fn actions_appended_together_are_stored_as_if_one_by_one() {
+        let (together, one_by_one) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let actions: Vec<TicketAction> = ["a", "b", "a"].map(action_of).to_vec();
+        let at_once = Store::open(together.path()).unwrap();
+        assert_eq!(at_once.append_all(&actions, &sinks()).unwrap(), [1, 2, 3]);
+        let each = Store::open(one_by_one.path()).unwrap();
+        for action in &actions {
+            each.append(action, &sinks()).unwrap();
+        }
+        for store in [&at_once, &each] {
+            assert_eq!(store.pending_count("desk").unwrap(), 3);
+            assert!(store.append_all(&[], &sinks()).unwrap().is_empty());
+        }
+        let open = |store: &Store| {
+            let mut tickets = store.open_tickets().unwrap();
+            tickets.sort_by(|x, y| x.ticket.fingerprint.cmp(&y.ticket.fingerprint));
+            tickets
+        };
+        assert_eq!(open(&at_once), open(&each));
+        assert_eq!(at_once.append(&actions[1], &sinks()).unwrap(), 4);
     }
 }

@@ -209,6 +209,9 @@ impl Scoring {
     }
 }
 
+/// The most ticket actions recorded in one transaction.
+const RECORD_AT_ONCE: usize = 256;
+
 /// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers,
 /// and observes how long after its step's processing began each was stored.
 async fn record_tickets(
@@ -217,27 +220,35 @@ async fn record_tickets(
     metrics: Metrics,
     board: Option<Board>,
 ) {
-    while let Some((action, decided)) = actions.recv().await {
-        let key = action.idempotency_key.clone();
-        let labels = ActionLabels {
-            target: action.ticket.target.clone(),
-            action: action.kind.name(),
-        };
-        let title = action.ticket.title.clone();
-        let shown = board.as_ref().map(|board| (board, action.clone()));
-        match outbox.record(action).await {
-            Ok(Some(_)) => {
-                metrics
-                    .ticket_action_delay_seconds
-                    .observe(decided.elapsed().as_secs_f64());
-                metrics.ticket_actions.get_or_create(&labels).inc();
-                if let Some((board, action)) = shown {
-                    board.remember(action);
+    let mut batch = Vec::new();
+    // What has queued up is recorded together: one transaction, one fsync.
+    while actions.recv_many(&mut batch, RECORD_AT_ONCE).await > 0 {
+        let (decided, taken): (Vec<Instant>, Vec<TicketAction>) = batch
+            .drain(..)
+            .map(|(action, decided)| (decided, action))
+            .unzip();
+        let shown: Vec<TicketAction> = taken.clone();
+        let recorded = outbox.record_all(taken).await;
+        for (i, action) in shown.into_iter().enumerate() {
+            let key = &action.idempotency_key;
+            match &recorded {
+                Ok(seqs) if seqs[i].is_some() => {
+                    let labels = ActionLabels {
+                        target: action.ticket.target.clone(),
+                        action: action.kind.name(),
+                    };
+                    metrics
+                        .ticket_action_delay_seconds
+                        .observe(decided[i].elapsed().as_secs_f64());
+                    metrics.ticket_actions.get_or_create(&labels).inc();
+                    info!(title = %action.ticket.title, key, action = labels.action, "ticket action recorded");
+                    if let Some(board) = &board {
+                        board.remember(action);
+                    }
                 }
-                info!(%title, key, action = labels.action, "ticket action recorded");
+                Ok(_) => {} // silenced; the filter has said so
+                Err(error) => error!(%error, key, "recording a ticket action failed; it is lost"),
             }
-            Ok(None) => {} // silenced; the filter has said so
-            Err(error) => error!(%error, key, "recording a ticket action failed; it is lost"),
         }
     }
 }

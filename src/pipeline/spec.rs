@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use promql_parser::label::MatchOp;
 use serde::Deserialize;
 
 use crate::config::{duration, problem_list};
 use crate::features::{FeatureParams, FeatureSpec, Threshold};
-use crate::promql::Plan;
+use crate::promql::{METRIC_NAME, Plan};
 use crate::rules::{self, Target};
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +123,20 @@ impl Pipeline {
             signal.features.warm_up() + Duration::from_millis(signal.plan.history_ms() as u64)
         });
         longest.max().unwrap_or_default() + self.step
+    }
+
+    /// The metric names its signals' selectors ask for by equality (`name{…}` or
+    /// `{__name__="name"}`), sorted and each once. A selector that matches the name by
+    /// regex, or not at all, adds nothing: with such a selector, a signal also reads
+    /// metrics this does not list.
+    pub fn metric_names(&self) -> BTreeSet<&str> {
+        self.signals
+            .iter()
+            .flat_map(|signal| signal.plan.selectors())
+            .flatten()
+            .filter(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal))
+            .map(|m| m.value.as_str())
+            .collect()
     }
 
     /// The default pipeline (`pipelines/node-exporter.yml` and its rules), built into the
@@ -323,6 +338,23 @@ mod tests {
             let same = lab.iter().find(|t| t.alert == target.alert).unwrap();
             assert_eq!(target, same);
         }
+    }
+
+    #[test]
+    fn the_metric_names_are_those_selected_by_equality() {
+        let text = r#"step: 15s
+entity_labels: [instance]
+signals:
+  - {name: a, expr: 'rate(b_total[1m]) / on (instance) c'}
+  - {name: d, expr: '{__name__="d", job="x"} + on (instance) c'}
+  - {name: e, expr: 'sum by (instance) ({__name__=~"e.*"}) + count by (instance) ({job="x"})'}
+"#;
+        let no_rules = |_: &Path| unreachable!("the pipeline names no rule file");
+        let pipeline = Pipeline::from_yaml(text, Path::new("p.yml"), no_rules).unwrap();
+        assert_eq!(
+            pipeline.metric_names().into_iter().collect::<Vec<_>>(),
+            ["b_total", "c", "d"]
+        );
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //!   (`node_cpu_seconds_total{cpu,mode}`, `node_filesystem_*{device,fstype,mountpoint}`,
 //!   `node_network_*{device}`, `node_memory_*`, `node_disk_*{device}`, `go_*`,
 //!   `process_*`, and Prometheus's own `up` and `scrape_*`);
-//! - `sparse`: 21 of those per host, the ones the default pipeline reads (one CPU's
-//!   modes, load, memory and swap, disk writes, two filesystems, `up`): an estate of many
-//!   small entities, where the cost per entity and step dominates.
+//! - `sparse`: 21 of those per host, the ones the default pipeline reads
+//!   (`Pipeline::metric_names`: one CPU's modes, load, memory and swap, disk writes, two
+//!   filesystems) and `up`: an estate of many small entities, where the cost per entity
+//!   and step dominates.
 //!
 //! Two ways to get requests:
 //! - `Fleet::requests(protocol, round)`: prost encoding and `proto::encode_snappy`, exactly
@@ -29,10 +30,12 @@
 mod catalogue;
 mod template;
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
 use harbinger::ingest::Protocol;
 use harbinger::ingest::proto;
+use harbinger::pipeline::Pipeline;
 
 use catalogue::Catalogue;
 pub use template::Template;
@@ -109,20 +112,9 @@ impl std::str::FromStr for Shape {
 }
 
 impl Shape {
-    /// Whether a host of this shape exposes the catalogue's series.
-    fn keeps(self, entry: &catalogue::Entry) -> bool {
-        const READ_BY_THE_DEFAULT_PIPELINE: [&str; 10] = [
-            "node_cpu_seconds_total",
-            "node_disk_written_bytes_total",
-            "node_filesystem_avail_bytes",
-            "node_filesystem_size_bytes",
-            "node_load1",
-            "node_memory_MemFree_bytes",
-            "node_memory_MemTotal_bytes",
-            "node_memory_SwapFree_bytes",
-            "node_memory_SwapTotal_bytes",
-            "up",
-        ];
+    /// Whether a host of this shape exposes the catalogue's series; `read` holds the
+    /// metric names the default pipeline reads (`Pipeline::metric_names`).
+    fn keeps(self, entry: &catalogue::Entry, read: &BTreeSet<&str>) -> bool {
         let label = |name: &str| {
             entry
                 .labels
@@ -133,7 +125,8 @@ impl Shape {
         match self {
             Shape::NodeExporter => true,
             Shape::Sparse => {
-                READ_BY_THE_DEFAULT_PIPELINE.contains(&entry.name.as_str())
+                // `up`, which no signal reads, is what Prometheus writes of every target.
+                (read.contains(entry.name.as_str()) || entry.name == "up")
                     && label("cpu").is_none_or(|cpu| cpu == "0")
                     && label("mountpoint").is_none_or(|m| m == "/" || m == "/var/lib/data")
             }
@@ -173,11 +166,13 @@ impl Fleet {
     /// has the same values in every shape that has it.
     pub fn new(shape: Shape, hosts: usize) -> Fleet {
         let catalogue = Catalogue::node_exporter();
+        let pipeline = Pipeline::embedded_default();
+        let read = pipeline.metric_names();
         let kept: Vec<(usize, &catalogue::Entry)> = catalogue
             .entries
             .iter()
             .enumerate()
-            .filter(|(_, entry)| shape.keeps(entry))
+            .filter(|(_, entry)| shape.keeps(entry, &read))
             .collect();
         let mut series = Vec::with_capacity(hosts * kept.len());
         for host in 0..hosts {

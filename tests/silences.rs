@@ -72,8 +72,11 @@ async fn a_silenced_host_gets_no_ticket_and_the_other_does() {
     let silenced_update = action(ActionKind::Update, "host1", "f1", 2);
     let other_open = action(ActionKind::Open, "host2", "f2", 1);
     assert_eq!(handle.record(silenced_open).await.unwrap(), None);
-    assert_eq!(handle.record(silenced_update).await.unwrap(), None);
-    assert!(handle.record(other_open).await.unwrap().is_some());
+    // Recorded together, the actions come back in their order, the silenced one too.
+    let together = vec![silenced_update, other_open];
+    let (handed_back, seqs) = handle.record_all(together.clone()).await;
+    assert_eq!(handed_back, together);
+    assert!(matches!(seqs.unwrap()[..], [None, Some(_)]));
 
     let alerts_url = format!("{}/api/v2/alerts", alertmanager.url);
     let predicted = eventually("the predicted alert of host2", deadline, async || {

@@ -158,38 +158,53 @@ impl OutboxHandle {
     /// Returns its sequence number, or None for an action of a silenced ticket (see
     /// `silences`), which is not recorded.
     pub async fn record(&mut self, action: TicketAction) -> Result<Option<u64>, StoreError> {
-        Ok(self.record_all(vec![action]).await?[0])
+        Ok(self.record_all(vec![action]).await.1?[0])
     }
 
     /// Stores the actions, in order, as [`OutboxHandle::record`] does each, in one
-    /// transaction (one fsync). Their sequence numbers, None for a silenced one.
+    /// transaction (one fsync). Hands the actions back, in the same order, with their
+    /// sequence numbers (None for a silenced one), or the error for which none was stored.
     pub async fn record_all(
         &mut self,
         actions: Vec<TicketAction>,
-    ) -> Result<Vec<Option<u64>>, StoreError> {
+    ) -> (Vec<TicketAction>, Result<Vec<Option<u64>>, StoreError>) {
         let mut admitted = Vec::with_capacity(actions.len());
-        let mut kept = Vec::with_capacity(actions.len());
-        for action in actions {
-            let silenced = match &mut self.silences {
-                Some(silences) => !silences.admits(&action).await,
-                None => false,
+        let (mut kept, mut silenced) = (Vec::with_capacity(actions.len()), Vec::new());
+        for (at, action) in actions.into_iter().enumerate() {
+            let admits = match &mut self.silences {
+                Some(silences) => silences.admits(&action).await,
+                None => true,
             };
-            admitted.push(!silenced);
-            if !silenced {
-                kept.push(action);
+            admitted.push(admits);
+            match admits {
+                true => kept.push(action),
+                false => silenced.push((at, action)),
             }
         }
-        let mut seqs = Vec::new().into_iter();
+        let mut stored = Ok(Vec::new());
         if !kept.is_empty() {
             let sinks = Arc::clone(&self.sinks);
-            let append = move |store: &Store| store.append_all(&kept, &sinks);
-            seqs = on_blocking(&self.store, append).await?.into_iter();
-            self.wakes.iter().for_each(|wake| wake.notify_one());
+            let append = move |store: &Store| {
+                let seqs = store.append_all(&kept, &sinks);
+                (kept, seqs)
+            };
+            (kept, stored) = on_blocking(&self.store, append).await;
+            if stored.is_ok() {
+                self.wakes.iter().for_each(|wake| wake.notify_one());
+            }
         }
-        Ok(admitted
-            .into_iter()
-            .map(|admitted| admitted.then(|| seqs.next()).flatten())
-            .collect())
+        // The silenced back in their places, earliest first, so the order is the caller's.
+        for (at, action) in silenced {
+            kept.insert(at, action);
+        }
+        let seqs = stored.map(|seqs| {
+            let mut seqs = seqs.into_iter();
+            admitted
+                .into_iter()
+                .map(|admits| admits.then(|| seqs.next()).flatten())
+                .collect()
+        });
+        (kept, seqs)
     }
 
     /// The tickets open after the last action recorded (see [`Store::open_tickets`]).

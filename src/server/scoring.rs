@@ -227,9 +227,8 @@ async fn record_tickets(
             .drain(..)
             .map(|(action, decided)| (decided, action))
             .unzip();
-        let shown: Vec<TicketAction> = taken.clone();
-        let recorded = outbox.record_all(taken).await;
-        for (i, action) in shown.into_iter().enumerate() {
+        let (taken, recorded) = outbox.record_all(taken).await;
+        for (i, action) in taken.into_iter().enumerate() {
             let key = &action.idempotency_key;
             match &recorded {
                 Ok(seqs) if seqs[i].is_some() => {

@@ -1,8 +1,9 @@
 //! `train` and `backtest` end to end, as a user runs them, on the lab exports: the
 //! committed default model is what the documented command writes, it is at least as good
 //! as the best `predict_linear` rule on hosts it never saw, README.md and docs/models.md
-//! show its figures, backtest replays it into the documented table, and a model is
-//! refused by a pipeline it was not made for.
+//! show its figures, backtest replays it into the documented table, a model is refused
+//! by a pipeline it was not made for, and training from a Parquet feature table gives
+//! the model the replay gives.
 
 mod command;
 
@@ -268,6 +269,56 @@ fn a_model_is_refused_by_a_pipeline_it_was_not_trained_with() {
         message.contains("signal disk_write_bytes_per_second: not in the pipeline"),
         "{message}"
     );
+}
+
+#[test]
+fn train_reads_a_parquet_feature_table_instead_of_replaying_and_writes_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("features.parquet");
+    let table = table.to_str().unwrap();
+    let out = harbinger(&["features", "--data", LAB, "--out", table]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        model_trained_on_lab(&["--features", table]),
+        model_trained_on_lab(&[]),
+        "the model from the table is the model from the replay"
+    );
+
+    // A table computed with another pipeline is refused, every difference named.
+    let pipeline = dir.path().join("p.yml");
+    let rules = Path::new(ROOT).join("pipelines/rules/host.rules.yml");
+    let definition = format!(
+        "step: 30s\nentity_labels: [instance, mountpoint]\nrule_files: [{}]\n",
+        rules.display()
+    );
+    std::fs::write(&pipeline, definition).unwrap();
+    let model = dir.path().join("m.json");
+    let model = model.to_str().unwrap();
+    let pipeline = pipeline.to_str().unwrap();
+    let with = |table: &str| {
+        let args = ["train", "--pipeline", pipeline, "--features", table];
+        let out = harbinger(&[&args[..], &["--data", LAB, "--out", model]].concat());
+        assert_eq!(out.status.code(), Some(1));
+        text(&out.stderr)
+    };
+    let message = with(table);
+    assert!(
+        message.contains("was computed with another pipeline"),
+        "{message}"
+    );
+    assert!(
+        message.contains("step: table 15 s, pipeline 30 s"),
+        "{message}"
+    );
+
+    // A CSV table cannot stand in for the replay: it does not say what it came from.
+    let csv = dir.path().join("features.csv");
+    let message = with(csv.to_str().unwrap());
+    assert!(
+        message.contains("--features reads a Parquet table"),
+        "{message}"
+    );
+    assert!(!Path::new(model).exists());
 }
 
 /// The model `train` writes from lab-dev with `--horizon 10m` and `extra` flags.

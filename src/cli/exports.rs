@@ -19,7 +19,20 @@ pub struct Exports {
 
 impl Exports {
     pub fn read(&self) -> Result<Dataset, DatasetError> {
-        let loaded = dataset::read_files(&self.data, self.duplicates)?;
+        Ok(self.warned(dataset::read_files(&self.data, self.duplicates)?))
+    }
+
+    /// Only the series of these metric names.
+    pub fn read_named(&self, names: &[&str]) -> Result<Dataset, DatasetError> {
+        Ok(self.warned(dataset::read_files_named(
+            &self.data,
+            self.duplicates,
+            names,
+        )?))
+    }
+
+    /// The dataset, after a warning per file whose duplicates were resolved.
+    fn warned(&self, loaded: dataset::Loaded) -> Dataset {
         for resolved in &loaded.resolved {
             tracing::warn!(
                 file = %resolved.path.display(),
@@ -29,6 +42,6 @@ impl Exports {
                  one value kept per timestamp (--duplicates error refuses them)"
             );
         }
-        Ok(loaded.dataset)
+        loaded.dataset
     }
 }

@@ -6,7 +6,8 @@
 //! in Parquet it is null. An undefined feature is NaN in both. Parquet types: `timestamp`
 //! is a UTC millisecond timestamp, `signal` and the entity labels dictionary-encoded
 //! strings, every feature a nullable `double`; row groups of [`ROWS_PER_BATCH`] rows,
-//! zstd-compressed.
+//! zstd-compressed; the metadata says what the table was computed from (`train
+//! --features` reads it back: `harbinger::training::cache`).
 
 use std::fs::File;
 use std::path::Path;
@@ -19,8 +20,10 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use harbinger::dataset;
 use harbinger::promql::format_value;
+use harbinger::training::cache::{PROVENANCE_KEY, Provenance};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::output::Output;
@@ -38,17 +41,19 @@ pub enum FeatureTable {
 
 impl FeatureTable {
     /// Creates `path` and writes the header: `timestamp`, `signal`, the entity labels,
-    /// then the feature columns.
+    /// then the feature columns. Parquet also keeps `provenance` in its metadata.
     pub fn create(
         path: &Path,
         entity_labels: &[String],
         features: &[String],
+        provenance: &Provenance,
     ) -> anyhow::Result<FeatureTable> {
         if path.extension().is_some_and(|e| e == "parquet") {
             return Ok(FeatureTable::Parquet(Box::new(ParquetTable::create(
                 path,
                 entity_labels,
                 features,
+                provenance,
             )?)));
         }
         let mut csv = Box::new(csv::Writer::from_writer(Output::create(path)?));
@@ -110,6 +115,7 @@ impl ParquetTable {
         path: &Path,
         entity_labels: &[String],
         features: &[String],
+        provenance: &Provenance,
     ) -> anyhow::Result<ParquetTable> {
         let text = |name: &str, nullable| {
             Field::new(
@@ -139,7 +145,11 @@ impl ParquetTable {
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROWS_PER_BATCH))
             .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
+        writer.append_key_value_metadata(KeyValue::new(
+            PROVENANCE_KEY.to_owned(),
+            provenance.to_json(),
+        ));
         Ok(ParquetTable {
             writer,
             schema,

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use harbinger::model::artifact::DataSummary;
 use harbinger::pipeline::SignalEngine;
 use harbinger::promql::{Steps, replay};
+use harbinger::training::cache::Provenance;
 
 use super::feature_table::FeatureTable;
 use super::replayed::Replayed;
@@ -18,7 +20,8 @@ use super::replayed::Replayed;
     <features>` (see `harbinger::features` for their definitions); an empty cell is a\n\
     feature the signal does not have (a threshold of another target) or an absent\n\
     entity label; NaN is a feature undefined at that step. A .gz name is gzipped; a\n\
-    .parquet name writes Parquet (nulls for empty cells, zstd, 64k-row groups).")]
+    .parquet name writes Parquet (nulls for empty cells, zstd, 64k-row groups), which\n\
+    `harbinger train --features` reads instead of replaying the export again.")]
 pub struct FeaturesArgs {
     #[command(flatten)]
     input: Replayed,
@@ -60,7 +63,8 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
         })
         .collect();
     let entity_labels = pipeline.entity_labels.clone();
-    let mut table = FeatureTable::create(&args.out, &entity_labels, &columns)?;
+    let provenance = Provenance::new(&pipeline, DataSummary::of(&data, &args.input.exports.data));
+    let mut table = FeatureTable::create(&args.out, &entity_labels, &columns, &provenance)?;
     let mut engine = SignalEngine::new(pipeline);
     let mut values = Vec::new();
     let history_ms = engine.history_ms();

@@ -8,7 +8,9 @@ use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
 use harbinger::model::artifact::DataSummary;
-use harbinger::training::{HeldOutTicket, Options, Progress, train};
+use harbinger::training::{
+    AlertHistory, HeldOutTicket, Options, Progress, cache, columns_read, train, train_on,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::output::Output;
@@ -20,7 +22,9 @@ use super::summary::print_figures;
     harbinger train --data ../shared/data/lab-dev/metrics.csv.gz \\\n    \
     --data ../shared/data/lab-dev2/metrics.csv.gz --horizon 10m --out models/default.json\n  \
     harbinger train --pipeline pipelines/node-exporter.yml --data export.csv.gz \\\n    \
-    --horizon 1h --out models/disks.json --report report/ --tickets held-out.csv\n\n\
+    --horizon 1h --out models/disks.json --report report/ --tickets held-out.csv\n  \
+    harbinger features --data export.csv.gz --out features.parquet\n  \
+    harbinger train --features features.parquet --data export.csv.gz --out model.json\n\n\
     Each target's probability is the first-passage probability of its signal (drift and\n\
     volatility of a window, no labels needed); training picks the window, how cautious\n\
     the drift is, and the ticket policy, and tries a classifier that learns from every\n\
@@ -33,6 +37,12 @@ use super::summary::print_figures;
 pub struct TrainArgs {
     #[command(flatten)]
     input: Replayed,
+    /// Read the features from this table instead of replaying the export: one that
+    /// `harbinger features --out FILE.parquet` wrote over the export with the same
+    /// pipeline. `--data` then gives only the labels (its `ALERTS`), so it may be the
+    /// export itself or one of `ALERTS` alone.
+    #[arg(long, value_name = "FILE.parquet")]
+    features: Option<PathBuf>,
     /// How far ahead to predict every target's onset (Prometheus duration) [default:
     /// each target's horizon in the pipeline's `horizons`, 30m where it names none].
     #[arg(long, value_parser = duration::parse)]
@@ -70,6 +80,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "--horizon must be greater than 0"
     );
     anyhow::ensure!(args.folds >= 2, "--folds must be at least 2");
+    if let Some(table) = &args.features {
+        anyhow::ensure!(
+            table.extension().is_some_and(|e| e == "parquet"),
+            "--features reads a Parquet table (`harbinger features --out FILE.parquet`); \
+             {} is not one",
+            table.display()
+        );
+    }
     anyhow::ensure!(
         args.false_ticket_budget
             .is_none_or(|b| b.is_finite() && b >= 0.0),
@@ -89,9 +107,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let pipeline = args.input.pipeline()?;
-    let dataset = args.input.exports.read()?;
+    // With a feature table, the export gives only the labels.
+    let dataset = match &args.features {
+        None => args.input.exports.read()?,
+        Some(_) => args.input.exports.read_named(&["ALERTS"])?,
+    };
     let read_at = started.elapsed();
-    let summary = DataSummary::of(&dataset, &args.input.exports.data);
     let options = Options {
         horizon: args.horizon,
         seed: args.seed,
@@ -105,26 +126,46 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let mut fitting_from = None;
-    let trained = train(
-        &pipeline,
-        &dataset,
-        summary,
-        &options,
-        |progress| match progress {
-            Progress::Replay(done, of) => {
-                bar.set_length(of);
-                bar.set_position(done);
-                bar.set_message("replaying features");
-            }
-            Progress::Fit(target, done, of) => {
-                fitting_from.get_or_insert_with(Instant::now);
-                bar.set_length(of);
-                bar.set_position(done);
-                bar.set_message(format!("fitting {target}"));
-            }
-        },
-    )
-    .with_context(|| format!("training over {:?}", args.input.exports.data))?;
+    let progress = |progress: Progress| match progress {
+        Progress::Replay(done, of) => {
+            bar.set_length(of);
+            bar.set_position(done);
+            bar.set_message("replaying features");
+        }
+        Progress::Fit(target, done, of) => {
+            fitting_from.get_or_insert_with(Instant::now);
+            bar.set_length(of);
+            bar.set_position(done);
+            bar.set_message(format!("fitting {target}"));
+        }
+    };
+    let trained = match &args.features {
+        None => {
+            let summary = DataSummary::of(&dataset, &args.input.exports.data);
+            train(&pipeline, &dataset, summary, &options, progress)
+                .with_context(|| format!("training over {:?}", args.input.exports.data))?
+        }
+        Some(table) => {
+            let step_ms = pipeline.step.as_millis() as i64;
+            let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
+            let reading = Instant::now();
+            let columns = columns_read(&pipeline, &pipeline.targets);
+            let cached = cache::read(table, &pipeline, &columns)?;
+            tracing::info!(
+                table = %table.display(),
+                seconds = reading.elapsed().as_secs_f64(),
+                "features read"
+            );
+            train_on(
+                &pipeline,
+                &cached.trajectories,
+                &history,
+                cached.data,
+                &options,
+                progress,
+            )
+        }
+    };
     bar.finish_and_clear();
     trained
         .model

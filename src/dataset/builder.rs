@@ -32,9 +32,22 @@ pub struct Builder {
     paths: Vec<PathBuf>,
     index: HashMap<Labels, SeriesIndex>,
     series: Vec<(Labels, Vec<Located>)>,
+    /// The metric names kept; None keeps every series. A series of another name is
+    /// interned (readers map keys to series) but its samples are dropped as they come.
+    names: Option<Vec<String>>,
+    /// Per series, whether its samples are kept.
+    kept: Vec<bool>,
 }
 
 impl Builder {
+    /// A builder that keeps only the series of these metric names.
+    pub fn keeping(names: &[&str]) -> Builder {
+        Builder {
+            names: Some(names.iter().map(|&name| name.to_owned()).collect()),
+            ..Builder::default()
+        }
+    }
+
     /// Registers a file and returns its number for `Located::file`.
     pub fn add_file(&mut self, path: PathBuf) -> u32 {
         self.paths.push(path);
@@ -46,19 +59,28 @@ impl Builder {
             return index;
         }
         let index = SeriesIndex::try_from(self.series.len()).expect("fewer than 2^32 series");
+        let name = labels.iter().find(|(n, _)| n == "__name__").map(|(_, v)| v);
+        let kept = match &self.names {
+            None => true,
+            Some(names) => name.is_some_and(|name| names.contains(name)),
+        };
         self.index.insert(labels.clone(), index);
         self.series.push((labels, Vec::new()));
+        self.kept.push(kept);
         index
     }
 
     pub fn push(&mut self, series: SeriesIndex, sample: Located) {
-        self.series[series as usize].1.push(sample);
+        if self.kept[series as usize] {
+            self.series[series as usize].1.push(sample);
+        }
     }
 
     pub fn finish(self, duplicates: Duplicates) -> Result<Loaded, DatasetError> {
         let mut series = Vec::with_capacity(self.series.len());
         let mut dropped = vec![0usize; self.paths.len()];
-        for (labels, mut located) in self.series {
+        let kept = self.series.into_iter().zip(self.kept);
+        for (labels, mut located) in kept.filter_map(|(series, kept)| kept.then_some(series)) {
             // Stable, so that among equal timestamps the first one read comes first.
             located.sort_by_key(|sample| sample.timestamp_ms);
             let mut samples: Vec<Sample> = Vec::with_capacity(located.len());

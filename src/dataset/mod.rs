@@ -139,7 +139,24 @@ pub fn read_files(
     paths: &[impl AsRef<Path>],
     duplicates: Duplicates,
 ) -> Result<Loaded, DatasetError> {
-    let mut builder = Builder::default();
+    read_into(Builder::default(), paths, duplicates)
+}
+
+/// Reads several CSV files as [`read_files`] does, keeping only the series of the metric
+/// `names` (every line is still read and checked).
+pub fn read_files_named(
+    paths: &[impl AsRef<Path>],
+    duplicates: Duplicates,
+    names: &[&str],
+) -> Result<Loaded, DatasetError> {
+    read_into(Builder::keeping(names), paths, duplicates)
+}
+
+fn read_into(
+    mut builder: Builder,
+    paths: &[impl AsRef<Path>],
+    duplicates: Duplicates,
+) -> Result<Loaded, DatasetError> {
     for path in paths {
         let path = path.as_ref();
         let file_id = builder.add_file(path.to_owned());

@@ -334,6 +334,32 @@ fn files_are_merged_by_label_set_and_shared_samples_kept_once() {
 }
 
 #[test]
+fn reading_by_name_keeps_only_those_series_and_still_checks_every_line() {
+    let files = Files::new();
+    let long = "name,timestamp,value,alertname\nALERTS,1,1,Disk\nup,1,1,\nup,2,0,\n";
+    let a = files.write("a.csv", long);
+    let b = files.write("b.csv", "Time,ALERTS{alertname=\"Cpu\"},up\n3,1,1\n");
+    let loaded = read_files_named(&[&a, &b], Duplicates::Error, &["ALERTS"]).unwrap();
+    assert_same(
+        &loaded.dataset,
+        &[
+            series(
+                &[("__name__", "ALERTS"), ("alertname", "Cpu")],
+                &[(3_000, 1.0)],
+            ),
+            series(
+                &[("__name__", "ALERTS"), ("alertname", "Disk")],
+                &[(1_000, 1.0)],
+            ),
+        ],
+    );
+    let bad = files.write("bad.csv", "name,timestamp,value\nup,1,x\n");
+    let message =
+        files.message(read_files_named(&[bad], Duplicates::Error, &["ALERTS"]).unwrap_err());
+    assert!(message.contains("line 2"), "{message}");
+}
+
+#[test]
 fn a_header_without_rows_is_an_empty_dataset() {
     let files = Files::new();
     let path = files.write("data.csv", "name,timestamp,value,job\n");

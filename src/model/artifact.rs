@@ -243,18 +243,19 @@ impl PipelineSpec {
         }
     }
 
-    /// Every way `self` (the model's) differs from `other` (the pipeline's).
-    fn differences(&self, other: &PipelineSpec) -> Vec<String> {
+    /// Every way `self` differs from `other` (the pipeline's), `self` called `mine` in
+    /// the messages (the model, a feature table).
+    pub fn differences(&self, mine_is: &str, other: &PipelineSpec) -> Vec<String> {
         let mut found = Vec::new();
         if self.step_seconds != other.step_seconds {
             found.push(format!(
-                "step: model {} s, pipeline {} s",
+                "step: {mine_is} {} s, pipeline {} s",
                 self.step_seconds, other.step_seconds
             ));
         }
         if self.entity_labels != other.entity_labels {
             found.push(format!(
-                "entity_labels: model {:?}, pipeline {:?}",
+                "entity_labels: {mine_is} {:?}, pipeline {:?}",
                 self.entity_labels, other.entity_labels
             ));
         }
@@ -262,11 +263,11 @@ impl PipelineSpec {
             match other.signals.iter().find(|s| s.name == mine.name) {
                 None => found.push(format!("signal {}: not in the pipeline", mine.name)),
                 Some(theirs) if theirs.expr != mine.expr => found.push(format!(
-                    "signal {}: model has `{}`, pipeline has `{}`",
+                    "signal {}: {mine_is} has `{}`, pipeline has `{}`",
                     mine.name, mine.expr, theirs.expr
                 )),
                 Some(theirs) if theirs.features != mine.features => found.push(format!(
-                    "signal {}: feature columns differ (model {:?}, pipeline {:?})",
+                    "signal {}: feature columns differ ({mine_is} {:?}, pipeline {:?})",
                     mine.name, mine.features, theirs.features
                 )),
                 Some(_) => {}
@@ -276,7 +277,7 @@ impl PipelineSpec {
             match other.targets.iter().find(|t| t.alert == mine.alert) {
                 None => found.push(format!("target {}: not in the pipeline", mine.alert)),
                 Some(theirs) if theirs != mine => found.push(format!(
-                    "target {}: model has {} {} (for {} s), pipeline has {} {} (for {} s)",
+                    "target {}: {mine_is} has {} {} (for {} s), pipeline has {} {} (for {} s)",
                     mine.alert,
                     mine.comparison,
                     mine.threshold,
@@ -371,7 +372,9 @@ impl Model {
 
     /// Refuses a pipeline that differs from the one the model was trained with.
     pub fn check(&self, pipeline: &Pipeline) -> Result<(), ModelError> {
-        let differences = self.pipeline.differences(&PipelineSpec::of(pipeline));
+        let differences = self
+            .pipeline
+            .differences("model", &PipelineSpec::of(pipeline));
         if differences.is_empty() {
             Ok(())
         } else {

@@ -9,7 +9,7 @@ use super::fit::fit_target;
 use super::folds;
 use super::parallel::in_parallel;
 use super::trajectories::columns_read;
-use super::{AlertHistory, collect};
+use super::{AlertHistory, Trajectory, collect};
 use crate::dataset::Dataset;
 use crate::model::artifact::{DataSummary, FORMAT, VERSION};
 use crate::model::{Model, PipelineSpec, TargetScorer};
@@ -56,6 +56,7 @@ pub struct HeldOutTicket {
     pub open_ms: i64,
 }
 
+/// Replays `dataset` through `pipeline` and trains on what it gives ([`train_on`]).
 pub fn train(
     pipeline: &Pipeline,
     dataset: &Dataset,
@@ -74,6 +75,27 @@ pub fn train(
         None => vec![Vec::new(); pipeline.signals.len()],
     };
     let history = AlertHistory::read(dataset, &pipeline.entity_labels, step_ms);
+    Ok(train_on(
+        pipeline,
+        &trajectories,
+        &history,
+        data,
+        options,
+        progress,
+    ))
+}
+
+/// Fits and evaluates every target of `pipeline` on its signal's trajectories (per
+/// signal, as [`collect`] gives them, or [`super::cache::read`]) and the rules' episodes;
+/// `data` is what the model artifact records of the export.
+pub fn train_on(
+    pipeline: &Pipeline,
+    trajectories: &[Vec<Trajectory>],
+    history: &AlertHistory,
+    data: DataSummary,
+    options: &Options,
+    mut progress: impl FnMut(Progress),
+) -> Trained {
     let mut targets = Vec::new();
     let mut reports: Vec<TargetReport> = Vec::new();
     let mut held_out_tickets = Vec::new();
@@ -86,7 +108,7 @@ pub fn train(
         let mut data = TargetData::new(
             &scorer,
             &trajectories[scorer.signal],
-            &history,
+            history,
             pipeline.step,
         );
         data.false_ticket_budget = options.false_ticket_budget;
@@ -169,9 +191,9 @@ pub fn train(
         )],
         targets: reports,
     };
-    Ok(Trained {
+    Trained {
         model,
         report,
         held_out_tickets,
-    })
+    }
 }

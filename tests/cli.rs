@@ -1,5 +1,6 @@
 //! The `harbinger` binary's offline commands, run as a user runs them: `query`,
-//! `features` and `check`, on the lab-dev export and on bad input.
+//! `features` (on one core and on several) and `check`, on the lab-dev export and on
+//! bad input.
 
 mod command;
 
@@ -88,6 +89,25 @@ fn features_writes_one_row_per_step_signal_and_entity() {
         .filter(|l| l.contains(",HostOutOfDiskSpace,"))
         .count();
     assert_eq!(disk_rows, 3 * 8);
+}
+
+#[test]
+fn features_over_several_cores_writes_the_table_of_one_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = |threads: &str| {
+        let path = dir.path().join(format!("features-{threads}.csv"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbinger"))
+            .args(["features", "--data", LAB, "--out", path.to_str().unwrap()])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(&format!("parts={threads}")));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let one = table("1");
+    assert!(one.lines().count() > 181 * 6 * 8, "every step of lab-dev");
+    assert!(one == table("3"), "split by instance over three threads");
 }
 
 #[test]

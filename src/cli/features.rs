@@ -1,14 +1,15 @@
 //! `harbinger features`: replays CSV exports through a pipeline's signals and feature
-//! engine, the code `serve` runs, and writes the per-entity feature table at each step.
+//! engine, the code `serve` runs, over every core where the pipeline allows
+//! (`feature_replay`), and writes the per-entity feature table at each step.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use harbinger::model::artifact::DataSummary;
-use harbinger::pipeline::SignalEngine;
-use harbinger::promql::{Steps, replay};
+use harbinger::promql::Steps;
 use harbinger::training::cache::Provenance;
 
+use super::feature_replay::replay_in_parts;
 use super::feature_table::FeatureTable;
 use super::replayed::Replayed;
 
@@ -65,38 +66,28 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
     let entity_labels = pipeline.entity_labels.clone();
     let provenance = Provenance::new(&pipeline, DataSummary::of(&data, &args.input.exports.data));
     let mut table = FeatureTable::create(&args.out, &entity_labels, &columns, &provenance)?;
-    let mut engine = SignalEngine::new(pipeline);
-    let mut values = Vec::new();
-    let history_ms = engine.history_ms();
-    replay(
-        &data,
-        steps,
-        history_ms,
-        |t_ms, store| -> anyhow::Result<()> {
-            engine.step(t_ms, store)?;
-            let mut written = Ok(());
-            engine.for_each(|index, signal, entity, features| {
-                values.clear();
-                features.write(&mut values);
-                if written.is_ok() {
-                    written = table.write(
-                        t_ms,
-                        &signal.name,
-                        entity_labels.iter().map(|l| entity.get(l)),
-                        layouts[index].iter().map(|at| at.map(|i| values[i])),
-                    );
-                }
-            });
-            written
-        },
-    )
+    // Over every core: the same table, in the same order, as one replay.
+    let parts = pipeline.replay_parts(&data, rayon::current_num_threads());
+    let (states, bytes) = replay_in_parts(&pipeline, &parts, steps, |t_ms, rows| {
+        for row in rows {
+            table.write(
+                t_ms,
+                &pipeline.signals[row.signal].name,
+                entity_labels.iter().map(|l| row.entity.get(l)),
+                layouts[row.signal]
+                    .iter()
+                    .map(|at| at.map(|i| row.values[i])),
+            )?;
+        }
+        Ok(())
+    })
     .with_context(|| format!("computing features over {:?}", args.input.exports.data))?;
     table
         .finish()
         .with_context(|| format!("writing {}", args.out.display()))?;
-    let (states, bytes) = engine.footprint();
     tracing::info!(
         steps = steps.count(),
+        parts = parts.len(),
         signal_entity_states = states,
         feature_bytes = bytes,
         out = %args.out.display(),

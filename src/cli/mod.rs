@@ -4,6 +4,7 @@ mod backtest;
 mod check;
 mod export;
 mod exports;
+mod feature_replay;
 mod feature_table;
 mod features;
 mod nab;

@@ -8,10 +8,12 @@
 //!
 //! - `spec`: pipeline definitions (signals, targets from rule files, entity labels);
 //! - `engine`: one step: evaluate every signal, update each entity's features;
-//! - `live`: the step clock over live samples.
+//! - `live`: the step clock over live samples;
+//! - `parts`: an export's series split into parts that replay apart, one per core.
 
 mod engine;
 mod live;
+mod parts;
 mod spec;
 
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use super::parallel::{Tick, in_parallel};
 use super::rows::Rows;
 use crate::dataset::{Dataset, SeriesData};
 use crate::model::TargetScorer;
-use crate::pipeline::{Pipeline, Signal, SignalEngine};
+use crate::pipeline::{Pipeline, SignalEngine};
 use crate::promql::{EvalError, Labels, Steps, replay_series};
 use crate::rules::Target;
 
@@ -71,7 +71,7 @@ pub fn collect(
         ..pipeline.clone()
     };
     let kept: Vec<Arc<[usize]>> = read.iter().map(|&s| Arc::from(&*columns[s])).collect();
-    let parts = parts(&replayed, dataset, rayon::current_num_threads());
+    let parts = replayed.replay_parts(dataset, rayon::current_num_threads());
     let of = steps.count() as u64 * parts.len() as u64;
     let by_part = in_parallel(
         parts,
@@ -90,45 +90,6 @@ pub fn collect(
         trajectories[s] = entities;
     }
     Ok(trajectories)
-}
-
-/// The dataset's series in at most `n` parts that replay apart and give the same
-/// trajectories: split by the values of the first entity label that every signal is
-/// partitioned by ([`crate::promql::Plan::partitioned_by`]: `instance` for the default
-/// pipeline), each value's series in one part, the parts balanced by samples (the
-/// largest values first, each to the lightest part). One part when no label partitions
-/// every signal.
-fn parts<'a>(pipeline: &Pipeline, dataset: &'a Dataset, n: usize) -> Vec<Vec<&'a SeriesData>> {
-    let label = pipeline.entity_labels.iter().find(|label| {
-        let partitioned = |signal: &Signal| signal.plan.partitioned_by(label);
-        pipeline.signals.iter().all(partitioned)
-    });
-    let Some(label) = label.filter(|_| n > 1) else {
-        return vec![dataset.series.iter().collect()];
-    };
-    let mut by_value: BTreeMap<&str, (usize, Vec<&SeriesData>)> = BTreeMap::new();
-    for series in &dataset.series {
-        let value = series
-            .labels
-            .iter()
-            .find(|(name, _)| name == label)
-            .map_or("", |(_, value)| value.as_str());
-        let group = by_value.entry(value).or_default();
-        group.0 += series.samples.len();
-        group.1.push(series);
-    }
-    let mut groups: Vec<(usize, Vec<&SeriesData>)> = by_value.into_values().collect();
-    groups.sort_by_key(|(samples, _)| std::cmp::Reverse(*samples));
-    let mut parts: Vec<(usize, Vec<&SeriesData>)> = vec![(0, Vec::new()); n.min(groups.len())];
-    for (samples, series) in groups {
-        let lightest = parts
-            .iter_mut()
-            .min_by_key(|(load, _)| *load)
-            .expect("at least one part");
-        lightest.0 += samples;
-        lightest.1.extend(series);
-    }
-    parts.into_iter().map(|(_, series)| series).collect()
 }
 
 /// One part's trajectories per signal of `pipeline`, entities in label order; a tick
@@ -194,7 +155,11 @@ mod tests {
     fn a_replay_split_by_instance_gives_the_trajectories_of_one_replay() {
         let dataset = crate::dataset::lab_dev();
         let pipeline = Pipeline::embedded_default();
-        assert_eq!(parts(&pipeline, &dataset, 3).len(), 3, "split by instance");
+        assert_eq!(
+            pipeline.replay_parts(&dataset, 3).len(),
+            3,
+            "split by instance"
+        );
         let whole = replayed_on(1, &pipeline, &dataset);
         let split = replayed_on(3, &pipeline, &dataset);
         assert_eq!(whole.len(), split.len());
@@ -210,15 +175,5 @@ mod tests {
         let entities: usize = whole.iter().map(Vec::len).sum();
         assert!(entities >= 8 * 4, "every host's signals: {entities}");
         assert_eq!(entities, split.iter().map(Vec::len).sum::<usize>());
-    }
-
-    #[test]
-    fn a_signal_reading_across_instances_keeps_the_replay_whole() {
-        let dataset = crate::dataset::lab_dev();
-        let mut pipeline = Pipeline::embedded_default();
-        let mut across = pipeline.signals[0].clone();
-        across.plan = crate::promql::Plan::parse("sum(node_load1)").unwrap();
-        pipeline.signals.push(across);
-        assert_eq!(parts(&pipeline, &dataset, 3).len(), 1);
     }
 }

@@ -2,8 +2,8 @@
 //! committed default model is what the documented command writes, it is at least as good
 //! as the best `predict_linear` rule on hosts it never saw, README.md and docs/models.md
 //! show its figures, backtest replays it into the documented table, a model is refused
-//! by a pipeline it was not made for, and training from a Parquet feature table gives
-//! the model the replay gives.
+//! by a pipeline it was not made for, and training and backtests from a Parquet feature
+//! table give what the replay gives.
 
 mod command;
 
@@ -272,7 +272,7 @@ fn a_model_is_refused_by_a_pipeline_it_was_not_trained_with() {
 }
 
 #[test]
-fn train_reads_a_parquet_feature_table_instead_of_replaying_and_writes_the_same_model() {
+fn train_and_backtest_read_a_parquet_feature_table_instead_of_replaying_to_the_same_end() {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("features.parquet");
     let table = table.to_str().unwrap();
@@ -282,6 +282,23 @@ fn train_reads_a_parquet_feature_table_instead_of_replaying_and_writes_the_same_
         model_trained_on_lab(&["--features", table]),
         model_trained_on_lab(&[]),
         "the model from the table is the model from the replay"
+    );
+    let backtest = |extra: &[&str]| {
+        let predictions = dir.path().join("predictions.csv");
+        let args = ["backtest", "--model", "models/default.json", "--data", LAB];
+        let out = [&args[..], extra, &["--out", predictions.to_str().unwrap()]].concat();
+        let out = harbinger(&out);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::fs::read_to_string(&predictions).unwrap()
+    };
+    let replayed = backtest(&[]);
+    assert!(
+        replayed.lines().count() > 1000,
+        "a row per step, target and entity"
+    );
+    assert!(
+        backtest(&["--features", table]) == replayed,
+        "backtest reads the table too"
     );
 
     // A table computed with another pipeline is refused, every difference named.

@@ -11,23 +11,24 @@ use harbinger::config::duration;
 use harbinger::dataset;
 use harbinger::model::{Model, Policy, TargetModel, TargetScorer};
 use harbinger::pipeline::{Pipeline, Signal};
-use harbinger::promql::{Steps, format_value};
+use harbinger::promql::format_value;
 use harbinger::report::Report;
 use harbinger::rules::Target;
-use harbinger::training::{
-    AlertHistory, TargetData, Trajectory, assess::assess, collect, columns_read,
-};
+use harbinger::training::{TargetData, Trajectory, assess::assess, columns_read};
 use indicatif::ProgressBar;
 
 use super::output::Output;
 use super::replayed::Replayed;
 use super::summary::print_figures;
+use super::trajectories::FeatureSource;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     harbinger backtest --model models/default.json \\\n    \
     --data ../shared/data/lab-dev/metrics.csv.gz --out predictions.csv --report report/\n  \
-    harbinger backtest --pipeline pipelines/nab.yml --data nab.csv.gz --out scores.csv\n\n\
+    harbinger backtest --pipeline pipelines/nab.yml --data nab.csv.gz --out scores.csv\n  \
+    harbinger backtest --model models/default.json --features features.parquet \\\n    \
+    --data export.csv.gz --out predictions.csv\n\n\
     Output columns: timestamp (unix seconds), entity (its labels, Prometheus style),\n\
     target, probability, eta_seconds, eta_stderr_seconds, anomaly_score, level, ticket\n\
     (1 on the steps where a ticket opens); probability is NaN while it is unknown\n\
@@ -41,6 +42,8 @@ pub struct BacktestArgs {
     model: Option<PathBuf>,
     #[command(flatten)]
     input: Replayed,
+    #[command(flatten)]
+    source: FeatureSource,
     /// Where to write the predictions (CSV; gzipped when the name ends in .gz).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -67,24 +70,19 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         args.horizon.is_none_or(|h| !h.is_zero()),
         "--horizon must be greater than 0"
     );
-    let dataset = args.input.exports.read()?;
-    let step_ms = pipeline.step.as_millis() as i64;
-    let Some(steps) = Steps::over(&dataset, step_ms, None, None) else {
-        anyhow::bail!("the data holds no samples");
-    };
-    let bar = ProgressBar::new(steps.count() as u64).with_message("replaying");
+    args.source.check()?;
+    let bar = ProgressBar::new(0).with_message("replaying");
     let columns = if pipeline.targets.is_empty() {
         signal_columns(&pipeline)
     } else {
         columns_read(&pipeline, &pipeline.targets)
     };
-    let trajectories = collect(&pipeline, &dataset, steps, &columns, |done, of| {
+    let loaded = (args.source).load(&pipeline, &args.input.exports, &columns, |done, of| {
         bar.set_length(of);
         bar.set_position(done);
-    })
-    .with_context(|| format!("replaying {:?}", args.input.exports.data))?;
+    })?;
     bar.finish_and_clear();
-    let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
+    let (trajectories, history) = (loaded.trajectories, loaded.history);
 
     let mut csv = csv::Writer::from_writer(Output::create(&args.out)?);
     csv.write_record([

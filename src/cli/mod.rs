@@ -15,6 +15,7 @@ mod replayed;
 mod serve;
 mod summary;
 mod train;
+mod trajectories;
 
 use std::process::ExitCode;
 

@@ -7,15 +7,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
-use harbinger::model::artifact::DataSummary;
-use harbinger::training::{
-    AlertHistory, HeldOutTicket, Options, Progress, cache, columns_read, train, train_on,
-};
+use harbinger::training::{HeldOutTicket, Options, Progress, columns_read, train_on};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::output::Output;
 use super::replayed::Replayed;
 use super::summary::print_figures;
+use super::trajectories::FeatureSource;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -37,12 +35,8 @@ use super::summary::print_figures;
 pub struct TrainArgs {
     #[command(flatten)]
     input: Replayed,
-    /// Read the features from this table instead of replaying the export: one that
-    /// `harbinger features --out FILE.parquet` wrote over the export with the same
-    /// pipeline. `--data` then gives only the labels (its `ALERTS`), so it may be the
-    /// export itself or one of `ALERTS` alone.
-    #[arg(long, value_name = "FILE.parquet")]
-    features: Option<PathBuf>,
+    #[command(flatten)]
+    source: FeatureSource,
     /// How far ahead to predict every target's onset (Prometheus duration) [default:
     /// each target's horizon in the pipeline's `horizons`, 30m where it names none].
     #[arg(long, value_parser = duration::parse)]
@@ -80,14 +74,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "--horizon must be greater than 0"
     );
     anyhow::ensure!(args.folds >= 2, "--folds must be at least 2");
-    if let Some(table) = &args.features {
-        anyhow::ensure!(
-            table.extension().is_some_and(|e| e == "parquet"),
-            "--features reads a Parquet table (`harbinger features --out FILE.parquet`); \
-             {} is not one",
-            table.display()
-        );
-    }
+    args.source.check()?;
     anyhow::ensure!(
         args.false_ticket_budget
             .is_none_or(|b| b.is_finite() && b >= 0.0),
@@ -107,12 +94,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let pipeline = args.input.pipeline()?;
-    // With a feature table, the export gives only the labels.
-    let dataset = match &args.features {
-        None => args.input.exports.read()?,
-        Some(_) => args.input.exports.read_named(&["ALERTS"])?,
-    };
-    let read_at = started.elapsed();
     let options = Options {
         horizon: args.horizon,
         seed: args.seed,
@@ -127,11 +108,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     );
     let mut fitting_from = None;
     let progress = |progress: Progress| match progress {
-        Progress::Replay(done, of) => {
-            bar.set_length(of);
-            bar.set_position(done);
-            bar.set_message("replaying features");
-        }
+        Progress::Replay(..) => {}
         Progress::Fit(target, done, of) => {
             fitting_from.get_or_insert_with(Instant::now);
             bar.set_length(of);
@@ -139,33 +116,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             bar.set_message(format!("fitting {target}"));
         }
     };
-    let trained = match &args.features {
-        None => {
-            let summary = DataSummary::of(&dataset, &args.input.exports.data);
-            train(&pipeline, &dataset, summary, &options, progress)
-                .with_context(|| format!("training over {:?}", args.input.exports.data))?
-        }
-        Some(table) => {
-            let step_ms = pipeline.step.as_millis() as i64;
-            let history = AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms);
-            let reading = Instant::now();
-            let columns = columns_read(&pipeline, &pipeline.targets);
-            let cached = cache::read(table, &pipeline, &columns)?;
-            tracing::info!(
-                table = %table.display(),
-                seconds = reading.elapsed().as_secs_f64(),
-                "features read"
-            );
-            train_on(
-                &pipeline,
-                &cached.trajectories,
-                &history,
-                cached.data,
-                &options,
-                progress,
-            )
-        }
-    };
+    let columns = columns_read(&pipeline, &pipeline.targets);
+    let loaded = (args.source).load(&pipeline, &args.input.exports, &columns, |done, of| {
+        bar.set_length(of);
+        bar.set_position(done);
+        bar.set_message("replaying features");
+    })?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    let trained = train_on(
+        &pipeline,
+        &loaded.trajectories,
+        &loaded.history,
+        loaded.data,
+        &options,
+        progress,
+    );
     bar.finish_and_clear();
     trained
         .model
@@ -183,7 +148,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let fit_seconds = fitting_from.map_or(0.0, |from| from.elapsed().as_secs_f64());
     tracing::info!(
         model = %args.out.display(),
-        read_seconds = read_at.as_secs_f64(),
+        load_seconds,
         fit_seconds,
         total_seconds = started.elapsed().as_secs_f64(),
         "model written"

@@ -5,6 +5,8 @@
 //! removed. Each gauge is looked up in its family (by the label vector `target` plus
 //! the entity's labels, built for the purpose) only when it appears or goes; in between
 //! the entity keeps its handle and a step sets it without building labels or hashing.
+//! A series is removed only when no other entity with the same labels holds it
+//! (`GaugeHolders`: two Kafka partitions may follow two tenants' `db1`).
 
 use std::sync::atomic::AtomicU64;
 
@@ -46,19 +48,24 @@ impl EntityGauges {
                 scored.anomaly_score,
             ),
         ];
-        for (handle, family, value) in gauges {
+        let holders = &metrics.prediction_gauge_holders;
+        for (k, (handle, family, value)) in gauges.into_iter().enumerate() {
             match (handle.as_ref(), value.is_finite()) {
                 (Some(gauge), true) => {
                     gauge.set(value);
                 }
                 (None, true) => {
                     let labels = labels.get_or_insert_with(|| gauge_labels(alert, entity));
+                    holders.hold(k, labels);
                     let gauge = family.get_or_create(labels).clone();
                     gauge.set(value);
                     *handle = Some(gauge);
                 }
                 (Some(_), false) => {
-                    family.remove(labels.get_or_insert_with(|| gauge_labels(alert, entity)));
+                    let labels = labels.get_or_insert_with(|| gauge_labels(alert, entity));
+                    if holders.release(k, labels) {
+                        family.remove(labels);
+                    }
                     *handle = None;
                 }
                 (None, false) => {}
@@ -69,13 +76,15 @@ impl EntityGauges {
     /// Removes every gauge of the entity.
     pub fn remove(&mut self, metrics: &Metrics, alert: &str, entity: &Labels) {
         let labels = gauge_labels(alert, entity);
-        let families: [&Family<EntityLabels, FloatGauge>; 3] = [
-            &metrics.prediction_probability,
-            &metrics.prediction_eta_seconds,
-            &metrics.anomaly_score,
+        let families: [(&Option<FloatGauge>, &Family<EntityLabels, FloatGauge>); 3] = [
+            (&self.probability, &metrics.prediction_probability),
+            (&self.eta_seconds, &metrics.prediction_eta_seconds),
+            (&self.anomaly_score, &metrics.anomaly_score),
         ];
-        for family in families {
-            family.remove(&labels);
+        for (k, (handle, family)) in families.into_iter().enumerate() {
+            if handle.is_some() && metrics.prediction_gauge_holders.release(k, &labels) {
+                family.remove(&labels);
+            }
         }
         *self = EntityGauges::default();
     }
@@ -85,4 +94,58 @@ fn gauge_labels(alert: &str, entity: &Labels) -> EntityLabels {
     let mut labels = vec![("target".to_owned(), alert.to_owned())];
     labels.extend(entity.iter().map(|(n, v)| (n.to_owned(), v.to_owned())));
     labels
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::model::{AlertState, Observation};
+
+    fn scored(probability: f64) -> Scored {
+        Scored {
+            observation: Observation {
+                probability,
+                eta_seconds: f64::NAN,
+                eta_stderr_seconds: f64::NAN,
+                alert: AlertState::Inactive,
+            },
+            level: 50.0,
+            trend_per_second: 0.0,
+            anomaly_score: f64::NAN,
+        }
+    }
+
+    /// The exported `harbinger_prediction_probability` lines.
+    fn exported(registry: &Registry) -> Vec<String> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        let lines = text
+            .lines()
+            .filter(|l| l.starts_with("harbinger_prediction_probability{"));
+        lines.map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_series_two_entities_hold_is_exported_until_both_let_it_go() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        let db1 = Labels::new([("instance", "db1")]);
+        // Two partitions' entities with the same labels.
+        let (mut first, mut second) = (EntityGauges::default(), EntityGauges::default());
+        first.set(&metrics, "Disk", &db1, &scored(0.2));
+        second.set(&metrics, "Disk", &db1, &scored(0.3));
+        first.remove(&metrics, "Disk", &db1);
+        second.set(&metrics, "Disk", &db1, &scored(0.4));
+        let line = r#"harbinger_prediction_probability{target="Disk",instance="db1"} 0.4"#;
+        assert_eq!(exported(&registry), [line]);
+
+        first.set(&metrics, "Disk", &db1, &scored(0.5));
+        first.set(&metrics, "Disk", &db1, &scored(f64::NAN));
+        second.set(&metrics, "Disk", &db1, &scored(0.6));
+        assert_eq!(exported(&registry), [line.replace("0.4", "0.6")]);
+        second.set(&metrics, "Disk", &db1, &scored(f64::NAN));
+        assert!(exported(&registry).is_empty(), "{:?}", exported(&registry));
+    }
 }

@@ -6,6 +6,8 @@
 //! labels by design (one series per target and entity, removed when the entity goes).
 //! Hot paths update them once per request, not per sample.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -112,6 +114,8 @@ pub struct Metrics {
     pub prediction_probability: Family<EntityLabels, Gauge<f64, AtomicU64>>,
     pub prediction_eta_seconds: Family<EntityLabels, Gauge<f64, AtomicU64>>,
     pub anomaly_score: Family<EntityLabels, Gauge<f64, AtomicU64>>,
+    /// Who holds each series of the three families above.
+    pub prediction_gauge_holders: GaugeHolders,
     pub ticket_actions: Family<ActionLabels, Counter>,
     pub model_reloads: Family<ReloadLabels, Counter>,
     pub ticket_action_delay_seconds: Histogram,
@@ -125,6 +129,37 @@ pub struct ReloadLabels {
 
 /// `target` and the entity's labels, as the prediction gauges carry them.
 pub type EntityLabels = Vec<(String, String)>;
+
+/// How many entities hold each prediction gauge series, per family (a number the
+/// holder chooses). In a Kafka worker two partitions may each follow an entity with the
+/// same labels (two tenants' `db1`): both then set one series, and it must go when the
+/// last of them lets it go, not when the first does, or the other's handle would set a
+/// series that is no longer exported. Clones share the counts, as clones of a `Family`
+/// share its series.
+#[derive(Debug, Default, Clone)]
+pub struct GaugeHolders(Arc<parking_lot::Mutex<HashMap<(usize, EntityLabels), usize>>>);
+
+impl GaugeHolders {
+    pub fn hold(&self, family: usize, labels: &EntityLabels) {
+        *self.0.lock().entry((family, labels.clone())).or_default() += 1;
+    }
+
+    /// Lets the series go; true when nobody holds it any more.
+    pub fn release(&self, family: usize, labels: &EntityLabels) -> bool {
+        let mut held = self.0.lock();
+        let key = (family, labels.clone());
+        match held.get_mut(&key) {
+            Some(holders) if *holders > 1 => {
+                *holders -= 1;
+                false
+            }
+            _ => {
+                held.remove(&key);
+                true
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabels {
@@ -164,6 +199,7 @@ impl Metrics {
             prediction_probability: Family::default(),
             prediction_eta_seconds: Family::default(),
             anomaly_score: Family::default(),
+            prediction_gauge_holders: GaugeHolders::default(),
             ticket_actions: Family::default(),
             model_reloads: Family::default(),
             // 100 µs to ~10 s.

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use harbinger::evaluation::Figures;
 use harbinger::model::artifact::DataSummary;
 use harbinger::pipeline::Pipeline;
-use harbinger::training::{Options, Progress, train};
+use harbinger::promql::Steps;
+use harbinger::training::{AlertHistory, Options, collect, columns_read, train};
 use setting::setting;
 
 fn main() {
@@ -49,13 +50,24 @@ fn main() {
         baseline_windows: vec![Duration::from_secs(600), Duration::from_secs(1800)],
         false_ticket_budget: None,
     };
-    let summary = DataSummary::of(&estate.dataset, &[]);
     let started = Instant::now();
     let mut phase = Phase::default();
-    let trained = train(&pipeline, &estate.dataset, summary, &options, |progress| {
-        phase.record(progress)
-    })
-    .expect("training succeeds");
+    phase.start("replay".to_owned());
+    let dataset = &estate.dataset;
+    let steps = Steps::over(dataset, step_ms, None, None).expect("the estate has samples");
+    let columns = columns_read(&pipeline, &pipeline.targets);
+    let trajectories =
+        collect(&pipeline, dataset, steps, &columns, |_, _| {}).expect("the replay succeeds");
+    let history = AlertHistory::read(dataset, &pipeline.entity_labels, step_ms);
+    let summary = DataSummary::of(dataset, &[]);
+    let trained = train(
+        &pipeline,
+        &trajectories,
+        &history,
+        summary,
+        &options,
+        |target, _, _| phase.start(format!("fit {target}")),
+    );
     phase.finish();
     let total = started.elapsed();
 
@@ -109,11 +121,8 @@ struct Phase {
 }
 
 impl Phase {
-    fn record(&mut self, progress: Progress) {
-        let name = match progress {
-            Progress::Replay(..) => "replay".to_owned(),
-            Progress::Fit(target, ..) => format!("fit {target}"),
-        };
+    /// Starts the phase `name`, ending the one before (nothing when it is the same).
+    fn start(&mut self, name: String) {
         if self.current.as_ref().is_some_and(|(n, _)| *n == name) {
             return;
         }

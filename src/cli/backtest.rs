@@ -17,10 +17,10 @@ use harbinger::rules::Target;
 use harbinger::training::{TargetData, Trajectory, assess::assess, columns_read};
 use indicatif::ProgressBar;
 
+use super::feature_source::FeatureSource;
 use super::output::Output;
 use super::replayed::Replayed;
 use super::summary::print_figures;
-use super::trajectories::FeatureSource;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -77,12 +77,14 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     } else {
         columns_read(&pipeline, &pipeline.targets)
     };
-    let loaded = (args.source).load(&pipeline, &args.input.exports, &columns, |done, of| {
-        bar.set_length(of);
-        bar.set_position(done);
-    })?;
+    let sourced = args
+        .source
+        .load(&pipeline, &args.input.exports, &columns, |done, of| {
+            bar.set_length(of);
+            bar.set_position(done);
+        })?;
     bar.finish_and_clear();
-    let (trajectories, history) = (loaded.trajectories, loaded.history);
+    let (trajectories, history) = (sourced.trajectories, sourced.history);
 
     let mut csv = csv::Writer::from_writer(Output::create(&args.out)?);
     csv.write_record([

@@ -58,20 +58,24 @@ pub fn replay_in_parts(
             replays.push(scope.spawn(move || replay_part(pipeline, series, steps, sender)));
             receivers.push(receiver);
         }
-        write_steps(&receivers, steps, &mut each_step)?;
+        let merged = merge_steps(&receivers, steps, &mut each_step);
+        // Whatever happened, the parts stop at their next send; a part's panic is
+        // raised here, before an error it caused downstream.
         drop(receivers);
         let mut footprint = (0, 0);
         for replay in replays {
-            let (states, bytes) = replay.join().map_err(|_| anyhow!("a replay panicked"))?;
+            let (states, bytes) = replay
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
             footprint = (footprint.0 + states, footprint.1 + bytes);
         }
-        Ok(footprint)
+        merged.map(|()| footprint)
     })
 }
 
 /// Takes every step from every part and hands on its rows merged; an error of a part
-/// or of `each_step` stops it (the parts then stop at their next send).
-fn write_steps(
+/// or of `each_step` stops it.
+fn merge_steps(
     receivers: &[Receiver<anyhow::Result<StepRows>>],
     steps: Steps,
     each_step: &mut impl FnMut(i64, &mut dyn Iterator<Item = Row>) -> anyhow::Result<()>,
@@ -85,6 +89,10 @@ fn write_steps(
             batches.push(batch);
         }
         let t_ms = batches.first().map_or(0, |b| b.t_ms);
+        debug_assert!(
+            batches.iter().all(|b| b.t_ms == t_ms),
+            "parts step together"
+        );
         let mut next = vec![0; batches.len()];
         let mut merged = std::iter::from_fn(|| {
             // The parts' entities are disjoint and each part's rows are in order: the

@@ -20,16 +20,13 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use harbinger::dataset;
 use harbinger::promql::format_value;
-use harbinger::training::cache::{PROVENANCE_KEY, Provenance};
+use harbinger::training::cache::{PROVENANCE_KEY, Provenance, ROWS_PER_BATCH};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::output::Output;
-
-/// Rows buffered before they are written as one Parquet row group.
-pub const ROWS_PER_BATCH: usize = 64 * 1024;
 
 pub enum FeatureTable {
     Csv {

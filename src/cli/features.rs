@@ -64,7 +64,13 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
         })
         .collect();
     let entity_labels = pipeline.entity_labels.clone();
-    let provenance = Provenance::new(&pipeline, DataSummary::of(&data, &args.input.exports.data));
+    let mut summary = DataSummary::of(&data, &args.input.exports.data);
+    if args.start.is_some() || args.end.is_some() {
+        // What the table covers, for a model trained on it to record.
+        summary.start_unix = steps.start_ms as f64 / 1e3;
+        summary.end_unix = steps.end_ms as f64 / 1e3;
+    }
+    let provenance = Provenance::new(&pipeline, summary);
     let mut table = FeatureTable::create(&args.out, &entity_labels, &columns, &provenance)?;
     // Over every core: the same table, in the same order, as one replay.
     let parts = pipeline.replay_parts(&data, rayon::current_num_threads());

@@ -5,6 +5,7 @@ mod check;
 mod export;
 mod exports;
 mod feature_replay;
+mod feature_source;
 mod feature_table;
 mod features;
 mod nab;
@@ -15,7 +16,6 @@ mod replayed;
 mod serve;
 mod summary;
 mod train;
-mod trajectories;
 
 use std::process::ExitCode;
 

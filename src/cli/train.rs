@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
-use harbinger::training::{HeldOutTicket, Options, Progress, columns_read, train_on};
+use harbinger::training::{HeldOutTicket, Options, columns_read, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::feature_source::FeatureSource;
 use super::output::Output;
 use super::replayed::Replayed;
 use super::summary::print_figures;
-use super::trajectories::FeatureSource;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -107,27 +107,26 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let mut fitting_from = None;
-    let progress = |progress: Progress| match progress {
-        Progress::Replay(..) => {}
-        Progress::Fit(target, done, of) => {
-            fitting_from.get_or_insert_with(Instant::now);
-            bar.set_length(of);
-            bar.set_position(done);
-            bar.set_message(format!("fitting {target}"));
-        }
-    };
-    let columns = columns_read(&pipeline, &pipeline.targets);
-    let loaded = (args.source).load(&pipeline, &args.input.exports, &columns, |done, of| {
+    let progress = |target: &str, done, of| {
+        fitting_from.get_or_insert_with(Instant::now);
         bar.set_length(of);
         bar.set_position(done);
-        bar.set_message("replaying features");
-    })?;
+        bar.set_message(format!("fitting {target}"));
+    };
+    let columns = columns_read(&pipeline, &pipeline.targets);
+    let sourced = args
+        .source
+        .load(&pipeline, &args.input.exports, &columns, |done, of| {
+            bar.set_length(of);
+            bar.set_position(done);
+            bar.set_message("replaying features");
+        })?;
     let load_seconds = started.elapsed().as_secs_f64();
-    let trained = train_on(
+    let trained = train(
         &pipeline,
-        &loaded.trajectories,
-        &loaded.history,
-        loaded.data,
+        &sourced.trajectories,
+        &sourced.history,
+        sourced.data,
         &options,
         progress,
     );

@@ -143,7 +143,8 @@ pub fn read_files(
 }
 
 /// Reads several CSV files as [`read_files`] does, keeping only the series of the metric
-/// `names` (every line is still read and checked).
+/// `names`. Every line is still parsed and refused when malformed; two values at one
+/// timestamp are looked for only in the series kept.
 pub fn read_files_named(
     paths: &[impl AsRef<Path>],
     duplicates: Duplicates,

@@ -7,7 +7,7 @@
 //! partitioned by ([`crate::promql::Plan::partitioned_by`]: `instance` for the default
 //! pipeline): each value's series in one part, the parts balanced by samples (the
 //! largest values first, each to the lightest part). One part when no label partitions
-//! every signal.
+//! every signal; always at least one.
 
 use std::collections::BTreeMap;
 

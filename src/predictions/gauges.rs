@@ -6,18 +6,11 @@
 //! the entity's labels, built for the purpose) only when it appears or goes; in between
 //! the entity keeps its handle and a step sets it without building labels or hashing.
 //! A series is removed only when no other entity with the same labels holds it
-//! (`GaugeHolders`: two Kafka partitions may follow two tenants' `db1`).
-
-use std::sync::atomic::AtomicU64;
-
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+//! (`SharedGauges`: two Kafka partitions may follow two tenants' `db1`).
 
 use crate::model::Scored;
 use crate::promql::Labels;
-use crate::telemetry::{EntityLabels, Metrics};
-
-type FloatGauge = Gauge<f64, AtomicU64>;
+use crate::telemetry::{EntityLabels, FloatGauge, Metrics, SharedGauges};
 
 /// The handles of the gauges the entity has now (None: not exported).
 #[derive(Debug, Default)]
@@ -28,44 +21,22 @@ pub struct EntityGauges {
 }
 
 impl EntityGauges {
-    /// Sets each gauge to its score, or removes it when the score is not finite.
+    /// Sets each gauge to its score, or lets it go when the score is not finite.
     pub fn set(&mut self, metrics: &Metrics, alert: &str, entity: &Labels, scored: &Scored) {
         let mut labels = None;
-        let gauges = [
-            (
-                &mut self.probability,
-                &metrics.prediction_probability,
-                scored.observation.probability,
-            ),
-            (
-                &mut self.eta_seconds,
-                &metrics.prediction_eta_seconds,
-                scored.observation.eta_seconds,
-            ),
-            (
-                &mut self.anomaly_score,
-                &metrics.anomaly_score,
-                scored.anomaly_score,
-            ),
-        ];
-        let holders = &metrics.prediction_gauge_holders;
-        for (k, (handle, family, value)) in gauges.into_iter().enumerate() {
+        for (handle, gauges, value) in self.with_families(metrics, Some(scored)) {
             match (handle.as_ref(), value.is_finite()) {
                 (Some(gauge), true) => {
                     gauge.set(value);
                 }
                 (None, true) => {
                     let labels = labels.get_or_insert_with(|| gauge_labels(alert, entity));
-                    holders.hold(k, labels);
-                    let gauge = family.get_or_create(labels).clone();
+                    let gauge = gauges.hold(labels);
                     gauge.set(value);
                     *handle = Some(gauge);
                 }
                 (Some(_), false) => {
-                    let labels = labels.get_or_insert_with(|| gauge_labels(alert, entity));
-                    if holders.release(k, labels) {
-                        family.remove(labels);
-                    }
+                    gauges.release(labels.get_or_insert_with(|| gauge_labels(alert, entity)));
                     *handle = None;
                 }
                 (None, false) => {}
@@ -73,20 +44,40 @@ impl EntityGauges {
         }
     }
 
-    /// Removes every gauge of the entity.
+    /// Lets every gauge of the entity go.
     pub fn remove(&mut self, metrics: &Metrics, alert: &str, entity: &Labels) {
         let labels = gauge_labels(alert, entity);
-        let families: [(&Option<FloatGauge>, &Family<EntityLabels, FloatGauge>); 3] = [
-            (&self.probability, &metrics.prediction_probability),
-            (&self.eta_seconds, &metrics.prediction_eta_seconds),
-            (&self.anomaly_score, &metrics.anomaly_score),
-        ];
-        for (k, (handle, family)) in families.into_iter().enumerate() {
-            if handle.is_some() && metrics.prediction_gauge_holders.release(k, &labels) {
-                family.remove(&labels);
+        for (handle, gauges, _) in self.with_families(metrics, None) {
+            if handle.take().is_some() {
+                gauges.release(&labels);
             }
         }
-        *self = EntityGauges::default();
+    }
+
+    /// Each handle with its family and, given scores, its value (NaN without).
+    fn with_families<'a>(
+        &'a mut self,
+        metrics: &'a Metrics,
+        scored: Option<&Scored>,
+    ) -> [(&'a mut Option<FloatGauge>, &'a SharedGauges, f64); 3] {
+        let value = |read: fn(&Scored) -> f64| scored.map_or(f64::NAN, read);
+        [
+            (
+                &mut self.probability,
+                &metrics.prediction_probability,
+                value(|s| s.observation.probability),
+            ),
+            (
+                &mut self.eta_seconds,
+                &metrics.prediction_eta_seconds,
+                value(|s| s.observation.eta_seconds),
+            ),
+            (
+                &mut self.anomaly_score,
+                &metrics.anomaly_score,
+                value(|s| s.anomaly_score),
+            ),
+        ]
     }
 }
 

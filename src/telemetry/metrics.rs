@@ -111,11 +111,9 @@ pub struct Metrics {
     pub ticket_delivery_attempts: Family<AttemptLabels, Counter>,
     pub outbox_pending: Family<SinkLabels, Gauge>,
     pub outbox_dead_letters: Family<SinkLabels, Gauge>,
-    pub prediction_probability: Family<EntityLabels, Gauge<f64, AtomicU64>>,
-    pub prediction_eta_seconds: Family<EntityLabels, Gauge<f64, AtomicU64>>,
-    pub anomaly_score: Family<EntityLabels, Gauge<f64, AtomicU64>>,
-    /// Who holds each series of the three families above.
-    pub prediction_gauge_holders: GaugeHolders,
+    pub prediction_probability: SharedGauges,
+    pub prediction_eta_seconds: SharedGauges,
+    pub anomaly_score: SharedGauges,
     pub ticket_actions: Family<ActionLabels, Counter>,
     pub model_reloads: Family<ReloadLabels, Counter>,
     pub ticket_action_delay_seconds: Histogram,
@@ -130,32 +128,36 @@ pub struct ReloadLabels {
 /// `target` and the entity's labels, as the prediction gauges carry them.
 pub type EntityLabels = Vec<(String, String)>;
 
-/// How many entities hold each prediction gauge series, per family (a number the
-/// holder chooses). In a Kafka worker two partitions may each follow an entity with the
-/// same labels (two tenants' `db1`): both then set one series, and it must go when the
-/// last of them lets it go, not when the first does, or the other's handle would set a
-/// series that is no longer exported. Clones share the counts, as clones of a `Family`
-/// share its series.
+/// A family of per-entity gauges whose series several entities may hold: in a Kafka
+/// worker two partitions may each follow an entity with the same labels (two tenants'
+/// `db1`). Both then set one series, and it goes when the last of them lets it go, not
+/// when the first does (the other's handle would set a series no longer exported). The
+/// count and the series change together, under one lock. Clones share both, as clones
+/// of a `Family` share its series.
 #[derive(Debug, Default, Clone)]
-pub struct GaugeHolders(Arc<parking_lot::Mutex<HashMap<(usize, EntityLabels), usize>>>);
+pub struct SharedGauges {
+    family: Family<EntityLabels, FloatGauge>,
+    holders: Arc<parking_lot::Mutex<HashMap<EntityLabels, usize>>>,
+}
 
-impl GaugeHolders {
-    pub fn hold(&self, family: usize, labels: &EntityLabels) {
-        *self.0.lock().entry((family, labels.clone())).or_default() += 1;
+pub type FloatGauge = Gauge<f64, AtomicU64>;
+
+impl SharedGauges {
+    /// The series of `labels`, created if nobody holds it; one more holder.
+    pub fn hold(&self, labels: &EntityLabels) -> FloatGauge {
+        let mut holders = self.holders.lock();
+        *holders.entry(labels.clone()).or_default() += 1;
+        self.family.get_or_create(labels).clone()
     }
 
-    /// Lets the series go; true when nobody holds it any more.
-    pub fn release(&self, family: usize, labels: &EntityLabels) -> bool {
-        let mut held = self.0.lock();
-        let key = (family, labels.clone());
-        match held.get_mut(&key) {
-            Some(holders) if *holders > 1 => {
-                *holders -= 1;
-                false
-            }
+    /// One holder fewer; the series is removed when none is left.
+    pub fn release(&self, labels: &EntityLabels) {
+        let mut holders = self.holders.lock();
+        match holders.get_mut(labels) {
+            Some(count) if *count > 1 => *count -= 1,
             _ => {
-                held.remove(&key);
-                true
+                holders.remove(labels);
+                self.family.remove(labels);
             }
         }
     }
@@ -196,10 +198,9 @@ impl Metrics {
             pipeline_evaluation_errors: Counter::default(),
             pipeline_feature_states: Gauge::default(),
             pipeline_feature_bytes: Gauge::default(),
-            prediction_probability: Family::default(),
-            prediction_eta_seconds: Family::default(),
-            anomaly_score: Family::default(),
-            prediction_gauge_holders: GaugeHolders::default(),
+            prediction_probability: SharedGauges::default(),
+            prediction_eta_seconds: SharedGauges::default(),
+            anomaly_score: SharedGauges::default(),
             ticket_actions: Family::default(),
             model_reloads: Family::default(),
             // 100 µs to ~10 s.
@@ -336,17 +337,17 @@ impl Metrics {
         r.register(
             "prediction_probability",
             "Calibrated probability that the target's rule fires for the entity within the model's horizon",
-            metrics.prediction_probability.clone(),
+            metrics.prediction_probability.family.clone(),
         );
         r.register(
             "prediction_eta_seconds",
             "Seconds until the entity's signal crosses the target's threshold on its trend",
-            metrics.prediction_eta_seconds.clone(),
+            metrics.prediction_eta_seconds.family.clone(),
         );
         r.register(
             "anomaly_score",
-            "Robust z-score of the target signal's value against its recent history, 1 = edge of normal",
-            metrics.anomaly_score.clone(),
+            "How unusual the target signal's value is against its own history: 1 is a 0.3 % tail, above 1 anomalous",
+            metrics.anomaly_score.family.clone(),
         );
         r.register(
             "ticket_actions",

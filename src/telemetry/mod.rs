@@ -8,6 +8,6 @@ pub mod throttle;
 pub use kafka::{KafkaMetrics, PartitionLabels};
 pub use logging::{LogFormat, init_logging};
 pub use metrics::{
-    ActionLabels, AttemptLabels, CodeLabels, DropReason, EntityLabels, Metrics, ReloadLabels,
-    SinkLabels, TicketLabels,
+    ActionLabels, AttemptLabels, CodeLabels, DropReason, EntityLabels, FloatGauge, Metrics,
+    ReloadLabels, SharedGauges, SinkLabels, TicketLabels,
 };

@@ -30,6 +30,9 @@ use crate::model::artifact::{DataSummary, PipelineSpec};
 use crate::pipeline::Pipeline;
 use crate::promql::Labels;
 
+/// Rows per row group as `features` writes them, and per batch as they are read back.
+pub const ROWS_PER_BATCH: usize = 64 * 1024;
+
 /// The key of the table's [`Provenance`] (JSON) in its Parquet metadata.
 pub const PROVENANCE_KEY: &str = "harbinger.provenance";
 
@@ -56,11 +59,13 @@ impl Provenance {
     }
 }
 
-/// Trajectories as [`super::collect`] gives them, and the export they came from.
+/// Trajectories as [`super::collect`] gives them, the export they came from, and the
+/// version that computed them (`harbinger <version>`).
 #[derive(Debug)]
 pub struct Cached {
     pub trajectories: Vec<Vec<Trajectory>>,
     pub data: DataSummary,
+    pub written_by: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +86,11 @@ pub enum CacheError {
         .path.display()
     )]
     NoProvenance { path: PathBuf },
-    #[error("{}: its `{PROVENANCE_KEY}` is not what harbinger writes: {source}", .path.display())]
+    #[error(
+        "{}: its `{PROVENANCE_KEY}` is not what this harbinger writes ({source}); write the \
+         table again with `harbinger features`",
+        .path.display()
+    )]
     Provenance {
         path: PathBuf,
         source: serde_json::Error,
@@ -95,7 +104,11 @@ pub enum CacheError {
         path: PathBuf,
         differences: Vec<String>,
     },
-    #[error("{}: column `{column}` {problem}", .path.display())]
+    #[error(
+        "{}: column `{column}` {problem}; write the table again with `harbinger features` \
+         and this pipeline",
+        .path.display()
+    )]
     Column {
         path: PathBuf,
         column: String,
@@ -123,9 +136,9 @@ pub fn read(
         path,
         builder.metadata().file_metadata().key_value_metadata(),
     )?;
-    let differences = provenance
-        .pipeline
-        .differences("table", &PipelineSpec::of(pipeline));
+    let ours = PipelineSpec::of(pipeline);
+    let mut differences = provenance.pipeline.differences("table", &ours);
+    differences.extend(missing_from(&provenance.pipeline, &ours));
     if !differences.is_empty() {
         return Err(CacheError::OtherPipeline {
             path: path.to_owned(),
@@ -146,7 +159,21 @@ pub fn read(
     Ok(Cached {
         trajectories: gathered.finish(&pipeline.entity_labels),
         data: provenance.data,
+        written_by: provenance.written_by,
     })
+}
+
+/// The pipeline's signals and targets the table was not computed for (`differences`
+/// names those of the table's the pipeline lacks).
+fn missing_from(table: &PipelineSpec, pipeline: &PipelineSpec) -> Vec<String> {
+    let signals = pipeline.signals.iter().map(|s| ("signal", &s.name));
+    let signals = signals.filter(|(_, name)| !table.signals.iter().any(|s| &&s.name == name));
+    let targets = pipeline.targets.iter().map(|t| ("target", &t.alert));
+    let targets = targets.filter(|(_, name)| !table.targets.iter().any(|t| &&t.alert == name));
+    let missing = signals.chain(targets);
+    missing
+        .map(|(what, name)| format!("{what} {name}: not in the table"))
+        .collect()
 }
 
 fn provenance(
@@ -264,7 +291,7 @@ impl Layout {
             .map(|name| text(name))
             .collect::<Result<Vec<_>, _>>()?;
         let mut features = HashMap::new();
-        for name in &self.names[2 + self.entity_labels..] {
+        for name in self.features.iter().flatten() {
             let array = column(name)?
                 .as_primitive_opt::<Float64Type>()
                 .ok_or_else(|| typed(name, "is not a double"))?;
@@ -327,10 +354,13 @@ impl Gathered {
                 if value.is_empty() {
                     return 0;
                 }
-                *self.ids[label].entry(value.to_owned()).or_insert_with(|| {
-                    self.values[label].push(value.to_owned());
-                    (self.values[label].len() - 1) as u32
-                })
+                if let Some(&id) = self.ids[label].get(value) {
+                    return id;
+                }
+                self.values[label].push(value.to_owned());
+                let id = (self.values[label].len() - 1) as u32;
+                self.ids[label].insert(value.to_owned(), id);
+                id
             })
             .collect()
     }
@@ -400,5 +430,26 @@ impl Gathered {
             trajectories.sort_by(|a, b| a.entity.cmp(&b.entity));
         }
         by_signal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signals_and_targets_a_table_lacks_are_named() {
+        let pipeline = PipelineSpec::of(&Pipeline::embedded_default());
+        assert!(missing_from(&pipeline, &pipeline).is_empty());
+        let mut table = pipeline.clone();
+        let signal = table.signals.remove(0);
+        let target = table.targets.pop().unwrap();
+        assert_eq!(
+            missing_from(&table, &pipeline),
+            [
+                format!("signal {}: not in the table", signal.name),
+                format!("target {}: not in the table", target.alert)
+            ]
+        );
     }
 }

@@ -28,5 +28,5 @@ pub use alerts::{AlertHistory, Episode};
 pub use data::TargetData;
 pub use fit::fit_target;
 pub use rows::Rows;
-pub use run::{HeldOutTicket, Options, Progress, Trained, train, train_on};
+pub use run::{HeldOutTicket, Options, Trained, train};
 pub use trajectories::{Trajectory, collect, columns_read};

@@ -1,5 +1,5 @@
-//! `train` from end to end: an export and a pipeline in, a [`Model`] (with its held-out
-//! figures) and the [`Report`] out.
+//! `train` from end to end: a pipeline, its signals' trajectories and the rules' episodes
+//! in, a [`Model`] (with its held-out figures) and the [`Report`] out.
 
 use std::time::Duration;
 
@@ -8,13 +8,11 @@ use super::data::{TargetData, TrajectoryTicket};
 use super::fit::fit_target;
 use super::folds;
 use super::parallel::in_parallel;
-use super::trajectories::columns_read;
-use super::{AlertHistory, Trajectory, collect};
-use crate::dataset::Dataset;
+use super::{AlertHistory, Trajectory};
 use crate::model::artifact::{DataSummary, FORMAT, VERSION};
 use crate::model::{Model, PipelineSpec, TargetScorer};
 use crate::pipeline::Pipeline;
-use crate::promql::{EvalError, Labels, Steps};
+use crate::promql::Labels;
 use crate::report::{Report, TargetReport};
 use crate::rules::Target;
 
@@ -32,15 +30,6 @@ pub struct Options {
     pub false_ticket_budget: Option<f64>,
 }
 
-/// Where training is, for a progress display.
-#[derive(Debug, Clone, Copy)]
-pub enum Progress<'a> {
-    /// A step of the replay through the feature engine: (done, of).
-    Replay(u64, u64),
-    /// Fitting a target: (name, fits done, fits in all).
-    Fit(&'a str, u64, u64),
-}
-
 pub struct Trained {
     pub model: Model,
     pub report: Report,
@@ -56,45 +45,17 @@ pub struct HeldOutTicket {
     pub open_ms: i64,
 }
 
-/// Replays `dataset` through `pipeline` and trains on what it gives ([`train_on`]).
-pub fn train(
-    pipeline: &Pipeline,
-    dataset: &Dataset,
-    data: DataSummary,
-    options: &Options,
-    mut progress: impl FnMut(Progress),
-) -> Result<Trained, EvalError> {
-    let step_ms = pipeline.step.as_millis() as i64;
-    let trajectories = match Steps::over(dataset, step_ms, None, None) {
-        Some(steps) => {
-            let columns = columns_read(pipeline, &pipeline.targets);
-            collect(pipeline, dataset, steps, &columns, |done, total| {
-                progress(Progress::Replay(done, total))
-            })?
-        }
-        None => vec![Vec::new(); pipeline.signals.len()],
-    };
-    let history = AlertHistory::read(dataset, &pipeline.entity_labels, step_ms);
-    Ok(train_on(
-        pipeline,
-        &trajectories,
-        &history,
-        data,
-        options,
-        progress,
-    ))
-}
-
 /// Fits and evaluates every target of `pipeline` on its signal's trajectories (per
-/// signal, as [`collect`] gives them, or [`super::cache::read`]) and the rules' episodes;
-/// `data` is what the model artifact records of the export.
-pub fn train_on(
+/// signal, as [`super::collect`] gives them, or [`super::cache::read`]) and the rules'
+/// episodes; `data` is what the model artifact records of the export.
+/// `progress(target, fits done, fits in all)` is called as each target's fits end.
+pub fn train(
     pipeline: &Pipeline,
     trajectories: &[Vec<Trajectory>],
     history: &AlertHistory,
     data: DataSummary,
     options: &Options,
-    mut progress: impl FnMut(Progress),
+    mut progress: impl FnMut(&str, u64, u64),
 ) -> Trained {
     let mut targets = Vec::new();
     let mut reports: Vec<TargetReport> = Vec::new();
@@ -121,7 +82,7 @@ pub fn train_on(
         let k = options.folds.min(n);
         let fold_of = folds::by_entity(&onsets, k);
         let fits = k as u64 + 1;
-        progress(Progress::Fit(&target.alert, 0, fits));
+        progress(&target.alert, 0, fits);
         // The k held-out fits and the final one, in parallel: each fold's model, and the
         // probabilities and tickets of the entities it was not fitted on.
         let jobs: Vec<Option<usize>> = (0..k).map(Some).chain([None]).collect();
@@ -143,7 +104,7 @@ pub fn train_on(
                 tick.tick();
                 (model, probabilities, tickets)
             },
-            |done| progress(Progress::Fit(&target.alert, done, fits)),
+            |done| progress(&target.alert, done, fits),
         );
         let (mut model, _, _) = fitted.pop().expect("the final fit");
         let mut probabilities: Vec<Vec<f64>> = vec![Vec::new(); n];

@@ -3,8 +3,9 @@
 //! Parquet read back (`--features`), the labels then being the export's `ALERTS` alone.
 //!
 //! In: the `--features` argument, the pipeline, the exports, the columns to keep per
-//! signal. Out: [`Loaded`]: the trajectories as `training::collect` gives them, the
-//! rules' episodes, and what a model records of the data.
+//! signal. Out: [`Sourced`]: the trajectories as `training::collect` gives them, the
+//! rules' episodes, and what a model records of the data. A table written by another
+//! harbinger, or from other files than `--data` names, is read with a warning.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -27,7 +28,7 @@ pub struct FeatureSource {
     features: Option<PathBuf>,
 }
 
-pub struct Loaded {
+pub struct Sourced {
     /// Per signal, in pipeline order.
     pub trajectories: Vec<Vec<Trajectory>>,
     pub history: AlertHistory,
@@ -56,7 +57,7 @@ impl FeatureSource {
         exports: &Exports,
         columns: &[Vec<usize>],
         progress: impl FnMut(u64, u64),
-    ) -> anyhow::Result<Loaded> {
+    ) -> anyhow::Result<Sourced> {
         let step_ms = pipeline.step.as_millis() as i64;
         let Some(table) = &self.features else {
             let dataset = exports.read()?;
@@ -65,7 +66,7 @@ impl FeatureSource {
             };
             let trajectories = collect(pipeline, &dataset, steps, columns, progress)
                 .with_context(|| format!("replaying {:?}", exports.data))?;
-            return Ok(Loaded {
+            return Ok(Sourced {
                 trajectories,
                 history: AlertHistory::read(&dataset, &pipeline.entity_labels, step_ms),
                 data: DataSummary::of(&dataset, &exports.data),
@@ -79,7 +80,31 @@ impl FeatureSource {
             seconds = reading.elapsed().as_secs_f64(),
             "features read"
         );
-        Ok(Loaded {
+        let files: Vec<String> = exports
+            .data
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        if cached.data.files != files {
+            tracing::warn!(
+                table = %table.display(),
+                computed_from = ?cached.data.files,
+                labels_from = ?files,
+                "the table was computed from other files than --data names; its steps are \
+                 labelled with the ALERTS of --data"
+            );
+        }
+        let running = format!("harbinger {}", env!("CARGO_PKG_VERSION"));
+        if cached.written_by != running {
+            tracing::warn!(
+                table = %table.display(),
+                written_by = %cached.written_by,
+                running = %running,
+                "the table was written by another version; features it computes differently \
+                 would differ from a replay"
+            );
+        }
+        Ok(Sourced {
             trajectories: cached.trajectories,
             history: AlertHistory::read(&labels, &pipeline.entity_labels, step_ms),
             data: cached.data,

@@ -116,6 +116,16 @@ pub enum CacheError {
     },
 }
 
+impl CacheError {
+    fn column(path: &Path, column: &str, problem: &'static str) -> CacheError {
+        CacheError::Column {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            problem,
+        }
+    }
+}
+
 /// Reads the trajectories of `pipeline`'s signals from the table at `path`, keeping
 /// `columns[signal]` of each row (no trajectory for a signal that keeps none).
 pub fn read(
@@ -211,10 +221,8 @@ struct Columns<'b> {
     timestamps: &'b arrow_array::PrimitiveArray<TimestampMillisecondType>,
     signals: &'b DictionaryArray<Int32Type>,
     entity: Vec<&'b DictionaryArray<Int32Type>>,
-    /// By feature name.
-    features: HashMap<&'b str, &'b arrow_array::PrimitiveArray<Float64Type>>,
-    /// Per signal, per kept column: the feature's name.
-    kept: &'b [Vec<String>],
+    /// Per signal, per kept column: its values.
+    features: Vec<Vec<&'b arrow_array::PrimitiveArray<Float64Type>>>,
 }
 
 impl Layout {
@@ -242,11 +250,9 @@ impl Layout {
         }
         let mut file_indices = Vec::with_capacity(wanted.len());
         for name in &wanted {
-            let index = schema.index_of(name).map_err(|_| CacheError::Column {
-                path: path.to_owned(),
-                column: (*name).to_owned(),
-                problem: "is missing",
-            })?;
+            let index = schema
+                .index_of(name)
+                .map_err(|_| CacheError::column(path, name, "is missing"))?;
             file_indices.push(index);
         }
         Ok(Layout {
@@ -262,19 +268,11 @@ impl Layout {
         path: &Path,
         batch: &'b RecordBatch,
     ) -> Result<Columns<'b>, CacheError> {
+        let typed = |name: &str, problem| CacheError::column(path, name, problem);
         let column = |name: &str| {
             batch
                 .column_by_name(name)
-                .ok_or_else(|| CacheError::Column {
-                    path: path.to_owned(),
-                    column: name.to_owned(),
-                    problem: "is missing",
-                })
-        };
-        let typed = |name: &str, problem| CacheError::Column {
-            path: path.to_owned(),
-            column: name.to_owned(),
-            problem,
+                .ok_or_else(|| typed(name, "is missing"))
         };
         let text = |name: &str| {
             let array = column(name)?
@@ -290,19 +288,20 @@ impl Layout {
             .iter()
             .map(|name| text(name))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut features = HashMap::new();
-        for name in self.features.iter().flatten() {
-            let array = column(name)?
+        let double = |name: &String| {
+            column(name)?
                 .as_primitive_opt::<Float64Type>()
-                .ok_or_else(|| typed(name, "is not a double"))?;
-            features.insert(name.as_str(), array);
-        }
+                .ok_or_else(|| typed(name, "is not a double"))
+        };
+        let features = self
+            .features
+            .iter()
+            .map(|names| names.iter().map(double).collect());
         Ok(Columns {
             timestamps,
             signals,
             entity,
-            features,
-            kept: &self.features,
+            features: features.collect::<Result<_, _>>()?,
         })
     }
 }
@@ -404,8 +403,7 @@ impl Gathered {
             };
             row.clear();
             row.resize(self.widths[signal], f64::NAN);
-            for (&c, name) in self.kept[signal].iter().zip(&columns.kept[signal]) {
-                let values = columns.features[name.as_str()];
+            for (&c, values) in self.kept[signal].iter().zip(&columns.features[signal]) {
                 if values.is_valid(r) {
                     row[c] = values.value(r);
                 }

@@ -265,12 +265,61 @@ async fn opens_are_posted_once_and_later_actions_patch_the_created_ticket_in_ord
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(written.len(), 6);
-    let interleaved: Vec<TicketAction> = a
-        .iter()
-        .zip(&b)
-        .flat_map(|(x, y)| [x.clone(), y.clone()])
+    for ticket in [&a, &b] {
+        let lines: Vec<&TicketAction> = written
+            .iter()
+            .filter(|w| w.ticket.fingerprint == ticket[0].ticket.fingerprint)
+            .collect();
+        let expected: Vec<&TicketAction> = ticket.iter().collect();
+        assert_eq!(
+            lines, expected,
+            "the file sink writes a ticket's actions in order"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_actions_reaches_the_file_once_each_in_each_tickets_order_and_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("tickets.jsonl");
+    let config = tickets(&format!(
+        "sinks:\n  - type: file\n    path: {}\n",
+        lines.display()
+    ));
+    let (registry, metrics) = metrics();
+    let (mut handle, dispatchers) = outbox::open(dir.path(), &config, metrics).unwrap();
+    let burst: Vec<Vec<TicketAction>> = (0..40).map(|i| life(&format!("f{i:03}"))).collect();
+    // As after an outage: every ticket's actions recorded at once, deliveries overlapping.
+    let all: Vec<TicketAction> = burst.iter().flatten().cloned().collect();
+    let (_, recorded) = handle.record_all(all).await;
+    assert_eq!(recorded.unwrap().len(), 120);
+    drained(&handle, "file").await;
+    dispatchers.shutdown(Duration::from_secs(5)).await;
+
+    let written: Vec<TicketAction> = std::fs::read_to_string(&lines)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(written, interleaved, "the file sink writes in append order");
+    assert_eq!(written.len(), 120, "each action once");
+    for ticket in &burst {
+        let fingerprint = &ticket[0].ticket.fingerprint;
+        let order: Vec<String> = written
+            .iter()
+            .filter(|w| &w.ticket.fingerprint == fingerprint)
+            .map(|w| w.idempotency_key.clone())
+            .collect();
+        assert_eq!(order, keys(ticket), "{fingerprint}'s actions in order");
+    }
+    let text = exposition(&registry);
+    for line in [
+        r#"harbinger_tickets_total{sink="file",action="open",outcome="delivered"} 40"#,
+        r#"harbinger_tickets_total{sink="file",action="update",outcome="delivered"} 40"#,
+        r#"harbinger_outbox_pending{sink="file"} 0"#,
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    assert_eq!(handle.view().undelivered().await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

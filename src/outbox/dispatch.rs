@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::sink::{Attempt, Sink};
-use super::store::{Store, on_blocking};
+use super::store::{Settlement, Store, on_blocking};
 use crate::retry::Backoff;
 use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{AttemptLabels, Metrics, SinkLabels, TicketLabels};
@@ -98,13 +98,8 @@ impl<S: Sink> Dispatcher<S> {
                             .get_or_create(&labels)
                             .set(owed.count as i64);
                         for (seq, action) in owed.heads {
-                            let fingerprint = action.ticket.fingerprint.clone();
-                            in_flight.insert(fingerprint.clone());
-                            let delivery = self.delivery(seq, action);
-                            deliveries.spawn(async move {
-                                delivery.await;
-                                fingerprint
-                            });
+                            in_flight.insert(action.ticket.fingerprint.clone());
+                            deliveries.spawn(self.delivery(seq, action));
                         }
                     }
                     Err(error) => {
@@ -120,7 +115,15 @@ impl<S: Sink> Dispatcher<S> {
             }
             tokio::select! {
                 Some(done) = deliveries.join_next() => {
-                    in_flight.remove(&done.expect("a delivery does not panic"));
+                    // What else finished meanwhile is recorded with it, in one commit.
+                    let mut finished = vec![done.expect("a delivery does not panic")];
+                    while let Some(done) = deliveries.try_join_next() {
+                        finished.push(done.expect("a delivery does not panic"));
+                    }
+                    self.record(&finished).await;
+                    for done in finished {
+                        in_flight.remove(&done.fingerprint);
+                    }
                 }
                 () = self.cx.wake.notified(), if !stopping => {}
                 _ = self.cx.stop.changed(), if !stopping => {}
@@ -134,10 +137,9 @@ impl<S: Sink> Dispatcher<S> {
         &self,
         seq: u64,
         action: TicketAction,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let (sink, store, metrics, backoff) = (
+    ) -> impl Future<Output = Finished> + Send + 'static {
+        let (sink, metrics, backoff) = (
             Arc::clone(&self.sink),
-            Arc::clone(&self.cx.store),
             self.cx.metrics.clone(),
             self.cx.backoff,
         );
@@ -146,7 +148,9 @@ impl<S: Sink> Dispatcher<S> {
             let name = sink.name().to_owned();
             let kind = action.kind.name();
             let key = action.idempotency_key.as_str();
-            for attempt in 1u32.. {
+            let mut attempt = 0;
+            let settlement = loop {
+                attempt += 1;
                 let result = sink.deliver(&action).await;
                 let label = match &result {
                     Attempt::Delivered => "delivered",
@@ -160,7 +164,7 @@ impl<S: Sink> Dispatcher<S> {
                         result: label,
                     })
                     .inc();
-                let settled = match result {
+                match result {
                     Attempt::Retry(reason) => {
                         let delay = backoff.delay(attempt, rand::random());
                         let retry_in_ms = delay.as_millis() as u64;
@@ -174,7 +178,7 @@ impl<S: Sink> Dispatcher<S> {
                         }
                         tokio::select! {
                             () = tokio::time::sleep(delay) => continue,
-                            _ = stop.wait_for(|stopping| *stopping) => return,
+                            _ = stop.wait_for(|stopping| *stopping) => break None,
                         }
                     }
                     Attempt::Delivered => {
@@ -183,48 +187,76 @@ impl<S: Sink> Dispatcher<S> {
                             tracing::info!(sink = %name, failed_attempts = cause.total,
                                 lasted_seconds = cause.lasted.as_secs(), "the sink delivers again");
                         }
-                        let sink_name = name.clone();
-                        on_blocking(&store, move |s| s.mark_delivered(seq, &sink_name))
-                            .await
-                            .map(|()| "delivered")
+                        break Some(Settlement::Delivered);
                     }
                     Attempt::Reject(reason) => {
                         tracing::error!(sink = %name, action = kind, key, %reason,
                             "ticket action refused by the sink; moved to the dead letters");
-                        let sink_name = name.clone();
-                        let outcome =
-                            on_blocking(&store, move |s| s.dead_letter(seq, &sink_name, &reason))
-                                .await;
-                        if outcome.is_ok() {
-                            metrics
-                                .outbox_dead_letters
-                                .get_or_create(&SinkLabels { sink: name.clone() })
-                                .inc();
-                        }
-                        outcome.map(|()| "dead_lettered")
-                    }
-                };
-                match settled {
-                    Ok(outcome) => {
-                        // One fewer owed; the next pass takes a fresh count.
-                        let owed = SinkLabels { sink: name.clone() };
-                        metrics.outbox_pending.get_or_create(&owed).dec();
-                        metrics
-                            .tickets
-                            .get_or_create(&TicketLabels {
-                                sink: name.clone(),
-                                action: kind,
-                                outcome,
-                            })
-                            .inc();
-                    }
-                    // It stays pending and is delivered again after a restart.
-                    Err(error) => {
-                        tracing::error!(sink = %name, key, %error, "cannot record a ticket delivery")
+                        break Some(Settlement::Refused(reason));
                     }
                 }
-                return;
+            };
+            Finished {
+                seq,
+                fingerprint: action.ticket.fingerprint.clone(),
+                kind,
+                idempotency_key: action.idempotency_key.clone(),
+                settlement,
             }
         }
     }
+
+    /// Records the settled of `finished` in the store, in one transaction, and counts
+    /// them. An action whose record fails stays pending: it is delivered again.
+    async fn record(&self, finished: &[Finished]) {
+        let settled: Vec<(u64, Settlement)> = finished
+            .iter()
+            .filter_map(|done| Some((done.seq, done.settlement.clone()?)))
+            .collect();
+        if settled.is_empty() {
+            return;
+        }
+        let name = self.sink.name().to_owned();
+        let sink = name.clone();
+        let recorded = on_blocking(&self.cx.store, move |s| s.settle_all(&sink, &settled)).await;
+        let metrics = &self.cx.metrics;
+        let labels = SinkLabels { sink: name.clone() };
+        for done in finished {
+            let Some(settlement) = &done.settlement else {
+                continue;
+            };
+            if let Err(error) = &recorded {
+                let key = done.idempotency_key.as_str();
+                tracing::error!(sink = %name, key, %error, "cannot record a ticket delivery");
+                continue;
+            }
+            let outcome = match settlement {
+                Settlement::Delivered => "delivered",
+                Settlement::Refused(_) => {
+                    metrics.outbox_dead_letters.get_or_create(&labels).inc();
+                    "dead_lettered"
+                }
+            };
+            // One fewer owed; the next pass takes a fresh count.
+            metrics.outbox_pending.get_or_create(&labels).dec();
+            metrics
+                .tickets
+                .get_or_create(&TicketLabels {
+                    sink: name.clone(),
+                    action: done.kind,
+                    outcome,
+                })
+                .inc();
+        }
+    }
+}
+
+/// How one delivery ended.
+struct Finished {
+    seq: u64,
+    fingerprint: String,
+    kind: &'static str,
+    idempotency_key: String,
+    /// None when shutdown cut a retry wait short: the action stays pending.
+    settlement: Option<Settlement>,
 }

@@ -59,6 +59,14 @@ pub struct Owed {
     pub count: usize,
 }
 
+/// How a sink finished with an action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    Delivered,
+    /// Refused for good: the action moves to the dead letters, with the reason.
+    Refused(String),
+}
+
 pub struct Store {
     db: Database,
     path: PathBuf,
@@ -214,33 +222,21 @@ impl Store {
         self.read(|db| Ok(db.begin_read()?.open_table(OWED)?.len()?))
     }
 
-    pub fn mark_delivered(&self, seq: u64, sink: &str) -> std::result::Result<(), StoreError> {
-        self.write(|tx| settle(tx, seq, sink))
-    }
-
-    /// Moves the action from `sink`'s pending actions to its dead letters.
-    pub fn dead_letter(
+    /// Records how `sink` finished with each of `settled`, in one transaction: one fsync
+    /// for all of them (a dispatcher settles what finished while it was busy at once).
+    pub fn settle_all(
         &self,
-        seq: u64,
         sink: &str,
-        reason: &str,
+        settled: &[(u64, Settlement)],
     ) -> std::result::Result<(), StoreError> {
         self.write(|tx| {
-            let json = tx
-                .open_table(ACTIONS)?
-                .get(seq)?
-                .ok_or_else(|| format!("action {seq} is missing"))?
-                .value()
-                .to_owned();
-            let letter = DeadLetter {
-                sink: sink.to_owned(),
-                seq,
-                reason: reason.to_owned(),
-                action: serde_json::from_str(&json)?,
-            };
-            let letter = serde_json::to_string(&letter)?;
-            tx.open_table(DEAD)?.insert((sink, seq), letter.as_str())?;
-            settle(tx, seq, sink)
+            for (seq, settlement) in settled {
+                if let Settlement::Refused(reason) = settlement {
+                    dead_letter(tx, *seq, sink, reason)?;
+                }
+                settle(tx, *seq, sink)?;
+            }
+            Ok(())
         })
     }
 
@@ -341,6 +337,25 @@ pub async fn on_blocking<T: Send + 'static>(
         .expect("the store does not panic")
 }
 
+/// Files action `seq` among `sink`'s dead letters, with `reason`.
+fn dead_letter(tx: &WriteTransaction, seq: u64, sink: &str, reason: &str) -> Result<()> {
+    let json = tx
+        .open_table(ACTIONS)?
+        .get(seq)?
+        .ok_or_else(|| format!("action {seq} is missing"))?
+        .value()
+        .to_owned();
+    let letter = DeadLetter {
+        sink: sink.to_owned(),
+        seq,
+        reason: reason.to_owned(),
+        action: serde_json::from_str(&json)?,
+    };
+    let letter = serde_json::to_string(&letter)?;
+    tx.open_table(DEAD)?.insert((sink, seq), letter.as_str())?;
+    Ok(())
+}
+
 /// `sink` no longer owes action `seq`; the action goes once no sink owes it.
 fn settle(tx: &WriteTransaction, seq: u64, sink: &str) -> Result<()> {
     if tx.open_table(PENDING)?.remove((sink, seq))?.is_none() {
@@ -374,7 +389,9 @@ mod tests {
             let store = Store::open(dir.path()).unwrap();
             assert_eq!(store.append(&action, &sinks()).unwrap(), 1);
             assert_eq!(store.append(&action, &sinks()).unwrap(), 2);
-            store.mark_delivered(1, "file").unwrap();
+            store
+                .settle_all("file", &[(1, Settlement::Delivered)])
+                .unwrap();
             store
                 .remember("desk", "k", "https://desk/tickets/42/")
                 .unwrap();
@@ -396,10 +413,11 @@ mod tests {
         );
         assert_eq!(store.recall("file", "k").unwrap(), None);
 
+        let refused = Settlement::Refused("status 400: bad title".to_owned());
+        store.settle_all("desk", &[(1, refused)]).unwrap();
         store
-            .dead_letter(1, "desk", "status 400: bad title")
-            .unwrap();
-        store.mark_delivered(1, "desk").unwrap(); // a repeat changes nothing
+            .settle_all("desk", &[(1, Settlement::Delivered)])
+            .unwrap(); // a repeat changes nothing
         assert_eq!(seqs("desk"), [2]);
         assert_eq!(store.pending_count("desk").unwrap(), 1);
         assert_eq!(
@@ -491,6 +509,51 @@ mod tests {
     }
 
     #[test]
+    fn settle_all_records_deliveries_and_refusals_of_one_sink_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut action = example_action();
+        let mut appended = Vec::new();
+        for fingerprint in ["a", "b", "c"] {
+            action.ticket.fingerprint = fingerprint.to_owned();
+            appended.push(action.clone());
+        }
+        assert_eq!(store.append_all(&appended, &sinks()).unwrap(), [1, 2, 3]);
+        let refused = Settlement::Refused("status 422".to_owned());
+        let settled = [
+            (1, Settlement::Delivered),
+            (3, refused),
+            (1, Settlement::Delivered),
+        ];
+        store.settle_all("desk", &settled).unwrap();
+        assert_eq!(
+            store.pending_count("desk").unwrap(),
+            1,
+            "action 2 is still owed"
+        );
+        let letters = store.dead_letters().unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(
+            (letters[0].seq, letters[0].reason.as_str()),
+            (3, "status 422")
+        );
+        assert_eq!(letters[0].action.ticket.fingerprint, "c");
+        assert_eq!(
+            store.undelivered().unwrap(),
+            3,
+            "the file sink owes all three"
+        );
+        let delivered: Vec<(u64, Settlement)> =
+            (1..=3).map(|seq| (seq, Settlement::Delivered)).collect();
+        store.settle_all("file", &delivered).unwrap();
+        assert_eq!(
+            store.undelivered().unwrap(),
+            1,
+            "action 2, still owed to desk"
+        );
+    }
+
+    #[test]
     fn next_owed_is_the_oldest_action_of_each_idle_ticket_and_stops_at_what_is_wanted() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -529,7 +592,9 @@ mod tests {
         );
         assert_eq!(next(&["a"], 1), (vec![ticket(3, "b")], 6));
         assert_eq!(next(&[], 0), (vec![], 6), "nothing wanted: only the count");
-        store.mark_delivered(1, "desk").unwrap();
+        store
+            .settle_all("desk", &[(1, Settlement::Delivered)])
+            .unwrap();
         assert_eq!(
             next(&[], 1),
             (vec![ticket(2, "a")], 5),

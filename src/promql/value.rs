@@ -10,9 +10,10 @@ pub const METRIC_NAME: &str = "__name__";
 
 /// A series' label set: sorted by name, no empty values (an empty value is the same as
 /// an absent label in Prometheus), no duplicate names. Shared, not copied: a selector
-/// hands out the stored series' labels at every step, so a clone is a reference count.
+/// hands out the stored series' labels at every step, so a clone is a reference count,
+/// and so is each name and value of a set derived from it (`without`, `by`).
 #[derive(Clone, Debug, Default, PartialOrd, Ord)]
-pub struct Labels(Arc<[(String, String)]>);
+pub struct Labels(Arc<[(Arc<str>, Arc<str>)]>);
 
 /// Maps and sets keyed by label sets, with a fast hash: an evaluation builds several per
 /// step over the series it selects.
@@ -48,18 +49,23 @@ impl Labels {
         pairs.reverse();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         pairs.dedup_by(|later, earlier| later.0 == earlier.0);
-        Labels(pairs.into())
+        Labels(
+            pairs
+                .into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
+        )
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .binary_search_by(|(n, _)| (**n).cmp(name))
             .ok()
-            .map(|i| self.0[i].1.as_str())
+            .map(|i| &*self.0[i].1)
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.0.iter().map(|(n, v)| (&**n, &**v))
     }
 
     pub fn len(&self) -> usize {
@@ -97,9 +103,9 @@ impl Labels {
     /// Sets (or, with an empty value, removes) one label.
     pub fn with(&self, name: &str, value: &str) -> Labels {
         let mut pairs = self.0.to_vec();
-        pairs.retain(|(n, _)| n != name);
+        pairs.retain(|(n, _)| &**n != name);
         if !value.is_empty() {
-            pairs.push((name.to_owned(), value.to_owned()));
+            pairs.push((name.into(), value.into()));
             pairs.sort_by(|a, b| a.0.cmp(&b.0));
         }
         Labels(pairs.into())

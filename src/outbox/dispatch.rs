@@ -2,7 +2,8 @@
 //!
 //! In: wake-ups (an action appended, a delivery finished, shutdown) and the sink's
 //! pending actions from the store. Out: delivery attempts, and each action settled in
-//! the store (delivered, or dead-lettered with a log line saying why), with metrics.
+//! the store (delivered, or dead-lettered with a log line saying why), with metrics;
+//! the deliveries that finished together are settled in one commit.
 //!
 //! Order: only the oldest pending action of each fingerprint is ever in delivery, so an
 //! update never overtakes its open; different fingerprints go concurrently, up to the
@@ -200,15 +201,17 @@ impl<S: Sink> Dispatcher<S> {
                 seq,
                 fingerprint: action.ticket.fingerprint.clone(),
                 kind,
-                idempotency_key: action.idempotency_key.clone(),
                 settlement,
             }
         }
     }
 
-    /// Records the settled of `finished` in the store, in one transaction, and counts
-    /// them. An action whose record fails stays pending: it is delivered again.
-    async fn record(&self, finished: &[Finished]) {
+    /// Records in the store, in one transaction, how the sink finished with each of
+    /// `finished`, and counts them. The sink's answers are known, so a failed commit is
+    /// tried again after the backoff, not delivered again; the dispatcher waits
+    /// meanwhile (nothing else it does could be recorded either). Shutdown ends the
+    /// waiting: what is unrecorded stays pending, and is delivered at the next start.
+    async fn record(&mut self, finished: &[Finished]) {
         let settled: Vec<(u64, Settlement)> = finished
             .iter()
             .filter_map(|done| Some((done.seq, done.settlement.clone()?)))
@@ -217,22 +220,46 @@ impl<S: Sink> Dispatcher<S> {
             return;
         }
         let name = self.sink.name().to_owned();
-        let sink = name.clone();
-        let recorded = on_blocking(&self.cx.store, move |s| s.settle_all(&sink, &settled)).await;
-        let metrics = &self.cx.metrics;
-        let labels = SinkLabels { sink: name.clone() };
-        for done in finished {
-            let Some(settlement) = &done.settlement else {
-                continue;
+        for attempt in 1u32.. {
+            let (sink, batch) = (name.clone(), settled.clone());
+            let recorded = on_blocking(&self.cx.store, move |s| s.settle_all(&sink, &batch)).await;
+            let Err(error) = recorded else {
+                for cause in LOGS.recovered(&format!("outbox:{name}"), Instant::now()) {
+                    tracing::info!(sink = %name, failed_attempts = cause.total,
+                        lasted_seconds = cause.lasted.as_secs(), "ticket deliveries recorded again");
+                }
+                self.count(finished);
+                return;
             };
-            if let Err(error) = &recorded {
-                let key = done.idempotency_key.as_str();
-                tracing::error!(sink = %name, key, %error, "cannot record a ticket delivery");
-                continue;
+            let delay = self.cx.backoff.delay(attempt, rand::random());
+            let retry_in_ms = delay.as_millis() as u64;
+            let actions = settled.len();
+            match LOGS.occurred(&format!("outbox:{name}"), Instant::now()) {
+                Say::First => tracing::error!(sink = %name, %error, actions, retry_in_ms,
+                    "cannot record ticket deliveries, retrying"),
+                Say::Summary { held, total } => tracing::error!(sink = %name, %error, actions,
+                    retry_in_ms, held, total, "still cannot record ticket deliveries, retrying"),
+                Say::Nothing => {}
             }
-            let outcome = match settlement {
-                Settlement::Delivered => "delivered",
-                Settlement::Refused(_) => {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = self.cx.stop.wait_for(|stopping| *stopping) => return,
+            }
+        }
+    }
+
+    /// Counts the settled of `finished`, once recorded.
+    fn count(&self, finished: &[Finished]) {
+        let metrics = &self.cx.metrics;
+        let name = self.sink.name();
+        let labels = SinkLabels {
+            sink: name.to_owned(),
+        };
+        for done in finished {
+            let outcome = match &done.settlement {
+                None => continue,
+                Some(Settlement::Delivered) => "delivered",
+                Some(Settlement::Refused(_)) => {
                     metrics.outbox_dead_letters.get_or_create(&labels).inc();
                     "dead_lettered"
                 }
@@ -242,7 +269,7 @@ impl<S: Sink> Dispatcher<S> {
             metrics
                 .tickets
                 .get_or_create(&TicketLabels {
-                    sink: name.clone(),
+                    sink: name.to_owned(),
                     action: done.kind,
                     outcome,
                 })
@@ -256,7 +283,6 @@ struct Finished {
     seq: u64,
     fingerprint: String,
     kind: &'static str,
-    idempotency_key: String,
     /// None when shutdown cut a retry wait short: the action stays pending.
     settlement: Option<Settlement>,
 }

@@ -4,10 +4,13 @@
 //!
 //! In: actions. Out: lines in the file. Concurrent deliveries share fsyncs: a line is
 //! delivered once an fsync that began after its write has ended, so a burst of actions
-//! (a catch-up after an outage) pays a few fsyncs rather than one each. A crash between
-//! the write and the outbox's record of it makes the dispatcher deliver the action
-//! again after the restart; the keys in the file's tail, read at open, let that repeat
-//! be skipped (at most the last [`CONCURRENCY`] lines can be such repeats).
+//! (a catch-up after an outage) pays a few fsyncs rather than one each. A failed fsync
+//! fails every line written before it, even when a later fsync succeeds: Linux reports
+//! a lost write once, and marks its pages clean. A crash between the write and the
+//! outbox's record of it makes the dispatcher deliver the action again after the
+//! restart; the keys in the file's tail, read (and fsync'd) at open, let that repeat be
+//! skipped. The lines that can be such repeats are those in flight at the crash, a few
+//! times [`CONCURRENCY`] at most, and the tail holds hundreds.
 
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -17,10 +20,10 @@ use std::sync::{Arc, Mutex};
 use super::sink::{Attempt, Sink};
 use crate::tickets::TicketAction;
 
-/// How much of the file's end is read at open for keys already written.
-const TAIL_BYTES: u64 = 64 * 1024;
-/// Deliveries in flight at once, each a line of a kilobyte or so: their lines fit in
-/// [`TAIL_BYTES`].
+/// How much of the file's end is read at open for keys already written: hundreds of
+/// lines of a kilobyte or a few.
+const TAIL_BYTES: u64 = 1024 * 1024;
+/// Deliveries in flight at once.
 const CONCURRENCY: usize = 16;
 
 pub struct FileSink {
@@ -28,9 +31,53 @@ pub struct FileSink {
     path: PathBuf,
     /// Std mutexes: held only inside `spawn_blocking`, never across an await.
     appender: Arc<Mutex<Appender>>,
-    /// How many lines the last fsync covered, and a handle on the file to fsync
-    /// without stopping writes meanwhile.
-    synced: Arc<Mutex<(u64, std::fs::File)>>,
+    synced: Arc<Mutex<Synced>>,
+}
+
+/// The file's fsyncing end.
+struct Synced {
+    /// A handle on the file, to fsync without stopping writes meanwhile.
+    file: std::fs::File,
+    ledger: Ledger,
+}
+
+/// What the fsyncs made durable, in lines written since open.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// The lines the last successful fsync covered.
+    lines: u64,
+    /// The lines written by the end of the last failed fsync: maybe lost, whatever
+    /// fsync came after.
+    failed_through: u64,
+}
+
+impl Ledger {
+    /// Makes line `mine` durable: nothing to do when an fsync begun after it was written
+    /// succeeded, an error when one that ended after it failed, else one `fsync` for
+    /// every line `written` so far.
+    fn make_durable(
+        &mut self,
+        mine: u64,
+        written: impl Fn() -> u64,
+        fsync: impl FnOnce() -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if mine <= self.failed_through {
+            return Err(std::io::Error::other(
+                "an fsync failed after the line was written",
+            ));
+        }
+        if mine <= self.lines {
+            return Ok(());
+        }
+        let covered = written();
+        if let Err(error) = fsync() {
+            // Lines written while it ran may have been in the failed writeback.
+            self.failed_through = written();
+            return Err(error);
+        }
+        self.lines = covered;
+        Ok(())
+    }
 }
 
 /// The file's writing end.
@@ -65,6 +112,8 @@ impl FileSink {
             .filter_map(|line| serde_json::from_str::<TicketAction>(line).ok())
             .map(|action| action.idempotency_key)
             .collect();
+        // A line the tail holds counts as delivered: make sure it is on disk.
+        file.sync_data()?;
         let sync_handle = file.try_clone()?;
         Ok(FileSink {
             name: name.to_owned(),
@@ -74,7 +123,10 @@ impl FileSink {
                 written_before,
                 lines: 0,
             })),
-            synced: Arc::new(Mutex::new((0, sync_handle))),
+            synced: Arc::new(Mutex::new(Synced {
+                file: sync_handle,
+                ledger: Ledger::default(),
+            })),
         })
     }
 }
@@ -104,13 +156,9 @@ impl Sink for FileSink {
                 appender.lines
             };
             let mut synced = synced.lock().expect("no panic while syncing");
-            if synced.0 < mine {
-                // Every line written by now is covered by this fsync.
-                let covered = appender.lock().expect("no panic while writing").lines;
-                synced.1.sync_data()?;
-                synced.0 = covered;
-            }
-            Ok::<(), std::io::Error>(())
+            let Synced { file, ledger } = &mut *synced;
+            let written = || appender.lock().expect("no panic while writing").lines;
+            ledger.make_durable(mine, written, || file.sync_data())
         })
         .await
         .expect("the write does not panic");
@@ -118,5 +166,44 @@ impl Sink for FileSink {
             Ok(()) => Attempt::Delivered,
             Err(e) => Attempt::Retry(format!("{}: {e}", self.path.display())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_line_is_durable_once_an_fsync_begun_after_it_succeeds_and_lost_with_a_failed_one() {
+        let mut ledger = Ledger::default();
+        let (written, fsyncs) = (Cell::new(0u64), Cell::new(0));
+        let ok = || {
+            fsyncs.set(fsyncs.get() + 1);
+            Ok(())
+        };
+        // Lines 1 and 2 written, then line 1's delivery fsyncs for both.
+        written.set(2);
+        ledger.make_durable(1, || written.get(), ok).unwrap();
+        ledger.make_durable(2, || written.get(), ok).unwrap();
+        assert_eq!(fsyncs.get(), 1, "line 2 rode on line 1's fsync");
+        // Line 3's fsync fails while line 4 is written; line 5 comes after.
+        written.set(3);
+        let failing = || {
+            written.set(4);
+            Err(std::io::Error::other("EIO"))
+        };
+        assert!(ledger.make_durable(3, || written.get(), failing).is_err());
+        assert!(
+            ledger.make_durable(4, || written.get(), ok).is_err(),
+            "written while the failed fsync ran: maybe in its writeback"
+        );
+        written.set(5);
+        ledger.make_durable(5, || written.get(), ok).unwrap();
+        assert_eq!(fsyncs.get(), 2);
+        assert!(
+            ledger.make_durable(3, || written.get(), ok).is_err(),
+            "a later fsync's success does not bring back a lost line"
+        );
     }
 }

@@ -43,7 +43,8 @@ pub struct Prediction {
     pub history: Track,
 }
 
-/// The last step's predictions, ranked.
+/// A step's predictions: as the step listed them on the board, ranked by probability
+/// (unknown last) as [`Board::top`] hands them out.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Published {
     /// The step's time; 0 before the first step.
@@ -71,39 +72,45 @@ impl Board {
         status.model = Some(model);
     }
 
-    /// Replaces the published predictions with `step`'s, ranked by probability; each
-    /// carries its entity's track on, with this step's value added.
+    /// Replaces the published predictions with `step`'s; each carries its entity's track
+    /// on, with this step's value added. A step lists its (target, entity) pairs in the
+    /// order the last one did, as long as no entity came or went: a track is then found
+    /// at the same place, by a pointer comparison, and only the others are looked up.
+    /// Ranking waits for a reader ([`Board::top`]): steps come far more often than
+    /// reads during a catch-up.
     pub fn publish(&self, at_ms: i64, mut predictions: Vec<Prediction>) {
         let mut status = self.0.write();
-        // By target, then entity: found without building a key.
-        let mut tracks: HashMap<String, LabelsMap<Track>> = HashMap::new();
-        for p in std::mem::take(&mut status.published.predictions) {
-            tracks
-                .entry(p.target)
-                .or_default()
-                .insert(p.entity, p.history);
-        }
+        let mut before = std::mem::take(&mut status.published.predictions);
         let spans: HashMap<&str, i64> = status
             .rules
             .iter()
             .map(|r| (r.alert.as_str(), r.window.as_millis() as i64))
             .collect();
-        for prediction in &mut predictions {
+        let mut moved: Option<HashMap<String, LabelsMap<Track>>> = None;
+        for (i, prediction) in predictions.iter_mut().enumerate() {
+            // Once the order broke, every later track is in the map.
+            let in_place = before
+                .get_mut(i)
+                .filter(|p| moved.is_none() && p.target == prediction.target)
+                .filter(|p| p.entity == prediction.entity);
+            let mut track = match in_place {
+                Some(p) => std::mem::take(&mut p.history),
+                None => {
+                    // By target, then entity: found without building a key.
+                    let by_target = moved.get_or_insert_with(|| tracks_of(&mut before));
+                    by_target
+                        .get_mut(prediction.target.as_str())
+                        .and_then(|by_entity| by_entity.remove(&prediction.entity))
+                        .unwrap_or_default()
+                }
+            };
             let span_ms = spans
                 .get(prediction.target.as_str())
                 .copied()
                 .unwrap_or(3_600_000);
-            let mut track = tracks
-                .get_mut(prediction.target.as_str())
-                .and_then(|by_entity| by_entity.remove(&prediction.entity))
-                .unwrap_or_default();
             track.push(at_ms, prediction.value.unwrap_or(f64::NAN), span_ms);
             prediction.history = track;
         }
-        predictions.sort_by(|a, b| {
-            let p = |x: &Prediction| x.probability.unwrap_or(f64::NEG_INFINITY);
-            p(b).total_cmp(&p(a))
-        });
         status.published = Published { at_ms, predictions };
     }
 
@@ -121,13 +128,15 @@ impl Board {
     /// keeps in all.
     pub fn top(&self, limit: usize, keep: impl Fn(&Prediction) -> bool) -> (Published, usize) {
         let status = self.0.read();
-        let kept: Vec<&Prediction> = status
+        let mut kept: Vec<&Prediction> = status
             .published
             .predictions
             .iter()
             .filter(|p| keep(p))
             .collect();
         let total = kept.len();
+        let probability = |p: &Prediction| p.probability.unwrap_or(f64::NEG_INFINITY);
+        kept.sort_by(|a, b| probability(b).total_cmp(&probability(a)));
         let predictions = kept.into_iter().take(limit).cloned().collect();
         let at_ms = status.published.at_ms;
         (Published { at_ms, predictions }, total)
@@ -170,6 +179,18 @@ impl Prediction {
             history: Track::default(),
         }
     }
+}
+
+/// The tracks of a step's predictions not yet carried on, by target and entity.
+fn tracks_of(predictions: &mut [Prediction]) -> HashMap<String, LabelsMap<Track>> {
+    let mut tracks: HashMap<String, LabelsMap<Track>> = HashMap::new();
+    for p in predictions {
+        tracks
+            .entry(p.target.clone())
+            .or_default()
+            .insert(p.entity.clone(), std::mem::take(&mut p.history));
+    }
+    tracks
 }
 
 fn label_map<S: Serializer>(labels: &Labels, serializer: S) -> Result<S::Ok, S::Error> {
@@ -253,6 +274,37 @@ mod tests {
             track("b"),
             [(t3, 0.5)],
             "b was away at t2, so its track began again"
+        );
+    }
+
+    #[test]
+    fn tracks_follow_their_entities_when_the_order_of_a_step_changes() {
+        let board = Board::default();
+        let step = |instances: &[&str], value: f64| -> Vec<Prediction> {
+            instances
+                .iter()
+                .map(|i| prediction("A", i, Some(value)))
+                .collect()
+        };
+        board.publish(120_000, step(&["a", "b", "c"], 0.1));
+        // b goes: c moves up a place, so it and everything after it is looked up.
+        board.publish(240_000, step(&["a", "c"], 0.2));
+        board.publish(360_000, step(&["c", "a", "b"], 0.3));
+        board.publish(480_000, step(&["c", "a", "b"], 0.4));
+        let (published, _) = board.top(10, |_| true);
+        let values = |instance: &str| -> Vec<f64> {
+            let p = published.predictions.iter();
+            let p = p
+                .clone()
+                .find(|p| p.entity.get("instance") == Some(instance));
+            p.unwrap().history.points().map(|(_, v)| v).collect()
+        };
+        assert_eq!(values("a"), [0.1, 0.2, 0.3, 0.4]);
+        assert_eq!(values("c"), [0.1, 0.2, 0.3, 0.4]);
+        assert_eq!(
+            values("b"),
+            [0.3, 0.4],
+            "b's track began again when it came back"
         );
     }
 

@@ -38,10 +38,10 @@ impl Hash for Labels {
 impl Labels {
     /// Builds a label set from pairs in any order; empty values are dropped and, for a
     /// repeated name, the last pair wins.
-    pub fn new<N: Into<String>, V: Into<String>>(
+    pub fn new<N: Into<Arc<str>>, V: Into<Arc<str>>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Labels {
-        let mut pairs: Vec<(String, String)> = pairs
+        let mut pairs: Vec<(Arc<str>, Arc<str>)> = pairs
             .into_iter()
             .map(|(n, v)| (n.into(), v.into()))
             .filter(|(_, v)| !v.is_empty())
@@ -49,12 +49,7 @@ impl Labels {
         pairs.reverse();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         pairs.dedup_by(|later, earlier| later.0 == earlier.0);
-        Labels(
-            pairs
-                .into_iter()
-                .map(|(n, v)| (n.into(), v.into()))
-                .collect(),
-        )
+        Labels(pairs.into())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

@@ -315,9 +315,15 @@ struct Gathered {
     /// Per entity label: its values, each once; id 0 is "absent".
     values: Vec<Vec<String>>,
     ids: Vec<HashMap<String, u32>>,
-    /// `[signal, label value ids…]` → trajectory.
+    /// Its key → a trajectory's place in `trajectories`.
     index: HashMap<Box<[u32]>, usize>,
-    trajectories: Vec<(usize, Box<[u32]>, Trajectory)>,
+    trajectories: Vec<Keyed>,
+}
+
+/// A trajectory being gathered, and its key: `[signal, label value ids…]`.
+struct Keyed {
+    key: Box<[u32]>,
+    trajectory: Trajectory,
 }
 
 impl Gathered {
@@ -396,8 +402,10 @@ impl Gathered {
                         times_ms: Vec::new(),
                         rows: Rows::new(self.kept[signal].clone(), self.widths[signal]),
                     };
-                    self.trajectories
-                        .push((signal, key.as_slice().into(), trajectory));
+                    self.trajectories.push(Keyed {
+                        key: key.as_slice().into(),
+                        trajectory,
+                    });
                     at
                 }
             };
@@ -408,7 +416,7 @@ impl Gathered {
                     row[c] = values.value(r);
                 }
             }
-            let trajectory = &mut self.trajectories[at].2;
+            let trajectory = &mut self.trajectories[at].trajectory;
             trajectory.times_ms.push(columns.timestamps.value(r));
             trajectory.rows.push(&row);
         }
@@ -417,12 +425,16 @@ impl Gathered {
     /// Per signal, its trajectories in entity label order.
     fn finish(self, entity_labels: &[String]) -> Vec<Vec<Trajectory>> {
         let mut by_signal: Vec<Vec<Trajectory>> = vec![Vec::new(); self.kept.len()];
-        for (signal, key, mut trajectory) in self.trajectories {
+        for Keyed {
+            key,
+            mut trajectory,
+        } in self.trajectories
+        {
             let values = entity_labels.iter().zip(&key[1..]).zip(&self.values);
             trajectory.entity = Labels::new(
                 values.map(|((name, &id), values)| (name.as_str(), values[id as usize].as_str())),
             );
-            by_signal[signal].push(trajectory);
+            by_signal[key[0] as usize].push(trajectory);
         }
         for trajectories in &mut by_signal {
             trajectories.sort_by(|a, b| a.entity.cmp(&b.entity));

@@ -224,7 +224,7 @@ impl<S: Sink> Dispatcher<S> {
             let (sink, batch) = (name.clone(), settled.clone());
             let recorded = on_blocking(&self.cx.store, move |s| s.settle_all(&sink, &batch)).await;
             let Err(error) = recorded else {
-                for cause in LOGS.recovered(&format!("outbox:{name}"), Instant::now()) {
+                for cause in LOGS.recovered(&format!("outbox:{name}:"), Instant::now()) {
                     tracing::info!(sink = %name, failed_attempts = cause.total,
                         lasted_seconds = cause.lasted.as_secs(), "ticket deliveries recorded again");
                 }
@@ -234,7 +234,7 @@ impl<S: Sink> Dispatcher<S> {
             let delay = self.cx.backoff.delay(attempt, rand::random());
             let retry_in_ms = delay.as_millis() as u64;
             let actions = settled.len();
-            match LOGS.occurred(&format!("outbox:{name}"), Instant::now()) {
+            match LOGS.occurred(&format!("outbox:{name}:"), Instant::now()) {
                 Say::First => tracing::error!(sink = %name, %error, actions, retry_in_ms,
                     "cannot record ticket deliveries, retrying"),
                 Say::Summary { held, total } => tracing::error!(sink = %name, %error, actions,

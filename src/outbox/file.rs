@@ -3,14 +3,14 @@
 //! configuration at all.
 //!
 //! In: actions. Out: lines in the file. Concurrent deliveries share fsyncs: a line is
-//! delivered once an fsync that began after its write has ended, so a burst of actions
+//! delivered once an fsync that began after its write has succeeded, so a burst of actions
 //! (a catch-up after an outage) pays a few fsyncs rather than one each. A failed fsync
 //! fails every line written before it, even when a later fsync succeeds: Linux reports
 //! a lost write once, and marks its pages clean. A crash between the write and the
 //! outbox's record of it makes the dispatcher deliver the action again after the
 //! restart; the keys in the file's tail, read (and fsync'd) at open, let that repeat be
-//! skipped. The lines that can be such repeats are those in flight at the crash, a few
-//! times [`CONCURRENCY`] at most, and the tail holds hundreds.
+//! skipped. The actions that can be repeated are those in flight at the crash, at most
+//! [`CONCURRENCY`], and the tail holds the last hundreds of lines.
 
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -89,6 +89,22 @@ struct Appender {
     lines: u64,
 }
 
+impl Appender {
+    /// Appends `line`; a write that fails part way (a full disk) is cut off again, so
+    /// that the next line does not start inside it.
+    /// (The length is read before each write rather than kept: a log rotation may have
+    /// truncated the file meanwhile.)
+    fn append(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let before = self.file.metadata()?.len();
+        if let Err(error) = self.file.write_all(line) {
+            self.file.set_len(before)?;
+            return Err(error);
+        }
+        self.lines += 1;
+        Ok(())
+    }
+}
+
 impl FileSink {
     pub fn open(name: &str, path: &Path) -> std::io::Result<FileSink> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -151,8 +167,7 @@ impl Sink for FileSink {
                 if appender.written_before.contains(&key) {
                     return Ok(());
                 }
-                appender.file.write_all(&line)?;
-                appender.lines += 1;
+                appender.append(&line)?;
                 appender.lines
             };
             let mut synced = synced.lock().expect("no panic while syncing");

@@ -224,6 +224,7 @@ impl Store {
 
     /// Records how `sink` finished with each of `settled`, in one transaction: one fsync
     /// for all of them (a dispatcher settles what finished while it was busy at once).
+    /// An action `sink` no longer owes is passed over, so a repeat changes nothing.
     pub fn settle_all(
         &self,
         sink: &str,
@@ -231,6 +232,9 @@ impl Store {
     ) -> std::result::Result<(), StoreError> {
         self.write(|tx| {
             for (seq, settlement) in settled {
+                if tx.open_table(PENDING)?.get((sink, *seq))?.is_none() {
+                    continue; // settled before: a repeat (a commit that reported an error)
+                }
                 if let Settlement::Refused(reason) = settlement {
                     dead_letter(tx, *seq, sink, reason)?;
                 }
@@ -551,6 +555,10 @@ mod tests {
             1,
             "action 2, still owed to desk"
         );
+        // A repeat of a commit that reported an error but was kept: action 3 is gone.
+        let refused = Settlement::Refused("status 422".to_owned());
+        store.settle_all("desk", &[(3, refused)]).unwrap();
+        assert_eq!(store.dead_letters().unwrap().len(), 1);
     }
 
     #[test]

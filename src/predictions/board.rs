@@ -75,7 +75,8 @@ impl Board {
     /// Replaces the published predictions with `step`'s; each carries its entity's track
     /// on, with this step's value added. A step lists its (target, entity) pairs in the
     /// order the last one did, as long as no entity came or went: a track is then found
-    /// at the same place, by a pointer comparison, and only the others are looked up.
+    /// at the same place (the entities compared by pointer first, as they are shared
+    /// with the engine), and only those after a break in the order are looked up.
     /// Ranking waits for a reader ([`Board::top`]): steps come far more often than
     /// reads during a catch-up.
     pub fn publish(&self, at_ms: i64, mut predictions: Vec<Prediction>) {
@@ -88,16 +89,16 @@ impl Board {
             .collect();
         let mut moved: Option<HashMap<String, LabelsMap<Track>>> = None;
         for (i, prediction) in predictions.iter_mut().enumerate() {
-            // Once the order broke, every later track is in the map.
+            // Once the order broke, the tracks from there on moved to the map.
             let in_place = before
                 .get_mut(i)
-                .filter(|p| moved.is_none() && p.target == prediction.target)
-                .filter(|p| p.entity == prediction.entity);
+                .filter(|p| p.target == prediction.target && p.entity == prediction.entity);
             let mut track = match in_place {
                 Some(p) => std::mem::take(&mut p.history),
                 None => {
                     // By target, then entity: found without building a key.
-                    let by_target = moved.get_or_insert_with(|| tracks_of(&mut before));
+                    let rest = i.min(before.len());
+                    let by_target = moved.get_or_insert_with(|| tracks_of(before.drain(rest..)));
                     by_target
                         .get_mut(prediction.target.as_str())
                         .and_then(|by_entity| by_entity.remove(&prediction.entity))
@@ -181,14 +182,14 @@ impl Prediction {
     }
 }
 
-/// The tracks of a step's predictions not yet carried on, by target and entity.
-fn tracks_of(predictions: &mut [Prediction]) -> HashMap<String, LabelsMap<Track>> {
+/// The tracks of `predictions`, by target and entity.
+fn tracks_of(predictions: impl Iterator<Item = Prediction>) -> HashMap<String, LabelsMap<Track>> {
     let mut tracks: HashMap<String, LabelsMap<Track>> = HashMap::new();
     for p in predictions {
         tracks
-            .entry(p.target.clone())
+            .entry(p.target)
             .or_default()
-            .insert(p.entity.clone(), std::mem::take(&mut p.history));
+            .insert(p.entity, p.history);
     }
     tracks
 }

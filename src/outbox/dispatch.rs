@@ -248,7 +248,7 @@ impl<S: Sink> Dispatcher<S> {
         }
     }
 
-    /// Counts the settled of `finished`, once recorded.
+    /// Counts the actions of `finished` that were settled, once recorded.
     fn count(&self, finished: &[Finished]) {
         let metrics = &self.cx.metrics;
         let name = self.sink.name();

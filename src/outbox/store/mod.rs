@@ -162,15 +162,7 @@ impl Store {
 
     /// Every ticket open after the last action appended, by fingerprint.
     pub fn open_tickets(&self) -> std::result::Result<Vec<OpenTicket>, StoreError> {
-        self.read(|db| {
-            let tx = db.begin_read()?;
-            let open = tx.open_table(OPEN)?;
-            let mut tickets = Vec::new();
-            for entry in open.iter()? {
-                tickets.push(serde_json::from_str(entry?.1.value())?);
-            }
-            Ok(tickets)
-        })
+        self.read_all(OPEN)
     }
 
     /// What `sink` should deliver next: the oldest action it owes of each ticket whose
@@ -246,15 +238,7 @@ impl Store {
 
     /// Every dead letter, by sink and sequence number.
     pub fn dead_letters(&self) -> std::result::Result<Vec<DeadLetter>, StoreError> {
-        self.read(|db| {
-            let tx = db.begin_read()?;
-            let dead = tx.open_table(DEAD)?;
-            let mut letters = Vec::new();
-            for entry in dead.iter()? {
-                letters.push(serde_json::from_str(entry?.1.value())?);
-            }
-            Ok(letters)
-        })
+        self.read_all(DEAD)
     }
 
     pub fn remember(
@@ -313,6 +297,21 @@ impl Store {
             Ok(value)
         };
         run().map_err(|source| self.error(source))
+    }
+
+    /// Every value of `table`, parsed from its JSON, in key order.
+    fn read_all<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<K, &str>,
+    ) -> std::result::Result<Vec<T>, StoreError> {
+        self.read(|db| {
+            let tx = db.begin_read()?;
+            let mut values = Vec::new();
+            for entry in tx.open_table(table)?.iter()? {
+                values.push(serde_json::from_str(entry?.1.value())?);
+            }
+            Ok(values)
+        })
     }
 
     fn read<T>(

@@ -145,6 +145,48 @@ fn train_reproduces_the_committed_default_model() {
     );
 }
 
+/// Outside judges score runs a model never saw: each lab run scored by a model trained on
+/// the other alone, as docs/models.md shows it.
+#[test]
+fn each_lab_run_scored_by_a_model_of_the_other_is_the_documented_table() {
+    let models = std::fs::read_to_string(Path::new(ROOT).join("docs/models.md")).unwrap();
+    for (trained_on, scored) in [(LAB2, LAB), (LAB, LAB2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model.json");
+        let report = dir.path().join("report");
+        let model_arg = model.to_str().unwrap();
+        let train = [
+            "train",
+            "--data",
+            trained_on,
+            "--horizon",
+            "10m",
+            "--out",
+            model_arg,
+        ];
+        let out = harbinger(&train);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let predictions = dir.path().join("predictions.csv");
+        let out = harbinger(&[
+            "backtest",
+            "--model",
+            model_arg,
+            "--data",
+            scored,
+            "--out",
+            predictions.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let table = disk_table(&std::fs::read_to_string(report.join("report.md")).unwrap());
+        assert!(
+            models.contains(&table),
+            "docs/models.md lacks {scored} scored by a model of {trained_on}:\n{table}"
+        );
+    }
+}
+
 /// The HostOutOfDiskSpace table of a report.md.
 fn disk_table(markdown: &str) -> String {
     let section = &markdown[markdown.find("## HostOutOfDiskSpace").unwrap()..];

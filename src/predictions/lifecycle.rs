@@ -7,7 +7,8 @@
 //!   [`UPDATE_EVERY`] old → `update`;
 //! - the rule starts firing while it is open → `confirm` (once);
 //! - the policy closes it → `resolve`, as `averted` or `materialised`; so does the
-//!   entity going away (`abandon`), as `averted`.
+//!   entity going away (`abandon`): `materialised` if the rule fired while the ticket
+//!   was open, `averted` if not.
 //!
 //! A lifecycle can also carry on a ticket opened before a restart ([`Lifecycle::resumed`],
 //! from the outbox's record of open tickets): it is open, and resolved like any other.
@@ -63,13 +64,17 @@ impl Lifecycle {
         t_ms - since >= grace_ms
     }
 
-    /// Resolves the open ticket, if any, as `averted`: its entity is gone (forgotten by
-    /// the engine after its longest window without a value).
+    /// Resolves the open ticket, if any: its entity is gone (forgotten by the engine
+    /// after its longest window without a value). `materialised` if its rule fired while
+    /// it was open, `averted` if not.
     pub fn abandon(&mut self, t_ms: i64) -> Option<TicketAction> {
         let open = self.open.take()?;
-        let kind = ActionKind::Resolve {
-            outcome: Outcome::Averted,
+        let outcome = if open.confirmed {
+            Outcome::Materialised
+        } else {
+            Outcome::Averted
         };
+        let kind = ActionKind::Resolve { outcome };
         Some(TicketAction::new(kind, t_ms, open.ticket, open.actions + 1))
     }
 
@@ -124,8 +129,13 @@ impl Lifecycle {
     }
 }
 
-/// Whether the estimate moved materially since the ticket last said it.
+/// Whether the estimate moved materially since the ticket last said it. While nothing
+/// is known (no probability: warm-up after a restart, a scrape gap) nothing moved: an
+/// absent estimate is not a new one.
 fn changed(ticket: &Ticket, now: &Observation, horizon_s: f64) -> bool {
+    if !now.probability.is_finite() {
+        return false;
+    }
     let finite = |v: f64| v.is_finite().then_some(v);
     let eta_moved = match (ticket.eta_seconds, finite(now.eta_seconds)) {
         (Some(was), Some(is)) => (was - is).abs() >= horizon_s / 4.0,
@@ -255,5 +265,28 @@ mod tests {
         let closed = seen.step(4_000, &POLICY, 1800.0, &low, &Now(low)).unwrap();
         assert_eq!(closed.idempotency_key, "f-7-4");
         assert!(matches!(closed.kind, ActionKind::Resolve { .. }));
+    }
+
+    #[test]
+    fn an_unknown_step_is_no_update_and_a_fired_ticket_whose_entity_goes_is_materialised() {
+        let mut lifecycle = Lifecycle::default();
+        let minute = 60_000;
+        let risky = observe(0.9, 600.0, AlertState::Inactive);
+        let opened = lifecycle.step(0, &POLICY, 1800.0, &risky, &Now(risky));
+        assert_eq!(opened.map(|a| a.kind), Some(ActionKind::Open));
+        // Warm-up after a restart, or a scrape gap: nothing is known, so nothing moved.
+        let unknown = observe(f64::NAN, f64::NAN, AlertState::Inactive);
+        let step = lifecycle.step(6 * minute, &POLICY, 1800.0, &unknown, &Now(unknown));
+        assert_eq!(step.map(|a| a.kind), None);
+        let firing = observe(0.95, 0.0, AlertState::Firing);
+        let step = lifecycle.step(7 * minute, &POLICY, 1800.0, &firing, &Now(firing));
+        assert_eq!(step.map(|a| a.kind), Some(ActionKind::Confirm));
+        // The entity goes away after its rule fired: the risk materialised.
+        assert_eq!(
+            lifecycle.abandon(8 * minute).map(|a| a.kind),
+            Some(ActionKind::Resolve {
+                outcome: Outcome::Materialised
+            })
+        );
     }
 }

@@ -196,6 +196,8 @@ impl LivePredictions {
         if let Some(board) = self.board.take() {
             next.publish_to(board);
         }
+        // Tickets carried on from before a restart still wait for their entities.
+        next.resume_grace_ms = self.resume_grace_ms;
         *self = next;
         Ok(())
     }
@@ -445,3 +447,6 @@ impl Describe for Description<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use harbinger::config::{Config, ValidConfig};
-use harbinger::ingest::proto::{self, v2};
+use harbinger::ingest::proto::{self, SeriesSample, v2};
 use harbinger::pipeline::PipelineEvent;
 use harbinger::server::{App, AppHandle, Role};
 use reqwest::StatusCode;
@@ -103,7 +103,17 @@ fn written(answer: &Answer) -> Option<[u64; 3]> {
     Some([get("samples")?, get("histograms")?, get("exemplars")?])
 }
 
-fn v1_body(series: &[(&[(&str, &str)], i64, f64)]) -> Vec<u8> {
+/// One sample of the series `labels`.
+fn sample<'a>(labels: &'a [(&'a str, &'a str)], timestamp_ms: i64, value: f64) -> SeriesSample<'a> {
+    SeriesSample {
+        labels,
+        timestamp_ms,
+        value,
+    }
+}
+
+/// A snappy-compressed 1.0 request with one sample per series.
+fn v1_body(series: &[SeriesSample]) -> Vec<u8> {
     proto::encode_snappy(&proto::v1_request(series))
 }
 
@@ -117,6 +127,19 @@ fn v2_body(refs: &[u32], timestamps: &[i64]) -> Vec<u8> {
 
 const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "node")];
 
+/// A request the receiver must refuse, and how it answers.
+struct Refusal {
+    /// What is wrong with the request.
+    name: &'static str,
+    content_type: Option<&'static str>,
+    encoding: Option<&'static str>,
+    body: Vec<u8>,
+    /// The status code of the answer.
+    status: u16,
+    /// Words the one-line error body contains.
+    words: &'static str,
+}
+
 #[tokio::test]
 async fn every_refusal_has_its_status_and_changes_nothing() {
     let server = start(
@@ -126,7 +149,7 @@ async fn every_refusal_has_its_status_and_changes_nothing() {
     .await;
     assert_eq!(
         server
-            .post(Some(V1), Some("snappy"), v1_body(&[(UP, 1, 1.0)]))
+            .post(Some(V1), Some("snappy"), v1_body(&[sample(UP, 1, 1.0)]))
             .await
             .status,
         204
@@ -141,113 +164,128 @@ async fn every_refusal_has_its_status_and_changes_nothing() {
         ("c", ""),
         ("d", ""),
     ];
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
-        (
-            "not snappy",
-            Some(V1),
-            Some("snappy"),
-            b"plain bytes".to_vec(),
-            400,
-            "snappy",
-        ),
-        (
-            "not protobuf",
-            Some(V1),
-            None,
-            proto::snappy(&[0x0a, 0x7f]),
-            400,
-            "protobuf: truncated",
-        ),
-        (
-            "unsorted labels",
-            Some(V1),
-            None,
-            v1_body(&[(UP, 2, 1.0), (&[("job", "x"), ("__name__", "up")], 2, 1.0)]),
-            400,
-            "series 1: label \"__name__\": labels not sorted by name",
-        ),
-        (
-            "duplicate label",
-            Some(V1),
-            None,
-            v1_body(&[(&[("__name__", "up"), ("job", "a"), ("job", "b")], 2, 1.0)]),
-            400,
-            "series 0: label \"job\": duplicate label name",
-        ),
-        (
-            "empty label name",
-            Some(V1),
-            None,
-            v1_body(&[(&[("", "x"), ("__name__", "up")], 2, 1.0)]),
-            400,
-            "series 0: label 0: empty label name",
-        ),
-        (
-            "too many labels",
-            Some(V1),
-            None,
-            v1_body(&[(five_labels, 2, 1.0)]),
-            400,
-            "series 0: 5 labels exceed the limit of 4 per series",
-        ),
-        (
-            "odd v2 refs",
-            Some(V2),
-            None,
-            v2_body(&[1, 2, 3], &[2]),
-            400,
-            "series 0: odd number of label refs (3)",
-        ),
-        (
-            "v2 ref out of range",
-            Some(V2),
-            None,
-            v2_body(&[1, 2, 3, 9], &[2]),
-            400,
-            "series 0: symbol ref 9 is out of range of the 5 symbols",
-        ),
-        (
-            "decoded size over the limit",
-            Some(V1),
-            None,
-            huge_claim,
-            413,
-            "exceeds the limit of 1048576 bytes",
-        ),
-        (
-            "body over the limit",
-            Some(V1),
-            None,
-            vec![0; 65 * 1024],
-            413,
-            "request body exceeds the limit of 65536 bytes",
-        ),
-        (
-            "gzip encoding",
-            Some(V1),
-            Some("gzip"),
-            v1_body(&[(UP, 2, 1.0)]),
-            415,
-            "content-encoding \"gzip\" is not accepted",
-        ),
-        (
-            "json",
-            Some("application/json"),
-            None,
-            v1_body(&[(UP, 2, 1.0)]),
-            415,
-            "expected application/x-protobuf",
-        ),
-        (
-            "unknown proto",
-            Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
-            None,
-            v1_body(&[(UP, 2, 1.0)]),
-            415,
-            "unknown proto",
-        ),
+    let cases = vec![
+        Refusal {
+            name: "not snappy",
+            content_type: Some(V1),
+            encoding: Some("snappy"),
+            body: b"plain bytes".to_vec(),
+            status: 400,
+            words: "snappy",
+        },
+        Refusal {
+            name: "not protobuf",
+            content_type: Some(V1),
+            encoding: None,
+            body: proto::snappy(&[0x0a, 0x7f]),
+            status: 400,
+            words: "protobuf: truncated",
+        },
+        Refusal {
+            name: "unsorted labels",
+            content_type: Some(V1),
+            encoding: None,
+            body: v1_body(&[
+                sample(UP, 2, 1.0),
+                sample(&[("job", "x"), ("__name__", "up")], 2, 1.0),
+            ]),
+            status: 400,
+            words: "series 1: label \"__name__\": labels not sorted by name",
+        },
+        Refusal {
+            name: "duplicate label",
+            content_type: Some(V1),
+            encoding: None,
+            body: v1_body(&[sample(
+                &[("__name__", "up"), ("job", "a"), ("job", "b")],
+                2,
+                1.0,
+            )]),
+            status: 400,
+            words: "series 0: label \"job\": duplicate label name",
+        },
+        Refusal {
+            name: "empty label name",
+            content_type: Some(V1),
+            encoding: None,
+            body: v1_body(&[sample(&[("", "x"), ("__name__", "up")], 2, 1.0)]),
+            status: 400,
+            words: "series 0: label 0: empty label name",
+        },
+        Refusal {
+            name: "too many labels",
+            content_type: Some(V1),
+            encoding: None,
+            body: v1_body(&[sample(five_labels, 2, 1.0)]),
+            status: 400,
+            words: "series 0: 5 labels exceed the limit of 4 per series",
+        },
+        Refusal {
+            name: "odd v2 refs",
+            content_type: Some(V2),
+            encoding: None,
+            body: v2_body(&[1, 2, 3], &[2]),
+            status: 400,
+            words: "series 0: odd number of label refs (3)",
+        },
+        Refusal {
+            name: "v2 ref out of range",
+            content_type: Some(V2),
+            encoding: None,
+            body: v2_body(&[1, 2, 3, 9], &[2]),
+            status: 400,
+            words: "series 0: symbol ref 9 is out of range of the 5 symbols",
+        },
+        Refusal {
+            name: "decoded size over the limit",
+            content_type: Some(V1),
+            encoding: None,
+            body: huge_claim,
+            status: 413,
+            words: "exceeds the limit of 1048576 bytes",
+        },
+        Refusal {
+            name: "body over the limit",
+            content_type: Some(V1),
+            encoding: None,
+            body: vec![0; 65 * 1024],
+            status: 413,
+            words: "request body exceeds the limit of 65536 bytes",
+        },
+        Refusal {
+            name: "gzip encoding",
+            content_type: Some(V1),
+            encoding: Some("gzip"),
+            body: v1_body(&[sample(UP, 2, 1.0)]),
+            status: 415,
+            words: "content-encoding \"gzip\" is not accepted",
+        },
+        Refusal {
+            name: "json",
+            content_type: Some("application/json"),
+            encoding: None,
+            body: v1_body(&[sample(UP, 2, 1.0)]),
+            status: 415,
+            words: "expected application/x-protobuf",
+        },
+        Refusal {
+            name: "unknown proto",
+            content_type: Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
+            encoding: None,
+            body: v1_body(&[sample(UP, 2, 1.0)]),
+            status: 415,
+            words: "unknown proto",
+        },
     ];
-    for (name, content_type, encoding, body, status, words) in cases {
+    for Refusal {
+        name,
+        content_type,
+        encoding,
+        body,
+        status,
+        words,
+    } in cases
+    {
         let answer = server.post(content_type, encoding, body).await;
         assert_eq!(answer.status.as_u16(), status, "{name}: {}", answer.body);
         assert!(
@@ -304,7 +342,9 @@ async fn every_refusal_has_its_status_and_changes_nothing() {
 #[tokio::test]
 async fn v1_and_v2_are_accepted_and_v2_reports_what_was_written() {
     let server = start("", false).await;
-    let answer = server.post(None, None, v1_body(&[(UP, 1000, 1.0)])).await;
+    let answer = server
+        .post(None, None, v1_body(&[sample(UP, 1000, 1.0)]))
+        .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
     assert_eq!(
         written(&answer),
@@ -478,7 +518,7 @@ async fn a_full_queue_answers_503_and_keeps_nothing() {
     let mut server = start("ingest:\n  queue_capacity: 1\n", true).await;
     assert_eq!(
         server
-            .post(Some(V1), None, v1_body(&[(UP, 1, 1.0)]))
+            .post(Some(V1), None, v1_body(&[sample(UP, 1, 1.0)]))
             .await
             .status,
         204
@@ -523,7 +563,7 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/write", server.url);
     for auth in [None, Some("Bearer wrong"), Some("Basic dDBrZW4=")] {
-        let mut request = client.post(&url).body(v1_body(&[(UP, 1, 1.0)]));
+        let mut request = client.post(&url).body(v1_body(&[sample(UP, 1, 1.0)]));
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
@@ -540,7 +580,7 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let ok = client
         .post(&url)
         .bearer_auth("t0ken")
-        .body(v1_body(&[(UP, 1, 1.0)]))
+        .body(v1_body(&[sample(UP, 1, 1.0)]))
         .send()
         .await
         .unwrap();
@@ -553,7 +593,7 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let wrong = client
         .post(&url)
         .basic_auth("prom", Some("nope"))
-        .body(v1_body(&[(UP, 1, 1.0)]))
+        .body(v1_body(&[sample(UP, 1, 1.0)]))
         .send()
         .await
         .unwrap();
@@ -561,7 +601,7 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let right = client
         .post(&url)
         .basic_auth("prom", Some("pw"))
-        .body(v1_body(&[(UP, 1, 1.0)]))
+        .body(v1_body(&[sample(UP, 1, 1.0)]))
         .send()
         .await
         .unwrap();
@@ -591,7 +631,7 @@ async fn shutdown_finishes_in_flight_requests_then_stops() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut server = start("shutdown_timeout: 10s\n", false).await;
-    let body = v1_body(&[(UP, 1, 1.0)]);
+    let body = v1_body(&[sample(UP, 1, 1.0)]);
     // A request whose body is still on its way when the signal comes.
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -646,7 +686,7 @@ async fn accepted_samples_reach_the_pipelines_signals_step_by_step() {
     for scrape in 0..10i64 {
         let t = 1_800_000_000_000 + scrape * 15_000;
         let free = 400.0 - 10.0 * scrape as f64;
-        let body = v1_body(&[(&avail[..], t, free), (&size[..], t, 1000.0)]);
+        let body = v1_body(&[sample(&avail[..], t, free), sample(&size[..], t, 1000.0)]);
         assert_eq!(server.post(Some(V1), None, body).await.status, 204);
     }
     // The default pipeline steps every 15 s, one step behind the newest sample.

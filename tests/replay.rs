@@ -28,12 +28,18 @@ const METRICS: [&str; 2] = ["replay_test_bytes", "replay_test_requests_total"];
 /// A label set as `metric,instance`.
 type Key = (String, String);
 
+/// A series' samples as (timestamp ms, value), oldest first.
+type Points = Vec<(i64, f64)>;
+
+/// A series' label pairs, as (name, value).
+type Labels = Vec<(String, String)>;
+
 /// Writes the export: each metric on each instance every 5 s, instance `k` starting `k`
 /// steps late (so the series do not all share their timestamps), integer values so that
-/// sums read back are exact. Returns its path and every series' (timestamp ms, value).
-fn write_export(dir: &Path) -> (PathBuf, BTreeMap<Key, Vec<(i64, f64)>>) {
+/// sums read back are exact. Returns its path and every series' points.
+fn write_export(dir: &Path) -> (PathBuf, BTreeMap<Key, Points>) {
     let mut csv = String::from("name,timestamp,value,instance,job\n");
-    let mut series: BTreeMap<Key, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut series: BTreeMap<Key, Points> = BTreeMap::new();
     for step in 0..STEPS {
         for (m, metric) in METRICS.iter().enumerate() {
             for k in (0..INSTANCES).filter(|&k| step >= k) {
@@ -53,7 +59,7 @@ fn write_export(dir: &Path) -> (PathBuf, BTreeMap<Key, Vec<(i64, f64)>>) {
     (path, series)
 }
 
-fn sample_count(series: &BTreeMap<Key, Vec<(i64, f64)>>) -> usize {
+fn sample_count(series: &BTreeMap<Key, Points>) -> usize {
     series.values().map(Vec::len).sum()
 }
 
@@ -280,7 +286,7 @@ async fn replays_into_prometheus_with_timestamps_shifted_to_now() {
             .collect()
     };
     for metric_name in METRICS {
-        let expect = |f: &dyn Fn(&[(i64, f64)]) -> f64| -> BTreeMap<String, f64> {
+        let expect = |f: &dyn Fn(&Points) -> f64| -> BTreeMap<String, f64> {
             series
                 .iter()
                 .filter(|((m, _), _)| m == metric_name)
@@ -366,7 +372,7 @@ async fn a_rejecting_receiver_fails_the_replay_and_is_named() {
 struct Scripted {
     script: Arc<Mutex<Vec<u16>>>,
     requests: Arc<Mutex<u32>>,
-    accepted: Arc<Mutex<BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>>>>,
+    accepted: Arc<Mutex<BTreeMap<Labels, Points>>>,
     /// The first and last timestamp of each accepted request.
     spans: Arc<Mutex<Vec<(i64, i64)>>>,
 }

@@ -66,9 +66,17 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> SeriesData {
     }
 }
 
+/// A series with its values as bits, so that NaN equals NaN.
+#[derive(Debug, PartialEq)]
+struct SeriesBits {
+    labels: Vec<(String, String)>,
+    /// `(timestamp_ms, value bits)` pairs.
+    samples: Vec<(i64, u64)>,
+}
+
 /// Compares values by bits, so that NaN equals NaN.
 fn assert_same(actual: &Dataset, expected: &[SeriesData]) {
-    let plain = |series: &[SeriesData]| -> Vec<(Vec<(String, String)>, Vec<(i64, u64)>)> {
+    let plain = |series: &[SeriesData]| -> Vec<SeriesBits> {
         series
             .iter()
             .map(|s| {
@@ -76,7 +84,10 @@ fn assert_same(actual: &Dataset, expected: &[SeriesData]) {
                     .samples
                     .iter()
                     .map(|x| (x.timestamp_ms, x.value.to_bits()));
-                (s.labels.clone(), samples.collect())
+                SeriesBits {
+                    labels: s.labels.clone(),
+                    samples: samples.collect(),
+                }
             })
             .collect()
     };

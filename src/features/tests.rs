@@ -165,6 +165,14 @@ fn before_any_update_every_column_is_nan() {
     assert!(columns(&spec, &features).values().all(|v| v.is_nan()));
 }
 
+/// Values fed one per step, and what columns hold after the last.
+struct Case {
+    name: &'static str,
+    /// One value per step; `None` is a step without a sample.
+    inputs: Vec<Option<f64>>,
+    expected: Vec<(&'static str, Is)>,
+}
+
 #[test]
 fn numeric_edge_cases() {
     use Is::*;
@@ -178,11 +186,11 @@ fn numeric_edge_cases() {
     let ewma_of_ramp = (1..4).fold(0.0, |mean: f64, v| {
         mean + (1.0 - 0.5f64.sqrt()) * (f64::from(v) - mean)
     });
-    let cases: Vec<(&str, Vec<Option<f64>>, Vec<(&str, Is)>)> = vec![
-        (
-            "one value",
-            vec![Some(5.0)],
-            vec![
+    let cases = vec![
+        Case {
+            name: "one value",
+            inputs: vec![Some(5.0)],
+            expected: vec![
                 ("level", Exactly(5.0)),
                 ("change_1m", Nan),
                 ("slope_1m", Nan),
@@ -198,11 +206,11 @@ fn numeric_edge_cases() {
                 ("since_gap_seconds", Exactly(15.0)),
                 ("since_reset_seconds", Exactly(15.0)),
             ],
-        ),
-        (
-            "a constant series",
-            vec![Some(0.1); 12],
-            vec![
+        },
+        Case {
+            name: "a constant series",
+            inputs: vec![Some(0.1); 12],
+            expected: vec![
                 ("change_1m", Exactly(0.0)),
                 ("slope_1m", Exactly(0.0)),
                 ("slope_2m", Exactly(0.0)),
@@ -214,11 +222,11 @@ fn numeric_edge_cases() {
                 ("eta_seconds:Low", Nan),
                 ("since_gap_seconds", Exactly(180.0)),
             ],
-        ),
-        (
-            "NaN is a gap",
-            with(ramp(4), Some(f64::NAN)),
-            vec![
+        },
+        Case {
+            name: "NaN is a gap",
+            inputs: with(ramp(4), Some(f64::NAN)),
+            expected: vec![
                 ("level", Nan),
                 ("change_1m", Nan),
                 ("slope_1m", About(1.0 / 15.0)),
@@ -228,11 +236,11 @@ fn numeric_edge_cases() {
                 ("anomaly_score", Nan),
                 ("since_gap_seconds", Exactly(0.0)),
             ],
-        ),
-        (
-            "+Inf is beyond an upper threshold and a gap for windows",
-            with(ramp(4), Some(f64::INFINITY)),
-            vec![
+        },
+        Case {
+            name: "+Inf is beyond an upper threshold and a gap for windows",
+            inputs: with(ramp(4), Some(f64::INFINITY)),
+            expected: vec![
                 ("level", Exactly(f64::INFINITY)),
                 ("change_1m", Nan),
                 ("max_1m", Exactly(3.0)),
@@ -243,20 +251,20 @@ fn numeric_edge_cases() {
                 ("eta_seconds:Low", Nan),
                 ("since_gap_seconds", Exactly(0.0)),
             ],
-        ),
-        (
-            "-Inf is beyond a lower threshold",
-            with(ramp(4), Some(f64::NEG_INFINITY)),
-            vec![
+        },
+        Case {
+            name: "-Inf is beyond a lower threshold",
+            inputs: with(ramp(4), Some(f64::NEG_INFINITY)),
+            expected: vec![
                 ("level", Exactly(f64::NEG_INFINITY)),
                 ("eta_seconds:Low", Exactly(0.0)),
                 ("min_2m", Exactly(0.0)),
             ],
-        ),
-        (
-            "huge values",
-            vec![Some(1e300), Some(3e300)],
-            vec![
+        },
+        Case {
+            name: "huge values",
+            inputs: vec![Some(1e300), Some(3e300)],
+            expected: vec![
                 ("change_1m", Nan),
                 ("slope_1m", About(2e300 / 15.0)),
                 ("stddev_1m", About(1e300)),
@@ -265,11 +273,11 @@ fn numeric_edge_cases() {
                 // The first residual: nothing to be unusual against yet.
                 ("anomaly_score", Exactly(0.0)),
             ],
-        ),
-        (
-            "values of opposite signs at f64::MAX",
-            vec![Some(-m), Some(m), Some(-m), Some(m), Some(m)],
-            vec![
+        },
+        Case {
+            name: "values of opposite signs at f64::MAX",
+            inputs: vec![Some(-m), Some(m), Some(-m), Some(m), Some(m)],
+            expected: vec![
                 ("stddev_1m", About(m * 3f64.sqrt() / 2.0)),
                 ("stddev_2m", About(m * 24f64.sqrt() / 5.0)),
                 ("slope_1m", About(m / 5.0 / 15.0)),
@@ -279,64 +287,64 @@ fn numeric_edge_cases() {
                 ("anomaly_score", FiniteFrom(0.0)),
                 ("min_1m", Exactly(-m)),
             ],
-        ),
-        (
-            "a gap, then a value",
-            vec![Some(1.0), None, Some(2.0)],
-            vec![
+        },
+        Case {
+            name: "a gap, then a value",
+            inputs: vec![Some(1.0), None, Some(2.0)],
+            expected: vec![
                 ("since_gap_seconds", Exactly(15.0)),
                 ("min_1m", Exactly(1.0)),
                 ("stddev_1m", Exactly(0.5)),
             ],
-        ),
-        (
-            "a counter reset after a non-decreasing window",
-            with(ramp(10), Some(3.0)),
-            vec![
+        },
+        Case {
+            name: "a counter reset after a non-decreasing window",
+            inputs: with(ramp(10), Some(3.0)),
+            expected: vec![
                 ("since_reset_seconds", Exactly(0.0)),
                 ("change_1m", Exactly(-3.0)),
             ],
-        ),
-        (
-            "a gauge's dips are not resets",
-            (0..12).map(|i| Some(f64::from(i % 2))).collect(),
-            vec![("since_reset_seconds", Exactly(180.0))],
-        ),
-        (
-            "falling on a line toward `<= 0`",
-            (0..5).map(|i| Some(10.0 - f64::from(i))).collect(),
-            vec![
+        },
+        Case {
+            name: "a gauge's dips are not resets",
+            inputs: (0..12).map(|i| Some(f64::from(i % 2))).collect(),
+            expected: vec![("since_reset_seconds", Exactly(180.0))],
+        },
+        Case {
+            name: "falling on a line toward `<= 0`",
+            inputs: (0..5).map(|i| Some(10.0 - f64::from(i))).collect(),
+            expected: vec![
                 ("slope_2m", About(-1.0 / 15.0)),
                 ("eta_seconds:Low", About(6.0 * 15.0)),
                 ("eta_stderr_seconds:Low", Exactly(0.0)),
                 ("eta_seconds:High", Nan),
             ],
-        ),
-        (
-            "already beyond",
-            vec![Some(3.0), Some(2.0), Some(0.0)],
-            vec![
+        },
+        Case {
+            name: "already beyond",
+            inputs: vec![Some(3.0), Some(2.0), Some(0.0)],
+            expected: vec![
                 ("eta_seconds:Low", Exactly(0.0)),
                 ("eta_stderr_seconds:Low", Exactly(0.0)),
             ],
-        ),
-        (
-            "most of the window one value",
-            with(vec![Some(0.0); 7], Some(1.0)),
-            vec![("mad_2m", Exactly(0.0))],
-        ),
-        (
-            "time beyond the warning level",
-            vec![Some(70.0), Some(85.0), Some(90.0), Some(75.0)],
-            vec![
+        },
+        Case {
+            name: "most of the window one value",
+            inputs: with(vec![Some(0.0); 7], Some(1.0)),
+            expected: vec![("mad_2m", Exactly(0.0))],
+        },
+        Case {
+            name: "time beyond the warning level",
+            inputs: vec![Some(70.0), Some(85.0), Some(90.0), Some(75.0)],
+            expected: vec![
                 ("beyond_warning_fraction_2m:High", Exactly(0.5)),
                 ("beyond_warning_fraction_2m:Low", Exactly(0.0)),
             ],
-        ),
+        },
     ];
     let spec = small_spec();
-    for (case, inputs, expected) in &cases {
-        check(case, &run(&spec, inputs), expected);
+    for case in &cases {
+        check(case.name, &run(&spec, &case.inputs), &case.expected);
     }
 }
 

@@ -171,35 +171,50 @@ mod tests {
         assert_eq!(check(&labels), Ok(hash_labels(labels)));
     }
 
+    /// A label set the checker refuses, and its error message.
+    struct Case {
+        labels: &'static [(&'static [u8], &'static [u8])],
+        error: &'static str,
+    }
+
     #[test]
     fn names_each_problem() {
-        let cases: [(&[(&[u8], &[u8])], &str); 8] = [
-            (&[(b"", b"x")], "label 0: empty label name"),
-            (
-                &[(b"a", b"x"), (b"a", b"y")],
-                "label \"a\": duplicate label name",
-            ),
-            (
-                &[(b"b", b"x"), (b"a", b"y")],
-                "label \"a\": labels not sorted by name (\"a\" after \"b\")",
-            ),
-            (&[(b"\xff", b"x")], "label 0: name is not valid UTF-8"),
-            (&[(b"a", b"\xc3")], "label \"a\": value is not valid UTF-8"),
-            (
-                &[(b"a", b""), (b"b", b""), (b"c", b""), (b"d", b"")],
-                "4 labels exceed the limit of 3 per series",
-            ),
-            (
-                &[(b"abcdefghi", b"")],
-                "label \"abcdefghi\": name is 9 bytes, over the limit of 8",
-            ),
-            (
-                &[(b"a", b"123456789")],
-                "label \"a\": value is 9 bytes, over the limit of 8",
-            ),
+        let cases = [
+            Case {
+                labels: &[(b"", b"x")],
+                error: "label 0: empty label name",
+            },
+            Case {
+                labels: &[(b"a", b"x"), (b"a", b"y")],
+                error: "label \"a\": duplicate label name",
+            },
+            Case {
+                labels: &[(b"b", b"x"), (b"a", b"y")],
+                error: "label \"a\": labels not sorted by name (\"a\" after \"b\")",
+            },
+            Case {
+                labels: &[(b"\xff", b"x")],
+                error: "label 0: name is not valid UTF-8",
+            },
+            Case {
+                labels: &[(b"a", b"\xc3")],
+                error: "label \"a\": value is not valid UTF-8",
+            },
+            Case {
+                labels: &[(b"a", b""), (b"b", b""), (b"c", b""), (b"d", b"")],
+                error: "4 labels exceed the limit of 3 per series",
+            },
+            Case {
+                labels: &[(b"abcdefghi", b"")],
+                error: "label \"abcdefghi\": name is 9 bytes, over the limit of 8",
+            },
+            Case {
+                labels: &[(b"a", b"123456789")],
+                error: "label \"a\": value is 9 bytes, over the limit of 8",
+            },
         ];
-        for (labels, message) in cases {
-            assert_eq!(check(labels).unwrap_err().to_string(), message);
+        for Case { labels, error } in cases {
+            assert_eq!(check(labels).unwrap_err().to_string(), error);
         }
     }
 

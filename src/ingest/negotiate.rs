@@ -72,42 +72,75 @@ fn parse_content_type(content_type: &str) -> Result<Protocol, MediaTypeError> {
 mod tests {
     use super::*;
 
+    /// A request's `Content-Type` and `Content-Encoding`, and the protocol they select or
+    /// words of the error they cause.
+    struct Case {
+        content_type: Option<&'static str>,
+        encoding: Option<&'static str>,
+        expected: Result<Protocol, &'static str>,
+    }
+
     #[test]
     fn follows_the_spec_table() {
         let v2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
-        let cases: [(Option<&str>, Option<&str>, Result<Protocol, &str>); 10] = [
-            (None, None, Ok(Protocol::V1)),
-            (
-                Some("application/x-protobuf"),
-                Some("snappy"),
-                Ok(Protocol::V1),
-            ),
-            (
-                Some("application/x-protobuf;proto=prometheus.WriteRequest"),
-                Some("snappy"),
-                Ok(Protocol::V1),
-            ),
-            (Some(v2), Some("snappy"), Ok(Protocol::V2)),
-            (
-                Some("application/x-protobuf; proto=io.prometheus.write.v2.Request"),
-                None,
-                Ok(Protocol::V2),
-            ),
-            (Some("application/json"), None, Err("media type")),
-            (
-                Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
-                None,
-                Err("unknown proto"),
-            ),
-            (
-                Some("application/x-protobuf;charset"),
-                None,
-                Err("key=value"),
-            ),
-            (Some(v2), Some("gzip"), Err("only snappy")),
-            (Some(v2), Some("zstd"), Err("only snappy")),
+        let cases = [
+            Case {
+                content_type: None,
+                encoding: None,
+                expected: Ok(Protocol::V1),
+            },
+            Case {
+                content_type: Some("application/x-protobuf"),
+                encoding: Some("snappy"),
+                expected: Ok(Protocol::V1),
+            },
+            Case {
+                content_type: Some("application/x-protobuf;proto=prometheus.WriteRequest"),
+                encoding: Some("snappy"),
+                expected: Ok(Protocol::V1),
+            },
+            Case {
+                content_type: Some(v2),
+                encoding: Some("snappy"),
+                expected: Ok(Protocol::V2),
+            },
+            Case {
+                content_type: Some("application/x-protobuf; proto=io.prometheus.write.v2.Request"),
+                encoding: None,
+                expected: Ok(Protocol::V2),
+            },
+            Case {
+                content_type: Some("application/json"),
+                encoding: None,
+                expected: Err("media type"),
+            },
+            Case {
+                content_type: Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
+                encoding: None,
+                expected: Err("unknown proto"),
+            },
+            Case {
+                content_type: Some("application/x-protobuf;charset"),
+                encoding: None,
+                expected: Err("key=value"),
+            },
+            Case {
+                content_type: Some(v2),
+                encoding: Some("gzip"),
+                expected: Err("only snappy"),
+            },
+            Case {
+                content_type: Some(v2),
+                encoding: Some("zstd"),
+                expected: Err("only snappy"),
+            },
         ];
-        for (content_type, encoding, expected) in cases {
+        for Case {
+            content_type,
+            encoding,
+            expected,
+        } in cases
+        {
             let got = negotiate(content_type, encoding);
             match expected {
                 Ok(protocol) => assert_eq!(got, Ok(protocol), "{content_type:?}"),

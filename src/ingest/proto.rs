@@ -51,14 +51,28 @@ pub fn v1_series<'a>(
     }
 }
 
-/// A 1.0 request with one sample per series, each given as its label pairs (sorted by
-/// name), timestamp and value; for tools and tests that build small requests by hand.
-pub fn v1_request(series: &[(&[(&str, &str)], i64, f64)]) -> v1::WriteRequest {
+/// One series with a single sample, as [`v1_request`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesSample<'a> {
+    /// The label pairs, in the order they are sent (sorted by name in a valid request).
+    pub labels: &'a [(&'a str, &'a str)],
+    /// The sample's timestamp, in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The sample's value.
+    pub value: f64,
+}
+
+/// A 1.0 request with one sample per series; for tools and tests that build small
+/// requests by hand.
+pub fn v1_request(series: &[SeriesSample]) -> v1::WriteRequest {
     v1::WriteRequest {
         timeseries: series
             .iter()
-            .map(|&(labels, timestamp, value)| {
-                v1_series(labels.iter().copied(), [(timestamp, value)])
+            .map(|sample| {
+                v1_series(
+                    sample.labels.iter().copied(),
+                    [(sample.timestamp_ms, sample.value)],
+                )
             })
             .collect(),
         ..Default::default()

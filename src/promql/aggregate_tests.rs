@@ -32,6 +32,14 @@ fn single(op: AggregateOp, values: &[f64]) -> f64 {
     out[0].value
 }
 
+/// A `sum` over the same input with a grouping, and the vector it gives.
+struct GroupingCase {
+    what: &'static str,
+    grouping: Grouping,
+    /// The result as (series text, value) pairs.
+    want: &'static [(&'static str, f64)],
+}
+
 #[test]
 fn grouping_decides_the_output_labels() {
     let input = || {
@@ -42,50 +50,54 @@ fn grouping_decides_the_output_labels() {
             ("http{job=\"web\", code=\"200\"}", 4.0),
         ])
     };
-    let cases: Vec<(&str, Grouping, &[(&str, f64)])> = vec![
-        ("sum(x): one group, no labels", by(&[]), &[("{}", 10.0)]),
-        (
-            "sum by (job)",
-            by(&["job"]),
-            &[("{job=\"api\"}", 6.0), ("{job=\"web\"}", 4.0)],
-        ),
-        (
-            "sum by (instance): a missing label is its own group",
-            by(&["instance"]),
-            &[
+    let cases = vec![
+        GroupingCase {
+            what: "sum(x): one group, no labels",
+            grouping: by(&[]),
+            want: &[("{}", 10.0)],
+        },
+        GroupingCase {
+            what: "sum by (job)",
+            grouping: by(&["job"]),
+            want: &[("{job=\"api\"}", 6.0), ("{job=\"web\"}", 4.0)],
+        },
+        GroupingCase {
+            what: "sum by (instance): a missing label is its own group",
+            grouping: by(&["instance"]),
+            want: &[
                 ("{instance=\"1\"}", 3.0),
                 ("{instance=\"2\"}", 3.0),
                 ("{}", 4.0),
             ],
-        ),
-        (
-            "sum by (__name__, job): the name stays when listed",
-            by(&["__name__", "job"]),
-            &[("http{job=\"api\"}", 6.0), ("http{job=\"web\"}", 4.0)],
-        ),
-        (
-            "sum without (instance): the name goes too",
-            without(&["instance"]),
-            &[
+        },
+        GroupingCase {
+            what: "sum by (__name__, job): the name stays when listed",
+            grouping: by(&["__name__", "job"]),
+            want: &[("http{job=\"api\"}", 6.0), ("http{job=\"web\"}", 4.0)],
+        },
+        GroupingCase {
+            what: "sum without (instance): the name goes too",
+            grouping: without(&["instance"]),
+            want: &[
                 ("{job=\"api\", code=\"200\"}", 4.0),
                 ("{job=\"api\", code=\"500\"}", 2.0),
                 ("{job=\"web\", code=\"200\"}", 4.0),
             ],
-        ),
-        (
-            "sum without (): only the name goes",
-            without(&[]),
-            &[
+        },
+        GroupingCase {
+            what: "sum without (): only the name goes",
+            grouping: without(&[]),
+            want: &[
                 ("{job=\"api\", code=\"200\", instance=\"1\"}", 1.0),
                 ("{job=\"api\", code=\"500\", instance=\"1\"}", 2.0),
                 ("{job=\"api\", code=\"200\", instance=\"2\"}", 3.0),
                 ("{job=\"web\", code=\"200\"}", 4.0),
             ],
-        ),
+        },
     ];
-    for (what, grouping, want) in cases {
-        let got = aggregate(&AggregateOp::Sum, &grouping, input());
-        assert_same(what, got, vector(want));
+    for case in cases {
+        let got = aggregate(&AggregateOp::Sum, &case.grouping, input());
+        assert_same(case.what, got, vector(case.want));
     }
     assert!(aggregate(&AggregateOp::Sum, &by(&[]), Vector::new()).is_empty());
 }
@@ -144,6 +156,14 @@ fn values_follow_prometheus_arithmetic() {
     }
 }
 
+/// A `topk` or `bottomk` with a grouping, and the series it keeps.
+struct TopkCase {
+    op: AggregateOp,
+    grouping: Grouping,
+    /// The kept series as (series text, value) pairs.
+    want: &'static [(&'static str, f64)],
+}
+
 #[test]
 fn topk_and_bottomk_keep_the_selected_series_whole() {
     let input = || {
@@ -154,53 +174,65 @@ fn topk_and_bottomk_keep_the_selected_series_whole() {
             ("x{job=\"b\", i=\"4\"}", 7.0),
         ])
     };
-    let cases: Vec<(AggregateOp, Grouping, &[(&str, f64)])> = vec![
-        (
-            AggregateOp::Topk { k: 2.0 },
-            by(&[]),
-            &[
+    let cases = vec![
+        TopkCase {
+            op: AggregateOp::Topk { k: 2.0 },
+            grouping: by(&[]),
+            want: &[
                 ("x{job=\"b\", i=\"4\"}", 7.0),
                 ("x{job=\"a\", i=\"1\"}", 5.0),
             ],
-        ),
-        (
-            AggregateOp::Topk { k: 1.0 },
-            by(&["job"]),
-            &[
+        },
+        TopkCase {
+            op: AggregateOp::Topk { k: 1.0 },
+            grouping: by(&["job"]),
+            want: &[
                 ("x{job=\"a\", i=\"1\"}", 5.0),
                 ("x{job=\"b\", i=\"4\"}", 7.0),
             ],
-        ),
-        (
-            AggregateOp::Bottomk { k: 2.0 },
-            without(&["i"]),
-            &[
+        },
+        TopkCase {
+            op: AggregateOp::Bottomk { k: 2.0 },
+            grouping: without(&["i"]),
+            want: &[
                 ("x{job=\"a\", i=\"2\"}", 1.0),
                 ("x{job=\"a\", i=\"3\"}", 3.0),
                 ("x{job=\"b\", i=\"4\"}", 7.0),
             ],
-        ),
+        },
         // k is truncated towards zero.
-        (
-            AggregateOp::Topk { k: 1.9 },
-            by(&[]),
-            &[("x{job=\"b\", i=\"4\"}", 7.0)],
-        ),
-        (AggregateOp::Topk { k: 0.9 }, by(&[]), &[]),
-        (AggregateOp::Bottomk { k: -3.0 }, by(&[]), &[]),
-        (AggregateOp::Topk { k: f64::NAN }, by(&[]), &[]),
-        (
-            AggregateOp::Topk { k: 1e6 },
-            by(&[]),
-            &[
+        TopkCase {
+            op: AggregateOp::Topk { k: 1.9 },
+            grouping: by(&[]),
+            want: &[("x{job=\"b\", i=\"4\"}", 7.0)],
+        },
+        TopkCase {
+            op: AggregateOp::Topk { k: 0.9 },
+            grouping: by(&[]),
+            want: &[],
+        },
+        TopkCase {
+            op: AggregateOp::Bottomk { k: -3.0 },
+            grouping: by(&[]),
+            want: &[],
+        },
+        TopkCase {
+            op: AggregateOp::Topk { k: f64::NAN },
+            grouping: by(&[]),
+            want: &[],
+        },
+        TopkCase {
+            op: AggregateOp::Topk { k: 1e6 },
+            grouping: by(&[]),
+            want: &[
                 ("x{job=\"a\", i=\"1\"}", 5.0),
                 ("x{job=\"a\", i=\"2\"}", 1.0),
                 ("x{job=\"a\", i=\"3\"}", 3.0),
                 ("x{job=\"b\", i=\"4\"}", 7.0),
             ],
-        ),
+        },
     ];
-    for (op, grouping, want) in cases {
+    for TopkCase { op, grouping, want } in cases {
         let got = aggregate(&op, &grouping, input());
         assert_same(&format!("{op:?} {grouping:?}"), got, vector(want));
     }

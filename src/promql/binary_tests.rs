@@ -83,25 +83,71 @@ fn scalar_operations_follow_go_float_semantics() {
     }
 }
 
+/// A vector-scalar operation on a fixed vector, and the vector it gives.
+struct ScalarCase {
+    op: BinaryOp,
+    scalar: f64,
+    /// Whether the scalar is the left operand, as in `2 > x`.
+    scalar_on_left: bool,
+    /// The result as (series text, value) pairs.
+    want: &'static [(&'static str, f64)],
+}
+
 #[test]
 fn vector_scalar_arithmetic_drops_the_name_and_keeps_operand_order() {
     use BinaryOp::*;
     let x = || vector(&[("x{i=\"1\"}", 2.0), ("x{i=\"2\"}", 5.0)]);
-    let cases: &[(BinaryOp, f64, bool, &[(&str, f64)])] = &[
-        (Mul, 3.0, false, &[("{i=\"1\"}", 6.0), ("{i=\"2\"}", 15.0)]),
-        (Sub, 1.0, false, &[("{i=\"1\"}", 1.0), ("{i=\"2\"}", 4.0)]),
-        (Sub, 1.0, true, &[("{i=\"1\"}", -1.0), ("{i=\"2\"}", -4.0)]),
-        (Div, 10.0, true, &[("{i=\"1\"}", 5.0), ("{i=\"2\"}", 2.0)]),
-        (Pow, 2.0, true, &[("{i=\"1\"}", 4.0), ("{i=\"2\"}", 32.0)]),
-        (Mod, 3.0, false, &[("{i=\"1\"}", 2.0), ("{i=\"2\"}", 2.0)]),
-        (
-            Div,
-            0.0,
-            false,
-            &[("{i=\"1\"}", f64::INFINITY), ("{i=\"2\"}", f64::INFINITY)],
-        ),
+    let cases = [
+        ScalarCase {
+            op: Mul,
+            scalar: 3.0,
+            scalar_on_left: false,
+            want: &[("{i=\"1\"}", 6.0), ("{i=\"2\"}", 15.0)],
+        },
+        ScalarCase {
+            op: Sub,
+            scalar: 1.0,
+            scalar_on_left: false,
+            want: &[("{i=\"1\"}", 1.0), ("{i=\"2\"}", 4.0)],
+        },
+        ScalarCase {
+            op: Sub,
+            scalar: 1.0,
+            scalar_on_left: true,
+            want: &[("{i=\"1\"}", -1.0), ("{i=\"2\"}", -4.0)],
+        },
+        ScalarCase {
+            op: Div,
+            scalar: 10.0,
+            scalar_on_left: true,
+            want: &[("{i=\"1\"}", 5.0), ("{i=\"2\"}", 2.0)],
+        },
+        ScalarCase {
+            op: Pow,
+            scalar: 2.0,
+            scalar_on_left: true,
+            want: &[("{i=\"1\"}", 4.0), ("{i=\"2\"}", 32.0)],
+        },
+        ScalarCase {
+            op: Mod,
+            scalar: 3.0,
+            scalar_on_left: false,
+            want: &[("{i=\"1\"}", 2.0), ("{i=\"2\"}", 2.0)],
+        },
+        ScalarCase {
+            op: Div,
+            scalar: 0.0,
+            scalar_on_left: false,
+            want: &[("{i=\"1\"}", f64::INFINITY), ("{i=\"2\"}", f64::INFINITY)],
+        },
     ];
-    for &(op, scalar, scalar_on_left, want) in cases {
+    for ScalarCase {
+        op,
+        scalar,
+        scalar_on_left,
+        want,
+    } in cases
+    {
         let got = vector_scalar(op, x(), scalar, scalar_on_left, false);
         let what = format!("{op:?} {scalar} (scalar on left: {scalar_on_left})");
         assert_same(&what, got, vector(want));
@@ -118,24 +164,50 @@ fn vector_scalar_comparisons_filter_and_keep_the_vector_value() {
             ("x{i=\"3\"}", f64::NAN),
         ])
     };
-    let cases: &[(BinaryOp, f64, bool, &[(&str, f64)])] = &[
-        (Gt, 2.0, false, &[("x{i=\"2\"}", 3.0)]),
+    let cases = [
+        ScalarCase {
+            op: Gt,
+            scalar: 2.0,
+            scalar_on_left: false,
+            want: &[("x{i=\"2\"}", 3.0)],
+        },
         // `2 > x`: the scalar is on the left, the value is still x's.
-        (Gt, 2.0, true, &[("x{i=\"1\"}", 1.0)]),
-        (Le, 3.0, false, &[("x{i=\"1\"}", 1.0), ("x{i=\"2\"}", 3.0)]),
-        (Eq, f64::NAN, false, &[]),
-        (
-            Ne,
-            f64::NAN,
-            false,
-            &[
+        ScalarCase {
+            op: Gt,
+            scalar: 2.0,
+            scalar_on_left: true,
+            want: &[("x{i=\"1\"}", 1.0)],
+        },
+        ScalarCase {
+            op: Le,
+            scalar: 3.0,
+            scalar_on_left: false,
+            want: &[("x{i=\"1\"}", 1.0), ("x{i=\"2\"}", 3.0)],
+        },
+        ScalarCase {
+            op: Eq,
+            scalar: f64::NAN,
+            scalar_on_left: false,
+            want: &[],
+        },
+        ScalarCase {
+            op: Ne,
+            scalar: f64::NAN,
+            scalar_on_left: false,
+            want: &[
                 ("x{i=\"1\"}", 1.0),
                 ("x{i=\"2\"}", 3.0),
                 ("x{i=\"3\"}", f64::NAN),
             ],
-        ),
+        },
     ];
-    for &(op, scalar, scalar_on_left, want) in cases {
+    for ScalarCase {
+        op,
+        scalar,
+        scalar_on_left,
+        want,
+    } in cases
+    {
         let got = vector_scalar(op, x(), scalar, scalar_on_left, false);
         let what = format!("{op:?} {scalar} (scalar on left: {scalar_on_left})");
         assert_same(&what, got, vector(want));
@@ -345,67 +417,81 @@ fn vector_matching_builds_prometheus_label_sets() {
     }
 }
 
+/// A vector-vector operation whose matching is ambiguous, and Prometheus's error.
+struct AmbiguousCase {
+    what: &'static str,
+    op: BinaryOp,
+    /// The operands as (series text, value) pairs.
+    lhs: &'static [(&'static str, f64)],
+    rhs: &'static [(&'static str, f64)],
+    matching: Matching,
+    /// The message of the matching error.
+    error: &'static str,
+}
+
 #[test]
 fn ambiguous_matches_fail_with_prometheus_messages() {
     use BinaryOp::*;
-    let cases: Vec<(
-        &str,
-        BinaryOp,
-        &[(&str, f64)],
-        &[(&str, f64)],
-        Matching,
-        &str,
-    )> = vec![
-        (
-            "two rhs series in one match group",
-            Add,
-            &[("a{i=\"1\"}", 1.0)],
-            &[("b{i=\"1\", j=\"x\"}", 1.0), ("b{i=\"1\", j=\"y\"}", 2.0)],
-            ignoring(&["j"], Cardinality::OneToOne),
-            "found duplicate series for the match group {i=\"1\"} on the right hand-side of the \
-             operation: [{__name__=\"b\", i=\"1\", j=\"y\"}, {__name__=\"b\", i=\"1\", j=\"x\"}];\
-             many-to-many matching not allowed: matching labels must be unique on one side",
-        ),
-        (
-            "duplicates on the one side are an error even without a partner",
-            Add,
-            &[("a{i=\"1\"}", 1.0)],
-            &[("b{i=\"9\", j=\"x\"}", 1.0), ("b{i=\"9\", j=\"y\"}", 2.0)],
-            on(&["i"], Cardinality::ManyToOne { include: vec![] }),
-            "found duplicate series for the match group {i=\"9\"} on the right hand-side of the \
-             operation: [{__name__=\"b\", i=\"9\", j=\"y\"}, {__name__=\"b\", i=\"9\", j=\"x\"}];\
-             many-to-many matching not allowed: matching labels must be unique on one side",
-        ),
-        (
-            "group_right: the one side is the left",
-            Add,
-            &[("a{i=\"1\", j=\"x\"}", 1.0), ("a{i=\"1\", j=\"y\"}", 2.0)],
-            &[("b{i=\"1\"}", 1.0)],
-            on(&["i"], Cardinality::OneToMany { include: vec![] }),
-            "found duplicate series for the match group {i=\"1\"} on the left hand-side of the \
-             operation: [{__name__=\"a\", i=\"1\", j=\"y\"}, {__name__=\"a\", i=\"1\", j=\"x\"}];\
-             many-to-many matching not allowed: matching labels must be unique on one side",
-        ),
-        (
-            "several lhs series per group need group_left",
-            Add,
-            &[("a{i=\"1\", j=\"x\"}", 1.0), ("a{i=\"1\", j=\"y\"}", 2.0)],
-            &[("b{i=\"1\"}", 1.0)],
-            on(&["i"], Cardinality::OneToOne),
-            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
-        ),
-        (
-            "group_left results must differ: here the name was their only difference",
-            Add,
-            &[("a{i=\"1\", j=\"x\"}", 1.0), ("c{i=\"1\", j=\"x\"}", 2.0)],
-            &[("b{i=\"1\"}", 1.0)],
-            on(&["i"], Cardinality::ManyToOne { include: vec![] }),
-            "multiple matches for labels: grouping labels must ensure unique matches",
-        ),
+    let cases = vec![
+        AmbiguousCase {
+            what: "two rhs series in one match group",
+            op: Add,
+            lhs: &[("a{i=\"1\"}", 1.0)],
+            rhs: &[("b{i=\"1\", j=\"x\"}", 1.0), ("b{i=\"1\", j=\"y\"}", 2.0)],
+            matching: ignoring(&["j"], Cardinality::OneToOne),
+            error: "found duplicate series for the match group {i=\"1\"} on the right hand-side \
+                    of the operation: [{__name__=\"b\", i=\"1\", j=\"y\"}, \
+                    {__name__=\"b\", i=\"1\", j=\"x\"}];\
+                    many-to-many matching not allowed: matching labels must be unique on one side",
+        },
+        AmbiguousCase {
+            what: "duplicates on the one side are an error even without a partner",
+            op: Add,
+            lhs: &[("a{i=\"1\"}", 1.0)],
+            rhs: &[("b{i=\"9\", j=\"x\"}", 1.0), ("b{i=\"9\", j=\"y\"}", 2.0)],
+            matching: on(&["i"], Cardinality::ManyToOne { include: vec![] }),
+            error: "found duplicate series for the match group {i=\"9\"} on the right hand-side \
+                    of the operation: [{__name__=\"b\", i=\"9\", j=\"y\"}, \
+                    {__name__=\"b\", i=\"9\", j=\"x\"}];\
+                    many-to-many matching not allowed: matching labels must be unique on one side",
+        },
+        AmbiguousCase {
+            what: "group_right: the one side is the left",
+            op: Add,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 1.0), ("a{i=\"1\", j=\"y\"}", 2.0)],
+            rhs: &[("b{i=\"1\"}", 1.0)],
+            matching: on(&["i"], Cardinality::OneToMany { include: vec![] }),
+            error: "found duplicate series for the match group {i=\"1\"} on the left hand-side \
+                    of the operation: [{__name__=\"a\", i=\"1\", j=\"y\"}, \
+                    {__name__=\"a\", i=\"1\", j=\"x\"}];\
+                    many-to-many matching not allowed: matching labels must be unique on one side",
+        },
+        AmbiguousCase {
+            what: "several lhs series per group need group_left",
+            op: Add,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 1.0), ("a{i=\"1\", j=\"y\"}", 2.0)],
+            rhs: &[("b{i=\"1\"}", 1.0)],
+            matching: on(&["i"], Cardinality::OneToOne),
+            error: "multiple matches for labels: many-to-one matching must be explicit \
+                    (group_left/group_right)",
+        },
+        AmbiguousCase {
+            what: "group_left results must differ: here the name was their only difference",
+            op: Add,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 1.0), ("c{i=\"1\", j=\"x\"}", 2.0)],
+            rhs: &[("b{i=\"1\"}", 1.0)],
+            matching: on(&["i"], Cardinality::ManyToOne { include: vec![] }),
+            error: "multiple matches for labels: grouping labels must ensure unique matches",
+        },
     ];
-    for (what, op, lhs, rhs, matching, want) in cases {
-        let got = vector_vector(op, vector(lhs), vector(rhs), &matching);
-        assert_eq!(got, Err(EvalError::Matching(want.to_owned())), "{what}");
+    for case in cases {
+        let got = vector_vector(case.op, vector(case.lhs), vector(case.rhs), &case.matching);
+        assert_eq!(
+            got,
+            Err(EvalError::Matching(case.error.to_owned())),
+            "{}",
+            case.what
+        );
     }
 }
 

@@ -196,6 +196,13 @@ fn backoff_doubles_up_to_its_cap() {
     assert_eq!(delays, [30, 60, 120, 200, 200, 200]);
 }
 
+/// A decoded 1.0 series: its labels as `name=value` and its (timestamp ms, value) samples.
+#[derive(Debug, PartialEq)]
+struct SentSeries {
+    labels: Vec<String>,
+    samples: Vec<(i64, f64)>,
+}
+
 #[test]
 fn both_protocols_encode_series_grouped_and_shifted() {
     let data = dataset(vec![vec![1000, 2000], vec![1000]]);
@@ -206,29 +213,29 @@ fn both_protocols_encode_series_grouped_and_shifted() {
 
     let request =
         v1::WriteRequest::decode(&raw(encode(Protocol::V1, &data, &batch, 5))[..]).unwrap();
-    let got: Vec<(Vec<String>, Vec<(i64, f64)>)> = request
+    let got: Vec<SentSeries> = request
         .timeseries
         .iter()
-        .map(|ts| {
-            let labels = ts
+        .map(|ts| SentSeries {
+            labels: ts
                 .labels
                 .iter()
                 .map(|l| format!("{}={}", l.name, l.value))
-                .collect();
-            (
-                labels,
-                ts.samples.iter().map(|s| (s.timestamp, s.value)).collect(),
-            )
+                .collect(),
+            samples: ts.samples.iter().map(|s| (s.timestamp, s.value)).collect(),
         })
         .collect();
     assert_eq!(
         got,
         [
-            (
-                vec!["__name__=m".into(), "i=0".into()],
-                vec![(1005, 100.0), (2005, 200.0)]
-            ),
-            (vec!["__name__=m".into(), "i=1".into()], vec![(1005, 100.0)]),
+            SentSeries {
+                labels: vec!["__name__=m".into(), "i=0".into()],
+                samples: vec![(1005, 100.0), (2005, 200.0)],
+            },
+            SentSeries {
+                labels: vec!["__name__=m".into(), "i=1".into()],
+                samples: vec![(1005, 100.0)],
+            },
         ]
     );
 

@@ -62,7 +62,11 @@ pub fn kafka_section(port: u16) -> String {
 
 /// The partition a receiver sends the series with `labels` (sorted by name) to.
 pub fn partition_of(labels: &[(&str, &str)], entity_labels: &[&str], partitions: u32) -> i32 {
-    let request = proto::v1_request(&[(labels, 0, 1.0)]);
+    let request = proto::v1_request(&[proto::SeriesSample {
+        labels,
+        timestamp_ms: 0,
+        value: 1.0,
+    }]);
     let mut batch = WriteBatch::default();
     Decoder::new(DecodeLimits::default())
         .decode(Protocol::V1, &proto::encode_snappy(&request), &mut batch)

@@ -42,11 +42,20 @@ impl Frame {
     }
 }
 
-/// The forecast from the value now: the central trajectory and, when the ETA has an
-/// error, the band's polygon; seconds from now, cut at the threshold and the horizon.
-fn forecast(p: &Prediction, rule: &RuleCard) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+/// The forecast from the value now, as (seconds from now, value) points cut at the
+/// threshold and the horizon.
+#[derive(Default)]
+struct Forecast {
+    /// The central trajectory: toward the threshold at the ETA, or along the trend.
+    line: Vec<(f64, f64)>,
+    /// The band's polygon, when the ETA has an error; empty otherwise.
+    band: Vec<(f64, f64)>,
+}
+
+/// The forecast of `p` under `rule`; empty without a value, an ETA or a trend.
+fn forecast(p: &Prediction, rule: &RuleCard) -> Forecast {
     let Some(value) = p.value else {
-        return (Vec::new(), Vec::new());
+        return Forecast::default();
     };
     let horizon = rule.horizon.as_secs_f64();
     let threshold = rule.threshold;
@@ -70,13 +79,13 @@ fn forecast(p: &Prediction, rule: &RuleCard) -> (Vec<(f64, f64)>, Vec<(f64, f64)
                 }
                 _ => Vec::new(),
             };
-            (line, band)
+            Forecast { line, band }
         }
-        (_, Some(trend)) => (
-            vec![(0.0, value), (horizon, value + trend * horizon)],
-            Vec::new(),
-        ),
-        _ => (Vec::new(), Vec::new()),
+        (_, Some(trend)) => Forecast {
+            line: vec![(0.0, value), (horizon, value + trend * horizon)],
+            band: Vec::new(),
+        },
+        _ => Forecast::default(),
     }
 }
 
@@ -87,7 +96,7 @@ pub fn render(p: &Prediction, rule: &RuleCard, now_ms: i64) -> String {
         .points()
         .map(|(t, v)| ((t - now_ms) as f64 / 1e3, v))
         .collect();
-    let (line, band) = forecast(p, rule);
+    let Forecast { line, band } = forecast(p, rule);
     let values = past
         .iter()
         .chain(&line)
@@ -200,7 +209,7 @@ mod tests {
     fn the_band_is_cut_at_the_threshold_and_the_horizon() {
         // Reaches 10 in 900 s ± 400 s: the fast edge crosses at 500 s, the slow edge is
         // still above at the 600 s horizon.
-        let (line, band) = forecast(&falling(Some(900.0), Some(400.0)), &rule());
+        let Forecast { line, band } = forecast(&falling(Some(900.0), Some(400.0)), &rule());
         assert_eq!(line, [(0.0, 16.0), (600.0, 12.0)]);
         assert_eq!(band[0], (0.0, 16.0));
         assert_eq!(band[1], (500.0, 10.0));
@@ -211,7 +220,7 @@ mod tests {
 
     #[test]
     fn without_an_eta_the_trend_is_drawn_and_nothing_escapes_the_frame() {
-        let (line, band) = forecast(&falling(None, None), &rule());
+        let Forecast { line, band } = forecast(&falling(None, None), &rule());
         assert_eq!(line.len(), 2);
         assert!((line[1].1 - 12.0).abs() < 1e-9);
         assert!(band.is_empty());

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::model_watch;
 use crate::model::Model;
@@ -21,6 +21,8 @@ use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::predictions::LivePredictions;
 use crate::predictions::board::Board;
 use crate::registry::Registry;
+use crate::retry::Backoff;
+use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{ActionLabels, Metrics};
 use crate::tickets::TicketAction;
 
@@ -200,7 +202,13 @@ impl Scoring {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             }
         }
-        let _ = self.recorder.await;
+        // A store that cannot commit would hold the recorder's retries past the deadline.
+        let recorder = self.recorder;
+        let abort = recorder.abort_handle();
+        if tokio::time::timeout_at(deadline, recorder).await.is_err() {
+            abort.abort();
+            error!("ticket actions not yet stored at the shutdown deadline are lost");
+        }
         info!("pipeline stopped; letting ticket deliveries in flight finish");
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.dispatchers
@@ -212,8 +220,16 @@ impl Scoring {
 /// The most ticket actions recorded in one transaction.
 const RECORD_AT_ONCE: usize = 256;
 
+/// The pauses between attempts to store actions when a commit fails (a full disk).
+const RECORD_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(250),
+    max: Duration::from_secs(30),
+};
+
 /// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers,
-/// and observes how long after its step's processing began each was stored.
+/// and observes how long after its step's processing began each was stored. A commit that
+/// fails is tried again after a backoff, with the same actions (the lifecycle has moved
+/// on: an open lost would orphan its updates and resolve at the sinks), until it holds.
 async fn record_tickets(
     mut outbox: OutboxHandle,
     mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
@@ -227,26 +243,38 @@ async fn record_tickets(
             .drain(..)
             .map(|(action, decided)| (decided, action))
             .unzip();
-        let (taken, recorded) = outbox.record_all(taken).await;
-        for (i, action) in taken.into_iter().enumerate() {
+        let (mut taken, mut recorded) = outbox.record_all(taken).await;
+        let mut attempt = 0;
+        while let Err(error) = &recorded {
+            attempt += 1;
+            let delay = RECORD_BACKOFF.delay(attempt, rand::random());
+            if let Say::First | Say::Summary { .. } = LOGS.occurred("outbox:record", Instant::now())
+            {
+                warn!(%error, actions = taken.len(), retry_in = ?delay, "storing ticket actions failed; trying again");
+            }
+            tokio::time::sleep(delay).await;
+            (taken, recorded) = outbox.record_all(taken).await;
+        }
+        if attempt > 0 {
+            LOGS.recovered("outbox:record", Instant::now());
+            info!(attempts = attempt + 1, "ticket actions stored");
+        }
+        let seqs = recorded.expect("the loop above ends once the actions are stored");
+        // An action without a sequence was silenced; the filter has said so.
+        let stored = taken.into_iter().zip(decided).zip(seqs);
+        for ((action, decided), _) in stored.filter(|(_, seq)| seq.is_some()) {
             let key = &action.idempotency_key;
-            match &recorded {
-                Ok(seqs) if seqs[i].is_some() => {
-                    let labels = ActionLabels {
-                        target: action.ticket.target.clone(),
-                        action: action.kind.name(),
-                    };
-                    metrics
-                        .ticket_action_delay_seconds
-                        .observe(decided[i].elapsed().as_secs_f64());
-                    metrics.ticket_actions.get_or_create(&labels).inc();
-                    info!(title = %action.ticket.title, key, action = labels.action, "ticket action recorded");
-                    if let Some(board) = &board {
-                        board.remember(action);
-                    }
-                }
-                Ok(_) => {} // silenced; the filter has said so
-                Err(error) => error!(%error, key, "recording a ticket action failed; it is lost"),
+            let labels = ActionLabels {
+                target: action.ticket.target.clone(),
+                action: action.kind.name(),
+            };
+            metrics
+                .ticket_action_delay_seconds
+                .observe(decided.elapsed().as_secs_f64());
+            metrics.ticket_actions.get_or_create(&labels).inc();
+            info!(title = %action.ticket.title, key, action = labels.action, "ticket action recorded");
+            if let Some(board) = &board {
+                board.remember(action);
             }
         }
     }

@@ -2,342 +2,15 @@
 //! answers, each refusal checked to leave the registry unchanged. The app runs in-process
 //! on port 0 and is spoken to over real HTTP.
 
-use std::path::Path;
+#[path = "http_write/refusals.rs"]
+mod refusals;
+#[path = "http_write/server.rs"]
+mod server;
 
-use harbinger::config::{Config, ValidConfig};
-use harbinger::ingest::proto::{self, SeriesSample, v2};
+use harbinger::ingest::proto::{self, v2};
 use harbinger::pipeline::PipelineEvent;
-use harbinger::server::{App, AppHandle, Role};
-use reqwest::StatusCode;
-use tokio::sync::{mpsc, oneshot};
 
-const V1: &str = "application/x-protobuf;proto=prometheus.WriteRequest";
-const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
-
-struct Server {
-    url: String,
-    handle: AppHandle,
-    events: Option<mpsc::Receiver<PipelineEvent>>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _data_dir: tempfile::TempDir,
-}
-
-/// Starts the app on a free port; `own_queue` keeps the pipeline queue's receiving end
-/// in the test (nothing consumes it unless the test does).
-async fn start(yaml: &str, own_queue: bool) -> Server {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = Config::from_yaml(yaml).unwrap();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = data_dir.path().to_owned();
-    let valid: ValidConfig = config.validate(Path::new("test.yml")).unwrap();
-    let mut app = App::build(valid, Role::All).await.unwrap();
-    let events = if own_queue { app.take_events() } else { None };
-    let url = format!("http://{}", app.local_addr());
-    let handle = app.handle();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(app.run(async {
-        let _ = stopped.await;
-    }));
-    Server {
-        url,
-        handle,
-        events,
-        stop: Some(stop),
-        task,
-        _data_dir: data_dir,
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Server {
-    async fn post(
-        &self,
-        content_type: Option<&str>,
-        encoding: Option<&str>,
-        body: Vec<u8>,
-    ) -> Answer {
-        let mut request = reqwest::Client::new().post(format!("{}/api/v1/write", self.url));
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        if let Some(encoding) = encoding {
-            request = request.header("content-encoding", encoding);
-        }
-        answer(request.body(body).send().await.unwrap()).await
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        answer(reqwest::get(format!("{}{path}", self.url)).await.unwrap()).await
-    }
-
-    async fn metric(&self, line_prefix: &str) -> f64 {
-        let text = self.get("/metrics").await.body;
-        text.lines()
-            .find(|line| line.starts_with(line_prefix))
-            .and_then(|line| line.rsplit(' ').next())
-            .map_or(0.0, |value| value.parse().unwrap())
-    }
-}
-
-async fn answer(response: reqwest::Response) -> Answer {
-    Answer {
-        status: response.status(),
-        headers: response.headers().clone(),
-        body: response.text().await.unwrap(),
-    }
-}
-
-fn written(answer: &Answer) -> Option<[u64; 3]> {
-    let get = |kind: &str| {
-        answer
-            .headers
-            .get(format!("x-prometheus-remote-write-{kind}-written"))
-            .map(|v| v.to_str().unwrap().parse().unwrap())
-    };
-    Some([get("samples")?, get("histograms")?, get("exemplars")?])
-}
-
-/// One sample of the series `labels`.
-fn sample<'a>(labels: &'a [(&'a str, &'a str)], timestamp_ms: i64, value: f64) -> SeriesSample<'a> {
-    SeriesSample {
-        labels,
-        timestamp_ms,
-        value,
-    }
-}
-
-/// A snappy-compressed 1.0 request with one sample per series.
-fn v1_body(series: &[SeriesSample]) -> Vec<u8> {
-    proto::encode_snappy(&proto::v1_request(series))
-}
-
-/// A 2.0 request of one series over the symbols `["", "__name__", "up", "job", "node"]`.
-fn v2_body(refs: &[u32], timestamps: &[i64]) -> Vec<u8> {
-    proto::encode_snappy(&v2::Request {
-        symbols: SYMBOLS[..5].iter().map(|s| s.to_string()).collect(),
-        timeseries: vec![v2_series(refs, timestamps, vec![])],
-    })
-}
-
-const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "node")];
-
-/// A request the receiver must refuse, and how it answers.
-struct Refusal {
-    /// What is wrong with the request.
-    name: &'static str,
-    content_type: Option<&'static str>,
-    encoding: Option<&'static str>,
-    body: Vec<u8>,
-    /// The status code of the answer.
-    status: u16,
-    /// Words the one-line error body contains.
-    words: &'static str,
-}
-
-#[tokio::test]
-async fn every_refusal_has_its_status_and_changes_nothing() {
-    let server = start(
-        "ingest:\n  max_body_bytes: 64KiB\n  max_decoded_bytes: 1MiB\n  max_labels_per_series: 4\n",
-        false,
-    )
-    .await;
-    assert_eq!(
-        server
-            .post(Some(V1), Some("snappy"), v1_body(&[sample(UP, 1, 1.0)]))
-            .await
-            .status,
-        204
-    );
-    let before = server.handle.registry_digest();
-
-    let huge_claim = vec![0xff, 0xff, 0xff, 0x7f];
-    let five_labels: &[(&str, &str)] = &[
-        ("__name__", "x"),
-        ("a", ""),
-        ("b", ""),
-        ("c", ""),
-        ("d", ""),
-    ];
-    let cases = vec![
-        Refusal {
-            name: "not snappy",
-            content_type: Some(V1),
-            encoding: Some("snappy"),
-            body: b"plain bytes".to_vec(),
-            status: 400,
-            words: "snappy",
-        },
-        Refusal {
-            name: "not protobuf",
-            content_type: Some(V1),
-            encoding: None,
-            body: proto::snappy(&[0x0a, 0x7f]),
-            status: 400,
-            words: "protobuf: truncated",
-        },
-        Refusal {
-            name: "unsorted labels",
-            content_type: Some(V1),
-            encoding: None,
-            body: v1_body(&[
-                sample(UP, 2, 1.0),
-                sample(&[("job", "x"), ("__name__", "up")], 2, 1.0),
-            ]),
-            status: 400,
-            words: "series 1: label \"__name__\": labels not sorted by name",
-        },
-        Refusal {
-            name: "duplicate label",
-            content_type: Some(V1),
-            encoding: None,
-            body: v1_body(&[sample(
-                &[("__name__", "up"), ("job", "a"), ("job", "b")],
-                2,
-                1.0,
-            )]),
-            status: 400,
-            words: "series 0: label \"job\": duplicate label name",
-        },
-        Refusal {
-            name: "empty label name",
-            content_type: Some(V1),
-            encoding: None,
-            body: v1_body(&[sample(&[("", "x"), ("__name__", "up")], 2, 1.0)]),
-            status: 400,
-            words: "series 0: label 0: empty label name",
-        },
-        Refusal {
-            name: "too many labels",
-            content_type: Some(V1),
-            encoding: None,
-            body: v1_body(&[sample(five_labels, 2, 1.0)]),
-            status: 400,
-            words: "series 0: 5 labels exceed the limit of 4 per series",
-        },
-        Refusal {
-            name: "odd v2 refs",
-            content_type: Some(V2),
-            encoding: None,
-            body: v2_body(&[1, 2, 3], &[2]),
-            status: 400,
-            words: "series 0: odd number of label refs (3)",
-        },
-        Refusal {
-            name: "v2 ref out of range",
-            content_type: Some(V2),
-            encoding: None,
-            body: v2_body(&[1, 2, 3, 9], &[2]),
-            status: 400,
-            words: "series 0: symbol ref 9 is out of range of the 5 symbols",
-        },
-        Refusal {
-            name: "decoded size over the limit",
-            content_type: Some(V1),
-            encoding: None,
-            body: huge_claim,
-            status: 413,
-            words: "exceeds the limit of 1048576 bytes",
-        },
-        Refusal {
-            name: "body over the limit",
-            content_type: Some(V1),
-            encoding: None,
-            body: vec![0; 65 * 1024],
-            status: 413,
-            words: "request body exceeds the limit of 65536 bytes",
-        },
-        Refusal {
-            name: "gzip encoding",
-            content_type: Some(V1),
-            encoding: Some("gzip"),
-            body: v1_body(&[sample(UP, 2, 1.0)]),
-            status: 415,
-            words: "content-encoding \"gzip\" is not accepted",
-        },
-        Refusal {
-            name: "json",
-            content_type: Some("application/json"),
-            encoding: None,
-            body: v1_body(&[sample(UP, 2, 1.0)]),
-            status: 415,
-            words: "expected application/x-protobuf",
-        },
-        Refusal {
-            name: "unknown proto",
-            content_type: Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
-            encoding: None,
-            body: v1_body(&[sample(UP, 2, 1.0)]),
-            status: 415,
-            words: "unknown proto",
-        },
-    ];
-    for Refusal {
-        name,
-        content_type,
-        encoding,
-        body,
-        status,
-        words,
-    } in cases
-    {
-        let answer = server.post(content_type, encoding, body).await;
-        assert_eq!(answer.status.as_u16(), status, "{name}: {}", answer.body);
-        assert!(
-            answer.body.contains(words),
-            "{name}: {:?} lacks {words:?}",
-            answer.body
-        );
-        assert_eq!(
-            answer.body.lines().count(),
-            1,
-            "{name}: one-line error body"
-        );
-        let is_v2 = content_type == Some(V2);
-        assert_eq!(
-            written(&answer),
-            is_v2.then_some([0, 0, 0]),
-            "{name}: written headers"
-        );
-        assert_eq!(
-            server.handle.registry_digest(),
-            before,
-            "{name} changed the registry"
-        );
-    }
-
-    for method in [
-        reqwest::Method::GET,
-        reqwest::Method::PUT,
-        reqwest::Method::DELETE,
-    ] {
-        let response = reqwest::Client::new()
-            .request(method.clone(), format!("{}/api/v1/write", server.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 405, "{method}");
-        assert_eq!(response.headers()["allow"], "POST");
-    }
-    assert_eq!(server.handle.registry_digest(), before);
-    assert_eq!(
-        server
-            .metric("harbinger_requests_total{code=\"415\"}")
-            .await,
-        3.0
-    );
-    assert_eq!(
-        server
-            .metric("harbinger_requests_rejected_total{reason=\"invalid_labels\"}")
-            .await,
-        3.0
-    );
-}
+use server::*;
 
 #[tokio::test]
 async fn v1_and_v2_are_accepted_and_v2_reports_what_was_written() {
@@ -391,41 +64,6 @@ async fn v1_and_v2_are_accepted_and_v2_reports_what_was_written() {
     let json: serde_json::Value = serde_json::from_str(&series.body).unwrap();
     assert_eq!(json["data"][0]["labels"]["job"], "node");
     assert_eq!(json["data"][0]["timestamp_ms"], 3000);
-}
-
-/// Symbols of the partial-write requests.
-const SYMBOLS: [&str; 6] = ["", "__name__", "up", "job", "node", "h"];
-
-fn v2_series(refs: &[u32], samples: &[i64], histograms: Vec<v2::Histogram>) -> v2::TimeSeries {
-    v2::TimeSeries {
-        labels_refs: refs.to_vec(),
-        samples: samples
-            .iter()
-            .map(|&timestamp| v2::Sample {
-                value: 1.0,
-                timestamp,
-                start_timestamp: 0,
-            })
-            .collect(),
-        histograms,
-        ..Default::default()
-    }
-}
-
-/// An integer histogram of 3 observations in two positive buckets (1 and 2), whose
-/// `count` field is given.
-fn histogram(count: u64) -> v2::Histogram {
-    v2::Histogram {
-        count: Some(v2::histogram::Count::CountInt(count)),
-        sum: 4.0,
-        positive_spans: vec![v2::BucketSpan {
-            offset: 0,
-            length: 2,
-        }],
-        positive_deltas: vec![1, 1],
-        timestamp: 10,
-        ..Default::default()
-    }
 }
 
 /// The 2.0 spec's partial write, both ways: valid series are written and invalid ones
@@ -682,9 +320,18 @@ async fn accepted_samples_reach_the_pipelines_signals_step_by_step() {
         disk("node_filesystem_avail_bytes"),
         disk("node_filesystem_size_bytes"),
     );
-    // Ten scrapes, 15 s apart, of a filesystem filling up.
+    // A sender whose clock runs a day ahead: its sample is dropped, and does not move
+    // the pipeline's step clock (which would stop every entity's steps for a day).
+    let future = sample(&[("__name__", "node_load1")], now_ms() + 86_400_000, 1.0);
+    assert_eq!(
+        server.post(Some(V1), None, v1_body(&[future])).await.status,
+        204
+    );
+    // Ten scrapes, 15 s apart, of a filesystem filling up, in the last few minutes; the
+    // first on a step, so that the first step already sees the filesystem.
+    let start = (now_ms() - 300_000) / 15_000 * 15_000;
     for scrape in 0..10i64 {
-        let t = 1_800_000_000_000 + scrape * 15_000;
+        let t = start + scrape * 15_000;
         let free = 400.0 - 10.0 * scrape as f64;
         let body = v1_body(&[sample(&avail[..], t, free), sample(&size[..], t, 1000.0)]);
         assert_eq!(server.post(Some(V1), None, body).await.status, 204);

@@ -328,8 +328,9 @@ async fn a_rejecting_receiver_fails_the_replay_and_is_named() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (export, series) = write_export(dir.path());
     let config = dir.path().join("harbinger.yml");
-    // The export's series have three labels (__name__, instance, job).
-    std::fs::write(&config, "ingest:\n  max_labels_per_series: 2\n").expect("writing the config");
+    // Every request of the export is more than a kibibyte.
+    let limits = "ingest:\n  max_body_bytes: 1KiB\n";
+    std::fs::write(&config, limits).expect("writing the config");
     let server = start_harbinger(dir.path(), "harbinger", Some(&config));
     let http = http();
     wait_ready(&http, &format!("{}/-/ready", server.url)).await;
@@ -359,7 +360,7 @@ async fn a_rejecting_receiver_fails_the_replay_and_is_named() {
         "{last_line}"
     );
     assert!(
-        last_line.contains("HTTP 400: series 0: 3 labels exceed the limit of 2 per series"),
+        last_line.contains("HTTP 400: request body exceeds the limit of 1024 bytes"),
         "{last_line}"
     );
     let own = get_text(&http, &format!("{}/metrics", server.url)).await;

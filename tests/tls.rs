@@ -1,7 +1,7 @@
 //! The listener hardened: a real Prometheus remote-writes to `serve` over TLS, and over
 //! mutual TLS with a client certificate; a client without a certificate, or with one
 //! from another CA, is refused; a connection that sends nothing is closed after
-//! `read_header_timeout`, a body that stalls is answered 408 after `read_timeout`, and
+//! `read_header_timeout`, a body that stalls is answered 503 after `read_timeout` (so that Prometheus sends it again), and
 //! writes past `ingest.max_concurrent_writes` wait for a turn to read their bodies.
 //!
 //! Certificates are made for the test (rcgen): a CA, the server's for 127.0.0.1, a
@@ -230,7 +230,7 @@ fn stalled_write(port: u16) -> std::net::TcpStream {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_silent_connection_is_closed_and_a_stalled_body_is_answered_408() {
+async fn a_silent_connection_is_closed_and_a_stalled_body_is_answered_503() {
     let dir = tempfile::tempdir().unwrap();
     let [port] = free_ports();
     let harbinger = serve(
@@ -257,7 +257,7 @@ async fn a_silent_connection_is_closed_and_a_stalled_body_is_answered_408() {
     let mut stalled = stalled_write(port);
     let mut answer = String::new();
     let _ = stalled.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("took longer than 1s"), "{answer}");
 }
 
@@ -271,7 +271,7 @@ async fn writes_wait_for_a_turn_to_read_their_bodies() {
         "read_timeout: 2s\ningest:\n  max_concurrent_writes: 1\n",
     );
     ready(&harbinger).await;
-    // The one turn is taken by a body that never finishes (408 after 2 s).
+    // The one turn is taken by a body that never finishes (503 after 2 s).
     let _stalled = stalled_write(port);
     std::thread::sleep(Duration::from_millis(300));
     // An empty write request (a valid body) waits for it, then is answered.

@@ -43,7 +43,7 @@ pub struct Config {
     /// connections that send nothing, slowloris). It also bounds the TLS handshake.
     #[serde(deserialize_with = "duration::deserialize")]
     pub read_header_timeout: Duration,
-    /// How long a client may take to send a request's body (408 past it).
+    /// How long a client may take to send a request's body (503 past it: send it again).
     #[serde(deserialize_with = "duration::deserialize")]
     pub read_timeout: Duration,
     /// HTTPS, and client certificates if asked (Prometheus's web config shape); plain
@@ -73,9 +73,9 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestConfig {
-    /// Largest compressed request body; larger ones are answered 413.
+    /// Largest compressed request body; larger ones are answered 400.
     pub max_body_bytes: ByteSize,
-    /// Largest decompressed body, read from the snappy header before allocating (413).
+    /// Largest decompressed body, read from the snappy header before allocating (400).
     pub max_decoded_bytes: ByteSize,
     /// Most labels one series may carry (400 past it).
     pub max_labels_per_series: usize,

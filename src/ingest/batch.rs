@@ -113,12 +113,14 @@ pub struct WriteBatch {
     pub histograms: u64,
     pub exemplars: u64,
     pub metadata: u64,
-    /// Remote write 2.0: the series refused while the others were kept (a partial write).
+    /// The series refused while the others were kept (a 2.0 partial write; a 1.0 request
+    /// keeps its other series too, as Prometheus's own receiver does).
     pub rejected: Rejected,
 }
 
-/// The series of a 2.0 request that were refused, and what they carried: the request's
-/// other series are written, and the answer (400) says what was not.
+/// The series of a request that were refused, and what they carried: the request's other
+/// series are written; a 2.0 answer (400) says what was not, a 1.0 answer is 204 (the
+/// protocol has no partial write) and the refusal is logged and counted.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Rejected {
     pub series: u64,
@@ -133,6 +135,22 @@ impl Rejected {
     pub fn is_empty(&self) -> bool {
         self.series == 0
     }
+
+    /// Counts one refused series: the `index`-th of its request, and what it held.
+    pub(crate) fn refuse(&mut self, index: usize, problem: SeriesProblem, held: Held) {
+        self.series += 1;
+        self.samples += held.samples;
+        self.histograms += held.histograms;
+        self.exemplars += held.exemplars;
+        self.first.get_or_insert((index, problem));
+    }
+}
+
+/// What one series of a request held.
+pub(crate) struct Held {
+    pub samples: u64,
+    pub histograms: u64,
+    pub exemplars: u64,
 }
 
 impl WriteBatch {

@@ -14,11 +14,6 @@ pub enum DecodeError {
     Protobuf(WireError),
     #[error("series {series}: protobuf: {error}")]
     SeriesProtobuf { series: usize, error: WireError },
-    #[error("series {series}: {problem}")]
-    Series {
-        series: usize,
-        problem: SeriesProblem,
-    },
 }
 
 /// What is wrong with one series' labels or symbol references.
@@ -88,7 +83,6 @@ impl DecodeError {
             DecodeError::Snappy(_) => "snappy",
             DecodeError::DecodedTooLarge { .. } => "too_large",
             DecodeError::Protobuf(_) | DecodeError::SeriesProtobuf { .. } => "protobuf",
-            DecodeError::Series { problem, .. } => problem.reason(),
         }
     }
 }

@@ -3,8 +3,13 @@
 //! In: the decompressed body inside a `WriteBatch`. Out: the batch's series, label spans
 //! and samples, every label set validated and hashed; histograms, exemplars and metadata
 //! are checked for well-formedness and counted.
+//!
+//! A body that is not protobuf is refused whole. A series that is well-formed but not
+//! valid (its labels, or a histogram that is not consistent) is refused alone, as
+//! Prometheus's own receiver does: one bad series, sent again with every scrape, must not
+//! lose the others of each batch it is in. `WriteBatch::rejected` counts what it held.
 
-use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
+use super::batch::{Held, LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
 use super::error::{DecodeError, SeriesProblem};
 use super::histogram::check_histogram;
 use super::labels::{LabelLimits, LabelSetChecker};
@@ -19,44 +24,50 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
         histograms,
         exemplars,
         metadata,
+        rejected,
         ..
     } = batch;
     let body = body.as_slice();
     let mut reader = Reader::new(body);
+    let mut position = 0;
     while let Some((field, wire_type)) = reader.next_field().map_err(DecodeError::Protobuf)? {
         match field {
             1 => {
-                let index = series.len();
+                let index = position;
+                position += 1;
                 let (start, message) = reader.message(wire_type).map_err(DecodeError::Protobuf)?;
-                let label_start = labels.len() as u32;
-                let sample_start = samples.len() as u32;
+                let label_start = labels.len();
+                let sample_start = samples.len();
                 let counts = walk_series(body, message, labels, samples).map_err(|error| {
                     DecodeError::SeriesProtobuf {
                         series: index,
                         error: error.shifted(start),
                     }
                 })?;
+                let checked = match counts.invalid_histogram {
+                    Some(problem) => Err(problem),
+                    None => check_labels(body, &labels[label_start..], limits),
+                };
+                let hash = match checked {
+                    Ok(hash) => hash,
+                    Err(problem) => {
+                        let held = Held {
+                            samples: (samples.len() - sample_start) as u64,
+                            histograms: counts.histograms,
+                            exemplars: counts.exemplars,
+                        };
+                        rejected.refuse(index, problem, held);
+                        samples.truncate(sample_start);
+                        labels.truncate(label_start);
+                        continue;
+                    }
+                };
                 *histograms += counts.histograms;
                 *exemplars += counts.exemplars;
-                if let Some(problem) = counts.invalid_histogram {
-                    return Err(DecodeError::Series {
-                        series: index,
-                        problem,
-                    });
-                }
-                let mut checker = LabelSetChecker::new(limits);
-                for label in &labels[label_start as usize..] {
-                    checker
-                        .push(slice(body, label.name), slice(body, label.value))
-                        .map_err(|problem| DecodeError::Series {
-                            series: index,
-                            problem,
-                        })?;
-                }
                 series.push(SeriesEntry {
-                    labels: label_start..labels.len() as u32,
-                    samples: sample_start..samples.len() as u32,
-                    hash: checker.finish(),
+                    labels: label_start as u32..labels.len() as u32,
+                    samples: sample_start as u32..samples.len() as u32,
+                    hash,
                     metric_type: MetricType::Unknown,
                     start_timestamp_ms: 0,
                     v1_message: Some(span_in(body, message)),
@@ -71,6 +82,19 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
         }
     }
     Ok(())
+}
+
+/// Validates and hashes one series' labels.
+fn check_labels(
+    body: &[u8],
+    labels: &[LabelSpan],
+    limits: &LabelLimits,
+) -> Result<u64, SeriesProblem> {
+    let mut checker = LabelSetChecker::new(limits);
+    for label in labels {
+        checker.push(slice(body, label.name), slice(body, label.value))?;
+    }
+    Ok(checker.finish())
 }
 
 fn slice(body: &[u8], span: Span) -> &[u8] {

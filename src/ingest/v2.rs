@@ -11,7 +11,7 @@
 //! Prometheus's own receiver does: the batch keeps the other series and counts, in
 //! `WriteBatch::rejected`, what the refused ones held.
 
-use super::batch::{LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
+use super::batch::{Held, LabelSpan, MetricType, Protocol, Sample, SeriesEntry, Span, WriteBatch};
 use super::error::{DecodeError, SeriesProblem};
 use super::histogram::check_histogram;
 use super::labels::{LabelLimits, LabelSetChecker};
@@ -56,11 +56,12 @@ pub fn decode(batch: &mut WriteBatch, limits: &LabelLimits) -> Result<(), Decode
             Ok(hash) => hash,
             Err(problem) => {
                 // A partial write: this series is refused, the others go on.
-                rejected.series += 1;
-                rejected.samples += (samples.len() - sample_start) as u64;
-                rejected.histograms += walked.histograms;
-                rejected.exemplars += walked.exemplars;
-                rejected.first.get_or_insert((index, problem));
+                let held = Held {
+                    samples: (samples.len() - sample_start) as u64,
+                    histograms: walked.histograms,
+                    exemplars: walked.exemplars,
+                };
+                rejected.refuse(index, problem, held);
                 samples.truncate(sample_start);
                 labels.truncate(label_start);
                 continue;

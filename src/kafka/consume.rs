@@ -306,6 +306,7 @@ impl Worker {
                 .apply(&self.batch, now_ms(), &mut self.accepted);
             metrics.dropped(DropReason::OutOfOrder, outcome.out_of_order);
             metrics.dropped(DropReason::Duplicate, outcome.duplicate);
+            metrics.dropped(DropReason::TooFarAhead, outcome.too_far_ahead);
             metrics.dropped(DropReason::SeriesLimit, outcome.series_limit);
             let Partition { registry, live, .. } = partition;
             feed(live, &self.accepted, metrics, |ids| {

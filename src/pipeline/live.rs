@@ -195,17 +195,18 @@ impl LiveSignals {
 
     fn advance_to(&mut self, latest_ms: i64) -> Result<usize, EvalError> {
         let step = self.step_ms;
-        let first = latest_ms.div_euclid(step) * step;
-        let mut next = *self.next_step_ms.get_or_insert(first);
+        // Saturating: a sample's timestamp may be anything an i64 holds.
+        let on_step = |t_ms: i64| t_ms.div_euclid(step).saturating_mul(step);
+        let mut next = *self.next_step_ms.get_or_insert(on_step(latest_ms));
         // Evaluate a step once a sample a whole step later has arrived.
-        let last_ready = (latest_ms - step).div_euclid(step) * step;
+        let last_ready = on_step(latest_ms.saturating_sub(step));
         if last_ready < next {
             return Ok(0);
         }
-        next = next.max(last_ready - (MAX_CATCH_UP_STEPS - 1) * step);
+        next = next.max(last_ready.saturating_sub((MAX_CATCH_UP_STEPS - 1) * step));
         let mut evaluated = 0;
         while next <= last_ready {
-            self.store.trim(next - self.history_ms);
+            self.store.trim(next.saturating_sub(self.history_ms));
             self.engine.step(next, &self.store)?;
             if let Some(predictions) = &mut self.predictions {
                 predictions.step(next, &self.engine, &self.store, &mut self.actions);
@@ -349,5 +350,30 @@ mod tests {
             1,
             "the CPU series (HostHighCpuLoad reads it) is kept, node_load1 is not"
         );
+    }
+
+    #[test]
+    fn a_sample_at_the_edge_of_time_does_not_stop_the_steps() {
+        let load = SeriesId::for_tests(0);
+        let labels = Labels::new([(METRIC_NAME, "node_load1"), ("instance", "a")]);
+        for edge in [i64::MIN, i64::MIN + 1, -1] {
+            let mut live = LiveSignals::new(pipeline(), None);
+            let mut steps = 0;
+            for t in std::iter::once(edge).chain((0..5).map(|k| 30_000 + k * 15_000)) {
+                let sample = AcceptedSample {
+                    series: load,
+                    timestamp_ms: t,
+                    value: 0.5,
+                };
+                steps += live
+                    .samples(&[sample], |unknown| {
+                        unknown.iter().map(|_| Some(labels.clone())).collect()
+                    })
+                    .unwrap();
+            }
+            // At most MAX_CATCH_UP_STEPS to catch up from the edge, then one per scrape.
+            assert!(steps >= 4, "{edge}: {steps} steps");
+            assert_eq!(live.next_step_ms, Some(90_000), "{edge}");
+        }
     }
 }

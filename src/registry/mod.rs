@@ -49,6 +49,11 @@ pub struct AcceptedSample {
     pub value: f64,
 }
 
+/// How far past the server's clock a sample may be, as Prometheus's own receiver allows.
+/// The pipeline's step clock follows the newest sample: one sender whose clock runs
+/// ahead would otherwise move it, and every entity's steps, into its future.
+pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+
 /// What one batch did to the registry.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ApplyOutcome {
@@ -57,6 +62,8 @@ pub struct ApplyOutcome {
     pub out_of_order: u64,
     /// Same timestamp as the series' last sample.
     pub duplicate: u64,
+    /// Later than [`MAX_AHEAD_MS`] past the server's clock.
+    pub too_far_ahead: u64,
     /// Samples of new series refused because the active-series cap was reached.
     pub series_limit: u64,
     pub series_created: u64,
@@ -126,7 +133,8 @@ impl Registry {
         self.active >= self.max_active
     }
 
-    /// Applies a validated batch, appending accepted samples to `accepted`.
+    /// Applies a validated batch, appending accepted samples to `accepted`. `now_ms` is
+    /// the server's clock: samples more than [`MAX_AHEAD_MS`] past it are dropped.
     pub fn apply(
         &mut self,
         batch: &WriteBatch,
@@ -134,9 +142,15 @@ impl Registry {
         accepted: &mut Vec<AcceptedSample>,
     ) -> ApplyOutcome {
         let mut outcome = ApplyOutcome::default();
+        let latest_allowed_ms = now_ms.saturating_add(MAX_AHEAD_MS);
         for entry in batch.series() {
             let samples = batch.samples(entry);
-            if samples.is_empty() {
+            let ahead = samples
+                .iter()
+                .filter(|s| s.timestamp_ms > latest_allowed_ms)
+                .count();
+            outcome.too_far_ahead += ahead as u64;
+            if ahead == samples.len() {
                 continue;
             }
             let slot = match self.find(batch, entry) {
@@ -162,6 +176,9 @@ impl Registry {
                 series.start_timestamp_ms = entry.start_timestamp_ms;
             }
             for sample in samples {
+                if sample.timestamp_ms > latest_allowed_ms {
+                    continue;
+                }
                 if sample.timestamp_ms < series.last_timestamp_ms {
                     outcome.out_of_order += 1;
                     continue;

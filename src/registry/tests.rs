@@ -140,3 +140,19 @@ fn digest_changes_with_content_only() {
     assert_eq!(registry.series_named("up", 10).len(), 1);
     assert!(registry.series_named("down", 10).is_empty());
 }
+
+#[test]
+fn samples_far_ahead_of_the_clock_are_dropped_and_do_not_make_a_series() {
+    let mut registry = Registry::new(10);
+    let now = 1_000_000_000;
+    let ahead = now + MAX_AHEAD_MS;
+    let request = batch(&[sample(UP_A, ahead, 1.0), sample(UP_B, ahead + 1, 1.0)]);
+    let (outcome, accepted) = apply(&mut registry, &request, now);
+    assert_eq!((outcome.accepted, outcome.too_far_ahead), (1, 1));
+    assert_eq!(accepted.len(), 1, "up to MAX_AHEAD_MS ahead is accepted");
+    assert_eq!(
+        outcome.series_created, 1,
+        "a series with only such samples is not made"
+    );
+    assert_eq!(registry.active_series(), 1);
+}

@@ -1,12 +1,13 @@
 //! The one place where write outcomes become HTTP responses.
 //!
 //! Status codes follow the remote-write specs and Prometheus's handler: 204 accepted,
-//! 400 undecodable or invalid (senders never retry it, so the body says why), and for
-//! 2.0 a partial write (some series refused, or samples dropped: 400, the others
-//! written, the headers counting exactly those), 401, 413,
-//! 404 on a worker, 415, and 503 when overloaded or Kafka cannot take it, so that the sender backs off and retries. Never 429: a
-//! default Prometheus drops a batch answered 429. Remote-write 2.0 answers always carry
-//! the three `X-Prometheus-Remote-Write-*-Written` headers.
+//! 400 undecodable, invalid or over a size limit (senders never retry it, so the body
+//! says why), and for 2.0 a partial write (some series refused, or samples dropped:
+//! 400, the others written, the headers counting exactly those), 401, 404 on a worker,
+//! 415, and 503 when overloaded, when the body was too slow to arrive or Kafka cannot
+//! take it, so that the sender backs off and retries. Never 429 nor 408: a default
+//! Prometheus drops a batch answered with any 4xx. Remote-write 2.0 answers always
+//! carry the three `X-Prometheus-Remote-Write-*-Written` headers.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,13 +32,18 @@ pub struct NotWritten {
     /// Samples not newer than their series' latest (duplicates, counted as written, are
     /// not among them).
     pub out_of_order: u64,
+    /// Samples more than `registry::MAX_AHEAD_MS` past the server's clock.
+    pub too_far_ahead: u64,
     /// Samples of new series past `ingest.max_active_series`.
     pub series_limit: u64,
 }
 
 impl NotWritten {
     pub fn is_empty(&self) -> bool {
-        self.rejected.is_empty() && self.out_of_order == 0 && self.series_limit == 0
+        self.rejected.is_empty()
+            && self.out_of_order == 0
+            && self.too_far_ahead == 0
+            && self.series_limit == 0
     }
 
     /// A bounded name for the first cause, used as a metric label value.
@@ -45,6 +51,7 @@ impl NotWritten {
         match &self.rejected.first {
             Some((_, problem)) => problem.reason(),
             None if self.out_of_order > 0 => "out_of_order",
+            None if self.too_far_ahead > 0 => "too_far_ahead",
             None => "series_limit",
         }
     }
@@ -53,7 +60,7 @@ impl NotWritten {
 impl fmt::Display for NotWritten {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rejected = &self.rejected;
-        let samples = rejected.samples + self.out_of_order + self.series_limit;
+        let samples = rejected.samples + self.out_of_order + self.too_far_ahead + self.series_limit;
         write!(
             f,
             "not written: {samples} samples, {} histograms, {} exemplars (the rest was \
@@ -72,6 +79,14 @@ impl fmt::Display for NotWritten {
                 f,
                 "; {} samples not newer than their series' latest",
                 self.out_of_order
+            )?;
+        }
+        if self.too_far_ahead > 0 {
+            write!(
+                f,
+                "; {} samples more than {} minutes ahead of the server's clock",
+                self.too_far_ahead,
+                crate::registry::MAX_AHEAD_MS / 60_000
             )?;
         }
         if self.series_limit > 0 {
@@ -126,19 +141,19 @@ impl WriteError {
         match self {
             WriteError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             WriteError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            // Over a size limit too: 400, as the design's contract says.
             WriteError::BodyTooLarge { .. }
-            | WriteError::Decode(DecodeError::DecodedTooLarge { .. }) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
-            WriteError::BodyRead(_) | WriteError::Decode(_) | WriteError::Partial { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            | WriteError::BodyRead(_)
+            | WriteError::Decode(_)
+            | WriteError::Partial { .. } => StatusCode::BAD_REQUEST,
+            // A slow body may be the network's fault, and Prometheus drops a batch
+            // answered with any 4xx: 503, so that it is sent again.
             WriteError::Overloaded
             | WriteError::Busy
             | WriteError::ShuttingDown
-            | WriteError::Unpublished(..) => StatusCode::SERVICE_UNAVAILABLE,
+            | WriteError::Unpublished(..)
+            | WriteError::BodyTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             WriteError::NotHere => StatusCode::NOT_FOUND,
-            WriteError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 

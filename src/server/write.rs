@@ -12,6 +12,7 @@
 //! dropped, is a partial write: the rest is written, and the answer is 400 with the
 //! written-count headers saying exactly what was.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,8 +46,7 @@ thread_local! {
 
 pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let content_type = header_text(&headers, header::CONTENT_TYPE);
-    let v2 = negotiate(content_type, None) == Ok(Protocol::V2);
+    let v2 = is_v2(&headers);
     let result = receive(&state, &headers, body).await;
     match &result {
         Err(error) => {
@@ -98,8 +98,8 @@ fn log_refusal(error: &WriteError) {
 }
 
 /// `POST /api/v1/write` to a worker: 404, saying where to send it.
-pub async fn not_here(State(state): State<Arc<AppState>>) -> Response {
-    let response = respond(&Err(WriteError::NotHere), false);
+pub async fn not_here(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let response = respond(&Err(WriteError::NotHere), is_v2(&headers));
     count_answer(&state, &response);
     response
 }
@@ -126,8 +126,17 @@ fn count_answer(state: &AppState, response: &Response) {
         .inc();
 }
 
-fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|value| value.to_str().ok())
+/// Whether the request says it is remote write 2.0: its answer then carries the
+/// written-count headers, whatever the answer.
+fn is_v2(headers: &HeaderMap) -> bool {
+    let content_type = header_text(headers, header::CONTENT_TYPE);
+    negotiate(content_type.as_deref(), None) == Ok(Protocol::V2)
+}
+
+/// A header's value as text. Bytes that are not UTF-8 show as U+FFFD, so that a value
+/// nobody can read is refused as unknown (415), not taken for an absent header.
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<Cow<'_, str>> {
+    (headers.get(name)).map(|value| String::from_utf8_lossy(value.as_bytes()))
 }
 
 async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Written, WriteError> {
@@ -137,8 +146,8 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
         });
     }
     let protocol = negotiate(
-        header_text(headers, header::CONTENT_TYPE),
-        header_text(headers, header::CONTENT_ENCODING),
+        header_text(headers, header::CONTENT_TYPE).as_deref(),
+        header_text(headers, header::CONTENT_ENCODING).as_deref(),
     )?;
     // Held until the answer: the body and its decoding are what a turn bounds.
     let _turn = tokio::time::timeout(WAIT_FOR_A_TURN, state.write_turns.acquire())
@@ -146,7 +155,8 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
         .map_err(|_| WriteError::Busy)?
         .expect("the semaphore is never closed");
     let limit = state.max_body_bytes;
-    let declared = header_text(headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+    let declared =
+        header_text(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length: usize| length > limit) {
         return Err(WriteError::BodyTooLarge { limit });
     }
@@ -201,20 +211,32 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
 
 /// A 2.0 request with anything not written is a partial write: 400, with the headers
 /// counting what was (the spec forbids a 2xx answer then). A 1.0 request keeps its
-/// documented answer, 204 with its drops counted.
+/// documented answer, 204 with its drops counted, as Prometheus's own receiver answers;
+/// series it refused are logged, since the sender is not told.
 fn answer(
     protocol: Protocol,
     written: Written,
     not_written: NotWritten,
 ) -> Result<Written, WriteError> {
     if protocol == Protocol::V2 && !not_written.is_empty() {
-        Err(WriteError::Partial {
+        return Err(WriteError::Partial {
             written,
             not_written: Box::new(not_written),
-        })
-    } else {
-        Ok(written)
+        });
     }
+    let rejected = &not_written.rejected;
+    if let Some((series, problem)) = &rejected.first
+        && let Say::First | Say::Summary { .. } =
+            LOGS.occurred("ingest:refused_series", Instant::now())
+    {
+        tracing::warn!(
+            refused = rejected.series,
+            samples = rejected.samples,
+            first = %format_args!("series {series}: {problem}"),
+            "remote write 1.0: series refused, the rest of the request written (answered 204)"
+        );
+    }
+    Ok(written)
 }
 
 /// What an accepted request held, for the received-counters.
@@ -288,6 +310,7 @@ fn apply(
     Tally::of(batch).count(metrics);
     metrics.dropped(DropReason::OutOfOrder, outcome.out_of_order);
     metrics.dropped(DropReason::Duplicate, outcome.duplicate);
+    metrics.dropped(DropReason::TooFarAhead, outcome.too_far_ahead);
     metrics.dropped(DropReason::SeriesLimit, outcome.series_limit);
     metrics.dropped(DropReason::InvalidSeries, batch.rejected.samples);
     metrics.series_created.inc_by(outcome.series_created);
@@ -308,6 +331,16 @@ fn apply(
     } else if !at_limit {
         LOGS.recovered("ingest:series_limit", Instant::now());
     }
+    if outcome.too_far_ahead > 0
+        && let Say::First | Say::Summary { .. } =
+            LOGS.occurred("ingest:too_far_ahead", Instant::now())
+    {
+        tracing::warn!(
+            dropped = outcome.too_far_ahead,
+            max_ahead_minutes = crate::registry::MAX_AHEAD_MS / 60_000,
+            "samples ahead of this server's clock dropped: is the sender's clock right?"
+        );
+    }
     let written = Written {
         // A sample whose timestamp its series already holds counts as written: the
         // sender is retrying data harbinger has, and must not be told it failed.
@@ -318,6 +351,7 @@ fn apply(
     let not_written = NotWritten {
         rejected: batch.rejected.clone(),
         out_of_order: outcome.out_of_order,
+        too_far_ahead: outcome.too_far_ahead,
         series_limit: outcome.series_limit,
     };
     Ok((written, not_written))

@@ -62,10 +62,12 @@ pub enum DropReason {
     OutOfOrder,
     /// Same timestamp as the series' last sample (a retried or overlapping batch).
     Duplicate,
+    /// More than `registry::MAX_AHEAD_MS` past the server's clock.
+    TooFarAhead,
     /// A new series while the active-series cap was reached.
     SeriesLimit,
-    /// In a series that a 2.0 request's partial write refused (invalid labels,
-    /// histogram, refs, or no metric name).
+    /// In a series refused while the rest of its request was written (invalid labels,
+    /// histogram, 2.0 refs, or no metric name).
     InvalidSeries,
 }
 
@@ -74,6 +76,7 @@ impl DropReason {
         let reason = match self {
             DropReason::OutOfOrder => "out_of_order",
             DropReason::Duplicate => "duplicate",
+            DropReason::TooFarAhead => "too_far_ahead",
             DropReason::SeriesLimit => "series_limit",
             DropReason::InvalidSeries => "invalid_series",
         };

@@ -450,6 +450,10 @@ fn go_quote(value: &str, out: &mut String) {
 #[path = "binary_tests.rs"]
 mod tests;
 
+#[cfg(test)]
+#[path = "binary_scalar_tests.rs"]
+mod scalar_tests;
+
 /// Vectors in Prometheus's notation and order-free comparison, for the operator tests
 /// here and in `aggregate`.
 #[cfg(test)]

@@ -14,8 +14,6 @@
 //! have all landed. A jump far ahead (a sender that was down) evaluates at most the
 //! anomaly window's worth of the skipped steps.
 
-use std::collections::HashMap;
-
 use promql_parser::label::Matcher;
 
 use super::engine::SignalEngine;
@@ -24,6 +22,8 @@ use crate::model::{Model, ModelError};
 use crate::predictions::{LivePredictions, resolve_orphans};
 use crate::promql::{EvalError, Labels, Plan, Point, SeriesIndex, SeriesStore};
 use crate::registry::{AcceptedSample, SeriesId};
+
+use super::selected::{Seen, Selected};
 use crate::tickets::{OpenTicket, TicketAction};
 
 /// Most skipped steps evaluated after a jump: an hour at a 15 s step.
@@ -36,9 +36,9 @@ pub struct LiveSignals {
     /// Ticket actions decided since the last `take_actions`.
     actions: Vec<TicketAction>,
     store: SeriesStore,
-    /// Registry id → store index for every live series seen; `None` for a series no
-    /// signal selects, whose samples are skipped (most of what node_exporter sends).
-    indexes: HashMap<SeriesId, Option<SeriesIndex>, foldhash::fast::RandomState>,
+    /// Registry id → store index for every live series seen, or skipped for a series no
+    /// signal selects (most of what node_exporter sends).
+    selected: Selected,
     /// Every selector of every signal.
     selectors: Vec<Vec<Matcher>>,
     step_ms: i64,
@@ -83,7 +83,7 @@ impl LiveSignals {
             actions: Vec::new(),
             selectors,
             store: SeriesStore::default(),
-            indexes: HashMap::default(),
+            selected: Selected::default(),
             step_ms,
             next_step_ms: None,
         }
@@ -136,10 +136,10 @@ impl LiveSignals {
         let mut latest = i64::MIN;
         let mut unknown: Vec<SeriesId> = Vec::new();
         for sample in samples {
-            match self.indexes.get(&sample.series) {
-                Some(&Some(index)) => latest = latest.max(self.push(index, sample)),
-                Some(None) => {}
-                None => unknown.push(sample.series),
+            match self.selected.get(sample.series) {
+                Seen::Kept(index) => latest = latest.max(self.push(index, sample)),
+                Seen::Skipped => {}
+                Seen::Unknown => unknown.push(sample.series),
             }
         }
         if !unknown.is_empty() {
@@ -147,13 +147,13 @@ impl LiveSignals {
             unknown.dedup();
             for (id, labels) in unknown.iter().zip(labels_of(&unknown)) {
                 if let Some(labels) = labels {
-                    let index = self.selected(&labels).then(|| self.store.series(&labels));
-                    self.indexes.insert(*id, index);
+                    let index = self.selects(&labels).then(|| self.store.series(&labels));
+                    self.selected.insert(*id, index);
                 }
             }
             for sample in samples {
                 if unknown.binary_search(&sample.series).is_ok()
-                    && let Some(&Some(index)) = self.indexes.get(&sample.series)
+                    && let Seen::Kept(index) = self.selected.get(sample.series)
                 {
                     latest = latest.max(self.push(index, sample));
                 }
@@ -179,13 +179,13 @@ impl LiveSignals {
     /// coming back gets its old place.
     pub fn evicted(&mut self, ids: &[SeriesId]) {
         for id in ids {
-            if let Some(Some(index)) = self.indexes.remove(id) {
+            if let Some(index) = self.selected.remove(*id) {
                 self.store.clear(index);
             }
         }
     }
 
-    fn selected(&self, labels: &Labels) -> bool {
+    fn selects(&self, labels: &Labels) -> bool {
         self.selectors.iter().any(|matchers| {
             matchers
                 .iter()

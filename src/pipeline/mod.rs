@@ -14,6 +14,7 @@
 mod engine;
 mod live;
 mod parts;
+mod selected;
 mod spec;
 
 use std::sync::Arc;

@@ -31,11 +31,19 @@ impl SeriesId {
         SeriesId::new(slot, 0)
     }
 
-    fn slot(self) -> usize {
+    /// An id for tests outside the registry, of a slot reused `generation` times.
+    #[cfg(test)]
+    pub(crate) fn for_tests_of_generation(slot: u32, generation: u32) -> SeriesId {
+        SeriesId::new(slot, generation)
+    }
+
+    /// Its slot in the registry: ids are dense, a slot is reused after an eviction.
+    pub(crate) fn slot(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
     }
 
-    fn generation(self) -> u32 {
+    /// How many series held its slot before it.
+    pub(crate) fn generation(self) -> u32 {
         (self.0 >> 32) as u32
     }
 }

@@ -46,188 +46,197 @@ fn include(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
-/// One table for arithmetic and comparisons between vectors: (what, op, lhs, rhs,
-/// matching, result).
-type Case = (
-    &'static str,
-    BinaryOp,
-    &'static [(&'static str, f64)],
-    &'static [(&'static str, f64)],
-    Matching,
-    &'static [(&'static str, f64)],
-);
+/// An operation between two vectors (arithmetic, comparison or set operator), and
+/// the vector it gives.
+struct MatchCase {
+    what: &'static str,
+    op: BinaryOp,
+    lhs: &'static [(&'static str, f64)],
+    rhs: &'static [(&'static str, f64)],
+    matching: Matching,
+    /// The vector the operation gives.
+    want: &'static [(&'static str, f64)],
+}
 
 #[test]
 fn vector_matching_builds_prometheus_label_sets() {
     use BinaryOp::*;
-    let cases: Vec<Case> = vec![
-        (
-            "a + b: matched on all labels but the name, which is dropped",
-            Add,
-            &[
+    let cases = vec![
+        MatchCase {
+            what: "a + b: matched on all labels but the name, which is dropped",
+            op: Add,
+            lhs: &[
                 ("a{i=\"1\"}", 1.0),
                 ("a{i=\"2\"}", 2.0),
                 ("a{i=\"3\"}", 3.0),
             ],
-            &[("b{i=\"1\"}", 10.0), ("b{i=\"2\"}", 20.0)],
-            one_to_one(),
-            &[("{i=\"1\"}", 11.0), ("{i=\"2\"}", 22.0)],
-        ),
-        (
-            "a - b: lhs minus rhs",
-            Sub,
-            &[("a{i=\"1\"}", 1.0)],
-            &[("b{i=\"1\"}", 10.0)],
-            one_to_one(),
-            &[("{i=\"1\"}", -9.0)],
-        ),
-        (
-            "a > b: filters, keeps the lhs name, labels and value",
-            Gt,
-            &[("a{i=\"1\"}", 5.0), ("a{i=\"2\"}", 1.0)],
-            &[("b{i=\"1\"}", 3.0), ("b{i=\"2\"}", 3.0)],
-            one_to_one(),
-            &[("a{i=\"1\"}", 5.0)],
-        ),
-        (
-            "a > bool b: 0/1 for every match, name dropped",
-            Gt,
-            &[("a{i=\"1\"}", 5.0), ("a{i=\"2\"}", 1.0)],
-            &[("b{i=\"1\"}", 3.0), ("b{i=\"2\"}", 3.0)],
-            with_bool(one_to_one()),
-            &[("{i=\"1\"}", 1.0), ("{i=\"2\"}", 0.0)],
-        ),
-        (
-            "a + on(i) b: only the on labels remain",
-            Add,
-            &[("a{i=\"1\", j=\"x\"}", 1.0)],
-            &[("b{i=\"1\", j=\"y\"}", 2.0)],
-            on(&["i"], Cardinality::OneToOne),
-            &[("{i=\"1\"}", 3.0)],
-        ),
-        (
-            "a == on(i) b: a comparison also keeps only the on labels (and loses the name)",
-            Eq,
-            &[("a{i=\"1\", j=\"x\"}", 2.0)],
-            &[("b{i=\"1\", j=\"y\"}", 2.0)],
-            on(&["i"], Cardinality::OneToOne),
-            &[("{i=\"1\"}", 2.0)],
-        ),
-        (
-            "a == on(__name__, i) b: the name can be matched on",
-            Eq,
-            &[("a{i=\"1\", j=\"x\"}", 2.0)],
-            &[("a{i=\"1\", j=\"y\"}", 2.0), ("b{i=\"1\"}", 2.0)],
-            on(&["__name__", "i"], Cardinality::OneToOne),
-            &[("a{i=\"1\"}", 2.0)],
-        ),
-        (
-            "a - ignoring(j) b: all but the ignored labels and the name",
-            Sub,
-            &[("a{i=\"1\", j=\"x\", k=\"z\"}", 5.0)],
-            &[("b{i=\"1\", j=\"y\", k=\"z\"}", 2.0)],
-            ignoring(&["j"], Cardinality::OneToOne),
-            &[("{i=\"1\", k=\"z\"}", 3.0)],
-        ),
-        (
-            "a < ignoring(j) b: the comparison keeps the name",
-            Lt,
-            &[("a{i=\"1\", j=\"x\"}", 1.0)],
-            &[("b{i=\"1\", j=\"y\"}", 2.0)],
-            ignoring(&["j"], Cardinality::OneToOne),
-            &[("a{i=\"1\"}", 1.0)],
-        ),
-        (
-            "a * on(i) group_left(team) info: many lhs per rhs, team copied over",
-            Mul,
-            &[
+            rhs: &[("b{i=\"1\"}", 10.0), ("b{i=\"2\"}", 20.0)],
+            matching: one_to_one(),
+            want: &[("{i=\"1\"}", 11.0), ("{i=\"2\"}", 22.0)],
+        },
+        MatchCase {
+            what: "a - b: lhs minus rhs",
+            op: Sub,
+            lhs: &[("a{i=\"1\"}", 1.0)],
+            rhs: &[("b{i=\"1\"}", 10.0)],
+            matching: one_to_one(),
+            want: &[("{i=\"1\"}", -9.0)],
+        },
+        MatchCase {
+            what: "a > b: filters, keeps the lhs name, labels and value",
+            op: Gt,
+            lhs: &[("a{i=\"1\"}", 5.0), ("a{i=\"2\"}", 1.0)],
+            rhs: &[("b{i=\"1\"}", 3.0), ("b{i=\"2\"}", 3.0)],
+            matching: one_to_one(),
+            want: &[("a{i=\"1\"}", 5.0)],
+        },
+        MatchCase {
+            what: "a > bool b: 0/1 for every match, name dropped",
+            op: Gt,
+            lhs: &[("a{i=\"1\"}", 5.0), ("a{i=\"2\"}", 1.0)],
+            rhs: &[("b{i=\"1\"}", 3.0), ("b{i=\"2\"}", 3.0)],
+            matching: with_bool(one_to_one()),
+            want: &[("{i=\"1\"}", 1.0), ("{i=\"2\"}", 0.0)],
+        },
+        MatchCase {
+            what: "a + on(i) b: only the on labels remain",
+            op: Add,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 1.0)],
+            rhs: &[("b{i=\"1\", j=\"y\"}", 2.0)],
+            matching: on(&["i"], Cardinality::OneToOne),
+            want: &[("{i=\"1\"}", 3.0)],
+        },
+        MatchCase {
+            what: "a == on(i) b: a comparison also keeps only the on labels (and loses the name)",
+            op: Eq,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 2.0)],
+            rhs: &[("b{i=\"1\", j=\"y\"}", 2.0)],
+            matching: on(&["i"], Cardinality::OneToOne),
+            want: &[("{i=\"1\"}", 2.0)],
+        },
+        MatchCase {
+            what: "a == on(__name__, i) b: the name can be matched on",
+            op: Eq,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 2.0)],
+            rhs: &[("a{i=\"1\", j=\"y\"}", 2.0), ("b{i=\"1\"}", 2.0)],
+            matching: on(&["__name__", "i"], Cardinality::OneToOne),
+            want: &[("a{i=\"1\"}", 2.0)],
+        },
+        MatchCase {
+            what: "a - ignoring(j) b: all but the ignored labels and the name",
+            op: Sub,
+            lhs: &[("a{i=\"1\", j=\"x\", k=\"z\"}", 5.0)],
+            rhs: &[("b{i=\"1\", j=\"y\", k=\"z\"}", 2.0)],
+            matching: ignoring(&["j"], Cardinality::OneToOne),
+            want: &[("{i=\"1\", k=\"z\"}", 3.0)],
+        },
+        MatchCase {
+            what: "a < ignoring(j) b: the comparison keeps the name",
+            op: Lt,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 1.0)],
+            rhs: &[("b{i=\"1\", j=\"y\"}", 2.0)],
+            matching: ignoring(&["j"], Cardinality::OneToOne),
+            want: &[("a{i=\"1\"}", 1.0)],
+        },
+        MatchCase {
+            what: "a * on(i) group_left(team) info: many lhs per rhs, team copied over",
+            op: Mul,
+            lhs: &[
                 ("a{i=\"1\", j=\"x\"}", 2.0),
                 ("a{i=\"1\", j=\"y\", team=\"old\"}", 3.0),
                 ("a{i=\"2\", j=\"x\"}", 4.0),
             ],
-            &[("info{i=\"1\", team=\"db\", other=\"o\"}", 10.0)],
-            on(
+            rhs: &[("info{i=\"1\", team=\"db\", other=\"o\"}", 10.0)],
+            matching: on(
                 &["i"],
                 Cardinality::ManyToOne {
                     include: include(&["team"]),
                 },
             ),
-            &[
+            want: &[
                 ("{i=\"1\", j=\"x\", team=\"db\"}", 20.0),
                 ("{i=\"1\", j=\"y\", team=\"db\"}", 30.0),
             ],
-        ),
-        (
-            "group_left(team) where the one side lacks team: team removed",
-            Add,
-            &[("a{i=\"1\", team=\"old\"}", 1.0)],
-            &[("info{i=\"1\"}", 1.0)],
-            on(
+        },
+        MatchCase {
+            what: "group_left(team) where the one side lacks team: team removed",
+            op: Add,
+            lhs: &[("a{i=\"1\", team=\"old\"}", 1.0)],
+            rhs: &[("info{i=\"1\"}", 1.0)],
+            matching: on(
                 &["i"],
                 Cardinality::ManyToOne {
                     include: include(&["team"]),
                 },
             ),
-            &[("{i=\"1\"}", 2.0)],
-        ),
-        (
-            "a > on(i) group_left info: the many side's labels, name kept",
-            Gt,
-            &[("a{i=\"1\", j=\"x\"}", 2.0), ("a{i=\"1\", j=\"y\"}", 30.0)],
-            &[("info{i=\"1\"}", 10.0)],
-            on(&["i"], Cardinality::ManyToOne { include: vec![] }),
-            &[("a{i=\"1\", j=\"y\"}", 30.0)],
-        ),
-        (
-            "info - on(i) group_right(team) a: rhs labels, lhs minus rhs",
-            Sub,
-            &[("info{i=\"1\", team=\"db\"}", 10.0)],
-            &[("a{i=\"1\", j=\"x\"}", 2.0), ("a{i=\"1\", j=\"y\"}", 3.0)],
-            on(
+            want: &[("{i=\"1\"}", 2.0)],
+        },
+        MatchCase {
+            what: "a > on(i) group_left info: the many side's labels, name kept",
+            op: Gt,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 2.0), ("a{i=\"1\", j=\"y\"}", 30.0)],
+            rhs: &[("info{i=\"1\"}", 10.0)],
+            matching: on(&["i"], Cardinality::ManyToOne { include: vec![] }),
+            want: &[("a{i=\"1\", j=\"y\"}", 30.0)],
+        },
+        MatchCase {
+            what: "info - on(i) group_right(team) a: rhs labels, lhs minus rhs",
+            op: Sub,
+            lhs: &[("info{i=\"1\", team=\"db\"}", 10.0)],
+            rhs: &[("a{i=\"1\", j=\"x\"}", 2.0), ("a{i=\"1\", j=\"y\"}", 3.0)],
+            matching: on(
                 &["i"],
                 Cardinality::OneToMany {
                     include: include(&["team"]),
                 },
             ),
-            &[
+            want: &[
                 ("{i=\"1\", j=\"x\", team=\"db\"}", 8.0),
                 ("{i=\"1\", j=\"y\", team=\"db\"}", 7.0),
             ],
-        ),
-        (
-            "info > on(i) group_right a: rhs labels, but the lhs (one side) value",
-            Gt,
-            &[("info{i=\"1\"}", 5.0)],
-            &[("a{i=\"1\", j=\"x\"}", 3.0), ("a{i=\"1\", j=\"y\"}", 7.0)],
-            on(&["i"], Cardinality::OneToMany { include: vec![] }),
-            &[("a{i=\"1\", j=\"x\"}", 5.0)],
-        ),
-        (
-            "duplicates on the lhs are fine when the filter lets only one through",
-            Gt,
-            &[("a{i=\"1\", j=\"x\"}", 1.0), ("a{i=\"1\", j=\"y\"}", 9.0)],
-            &[("b{i=\"1\"}", 5.0)],
-            on(&["i"], Cardinality::OneToOne),
-            &[("{i=\"1\"}", 9.0)],
-        ),
-        (
-            "an empty side gives nothing, without looking for duplicates",
-            Add,
-            &[("a{i=\"1\"}", 1.0), ("a{i=\"1\", j=\"x\"}", 1.0)],
-            &[],
-            on(&["i"], Cardinality::OneToOne),
-            &[],
-        ),
-        (
-            "NaN compares unequal",
-            Eq,
-            &[("a{i=\"1\"}", f64::NAN)],
-            &[("b{i=\"1\"}", f64::NAN)],
-            one_to_one(),
-            &[],
-        ),
+        },
+        MatchCase {
+            what: "info > on(i) group_right a: rhs labels, but the lhs (one side) value",
+            op: Gt,
+            lhs: &[("info{i=\"1\"}", 5.0)],
+            rhs: &[("a{i=\"1\", j=\"x\"}", 3.0), ("a{i=\"1\", j=\"y\"}", 7.0)],
+            matching: on(&["i"], Cardinality::OneToMany { include: vec![] }),
+            want: &[("a{i=\"1\", j=\"x\"}", 5.0)],
+        },
+        MatchCase {
+            what: "duplicates on the lhs are fine when the filter lets only one through",
+            op: Gt,
+            lhs: &[("a{i=\"1\", j=\"x\"}", 1.0), ("a{i=\"1\", j=\"y\"}", 9.0)],
+            rhs: &[("b{i=\"1\"}", 5.0)],
+            matching: on(&["i"], Cardinality::OneToOne),
+            want: &[("{i=\"1\"}", 9.0)],
+        },
+        MatchCase {
+            what: "an empty side gives nothing, without looking for duplicates",
+            op: Add,
+            lhs: &[("a{i=\"1\"}", 1.0), ("a{i=\"1\", j=\"x\"}", 1.0)],
+            rhs: &[],
+            matching: on(&["i"], Cardinality::OneToOne),
+            want: &[],
+        },
+        MatchCase {
+            what: "NaN compares unequal",
+            op: Eq,
+            lhs: &[("a{i=\"1\"}", f64::NAN)],
+            rhs: &[("b{i=\"1\"}", f64::NAN)],
+            matching: one_to_one(),
+            want: &[],
+        },
     ];
-    for (what, op, lhs, rhs, matching, want) in cases {
+    for MatchCase {
+        what,
+        op,
+        lhs,
+        rhs,
+        matching,
+        want,
+    } in cases
+    {
         let got = vector_vector(op, vector(lhs), vector(rhs), &matching);
         let got = got.unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_same(what, got, vector(want));
@@ -330,73 +339,109 @@ fn set_operators_match_on_signatures_and_keep_labels() {
     let a: &[(&str, f64)] = &[("a{i=\"1\", j=\"x\"}", 1.0), ("a{i=\"2\", j=\"x\"}", 2.0)];
     let b: &[(&str, f64)] = &[("b{i=\"1\", j=\"y\"}", 10.0), ("b{i=\"3\", j=\"y\"}", 30.0)];
     let same: &[(&str, f64)] = &[("b{i=\"1\", j=\"x\"}", 10.0)];
-    let cases: Vec<Case> = vec![
-        (
-            "a and b: no label set in common",
-            And,
-            a,
-            b,
-            one_to_one(),
-            &[],
-        ),
-        (
-            "a and same: the name is ignored",
-            And,
-            a,
-            same,
-            one_to_one(),
-            &[("a{i=\"1\", j=\"x\"}", 1.0)],
-        ),
-        (
-            "a and on(i) b",
-            And,
-            a,
-            b,
-            on(&["i"], Cardinality::ManyToMany),
-            &[("a{i=\"1\", j=\"x\"}", 1.0)],
-        ),
-        (
-            "a and ignoring(j) b",
-            And,
-            a,
-            b,
-            ignoring(&["j"], Cardinality::ManyToMany),
-            &[("a{i=\"1\", j=\"x\"}", 1.0)],
-        ),
-        ("a and nothing", And, a, &[], one_to_one(), &[]),
-        (
-            "a or on(i) b: all of a, and b where a has no match",
-            Or,
-            a,
-            b,
-            on(&["i"], Cardinality::ManyToMany),
-            &[
+    let cases = vec![
+        MatchCase {
+            what: "a and b: no label set in common",
+            op: And,
+            lhs: a,
+            rhs: b,
+            matching: one_to_one(),
+            want: &[],
+        },
+        MatchCase {
+            what: "a and same: the name is ignored",
+            op: And,
+            lhs: a,
+            rhs: same,
+            matching: one_to_one(),
+            want: &[("a{i=\"1\", j=\"x\"}", 1.0)],
+        },
+        MatchCase {
+            what: "a and on(i) b",
+            op: And,
+            lhs: a,
+            rhs: b,
+            matching: on(&["i"], Cardinality::ManyToMany),
+            want: &[("a{i=\"1\", j=\"x\"}", 1.0)],
+        },
+        MatchCase {
+            what: "a and ignoring(j) b",
+            op: And,
+            lhs: a,
+            rhs: b,
+            matching: ignoring(&["j"], Cardinality::ManyToMany),
+            want: &[("a{i=\"1\", j=\"x\"}", 1.0)],
+        },
+        MatchCase {
+            what: "a and nothing",
+            op: And,
+            lhs: a,
+            rhs: &[],
+            matching: one_to_one(),
+            want: &[],
+        },
+        MatchCase {
+            what: "a or on(i) b: all of a, and b where a has no match",
+            op: Or,
+            lhs: a,
+            rhs: b,
+            matching: on(&["i"], Cardinality::ManyToMany),
+            want: &[
                 ("a{i=\"1\", j=\"x\"}", 1.0),
                 ("a{i=\"2\", j=\"x\"}", 2.0),
                 ("b{i=\"3\", j=\"y\"}", 30.0),
             ],
-        ),
-        ("nothing or b", Or, &[], b, one_to_one(), b),
-        ("a or nothing", Or, a, &[], one_to_one(), a),
-        (
-            "a unless on(i) b",
-            Unless,
-            a,
-            b,
-            on(&["i"], Cardinality::ManyToMany),
-            &[("a{i=\"2\", j=\"x\"}", 2.0)],
-        ),
-        ("a unless nothing", Unless, a, &[], one_to_one(), a),
-        (
-            "a unless b: no label set in common",
-            Unless,
-            a,
-            b,
-            one_to_one(),
-            a,
-        ),
+        },
+        MatchCase {
+            what: "nothing or b",
+            op: Or,
+            lhs: &[],
+            rhs: b,
+            matching: one_to_one(),
+            want: b,
+        },
+        MatchCase {
+            what: "a or nothing",
+            op: Or,
+            lhs: a,
+            rhs: &[],
+            matching: one_to_one(),
+            want: a,
+        },
+        MatchCase {
+            what: "a unless on(i) b",
+            op: Unless,
+            lhs: a,
+            rhs: b,
+            matching: on(&["i"], Cardinality::ManyToMany),
+            want: &[("a{i=\"2\", j=\"x\"}", 2.0)],
+        },
+        MatchCase {
+            what: "a unless nothing",
+            op: Unless,
+            lhs: a,
+            rhs: &[],
+            matching: one_to_one(),
+            want: a,
+        },
+        MatchCase {
+            what: "a unless b: no label set in common",
+            op: Unless,
+            lhs: a,
+            rhs: b,
+            matching: one_to_one(),
+            want: a,
+        },
     ];
-    for (what, op, lhs, rhs, matching, want) in cases {
+    for MatchCase {
+        what,
+        op,
+        lhs,
+        rhs,
+        matching,
+        want,
+    } in cases
+    {
         let got = vector_vector(op, vector(lhs), vector(rhs), &matching);
         let got = got.unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_same(what, got, vector(want));

@@ -12,30 +12,11 @@ fn pipeline() -> Pipeline {
 /// A ticket of `target` open before a restart, on a filesystem that has sent nothing
 /// since.
 fn open_before_restart(target: &str) -> OpenTicket {
-    let entity: BTreeMap<String, String> = [("instance", "db1:9100"), ("mountpoint", "/data")]
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .into();
+    let mut ticket = crate::outbox::example_action().ticket;
+    ticket.target = target.into();
+    ticket.fingerprint = fingerprint(target, &Labels::new(ticket.entity.clone()));
     OpenTicket {
-        ticket: Ticket {
-            fingerprint: fingerprint(target, &Labels::new(entity.clone())),
-            sequence: 1_000,
-            target: target.into(),
-            entity,
-            title: "t".into(),
-            rule: "r".into(),
-            threshold: 10.0,
-            probability: Some(0.9),
-            horizon_seconds: 600.0,
-            eta_seconds: Some(300.0),
-            eta_stderr_seconds: None,
-            value: None,
-            trend_per_second: None,
-            graph_url: None,
-            evidence: Vec::new(),
-            annotations: BTreeMap::new(),
-            labels: BTreeMap::new(),
-            opened_at_ms: 1_000,
-        },
+        ticket,
         actions: 1,
         last_action_ms: 1_000,
         confirmed: false,

@@ -329,16 +329,17 @@ impl Registry {
         }
     }
 
-    /// Every live series whose metric name (`__name__`) is `name`, up to `limit`.
+    /// Every live series whose metric name (`__name__`) is `name`, up to `limit`. The
+    /// scan holds the lock writes wait for: it compares symbol ids, not strings.
     pub fn series_named(&self, name: &str, limit: usize) -> Vec<SeriesSnapshot> {
+        let wanted = match (self.symbols.find("__name__"), self.symbols.find(name)) {
+            (Some(label), Some(value)) => [label, value],
+            _ => return Vec::new(),
+        };
         self.slots
             .iter()
             .filter_map(|slot| slot.series.as_ref())
-            .filter(|series| {
-                series.labels.chunks_exact(2).any(|ids| {
-                    self.symbols.text(ids[0]) == "__name__" && self.symbols.text(ids[1]) == name
-                })
-            })
+            .filter(|series| series.labels.chunks_exact(2).any(|ids| ids == wanted))
             .take(limit)
             .map(|series| self.snapshot_of(series))
             .collect()

@@ -24,14 +24,20 @@ impl SymbolTable {
         &self.texts[id as usize]
     }
 
-    /// The id of `text`, adding one use of it.
-    pub fn acquire(&mut self, text: &str) -> u32 {
+    /// The id of `text`, if a series uses it.
+    pub fn find(&self, text: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(text.as_bytes());
         let texts = &self.texts;
-        if let Some(&id) = self.index.find(hash, |&id| &*texts[id as usize] == text) {
+        (self.index.find(hash, |&id| &*texts[id as usize] == text)).copied()
+    }
+
+    /// The id of `text`, adding one use of it.
+    pub fn acquire(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.find(text) {
             self.uses[id as usize] += 1;
             return id;
         }
+        let hash = self.hasher.hash_one(text.as_bytes());
         let id = match self.free.pop() {
             Some(id) => {
                 self.texts[id as usize] = text.into();

@@ -77,11 +77,11 @@ pub struct IngestConfig {
     pub max_body_bytes: ByteSize,
     /// Largest decompressed body, read from the snappy header before allocating (400).
     pub max_decoded_bytes: ByteSize,
-    /// Most labels one series may carry (400 past it).
+    /// Most labels one series may carry; a series past it is refused.
     pub max_labels_per_series: usize,
-    /// Longest label name in bytes (400 past it).
+    /// Longest label name in bytes; a series past it is refused.
     pub max_label_name_bytes: usize,
-    /// Longest label value in bytes (400 past it).
+    /// Longest label value in bytes; a series past it is refused.
     pub max_label_value_bytes: usize,
     /// Cap on active series; samples of new series past it are dropped and counted.
     pub max_active_series: usize,

@@ -308,6 +308,18 @@ impl Worker {
             metrics.dropped(DropReason::Duplicate, outcome.duplicate);
             metrics.dropped(DropReason::TooFarAhead, outcome.too_far_ahead);
             metrics.dropped(DropReason::SeriesLimit, outcome.series_limit);
+            let rejected = &self.batch.rejected;
+            metrics.dropped(DropReason::InvalidSeries, rejected.samples);
+            if let Some((series, problem)) = &rejected.first {
+                // Only when this worker's label limits are stricter than the receiver's,
+                // or another producer writes to the topic.
+                kafka.invalid_record("invalid_series");
+                if let Say::First | Say::Summary { .. } =
+                    LOGS.occurred("kafka:invalid_series", Instant::now())
+                {
+                    warn!(partition = index, offset, refused = rejected.series, first = %format_args!("series {series}: {problem}"), "series of a record refused; the rest applied");
+                }
+            }
             let Partition { registry, live, .. } = partition;
             feed(live, &self.accepted, metrics, |ids| {
                 labels_of(registry, ids)

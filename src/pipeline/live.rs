@@ -148,7 +148,9 @@ impl LiveSignals {
             for (id, labels) in unknown.iter().zip(labels_of(&unknown)) {
                 if let Some(labels) = labels {
                     let index = self.selects(&labels).then(|| self.store.series(&labels));
-                    self.selected.insert(*id, index);
+                    if let Some(evicted) = self.selected.insert(*id, index) {
+                        self.store.clear(evicted);
+                    }
                 }
             }
             for sample in samples {

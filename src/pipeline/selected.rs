@@ -49,8 +49,12 @@ impl Selected {
         }
     }
 
-    /// Records the decision for `id`: kept at `index`, or skipped.
-    pub fn insert(&mut self, id: SeriesId, index: Option<SeriesIndex>) {
+    /// Records the decision for `id`: kept at `index`, or skipped. Returns where the
+    /// slot's previous series was kept, if its eviction has not arrived yet (the
+    /// registry reuses a slot as soon as it evicts, and says so to the pipeline after):
+    /// its samples are the caller's to forget.
+    #[must_use]
+    pub fn insert(&mut self, id: SeriesId, index: Option<SeriesIndex>) -> Option<SeriesIndex> {
         let state = match index {
             Some(index) => u32::try_from(index)
                 .ok()
@@ -66,10 +70,18 @@ impl Selected {
             };
             self.slots.resize(at + 1, vacant);
         }
-        self.slots[at] = Slot {
-            generation: id.generation(),
-            state,
-        };
+        let previous = std::mem::replace(
+            &mut self.slots[at],
+            Slot {
+                generation: id.generation(),
+                state,
+            },
+        );
+        match previous.state {
+            VACANT | SKIPPED => None,
+            index if previous.generation != id.generation() => Some(index as SeriesIndex),
+            _ => None,
+        }
     }
 
     /// Forgets `id`; returns where it was kept, if it was.
@@ -94,8 +106,8 @@ mod tests {
         let mut selected = Selected::default();
         let (kept, skipped) = (SeriesId::for_tests(5), SeriesId::for_tests(2));
         assert_eq!(selected.get(kept), Seen::Unknown);
-        selected.insert(kept, Some(7));
-        selected.insert(skipped, None);
+        assert_eq!(selected.insert(kept, Some(7)), None);
+        assert_eq!(selected.insert(skipped, None), None);
         assert_eq!(selected.get(kept), Seen::Kept(7));
         assert_eq!(selected.get(skipped), Seen::Skipped);
         assert_eq!(
@@ -119,5 +131,14 @@ mod tests {
         assert_eq!(selected.get(kept), Seen::Unknown);
         assert_eq!(selected.remove(skipped), None);
         assert_eq!(selected.get(skipped), Seen::Unknown);
+        // A slot reused before its eviction arrived: the old series' place comes back.
+        assert_eq!(selected.insert(kept, Some(7)), None);
+        assert_eq!(selected.insert(reused, Some(9)), Some(7));
+        assert_eq!(
+            selected.remove(kept),
+            None,
+            "its eviction, late, finds nothing"
+        );
+        assert_eq!(selected.get(reused), Seen::Kept(9));
     }
 }

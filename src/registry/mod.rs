@@ -164,7 +164,7 @@ impl Registry {
             let slot = match self.find(batch, entry) {
                 Some(slot) => slot,
                 None if self.at_limit() => {
-                    outcome.series_limit += samples.len() as u64;
+                    outcome.series_limit += (samples.len() - ahead) as u64;
                     continue;
                 }
                 None => {

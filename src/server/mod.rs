@@ -341,16 +341,41 @@ impl App {
                 begin.notify_one();
             },
         ));
+        let store_failed = scoring.as_ref().map(|s| Arc::clone(&s.store_failed));
+        let store_failure = async {
+            match &store_failed {
+                Some(failed) => failed.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         let stopped_early = tokio::select! {
             // Shutdown first: with no open connection, the server finishes in the same
             // instant, and the ordered drain below must still run.
             biased;
             () = begun.notified() => None,
-            result = &mut server => Some(result),
+            () = store_failure => Some(Stop::StoreFailed),
+            result = &mut server => Some(Stop::Server(result)),
         };
-        if let Some(result) = stopped_early {
-            result.map_err(std::io::Error::other)?;
-            return Err(std::io::Error::other("HTTP server stopped unexpectedly"));
+        match stopped_early {
+            None => {}
+            Some(Stop::Server(result)) => {
+                result.map_err(std::io::Error::other)?;
+                return Err(std::io::Error::other("HTTP server stopped unexpectedly"));
+            }
+            Some(Stop::StoreFailed) => {
+                // Stop in order, as on a signal, then fail: the supervisor restarts it.
+                server.abort();
+                for task in background {
+                    task.abort();
+                }
+                if let Some(scoring) = scoring {
+                    let left = tokio::time::Instant::now() + config.shutdown_timeout;
+                    scoring.stop(left).await;
+                }
+                return Err(std::io::Error::other(
+                    "the ticket store could not record actions (see the log); restart to open it again",
+                ));
+            }
         }
         state.ready.store(false, Ordering::Relaxed);
         let shutdown_timeout = config.shutdown_timeout;
@@ -386,6 +411,12 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// Why the server stopped before a shutdown signal.
+enum Stop {
+    Server(Result<(), tokio::task::JoinError>),
+    StoreFailed,
 }
 
 /// The tasks that run beside the server: the idle-series sweep (role `all`), the

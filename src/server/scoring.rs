@@ -10,9 +10,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use super::model_watch;
 use crate::model::Model;
@@ -21,8 +23,6 @@ use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::predictions::LivePredictions;
 use crate::predictions::board::Board;
 use crate::registry::Registry;
-use crate::retry::Backoff;
-use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{ActionLabels, Metrics};
 use crate::tickets::TicketAction;
 
@@ -78,6 +78,8 @@ pub struct Scoring {
     feeder: Feeder,
     watcher: Option<JoinHandle<()>>,
     recorder: JoinHandle<()>,
+    /// Notified when the store cannot record ticket actions: the app must stop.
+    pub store_failed: Arc<Notify>,
     dispatchers: Dispatchers,
 }
 
@@ -107,11 +109,13 @@ impl Scoring {
         });
         // `--role all` shows the actions it records on its board (the status page).
         let shown = matches!(source, Source::Queue { .. }).then(|| board.clone());
+        let store_failed = Arc::new(Notify::new());
         let recorder = tokio::spawn(record_tickets(
             outbox,
             ticket_actions,
             metrics.clone(),
             shown,
+            Arc::clone(&store_failed),
         ));
         let feeder = match source {
             Source::Elsewhere => Feeder::Elsewhere,
@@ -178,6 +182,7 @@ impl Scoring {
             feeder,
             watcher,
             recorder,
+            store_failed,
             dispatchers,
         })
     }
@@ -202,7 +207,7 @@ impl Scoring {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             }
         }
-        // A store that cannot commit would hold the recorder's retries past the deadline.
+        // Actions still queued for the store are stored within the deadline, or lost.
         let recorder = self.recorder;
         let abort = recorder.abort_handle();
         if tokio::time::timeout_at(deadline, recorder).await.is_err() {
@@ -220,21 +225,19 @@ impl Scoring {
 /// The most ticket actions recorded in one transaction.
 const RECORD_AT_ONCE: usize = 256;
 
-/// The pauses between attempts to store actions when a commit fails (a full disk).
-const RECORD_BACKOFF: Backoff = Backoff {
-    initial: Duration::from_millis(250),
-    max: Duration::from_secs(30),
-};
-
 /// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers,
 /// and observes how long after its step's processing began each was stored. A commit that
-/// fails is tried again after a backoff, with the same actions (the lifecycle has moved
-/// on: an open lost would orphan its updates and resolve at the sinks), until it holds.
+/// fails stops it and notifies `store_failed`: redb refuses every write after an I/O
+/// error until the database is opened again, and going on would only lose, one batch
+/// after another, actions the lifecycle has moved past (an open lost orphans its
+/// updates and resolve at the sinks). The app stops instead, with an error; restarted, it
+/// opens the store again and decides again what it had not stored.
 async fn record_tickets(
     mut outbox: OutboxHandle,
     mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
     metrics: Metrics,
     board: Option<Board>,
+    store_failed: Arc<Notify>,
 ) {
     let mut batch = Vec::new();
     // What has queued up is recorded together: one transaction, one fsync.
@@ -243,23 +246,14 @@ async fn record_tickets(
             .drain(..)
             .map(|(action, decided)| (decided, action))
             .unzip();
-        let (mut taken, mut recorded) = outbox.record_all(taken).await;
-        let mut attempt = 0;
-        while let Err(error) = &recorded {
-            attempt += 1;
-            let delay = RECORD_BACKOFF.delay(attempt, rand::random());
-            if let Say::First | Say::Summary { .. } = LOGS.occurred("outbox:record", Instant::now())
-            {
-                warn!(%error, actions = taken.len(), retry_in = ?delay, "storing ticket actions failed; trying again");
+        let (taken, seqs) = match outbox.record_all(taken).await {
+            (taken, Ok(seqs)) => (taken, seqs),
+            (taken, Err(error)) => {
+                error!(%error, lost = taken.len(), "the ticket store cannot record actions; stopping (a restart opens it again)");
+                store_failed.notify_one();
+                return;
             }
-            tokio::time::sleep(delay).await;
-            (taken, recorded) = outbox.record_all(taken).await;
-        }
-        if attempt > 0 {
-            LOGS.recovered("outbox:record", Instant::now());
-            info!(attempts = attempt + 1, "ticket actions stored");
-        }
-        let seqs = recorded.expect("the loop above ends once the actions are stored");
+        };
         // An action without a sequence was silenced; the filter has said so.
         let stored = taken.into_iter().zip(decided).zip(seqs);
         for ((action, decided), _) in stored.filter(|(_, seq)| seq.is_some()) {

@@ -18,6 +18,7 @@ mod synthetic;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use harbinger::ingest::proto::{self, v2};
 use harbinger::ingest::{DecodeLimits, Decoder, Protocol, WriteBatch};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -148,6 +149,42 @@ async fn two_workers_score_each_entity_once_and_as_one_process_would() {
         },
     )
     .await;
+    // A sample a day ahead of the clock: the receiver answers and counts as `all` does.
+    let future = proto::encode_snappy(&v2::Request {
+        symbols: ["", "__name__", "up"].map(String::from).to_vec(),
+        timeseries: vec![v2::TimeSeries {
+            labels_refs: vec![1, 2],
+            samples: vec![v2::Sample {
+                value: 1.0,
+                timestamp: now_ms() + 86_400_000,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    for process in [&receiver, &all] {
+        let response = http
+            .post(format!("{}/api/v1/write", process.url))
+            .header(
+                "Content-Type",
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            )
+            .header("Content-Encoding", "snappy")
+            .body(future.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{}", process.url);
+        let written = &response.headers()["x-prometheus-remote-write-samples-written"];
+        assert_eq!(written, "0", "{}", process.url);
+        let dropped = "harbinger_samples_dropped_total{reason=\"too_far_ahead\"}";
+        assert_eq!(
+            counter(&http, process, dropped).await,
+            1.0,
+            "{}",
+            process.url
+        );
+    }
 
     // 16 hosts × 500 series, 30 scrape rounds (7.5 minutes of data), all hosts scraped at
     // the same instant so that every partition's step clock starts where the single

@@ -177,6 +177,14 @@ impl WriteBatch {
         self.samples.len()
     }
 
+    /// How many of its samples are later than `t_ms`.
+    pub fn samples_later_than(&self, t_ms: i64) -> u64 {
+        self.samples
+            .iter()
+            .filter(|s| s.timestamp_ms > t_ms)
+            .count() as u64
+    }
+
     /// The (name, value) byte pairs of a series, in the order they arrived (sorted).
     pub fn labels(&self, series: &SeriesEntry) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
         self.labels[series.labels.start as usize..series.labels.end as usize]

@@ -34,7 +34,7 @@ use super::respond::{NotWritten, WriteError, Written, respond};
 use super::{AppState, Ingest};
 use crate::ingest::{Protocol, WriteBatch, negotiate};
 use crate::pipeline::PipelineEvent;
-use crate::registry::Registry;
+use crate::registry::{MAX_AHEAD_MS, Registry};
 use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{CodeLabels, DropReason};
 
@@ -186,21 +186,28 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
             let tenant = headers
                 .get("x-scope-orgid")
                 .map_or(&b""[..], |v| v.as_bytes());
-            let (records, tally, rejected) = BATCH.with_borrow_mut(|batch| {
+            // Published whole: the workers drop what is too far ahead, and the answer
+            // counts it as the local path does.
+            let latest_allowed_ms = super::now_ms().saturating_add(MAX_AHEAD_MS);
+            let (records, tally, rejected, ahead) = BATCH.with_borrow_mut(|batch| {
                 decode(state, protocol, &compressed, batch)?;
                 let records = publisher.records(batch, tenant)?;
-                Ok::<_, WriteError>((records, Tally::of(batch), batch.rejected.clone()))
+                let ahead = batch.samples_later_than(latest_allowed_ms);
+                let rejected = batch.rejected.clone();
+                Ok::<_, WriteError>((records, Tally::of(batch), rejected, ahead))
             })?;
             publisher.publish(records, tenant).await?;
             tally.count(&state.metrics);
             (state.metrics).dropped(DropReason::InvalidSeries, rejected.samples);
+            (state.metrics).dropped(DropReason::TooFarAhead, ahead);
             let written = Written {
-                samples: tally.samples,
+                samples: tally.samples - ahead,
                 histograms: tally.histograms,
                 exemplars: tally.exemplars,
             };
             let not_written = NotWritten {
                 rejected,
+                too_far_ahead: ahead,
                 ..NotWritten::default()
             };
             answer(protocol, written, not_written)
@@ -337,7 +344,7 @@ fn apply(
     {
         tracing::warn!(
             dropped = outcome.too_far_ahead,
-            max_ahead_minutes = crate::registry::MAX_AHEAD_MS / 60_000,
+            max_ahead_minutes = MAX_AHEAD_MS / 60_000,
             "samples ahead of this server's clock dropped: is the sender's clock right?"
         );
     }

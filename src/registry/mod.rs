@@ -12,7 +12,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use crate::ingest::{MetricType, WriteBatch, is_stale_marker};
+use crate::ingest::{MetricType, Sample, WriteBatch, is_stale_marker};
 use symbols::SymbolTable;
 
 /// A series' identity for the pipeline: slot and generation, so that an id is never
@@ -153,17 +153,17 @@ impl Registry {
         let latest_allowed_ms = now_ms.saturating_add(MAX_AHEAD_MS);
         for entry in batch.series() {
             let samples = batch.samples(entry);
-            let ahead = samples
-                .iter()
-                .filter(|s| s.timestamp_ms > latest_allowed_ms)
-                .count();
-            outcome.too_far_ahead += ahead as u64;
-            if ahead == samples.len() {
+            let is_ahead = |s: &Sample| s.timestamp_ms > latest_allowed_ms;
+            // Nothing to keep: no series is made for it. Usually one comparison.
+            if samples.iter().all(is_ahead) {
+                outcome.too_far_ahead += samples.len() as u64;
                 continue;
             }
             let slot = match self.find(batch, entry) {
                 Some(slot) => slot,
                 None if self.at_limit() => {
+                    let ahead = samples.iter().filter(|s| is_ahead(s)).count();
+                    outcome.too_far_ahead += ahead as u64;
                     outcome.series_limit += (samples.len() - ahead) as u64;
                     continue;
                 }
@@ -184,7 +184,8 @@ impl Registry {
                 series.start_timestamp_ms = entry.start_timestamp_ms;
             }
             for sample in samples {
-                if sample.timestamp_ms > latest_allowed_ms {
+                if is_ahead(sample) {
+                    outcome.too_far_ahead += 1;
                     continue;
                 }
                 if sample.timestamp_ms < series.last_timestamp_ms {

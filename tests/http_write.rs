@@ -7,7 +7,7 @@ mod refusals;
 #[path = "http_write/server.rs"]
 mod server;
 
-use harbinger::ingest::proto::{self, v2};
+use harbinger::ingest::proto::{self, SeriesSample, v2};
 use harbinger::pipeline::PipelineEvent;
 
 use server::*;
@@ -16,7 +16,7 @@ use server::*;
 async fn v1_and_v2_are_accepted_and_v2_reports_what_was_written() {
     let server = start("", false).await;
     let answer = server
-        .post(None, None, v1_body(&[sample(UP, 1000, 1.0)]))
+        .post(None, None, v1_body(&[SeriesSample::new(UP, 1000, 1.0)]))
         .await;
     assert_eq!(answer.status, 204, "{}", answer.body);
     assert_eq!(
@@ -156,7 +156,7 @@ async fn a_full_queue_answers_503_and_keeps_nothing() {
     let mut server = start("ingest:\n  queue_capacity: 1\n", true).await;
     assert_eq!(
         server
-            .post(Some(V1), None, v1_body(&[sample(UP, 1, 1.0)]))
+            .post(Some(V1), None, v1_body(&[SeriesSample::new(UP, 1, 1.0)]))
             .await
             .status,
         204
@@ -201,7 +201,9 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/write", server.url);
     for auth in [None, Some("Bearer wrong"), Some("Basic dDBrZW4=")] {
-        let mut request = client.post(&url).body(v1_body(&[sample(UP, 1, 1.0)]));
+        let mut request = client
+            .post(&url)
+            .body(v1_body(&[SeriesSample::new(UP, 1, 1.0)]));
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
@@ -218,7 +220,7 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let ok = client
         .post(&url)
         .bearer_auth("t0ken")
-        .body(v1_body(&[sample(UP, 1, 1.0)]))
+        .body(v1_body(&[SeriesSample::new(UP, 1, 1.0)]))
         .send()
         .await
         .unwrap();
@@ -231,7 +233,7 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let wrong = client
         .post(&url)
         .basic_auth("prom", Some("nope"))
-        .body(v1_body(&[sample(UP, 1, 1.0)]))
+        .body(v1_body(&[SeriesSample::new(UP, 1, 1.0)]))
         .send()
         .await
         .unwrap();
@@ -239,7 +241,7 @@ async fn bearer_and_basic_auth_guard_the_write_endpoint() {
     let right = client
         .post(&url)
         .basic_auth("prom", Some("pw"))
-        .body(v1_body(&[sample(UP, 1, 1.0)]))
+        .body(v1_body(&[SeriesSample::new(UP, 1, 1.0)]))
         .send()
         .await
         .unwrap();
@@ -269,7 +271,7 @@ async fn shutdown_finishes_in_flight_requests_then_stops() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut server = start("shutdown_timeout: 10s\n", false).await;
-    let body = v1_body(&[sample(UP, 1, 1.0)]);
+    let body = v1_body(&[SeriesSample::new(UP, 1, 1.0)]);
     // A request whose body is still on its way when the signal comes.
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -322,7 +324,7 @@ async fn accepted_samples_reach_the_pipelines_signals_step_by_step() {
     );
     // A sender whose clock runs a day ahead: its sample is dropped, and does not move
     // the pipeline's step clock (which would stop every entity's steps for a day).
-    let future = sample(&[("__name__", "node_load1")], now_ms() + 86_400_000, 1.0);
+    let future = SeriesSample::new(&[("__name__", "node_load1")], now_ms() + 86_400_000, 1.0);
     assert_eq!(
         server.post(Some(V1), None, v1_body(&[future])).await.status,
         204
@@ -333,7 +335,10 @@ async fn accepted_samples_reach_the_pipelines_signals_step_by_step() {
     for scrape in 0..10i64 {
         let t = start + scrape * 15_000;
         let free = 400.0 - 10.0 * scrape as f64;
-        let body = v1_body(&[sample(&avail[..], t, free), sample(&size[..], t, 1000.0)]);
+        let body = v1_body(&[
+            SeriesSample::new(&avail[..], t, free),
+            SeriesSample::new(&size[..], t, 1000.0),
+        ]);
         assert_eq!(server.post(Some(V1), None, body).await.status, 204);
     }
     // The default pipeline steps every 15 s, one step behind the newest sample.

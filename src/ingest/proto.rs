@@ -62,6 +62,17 @@ pub struct SeriesSample<'a> {
     pub value: f64,
 }
 
+impl<'a> SeriesSample<'a> {
+    /// The series `labels` with one sample.
+    pub fn new(labels: &'a [(&'a str, &'a str)], timestamp_ms: i64, value: f64) -> Self {
+        SeriesSample {
+            labels,
+            timestamp_ms,
+            value,
+        }
+    }
+}
+
 /// A 1.0 request with one sample per series; for tools and tests that build small
 /// requests by hand.
 pub fn v1_request(series: &[SeriesSample]) -> v1::WriteRequest {

@@ -1,6 +1,6 @@
 //! What the receiver refuses, whole or in part, and how it answers.
 
-use harbinger::ingest::proto;
+use harbinger::ingest::proto::{self, SeriesSample};
 
 use super::server::*;
 
@@ -26,7 +26,11 @@ async fn every_refusal_has_its_status_and_changes_nothing() {
     .await;
     assert_eq!(
         server
-            .post(Some(V1), Some("snappy"), v1_body(&[sample(UP, 1, 1.0)]))
+            .post(
+                Some(V1),
+                Some("snappy"),
+                v1_body(&[SeriesSample::new(UP, 1, 1.0)])
+            )
             .await
             .status,
         204
@@ -87,7 +91,7 @@ async fn every_refusal_has_its_status_and_changes_nothing() {
             name: "gzip encoding",
             content_type: Some(V1),
             encoding: Some("gzip"),
-            body: v1_body(&[sample(UP, 2, 1.0)]),
+            body: v1_body(&[SeriesSample::new(UP, 2, 1.0)]),
             status: 415,
             words: "content-encoding \"gzip\" is not accepted",
         },
@@ -95,7 +99,7 @@ async fn every_refusal_has_its_status_and_changes_nothing() {
             name: "json",
             content_type: Some("application/json"),
             encoding: None,
-            body: v1_body(&[sample(UP, 2, 1.0)]),
+            body: v1_body(&[SeriesSample::new(UP, 2, 1.0)]),
             status: 415,
             words: "expected application/x-protobuf",
         },
@@ -103,7 +107,7 @@ async fn every_refusal_has_its_status_and_changes_nothing() {
             name: "unknown proto",
             content_type: Some("application/x-protobuf;proto=io.prometheus.write.v3.Request"),
             encoding: None,
-            body: v1_body(&[sample(UP, 2, 1.0)]),
+            body: v1_body(&[SeriesSample::new(UP, 2, 1.0)]),
             status: 415,
             words: "unknown proto",
         },
@@ -185,11 +189,11 @@ async fn a_v1_request_keeps_its_valid_series_and_counts_the_refused_ones() {
         ("d", "1"),
     ];
     let body = v1_body(&[
-        sample(&[("job", "x"), ("__name__", "up")], 2, 1.0),
-        sample(&[("__name__", "up"), ("job", "a"), ("job", "b")], 2, 1.0),
-        sample(UP, 2, 1.0),
-        sample(&[("", "x"), ("__name__", "up")], 2, 1.0),
-        sample(five_labels, 2, 1.0),
+        SeriesSample::new(&[("job", "x"), ("__name__", "up")], 2, 1.0),
+        SeriesSample::new(&[("__name__", "up"), ("job", "a"), ("job", "b")], 2, 1.0),
+        SeriesSample::new(UP, 2, 1.0),
+        SeriesSample::new(&[("", "x"), ("__name__", "up")], 2, 1.0),
+        SeriesSample::new(five_labels, 2, 1.0),
     ]);
     let answer = server.post(Some(V1), Some("snappy"), body).await;
     assert_eq!(answer.status, 204, "{}", answer.body);
@@ -209,8 +213,8 @@ async fn a_sample_from_the_future_is_dropped_and_counted() {
     let server = start("", false).await;
     let (now, day) = (now_ms(), 86_400_000);
     let body = v1_body(&[
-        sample(UP, now, 1.0),
-        sample(&[("__name__", "x")], now + day, 1.0),
+        SeriesSample::new(UP, now, 1.0),
+        SeriesSample::new(&[("__name__", "x")], now + day, 1.0),
     ]);
     assert_eq!(server.post(Some(V1), None, body).await.status, 204);
     let dropped = "harbinger_samples_dropped_total{reason=\"too_far_ahead\"}";
@@ -238,7 +242,7 @@ async fn an_unreadable_content_encoding_is_refused() {
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/write", server.url))
         .header("content-encoding", encoding)
-        .body(v1_body(&[sample(UP, 2, 1.0)]))
+        .body(v1_body(&[SeriesSample::new(UP, 2, 1.0)]))
         .send()
         .await
         .unwrap();

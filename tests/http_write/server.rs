@@ -107,19 +107,6 @@ pub fn now_ms() -> i64 {
     since.unwrap().as_millis() as i64
 }
 
-/// One sample of the series `labels`.
-pub fn sample<'a>(
-    labels: &'a [(&'a str, &'a str)],
-    timestamp_ms: i64,
-    value: f64,
-) -> SeriesSample<'a> {
-    SeriesSample {
-        labels,
-        timestamp_ms,
-        value,
-    }
-}
-
 /// A snappy-compressed 1.0 request with one sample per series.
 pub fn v1_body(series: &[SeriesSample]) -> Vec<u8> {
     proto::encode_snappy(&proto::v1_request(series))

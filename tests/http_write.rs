@@ -6,6 +6,8 @@
 mod refusals;
 #[path = "http_write/server.rs"]
 mod server;
+#[path = "http_write/stalls.rs"]
+mod stalls;
 
 use harbinger::ingest::proto::{self, SeriesSample, v2};
 use harbinger::pipeline::PipelineEvent;

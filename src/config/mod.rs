@@ -90,9 +90,12 @@ pub struct IngestConfig {
     pub series_idle_timeout: Duration,
     /// Batches waiting for the pipeline; when full, writes are answered 503.
     pub queue_capacity: usize,
-    /// Write requests read and decoded at once; more wait up to 10 s for a turn, then
-    /// are answered 503. Each holds at most `max_body_bytes + max_decoded_bytes`, so this
-    /// bounds the memory that bodies take whatever the number of connections.
+    /// Write requests decoded at once; more wait up to 10 s for a turn, then are answered
+    /// 503. Bodies are read outside the turns, frame by frame, from a budget of
+    /// `max_concurrent_writes × max_body_bytes` bytes (10 s to find room, then 503): a
+    /// sender that stalls mid-body holds only what it sent. Bodies and their decoding
+    /// take at most `max_concurrent_writes × (max_body_bytes + max_decoded_bytes)`,
+    /// whatever the number of connections.
     pub max_concurrent_writes: usize,
 }
 
@@ -165,6 +168,13 @@ impl Default for IngestConfig {
 }
 
 impl IngestConfig {
+    /// The bytes every body being read may hold together:
+    /// `max_concurrent_writes × max_body_bytes`, within what a semaphore counts.
+    pub fn body_bytes_budget(&self) -> usize {
+        let body = usize::try_from(self.max_body_bytes.as_u64()).unwrap_or(usize::MAX);
+        (self.max_concurrent_writes.saturating_mul(body)).min(tokio::sync::Semaphore::MAX_PERMITS)
+    }
+
     pub fn decode_limits(&self) -> DecodeLimits {
         DecodeLimits {
             max_decoded_bytes: self.max_decoded_bytes.as_u64() as usize,

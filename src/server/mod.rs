@@ -89,8 +89,11 @@ pub struct AppState {
     max_body_bytes: usize,
     /// How long a request's body may take to arrive.
     read_timeout: Duration,
-    /// Turns to read and decode a body (`ingest.max_concurrent_writes`).
+    /// Turns to decode a body (`ingest.max_concurrent_writes`).
     write_turns: tokio::sync::Semaphore,
+    /// Bytes that bodies being read may hold together, one permit a byte:
+    /// `max_concurrent_writes × max_body_bytes`.
+    body_bytes: tokio::sync::Semaphore,
     /// The outbox's tickets, in the roles that ticket.
     tickets: Option<outbox::TicketsView>,
     /// The last step's predictions (`--role all`).
@@ -208,6 +211,7 @@ impl App {
             max_body_bytes: ingest_config.max_body_bytes.as_u64() as usize,
             read_timeout: config.read_timeout,
             write_turns: tokio::sync::Semaphore::new(ingest_config.max_concurrent_writes),
+            body_bytes: tokio::sync::Semaphore::new(ingest_config.body_bytes_budget()),
             tickets: parts.as_ref().map(|parts| parts.outbox.view()),
             board: (role == Role::All)
                 .then(|| parts.as_ref().map(|parts| parts.board.clone()))

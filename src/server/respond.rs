@@ -124,7 +124,7 @@ pub enum WriteError {
     #[error("overloaded: the pipeline queue is full, retry later")]
     Overloaded,
     #[error(
-        "overloaded: every turn to read a body (ingest.max_concurrent_writes) is taken, retry later"
+        "overloaded: every turn to decode a body, or the room for bodies being read (ingest.max_concurrent_writes), stayed taken for 10 s, retry later"
     )]
     Busy,
     #[error("shutting down, retry later")]

@@ -3,12 +3,12 @@
 //! In: an HTTP request. Out: a response (see `respond`), and on success the accepted
 //! samples on the pipeline queue (role `all`) or in the Kafka topic (role `receiver`).
 //! Order of work: authenticate, negotiate the protocol, read the body under its size
-//! limit, decode and validate it (pure, no shared state); then, in the role `all`,
-//! reserve a queue slot (503 when full; a queue already full answers 503 before the
-//! decoding) and only then apply it to the registry, so that a rejected request changes
-//! nothing; as a receiver, publish it and answer 204 once
-//! the broker has acknowledged every record (503 when it cannot, for the sender to
-//! retry). A 2.0 request whose series were refused in part, or whose samples were
+//! limit (outside the decoding turns: see `read_body`), take a turn, decode and validate
+//! the body (pure, no shared state); then, in the role `all`, reserve a queue slot (503
+//! when full; a queue already full answers 503 before the decoding) and only then apply
+//! it to the registry, so that a rejected request changes nothing; as a receiver,
+//! publish it and answer 204 once the broker has acknowledged every record (503 when it
+//! cannot, for the sender to retry). A 2.0 request whose series were refused in part, or whose samples were
 //! dropped, is a partial write: the rest is written, and the answer is 400 with the
 //! written-count headers saying exactly what was.
 
@@ -21,12 +21,15 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio::sync::SemaphorePermit;
 use tokio::sync::mpsc::error::TrySendError;
 
 use parking_lot::Mutex;
 
-/// How long a write waits for a turn to read and decode its body before a 503.
+/// How long a write waits for room to read its body, or for a turn to decode it, before
+/// a 503.
 const WAIT_FOR_A_TURN: Duration = Duration::from_secs(10);
 use tokio::sync::mpsc;
 
@@ -126,6 +129,45 @@ fn count_answer(state: &AppState, response: &Response) {
         .inc();
 }
 
+/// Reads a body under `max_body_bytes`, frame by frame, each frame taking its bytes from
+/// the budget shared by every body being read (`AppState::body_bytes`) as it arrives:
+/// a sender that stops mid-body holds the bytes it sent, not a turn that others wait
+/// for (VictoriaMetrics' `writeconcurrencylimiter.Reader` releases its slot around each
+/// network read for the same reason). The permit gives the bytes back when dropped.
+async fn read_body(
+    state: &AppState,
+    body: Body,
+) -> Result<(Bytes, Option<SemaphorePermit<'_>>), WriteError> {
+    let limit = state.max_body_bytes;
+    let mut body = Limited::new(body, limit);
+    let mut held: Option<SemaphorePermit<'_>> = None;
+    let mut bytes = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            if error.downcast_ref::<LengthLimitError>().is_some() {
+                WriteError::BodyTooLarge { limit }
+            } else {
+                WriteError::BodyRead(error.to_string())
+            }
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        // Limited refuses a frame past `limit`, which the budget always covers.
+        let size = u32::try_from(data.len()).map_err(|_| WriteError::BodyTooLarge { limit })?;
+        let room = tokio::time::timeout(WAIT_FOR_A_TURN, state.body_bytes.acquire_many(size))
+            .await
+            .map_err(|_| WriteError::Busy)?
+            .expect("the semaphore is never closed");
+        match &mut held {
+            Some(permit) => permit.merge(room),
+            None => held = Some(room),
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok((bytes.freeze(), held))
+}
+
 /// Whether the request says it is remote write 2.0: its answer then carries the
 /// written-count headers, whatever the answer.
 fn is_v2(headers: &HeaderMap) -> bool {
@@ -149,29 +191,20 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Wr
         header_text(headers, header::CONTENT_TYPE).as_deref(),
         header_text(headers, header::CONTENT_ENCODING).as_deref(),
     )?;
-    // Held until the answer: the body and its decoding are what a turn bounds.
-    let _turn = tokio::time::timeout(WAIT_FOR_A_TURN, state.write_turns.acquire())
-        .await
-        .map_err(|_| WriteError::Busy)?
-        .expect("the semaphore is never closed");
     let limit = state.max_body_bytes;
     let declared =
         header_text(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length: usize| length > limit) {
         return Err(WriteError::BodyTooLarge { limit });
     }
-    let read = Limited::new(body, limit).collect();
-    let compressed = tokio::time::timeout(state.read_timeout, read)
+    // Held until the answer: the body's bytes, then a turn to decode it.
+    let (compressed, _bytes) = tokio::time::timeout(state.read_timeout, read_body(state, body))
         .await
-        .map_err(|_| WriteError::BodyTimeout(state.read_timeout))?
-        .map_err(|error| {
-            if error.downcast_ref::<LengthLimitError>().is_some() {
-                WriteError::BodyTooLarge { limit }
-            } else {
-                WriteError::BodyRead(error.to_string())
-            }
-        })?
-        .to_bytes();
+        .map_err(|_| WriteError::BodyTimeout(state.read_timeout))??;
+    let _turn = tokio::time::timeout(WAIT_FOR_A_TURN, state.write_turns.acquire())
+        .await
+        .map_err(|_| WriteError::Busy)?
+        .expect("the semaphore is never closed");
     match &state.ingest {
         // A full queue refuses before the decoding, the dearest part, so that shedding
         // load costs little; the reservation after the decoding still decides.

@@ -1,8 +1,9 @@
 //! The listener hardened: a real Prometheus remote-writes to `serve` over TLS, and over
 //! mutual TLS with a client certificate; a client without a certificate, or with one
 //! from another CA, is refused; a connection that sends nothing is closed after
-//! `read_header_timeout`, a body that stalls is answered 503 after `read_timeout` (so that Prometheus sends it again), and
-//! writes past `ingest.max_concurrent_writes` wait for a turn to read their bodies.
+//! `read_header_timeout`, and a body that stalls is answered 503 after `read_timeout` (so
+//! that Prometheus sends it again). That a stalled body holds up no other write is
+//! `tests/http_write/stalls.rs`.
 //!
 //! Certificates are made for the test (rcgen): a CA, the server's for 127.0.0.1, a
 //! client's from the same CA and one from another CA. Needs Debian's `prometheus`.
@@ -259,35 +260,4 @@ async fn a_silent_connection_is_closed_and_a_stalled_body_is_answered_503() {
     let _ = stalled.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("took longer than 1s"), "{answer}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn writes_wait_for_a_turn_to_read_their_bodies() {
-    let dir = tempfile::tempdir().unwrap();
-    let [port] = free_ports();
-    let harbinger = serve(
-        dir.path(),
-        port,
-        "read_timeout: 2s\ningest:\n  max_concurrent_writes: 1\n",
-    );
-    ready(&harbinger).await;
-    // The one turn is taken by a body that never finishes (503 after 2 s).
-    let _stalled = stalled_write(port);
-    std::thread::sleep(Duration::from_millis(300));
-    // An empty write request (a valid body) waits for it, then is answered.
-    let started = Instant::now();
-    let answer = reqwest::Client::new()
-        .post(format!("{}/api/v1/write", harbinger.url))
-        .header("Content-Type", "application/x-protobuf")
-        .header("Content-Encoding", "snappy")
-        .body(vec![0u8])
-        .send()
-        .await
-        .unwrap();
-    let waited = started.elapsed();
-    assert_eq!(answer.status(), 204);
-    assert!(
-        waited > Duration::from_millis(1200) && waited < Duration::from_secs(5),
-        "answered after {waited:?}: it waited for the stalled body's turn"
-    );
 }

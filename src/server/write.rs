@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::SemaphorePermit;
 use tokio::sync::mpsc::error::TrySendError;
@@ -141,7 +141,7 @@ async fn read_body(
     let limit = state.max_body_bytes;
     let mut body = Limited::new(body, limit);
     let mut held: Option<SemaphorePermit<'_>> = None;
-    let mut bytes = BytesMut::new();
+    let mut frames: Vec<Bytes> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| {
             if error.downcast_ref::<LengthLimitError>().is_some() {
@@ -163,9 +163,14 @@ async fn read_body(
             Some(permit) => permit.merge(room),
             None => held = Some(room),
         }
-        bytes.extend_from_slice(&data);
+        frames.push(data);
     }
-    Ok((bytes.freeze(), held))
+    // One frame, the usual case, is not copied.
+    let body = match frames.as_slice() {
+        [one] => one.clone(),
+        _ => Bytes::from(frames.concat()),
+    };
+    Ok((body, held))
 }
 
 /// Whether the request says it is remote write 2.0: its answer then carries the

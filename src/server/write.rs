@@ -8,9 +8,9 @@
 //! when full; a queue already full answers 503 before the decoding) and only then apply
 //! it to the registry, so that a rejected request changes nothing; as a receiver,
 //! publish it and answer 204 once the broker has acknowledged every record (503 when it
-//! cannot, for the sender to retry). A 2.0 request whose series were refused in part, or whose samples were
-//! dropped, is a partial write: the rest is written, and the answer is 400 with the
-//! written-count headers saying exactly what was.
+//! cannot, for the sender to retry). A 2.0 request whose series were refused in part,
+//! or whose samples were dropped, is a partial write: the rest is written, and the
+//! answer is 400 with the written-count headers saying exactly what was.
 
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -26,15 +26,21 @@
 //!    a new series cannot reach a high score before it has a history to be unusual
 //!    against (its warm-up needs no special case).
 //! 4. **Score**: `−log10(p) / 2.5`, so 1 is a tail probability of about 0.3 %.
-//! 5. **One event, one detection**: after a score of 1 or more, the next
+//! 5. **A surprise that keeps a rhythm is expected**: a score of 1 or more that comes
+//!    the same interval after the latest surprise as the three before it were apart (see
+//!    [`rhythm`]), as a nightly job's spike does, is multiplied by [`RHYTHM_DAMPING`].
+//! 6. **One event, one detection**: after a score of 1 or more, the next
 //!    [`QUIET_VALUES`] values read 0.
 //!
 //! Cost: O(1) per value plus a sum over at most [`BINS`] counts; memory: 288 two-byte
 //! season buckets for steps of 5 minutes or less (`Offsets`), [`BINS`] `f32` counts
 //! and a few words.
 
+mod rhythm;
 #[cfg(test)]
 mod tests;
+
+use rhythm::Rhythm;
 
 /// Weight of a new value in the level.
 pub const LEVEL_RATE: f64 = 0.2;
@@ -46,6 +52,9 @@ pub const SPREAD_RATE: f64 = 0.01;
 const RANGE_FLOOR: f64 = 1e-3;
 /// Decades of tail probability per unit of score.
 const DECADES_PER_UNIT: f64 = 2.5;
+/// What the score of a surprise that keeps the rhythm of the ones before is multiplied
+/// by. With those in its memory, the tail gives it at most about 1.6, so it reads below 1.
+pub const RHYTHM_DAMPING: f64 = 0.5;
 /// Values that read 0 after a detection.
 pub const QUIET_VALUES: u16 = 100;
 /// Pseudo-count of values beyond anything seen.
@@ -111,6 +120,7 @@ pub struct Detector {
     low: f64,
     high: f64,
     tail: Tail,
+    rhythm: Rhythm,
     /// Values left to read 0 after a detection.
     quiet: u16,
 }
@@ -129,6 +139,7 @@ impl Detector {
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
             tail: Tail::new(memory_values),
+            rhythm: Rhythm::default(),
             quiet: 0,
         }
     }
@@ -181,6 +192,9 @@ impl Detector {
         let ratio = residual / self.spread.max(floor);
         // + 0.0: a probability of 1 scores 0, not −0.
         let mut score = (-self.tail.probability(ratio).log10() + 0.0) / DECADES_PER_UNIT;
+        if score >= 1.0 && self.rhythm.keeps(t_ms) {
+            score *= RHYTHM_DAMPING;
+        }
         if self.quiet > 0 {
             self.quiet -= 1;
             score = 0.0;

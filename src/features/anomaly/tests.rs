@@ -81,6 +81,27 @@ fn a_spike_is_one_detection() {
     assert!(quiet.iter().all(|&s| s == 0.0));
 }
 
+/// A spike at the same time every night, as a backup's: the first nights detect; from
+/// the fourth on it keeps their rhythm and reads below 1. A larger spike at another hour
+/// still detects.
+#[test]
+fn a_nightly_spike_is_expected_once_it_keeps_a_rhythm() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let day = 288;
+    let mut values: Vec<f64> = (0..12 * day).map(|_| 10.0 + normal(&mut rng)).collect();
+    let nightly = |d: usize| d * day + 30;
+    for d in 2..12 {
+        values[nightly(d)] = 40.0;
+    }
+    let off_rhythm = 10 * day + 150;
+    values[off_rhythm] = 60.0;
+    let scores = scores(values);
+    let at = |days: std::ops::Range<usize>| days.map(|d| scores[nightly(d)]).collect::<Vec<_>>();
+    assert!(at(2..5).iter().all(|&s| s >= 1.0), "{:?}", at(2..5));
+    assert!(at(5..12).iter().all(|&s| s < 1.0), "{:?}", at(5..12));
+    assert!(scores[off_rhythm] >= 1.0, "{}", scores[off_rhythm]);
+}
+
 /// A square daily cycle with noise (as NAB's `art_daily_*`): once learned, its steep
 /// edges are no longer anomalous, and a day without its rise is.
 #[test]

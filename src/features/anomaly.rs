@@ -28,7 +28,7 @@
 //! 4. **Score**: `−log10(p) / 2.5`, so 1 is a tail probability of about 0.3 %.
 //! 5. **A surprise that keeps a rhythm is expected**: a score of 1 or more that comes
 //!    the same interval after the latest surprise as the three before it were apart (see
-//!    [`rhythm`]), as a nightly job's spike does, is multiplied by [`RHYTHM_DAMPING`].
+//!    `rhythm`), as a nightly job's spike does, is multiplied by [`RHYTHM_DAMPING`].
 //! 6. **One event, one detection**: after a score of 1 or more, the next
 //!    [`QUIET_VALUES`] values read 0.
 //!

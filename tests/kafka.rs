@@ -8,6 +8,10 @@
 //!   retries, and once a broker is back every sample scraped during the outage is in
 //!   the topic; the receiver's log says so once, not a dozen times a second.
 //!
+//! - A worker stopped while the ticket action it decided is not yet stored (held by an
+//!   Alertmanager that never answers the silence check) leaves the record that decided
+//!   it uncommitted: the next worker decides it again and its desk gets the ticket.
+//!
 //! (The disk-fill scenario with a killed worker is in `disk_fill.rs`.)
 
 mod stack;
@@ -26,7 +30,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
 use stack::broker::{TOPIC, create_topic, kafka_section, owned_partitions, start_broker};
 use stack::{start_harbinger, start_node_exporter, start_prometheus, wait_ok};
-use support::{Process, eventually, free_ports, samples};
+use support::{Process, eventually, free_ports, replay, samples, split_lab_dev};
 use synthetic::Fleet;
 
 fn http() -> reqwest::Client {
@@ -448,6 +452,109 @@ async fn a_stopped_broker_makes_the_receiver_answer_503_and_prometheus_retries_l
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(held >= 3, "{recovery}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_stopped_before_storing_an_action_leaves_its_record_to_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = http();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let [
+        broker_port,
+        receiver_port,
+        first_port,
+        next_port,
+        hanging_port,
+    ] = free_ports();
+    // An Alertmanager that accepts connections and never answers: recording an `open`
+    // first asks it for silences, so the first decided open waits there, unstored.
+    let hanging = std::net::TcpListener::bind(("127.0.0.1", hanging_port)).unwrap();
+    let (asked_tx, asked) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hanging.incoming().flatten() {
+            let _ = asked_tx.send(());
+            held.push(stream);
+        }
+    });
+    let _broker = start_broker(dir.path(), broker_port);
+    create_topic(broker_port, 1, deadline).await;
+    let kafka = format!("{}shutdown_timeout: 8s\n", kafka_section(broker_port));
+    let [held_config, file_config] = ["held.yml", "file.yml"].map(|name| dir.path().join(name));
+    std::fs::write(
+        &held_config,
+        format!(
+            "{kafka}tickets:\n  sinks:\n    - type: file\n    - type: alertmanager\n      \
+             url: http://127.0.0.1:{hanging_port}/\n      timeout: 5m\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(&file_config, &kafka).unwrap();
+    let receiver = start_harbinger(
+        dir.path(),
+        "receiver",
+        &file_config,
+        receiver_port,
+        "receiver",
+    );
+    let mut first = start_harbinger(dir.path(), "first", &held_config, first_port, "worker");
+    for process in [&receiver, &first] {
+        wait_ok(&http, &format!("{}/-/ready", process.url), deadline).await;
+    }
+    eventually(
+        "the first worker to own the partition",
+        deadline,
+        async || match owned_partitions(&http, &first).await.as_slice() {
+            [0] => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    )
+    .await;
+    let [before, _] = split_lab_dev(dir.path(), 1_795_571_575 + 1450);
+    replay(&before, &format!("{}/api/v1/write", receiver.url));
+    asked
+        .recv_timeout(Duration::from_secs(60))
+        .expect("an open decided, its silences asked for");
+    // Housekeeping runs every second: had the record been committed without waiting for
+    // the action to be stored, it would be by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    first.signal(libc::SIGTERM);
+    // It leaves the group as it exits: the next worker is given the partition at once.
+    eventually("the first worker to exit", deadline, async || {
+        match first.has_exited() {
+            true => Ok(()),
+            false => Err(first.log_tail(5)),
+        }
+    })
+    .await;
+    let log = first.log_tail(50);
+    assert!(log.contains("ticket actions are not stored yet"), "{log}");
+    drop(first);
+
+    let next = start_harbinger(dir.path(), "next", &file_config, next_port, "worker");
+    let journal = dir.path().join("next/tickets.jsonl");
+    let opened = eventually("the next worker to open the ticket", deadline, async || {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let opens: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|a| a["action"] == "open")
+            .collect();
+        match opens.is_empty() {
+            false => Ok(opens),
+            true => Err(next.log_tail(20)),
+        }
+    })
+    .await;
+    assert!(
+        next.log_tail(200)
+            .contains("Kafka partition assigned; rebuilding its entities' state"),
+        "{}",
+        next.log_tail(200)
+    );
+    // The ticket's first action: the next worker numbers it from the start.
+    let key = opened[0]["idempotency_key"].as_str().unwrap();
+    assert!(key.ends_with("-1"), "{opened:?}");
 }
 
 fn now_ms() -> i64 {

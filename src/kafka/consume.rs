@@ -3,7 +3,8 @@
 //!
 //! In: the topic's records (see `record`), partition assignments and revocations from
 //! the group, new models. Out: ticket actions for the recorder, the prediction gauges,
-//! and offsets committed only once their records are processed (at-least-once).
+//! and offsets committed only once their records are processed and the ticket actions
+//! they decided are stored (at-least-once; see `durable`).
 //!
 //! Each assigned partition gets its own registry and live pipeline (`Partition`). Before
 //! it scores, it rebuilds its entities' rolling state: the assignment starts reading
@@ -23,7 +24,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::client::{client_config, recovered};
+use super::durable::{Gate, Ledger};
 use super::rebalance::{Change, Rebalancer, partition_labels};
 use super::record::{FORMAT_HEADER, FORMAT_V1};
 use crate::config::ValidKafka;
@@ -50,6 +52,8 @@ use crate::tickets::TicketAction;
 
 /// How often offsets are committed, idle series evicted and gauges refreshed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+/// How long a stopping worker waits for the recorder to store the actions it sent.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// What a worker scores with, and where its decisions go.
 pub struct Scoring {
@@ -64,6 +68,8 @@ pub struct Scoring {
     pub series_idle_timeout: Duration,
     pub metrics: Metrics,
     pub tickets: mpsc::UnboundedSender<(TicketAction, Instant)>,
+    /// How many of the actions sent on `tickets` the recorder has stored.
+    pub stored_actions: Arc<AtomicU64>,
     pub models: mpsc::UnboundedReceiver<Model>,
 }
 
@@ -86,6 +92,7 @@ struct Worker {
     batch: WriteBatch,
     accepted: Vec<crate::registry::AcceptedSample>,
     committed: BTreeMap<i32, i64>,
+    gate: Gate,
 }
 
 /// Joins the group and consumes on a thread of its own until `stop` is set; then
@@ -105,6 +112,7 @@ pub fn spawn(
         processed: Mutex::default(),
         parked: Mutex::default(),
         complete_at: Mutex::default(),
+        ledger: Ledger::new(Arc::clone(&scoring.stored_actions)),
     };
     let consumer: BaseConsumer<Rebalancer> = client_config(kafka)
         .set("group.id", &config.group)
@@ -133,6 +141,7 @@ pub fn spawn(
         batch: WriteBatch::default(),
         accepted: Vec::new(),
         committed: BTreeMap::new(),
+        gate: Gate::default(),
     };
     std::thread::Builder::new()
         .name("kafka-worker".to_owned())
@@ -177,6 +186,11 @@ impl Worker {
                 self.housekeeping(consumer, CommitMode::Async);
             }
         }
+        if !context.ledger.wait_stored(STOP_WAIT) {
+            warn!(
+                "ticket actions are not stored yet; the records that decided them are not committed and will be decided again"
+            );
+        }
         self.housekeeping(consumer, CommitMode::Sync);
         consumer.unsubscribe();
         for (_, partition) in self.partitions.drain().chain(self.parked.drain()) {
@@ -215,12 +229,14 @@ impl Worker {
                         old.live.release();
                     }
                     self.committed.remove(&partition);
+                    self.gate.forget(partition);
                 }
                 Change::Revoked { partition } => {
                     if let Some(state) = self.partitions.remove(&partition) {
                         self.parked.insert(partition, state);
                     }
                     self.committed.remove(&partition);
+                    self.gate.forget(partition);
                 }
                 Change::Settled => {
                     // Whatever did not come back belongs to another worker now.
@@ -329,6 +345,8 @@ impl Worker {
                 kafka.warm_up_actions_skipped.inc_by(actions.len() as u64);
             } else {
                 for action in actions {
+                    // Counted even when lost: its record must not be committed.
+                    context.ledger.sent_one();
                     if self.scoring.tickets.send((action, started)).is_err() {
                         warn!("the ticket recorder has stopped; a ticket action is lost");
                     }
@@ -348,10 +366,14 @@ impl Worker {
         context.processed.lock().insert(index, offset + 1);
     }
 
-    /// Commits new offsets, evicts idle series, refreshes the footprint gauges.
+    /// Commits new offsets whose actions are stored, evicts idle series, refreshes the
+    /// footprint gauges.
     fn housekeeping(&mut self, consumer: &BaseConsumer<Rebalancer>, mode: CommitMode) {
-        let processed = consumer.context().processed.lock().clone();
-        let topic = &consumer.context().topic;
+        let context = consumer.context();
+        let processed = context.processed.lock().clone();
+        let ready = self.gate.ready(&processed, &context.ledger);
+        let processed = ready.unwrap_or_default();
+        let topic = &context.topic;
         let mut commit = TopicPartitionList::new();
         for (&partition, &next) in &processed {
             if self.committed.get(&partition) != Some(&next) {

@@ -7,12 +7,15 @@
 //! - `publish`: the receiver's producer (acks=all before 204, 503 when it cannot);
 //! - `consume`: the worker's consumer (warm-up, at-least-once commits, revocation), and
 //!   `rebalance`, its consumer context (where an assigned partition starts reading);
+//! - `durable`: offsets are committed only once the actions their records decided are
+//!   stored;
 //! - `check`: `harbinger check --kafka`: the brokers answer and the topic exists;
 //! - `client`: librdkafka settings from the `kafka:` section, logs into `tracing`.
 
 mod check;
 mod client;
 mod consume;
+mod durable;
 mod publish;
 mod rebalance;
 mod record;

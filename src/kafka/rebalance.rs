@@ -4,7 +4,8 @@
 //!
 //! In: assignments and revocations from the group, on the consumer's thread. Out:
 //! [`Change`]s for the worker to apply, in order, and the offsets committed for revoked
-//! partitions; the partitions' lag gauges.
+//! partitions (once the ticket actions already sent are stored); the partitions' lag
+//! gauges.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,11 +21,14 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use super::client::{global_error, log};
+use super::durable::Ledger;
 use crate::server::now_ms;
 use crate::telemetry::{Metrics, PartitionLabels};
 
 /// Broker requests made while a rebalance waits (committed offsets, timestamp lookups).
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a revocation waits for the recorder to store the actions already sent.
+const REVOKE_WAIT: Duration = Duration::from_secs(5);
 
 /// A change of assignment, as the rebalance callback saw it.
 #[derive(Debug)]
@@ -62,6 +66,8 @@ pub(super) struct Rebalancer {
     /// Assigned partitions whose state is complete though no record was processed since
     /// (nothing to re-read): the offset their state stands at.
     pub(super) complete_at: Mutex<BTreeMap<i32, i64>>,
+    /// The ticket actions sent and stored: a revoked partition's offsets wait for them.
+    pub(super) ledger: Ledger,
 }
 
 impl ClientContext for Rebalancer {
@@ -225,9 +231,10 @@ impl Rebalancer {
         }
     }
 
-    /// Commits what was processed of the revoked partitions, and parks their state until
-    /// the next assignment.
+    /// Commits what was processed of the revoked partitions once the actions it decided
+    /// are stored, and parks their state until the next assignment.
     fn give_up(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let stored = self.ledger.wait_stored(REVOKE_WAIT);
         let mut processed = self.processed.lock();
         let mut parked = self.parked.lock();
         let mut complete_at = self.complete_at.lock();
@@ -249,7 +256,12 @@ impl Rebalancer {
             info!(partition, "Kafka partition revoked");
             changes.push(Change::Revoked { partition });
         }
-        if commit.count() > 0
+        if commit.count() > 0 && !stored {
+            parked.clear();
+            warn!(
+                "ticket actions are not stored yet; the revoked partitions' offsets are not committed, and their new owner decides those actions again"
+            );
+        } else if commit.count() > 0
             && let Err(error) = consumer.commit(&commit, CommitMode::Sync)
         {
             parked.clear();

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -110,11 +111,13 @@ impl Scoring {
         // `--role all` shows the actions it records on its board (the status page).
         let shown = matches!(source, Source::Queue { .. }).then(|| board.clone());
         let store_failed = Arc::new(Notify::new());
+        let stored_actions = Arc::new(AtomicU64::new(0));
         let recorder = tokio::spawn(record_tickets(
             outbox,
             ticket_actions,
             metrics.clone(),
             shown,
+            Arc::clone(&stored_actions),
             Arc::clone(&store_failed),
         ));
         let feeder = match source {
@@ -171,6 +174,7 @@ impl Scoring {
                     series_idle_timeout,
                     metrics,
                     tickets,
+                    stored_actions,
                     models,
                 };
                 let stop = std::sync::Arc::default();
@@ -226,7 +230,8 @@ impl Scoring {
 const RECORD_AT_ONCE: usize = 256;
 
 /// Records every ticket action the pipeline decides, durably, for the sinks' dispatchers,
-/// and observes how long after its step's processing began each was stored. A commit that
+/// counts them in `stored` once stored (a Kafka worker commits a record's offset only
+/// then), and observes how long after its step's processing began each was stored. A commit that
 /// fails stops it and notifies `store_failed`: redb refuses every write after an I/O
 /// error until the database is opened again, and going on would only lose, one batch
 /// after another, actions the lifecycle has moved past (an open lost orphans its
@@ -237,6 +242,7 @@ async fn record_tickets(
     mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
     metrics: Metrics,
     board: Option<Board>,
+    stored: Arc<AtomicU64>,
     store_failed: Arc<Notify>,
 ) {
     let mut batch = Vec::new();
@@ -254,9 +260,10 @@ async fn record_tickets(
                 return;
             }
         };
+        stored.fetch_add(taken.len() as u64, Ordering::Release);
         // An action without a sequence was silenced; the filter has said so.
-        let stored = taken.into_iter().zip(decided).zip(seqs);
-        for ((action, decided), _) in stored.filter(|(_, seq)| seq.is_some()) {
+        let recorded = taken.into_iter().zip(decided).zip(seqs);
+        for ((action, decided), _) in recorded.filter(|(_, seq)| seq.is_some()) {
             let key = &action.idempotency_key;
             let labels = ActionLabels {
                 target: action.ticket.target.clone(),

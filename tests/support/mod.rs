@@ -108,6 +108,12 @@ impl Process {
     }
 
     /// The last `lines` lines of the program's output.
+    /// Whether it has exited (reaping it if so).
+    #[allow(dead_code)] // Shared by the test crates; not every one needs it.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();

@@ -1,12 +1,14 @@
 //! Drift and volatility of a window, robustly, from the signal's increments: what the
 //! first-passage probability (`model::passage`) is computed from.
 //!
-//! In: a window's step-to-step increments in order, with their median and MAD (kept
-//! sorted as the window slides, by the state's `Order` of increments). Out:
-//! [`Increments`]: the drift (trimmed mean of the increments), its standard error, and
-//! the volatility (1.4826 × their MAD, or 1.2533 × their mean absolute deviation when
-//! more than half are equal), all per step. Only increments between two consecutive steps
-//! that both have a value count: a gap breaks the chain, it does not make a jump.
+//! In: a window's increments over the signal's sampling interval (`lag` steps, see
+//! `sampling`: 1 when the value moves at every step) in order, with their median and MAD
+//! (kept sorted as the window slides, by the state's `Order` of increments). Out:
+//! [`Increments`]: the drift (trimmed mean of the increments, over the lag), its
+//! standard error, and the volatility (1.4826 × their MAD, or 1.2533 × their mean
+//! absolute deviation when more than half are equal, over √lag), all per step. Only
+//! increments between two steps that both have a value count: a gap breaks the chain,
+//! it does not make a jump.
 //!
 //! Why robust: a one-off copy lifts a disk 60 points in one step, a log rotation drops
 //! it 50; a least-squares slope over the window carries that step for the whole window
@@ -39,17 +41,19 @@ impl Increments {
         volatility: f64::NAN,
     };
 
-    /// The least number of increments a window of `steps` steps needs for an estimate:
-    /// half of those it can hold, and at least [`MIN_INCREMENTS`].
-    pub fn least(steps: usize) -> usize {
-        (steps.saturating_sub(1) / 2).max(MIN_INCREMENTS)
+    /// The least number of increments over `lag` steps a window of `steps` steps needs for
+    /// an estimate: half of those it can hold, and at least [`MIN_INCREMENTS`].
+    pub fn least(steps: usize, lag: usize) -> usize {
+        (steps.saturating_sub(lag) / 2).max(MIN_INCREMENTS)
     }
 
-    /// The estimates from a window's `n` increments in ascending order (`sorted(i)` is the
-    /// `i`-th smallest), their median and their MAD, given at least `least` of them.
+    /// The estimates per step from a window's `n` increments over `lag` steps in
+    /// ascending order (`sorted(i)` is the `i`-th smallest), their median and their MAD,
+    /// given at least `least` of them.
     pub fn of_sorted(
         n: usize,
         least: usize,
+        lag: usize,
         sorted: impl Fn(usize) -> f64,
         median: f64,
         mad: f64,
@@ -58,13 +62,15 @@ impl Increments {
             return Increments::NONE;
         }
         let cut = (n as f64 * TRIM) as usize;
-        let drift = (cut..n - cut).map(&sorted).sum::<f64>() / (n - 2 * cut) as f64;
-        let volatility = if mad > 0.0 {
+        let lag = lag as f64;
+        let drift = (cut..n - cut).map(&sorted).sum::<f64>() / (n - 2 * cut) as f64 / lag;
+        let spread = if mad > 0.0 {
             MAD_TO_SIGMA * mad
         } else {
             let deviations = (0..n).map(|i| (sorted(i) - median).abs());
             MEAN_AD_TO_SIGMA * deviations.sum::<f64>() / n as f64
         };
+        let volatility = spread / lag.sqrt();
         Increments {
             drift,
             drift_stderr: volatility / (n as f64).sqrt(),
@@ -97,7 +103,7 @@ mod tests {
         let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - centre).abs()).collect();
         deviations.sort_by(f64::total_cmp);
         let read = |i: usize| sorted[i];
-        Increments::of_sorted(sorted.len(), least, read, centre, median(&deviations))
+        Increments::of_sorted(sorted.len(), least, 1, read, centre, median(&deviations))
     }
 
     fn of(values: &[f64]) -> Increments {
@@ -140,7 +146,7 @@ mod tests {
         assert!(of(&[1.0, 2.0, f64::NAN, 3.0]).drift.is_nan());
         assert!(of(&[]).volatility.is_nan());
         // A 1h window at 15 s holds 239 increments: it needs 119.
-        assert_eq!(Increments::least(240), 119);
+        assert_eq!(Increments::least(240, 1), 119);
         let ramp: Vec<f64> = (0..100).map(f64::from).collect();
         assert!(at_least(&ramp, 119).drift.is_nan());
         assert_eq!(at_least(&ramp, 99).drift, 1.0);

@@ -33,14 +33,16 @@
 //! - `mad_<a>`: median absolute deviation over the anomaly window: the median of
 //!   `|v − median|`, unscaled; NaN when empty.
 //! - `min_<w>`, `max_<w>`: over the window; NaN when empty.
-//! - `drift_<w>`, `drift_stderr_<w>`, `volatility_<w>`: from the step-to-step
-//!   increments within the window (between two consecutive steps that both have a
-//!   value): their 20 %-trimmed mean per second, its standard error (volatility / √n,
-//!   per second), and their robust spread per √second (1.4826 × MAD, or 1.2533 × the
-//!   mean absolute deviation when the MAD is 0); NaN with fewer than half the
-//!   increments the window holds (or 3): too little history is unknown, not flat. A
-//!   one-off step does not move the drift; see `increments` for why, and
-//!   `model::passage` for what they feed.
+//! - `drift_<w>`, `drift_stderr_<w>`, `volatility_<w>`: from the increments within the
+//!   window over the signal's sampling interval (`lag` steps: the shortest of the
+//!   latest intervals between changes of value, at most 8; 1 for a signal that moves at
+//!   every step, 4 for a 1-minute scrape at a 15 s step; see `sampling`), between two
+//!   steps that both have a value: their 20 %-trimmed mean per second, its standard
+//!   error (volatility / √n, per second), and their robust spread per √second (1.4826 ×
+//!   MAD, or 1.2533 × the mean absolute deviation when the MAD is 0, over √lag); NaN
+//!   with fewer than half the increments the window holds (or 3): too little history is
+//!   unknown, not flat. A one-off step does not move the drift; see `increments` for
+//!   why, and `model::passage` for what they feed.
 //! - `anomaly_score`: how unusual the value is against the signal's own history, on a
 //!   scale that means the same for every series: 1 is a tail probability of about 0.3 %
 //!   (above 1: anomalous, as vmanomaly's `anomaly_score`). A streaming detector (see
@@ -111,6 +113,7 @@ pub mod anomaly;
 mod extremes;
 mod increments;
 mod order;
+mod sampling;
 mod spec;
 mod state;
 mod sums;

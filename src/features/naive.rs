@@ -93,9 +93,10 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     for window in &windows {
         out.push(extreme(window, f64::max));
     }
+    let lag = sampling_lag(&values[..=now]);
     let increments: Vec<_> = window_steps
         .iter()
-        .map(|&n| increments(&values[(now + 1).saturating_sub(n)..], n))
+        .map(|&n| increments(&values[(now + 1).saturating_sub(n)..], n, lag))
         .collect();
     out.extend(increments.iter().map(|i| i.0 / step_s));
     out.extend(increments.iter().map(|i| i.1 / step_s));
@@ -122,17 +123,37 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     out
 }
 
-/// (drift, its standard error, volatility) per step from the increments between
-/// consecutive finite values, by sorting; NaN with fewer than half the `steps − 1` a
-/// window holds, or 3.
-fn increments(values: &[f64], steps: usize) -> (f64, f64, f64) {
-    let mut increments: Vec<f64> = values
+/// The sampling interval: the shortest of the last four intervals between changes of
+/// the finite values (the first change only starts the count), at most 8; 1 with fewer
+/// than two intervals.
+fn sampling_lag(values: &[f64]) -> usize {
+    let finite: Vec<(usize, f64)> = (0..values.len())
+        .filter(|&s| !values[s].is_nan())
+        .map(|s| (s, values[s]))
+        .collect();
+    let changes: Vec<usize> = finite
         .windows(2)
-        .map(|w| w[1] - w[0])
+        .filter(|w| w[1].1 != w[0].1)
+        .map(|w| w[1].0)
+        .collect();
+    let intervals: Vec<usize> = changes.windows(2).map(|w| w[1] - w[0]).collect();
+    match intervals.len() {
+        0 | 1 => 1,
+        n => (*intervals[n.saturating_sub(4)..].iter().min().unwrap()).min(8),
+    }
+}
+
+/// (drift, its standard error, volatility) per step from the increments over `lag` steps
+/// between finite values, by sorting; NaN with fewer than half the `steps − lag` a window
+/// holds, or 3.
+fn increments(values: &[f64], steps: usize, lag: usize) -> (f64, f64, f64) {
+    let mut increments: Vec<f64> = values
+        .windows(lag + 1)
+        .map(|w| w[lag] - w[0])
         .filter(|d| !d.is_nan())
         .collect();
     let n = increments.len();
-    if n < ((steps - 1) / 2).max(3) {
+    if n < (steps.saturating_sub(lag) / 2).max(3) {
         return (f64::NAN, f64::NAN, f64::NAN);
     }
     increments.sort_by(f64::total_cmp);
@@ -143,12 +164,17 @@ fn increments(values: &[f64], steps: usize) -> (f64, f64, f64) {
     let mut deviations: Vec<f64> = increments.iter().map(|x| (x - centre).abs()).collect();
     deviations.sort_by(f64::total_cmp);
     let mad = median(&deviations);
-    let volatility = if mad > 0.0 {
+    let spread = if mad > 0.0 {
         1.4826 * mad
     } else {
         1.253_314 * deviations.iter().sum::<f64>() / n as f64
     };
-    (drift, volatility / (n as f64).sqrt(), volatility)
+    let volatility = spread / (lag as f64).sqrt();
+    (
+        drift / lag as f64,
+        volatility / (n as f64).sqrt(),
+        volatility,
+    )
 }
 
 /// A two-pass least-squares fit, about the first value (`u = v − first`) so that a

@@ -1,6 +1,7 @@
 //! A window in order, for its median, median absolute deviation (MAD), min and max: the
-//! anomaly window's values ([`Level`]), and each feature window's step-to-step increments
-//! ([`Increment`]), from which the robust drift and volatility are read.
+//! anomaly window's values ([`Level`]), and each feature window's increments over the
+//! signal's sampling interval ([`Increment`]), from which the robust drift and volatility
+//! are read.
 //!
 //! A sorted buffer rather than two heaps or a tree: it holds ring positions (`u16`, two
 //! bytes per step, against eight for a value), an insertion or removal is a binary search
@@ -19,33 +20,37 @@
 //! Equal values are kept oldest first. The value leaving the window is the oldest of all,
 //! so it is the first of its equals and a binary search finds its exact position.
 
-use std::marker::PhantomData;
-
 /// What an [`Order`] sorts by: a number read from the ring at a position.
-pub(super) trait Key {
-    fn at(ring: &[f64], position: usize) -> f64;
+pub(super) trait Key: Copy {
+    fn at(&self, ring: &[f64], position: usize) -> f64;
 }
 
 /// The value at a ring position.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Level;
 
 impl Key for Level {
     #[inline]
-    fn at(ring: &[f64], position: usize) -> f64 {
+    fn at(&self, ring: &[f64], position: usize) -> f64 {
         ring[position]
     }
 }
 
-/// The increment ending at a ring position: its value less the step's before (both must
-/// be finite for the position to be in an order).
-#[derive(Debug)]
-pub(super) struct Increment;
+/// The increment ending at a ring position: its value less the value `lag` steps before
+/// (both must be finite for the position to be in an order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Increment {
+    pub lag: usize,
+}
 
 impl Key for Increment {
     #[inline]
-    fn at(ring: &[f64], position: usize) -> f64 {
-        let before = if position == 0 { ring.len() } else { position } - 1;
+    fn at(&self, ring: &[f64], position: usize) -> f64 {
+        let before = if position >= self.lag {
+            position - self.lag
+        } else {
+            position + ring.len() - self.lag
+        };
         ring[position] - ring[before]
     }
 }
@@ -61,7 +66,7 @@ pub(super) struct Order<K: Key = Level> {
     /// last refresh: the next selection starts its search there, since it moves little
     /// from one step to the next.
     split_hint: usize,
-    key: PhantomData<K>,
+    key: K,
 }
 
 /// A clone keeps the capacity, so that it does not allocate when its window fills.
@@ -74,14 +79,29 @@ impl<K: Key> Clone for Order<K> {
 }
 
 impl<K: Key> Order<K> {
-    pub fn new(steps: usize) -> Order<K> {
+    pub fn new(steps: usize, key: K) -> Order<K> {
         Order {
             slots: Vec::with_capacity(steps),
             median: f64::NAN,
             mad: f64::NAN,
             split_hint: 0,
-            key: PhantomData,
+            key,
         }
+    }
+
+    pub fn key(&self) -> K {
+        self.key
+    }
+
+    /// Sorts anew by `key`, holding the keys at `positions`, oldest first (within its
+    /// capacity).
+    pub fn rebuild(&mut self, ring: &[f64], key: K, positions: impl Iterator<Item = usize>) {
+        self.clear();
+        self.key = key;
+        for position in positions {
+            self.shift(ring, None, Some(position));
+        }
+        self.refresh(ring);
     }
 
     pub fn len(&self) -> usize {
@@ -99,11 +119,12 @@ impl<K: Key> Order<K> {
     }
 
     fn shift(&mut self, ring: &[f64], leaving: Option<usize>, entering: Option<usize>) {
-        let value = |p: &u16| K::at(ring, usize::from(*p));
+        let key = self.key;
+        let value = |p: &u16| key.at(ring, usize::from(*p));
         match (leaving, entering) {
             (None, None) => {}
             (Some(leaving), None) => {
-                let v = K::at(ring, leaving);
+                let v = self.key.at(ring, leaving);
                 let at = self.slots.partition_point(|p| value(p) < v);
                 debug_assert_eq!(self.slots.get(at).copied(), Some(leaving as u16));
                 if at < self.slots.len() {
@@ -111,12 +132,16 @@ impl<K: Key> Order<K> {
                 }
             }
             (None, Some(entering)) => {
-                let v = K::at(ring, entering);
+                let v = self.key.at(ring, entering);
                 let at = self.slots.partition_point(|p| value(p) <= v);
                 self.slots.insert(at, entering as u16);
             }
             (Some(leaving), Some(entering)) => {
-                let (out, into) = self.bounds(ring, K::at(ring, leaving), K::at(ring, entering));
+                let (out, into) = self.bounds(
+                    ring,
+                    self.key.at(ring, leaving),
+                    self.key.at(ring, entering),
+                );
                 debug_assert_eq!(self.slots.get(out).copied(), Some(leaving as u16));
                 if out >= self.slots.len() {
                     return;
@@ -139,7 +164,7 @@ impl<K: Key> Order<K> {
     #[inline]
     fn bounds(&self, ring: &[f64], leaving: f64, entering: f64) -> (usize, usize) {
         let slots = &self.slots[..];
-        let value = |i: usize| K::at(ring, usize::from(slots[i]));
+        let value = |i: usize| self.key.at(ring, usize::from(slots[i]));
         let (mut out, mut into, mut size) = (0, 0, slots.len());
         while size > 1 {
             let half = size / 2;
@@ -163,14 +188,17 @@ impl<K: Key> Order<K> {
     /// The `i`-th smallest key.
     #[inline]
     pub fn value(&self, ring: &[f64], i: usize) -> f64 {
-        K::at(ring, usize::from(self.slots[i]))
+        self.key.at(ring, usize::from(self.slots[i]))
     }
 
     /// (min, max); NaN when empty.
     #[inline]
     pub fn extremes(&self, ring: &[f64]) -> (f64, f64) {
         match (self.slots.first(), self.slots.last()) {
-            (Some(&lo), Some(&hi)) => (K::at(ring, usize::from(lo)), K::at(ring, usize::from(hi))),
+            (Some(&lo), Some(&hi)) => (
+                self.key.at(ring, usize::from(lo)),
+                self.key.at(ring, usize::from(hi)),
+            ),
             _ => (f64::NAN, f64::NAN),
         }
     }

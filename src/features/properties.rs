@@ -1,7 +1,8 @@
 //! Property tests: after every update, each incremental feature equals the naive
 //! recomputation from the whole input history (`naive`), over inputs with gaps, NaN and
 //! ±Inf, repeated values, outliers a million times the spread, skipped and repeated
-//! steps, jitter and jumps past the longest window.
+//! steps, jitter and jumps past the longest window, and values held for a few steps (a
+//! scrape slower than the step: the increments' lag, `sampling`).
 //!
 //! Tolerances say how exact each feature is:
 //! - bit-equal: level, change, min, max, MAD, beyond-warning fractions, since-gap and
@@ -97,6 +98,14 @@ fn small_params(shared: bool, offset: f64) -> FeatureParams {
             threshold("Down", Comparison::Below, true, offset - 3.0),
         ],
     }
+}
+
+/// Each event followed by `hold − 1` repeats of its value on the next steps: a signal
+/// sampled every `hold` steps.
+fn held(events: &[(Advance, Input)], hold: usize) -> Vec<(Advance, Input)> {
+    let repeats = (1..hold).map(|_| (Advance::Next, Input::Repeat));
+    let each = |event: &(Advance, Input)| std::iter::once(event.clone()).chain(repeats.clone());
+    events.iter().flat_map(each).collect()
 }
 
 /// Turns generated events into updates `(t_ms, value)`.
@@ -307,9 +316,10 @@ proptest! {
         shared in any::<bool>(),
         offset in offset(),
         events in proptest::collection::vec((advance(), input()), 1..160),
+        hold in prop_oneof![3 => Just(1usize), 1 => 2usize..=5],
     ) {
         let params = small_params(shared, offset);
-        let updates = updates(&params, offset, &events);
+        let updates = updates(&params, offset, &held(&events, hold));
         check(&params, &updates, 1)?;
     }
 }

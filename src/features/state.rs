@@ -2,7 +2,8 @@
 
 use super::anomaly::Detector;
 use super::extremes::Extremes;
-use super::order::{Increment, Order};
+use super::order::{Increment, Level, Order};
+use super::sampling::Sampling;
 use super::spec::Checked;
 use super::sums::Sums;
 
@@ -22,6 +23,8 @@ pub(super) struct State {
     pub windows: Box<[Window]>,
     /// The anomaly window's finite values, in order.
     pub order: Order,
+    /// The sampling interval the windows' increments are taken over.
+    pub sampling: Sampling,
     /// Per threshold: how many of the anomaly window's values are beyond its warning level.
     pub beyond_warning: Box<[u32]>,
     /// Per half-life: the EWMA; NaN before the first finite value.
@@ -48,8 +51,8 @@ pub(super) struct Window {
     pub sums: Sums,
     /// None for the window as long as the anomaly window: `order` has its extremes.
     pub extremes: Option<Extremes>,
-    /// The window's step-to-step increments in order (those between two finite values),
-    /// for its robust drift and volatility.
+    /// The window's increments over the sampling interval, in order (those between two
+    /// finite values), for its robust drift and volatility.
     pub increments: Order<Increment>,
 }
 
@@ -100,7 +103,7 @@ impl State {
             .map(|(k, &steps)| Window {
                 sums: Sums::default(),
                 extremes: (spec.same_as_anomaly != Some(k)).then(|| Extremes::new(steps)),
-                increments: Order::new(steps.saturating_sub(1)),
+                increments: Order::new(steps.saturating_sub(1), Increment { lag: 1 }),
             })
             .collect();
         State {
@@ -110,7 +113,8 @@ impl State {
             origin_ms: 0,
             level: f64::NAN,
             windows,
-            order: Order::new(spec.anomaly_steps),
+            order: Order::new(spec.anomaly_steps, Level),
+            sampling: Sampling::default(),
             beyond_warning: vec![0; spec.params.thresholds.len()].into_boxed_slice(),
             ewma: vec![f64::NAN; spec.decay_per_step.len()].into_boxed_slice(),
             anomaly: Detector::new(spec.season, spec.anomaly_memory_values),
@@ -179,6 +183,8 @@ impl State {
             present.then_some(head),
         );
 
+        let relagged = present && self.sampling.observe(step, v);
+        let lag = self.sampling.lag();
         let x = step - self.x_origin;
         for (window, &steps) in self.windows.iter_mut().zip(&spec.window_steps) {
             let out_at = position(head, len, steps);
@@ -192,13 +198,23 @@ impl State {
             if let Some(extremes) = &mut window.extremes {
                 extremes.slide(&self.ring, head, steps);
             }
-            if steps > 1 {
-                // The increment ending at the newest step comes, the one ending at the
-                // oldest goes (its step before has just left the window).
-                let finite = |age: usize| !self.ring[position(head, len, age)].is_nan();
-                let entering = (present && finite(1)).then_some(head);
-                let leaving_at = position(head, len, steps - 1);
-                let leaving = (finite(steps - 1) && finite(steps)).then_some(leaving_at);
+            let finite = |age: usize| !self.ring[position(head, len, age)].is_nan();
+            if relagged {
+                // Every increment in the window, over the new lag, oldest first (the order
+                // keeps equal keys oldest first).
+                let ends = (0..steps.saturating_sub(lag))
+                    .rev()
+                    .filter(|&age| finite(age) && finite(age + lag));
+                let positions = ends.map(|age| position(head, len, age));
+                window
+                    .increments
+                    .rebuild(&self.ring, Increment { lag }, positions);
+            } else if steps > lag {
+                // The increment ending at the newest step comes, the one ending where the
+                // window now starts goes (its start has just left the window).
+                let entering = (present && finite(lag)).then_some(head);
+                let leaving_at = position(head, len, steps - lag);
+                let leaving = (finite(steps - lag) && finite(steps)).then_some(leaving_at);
                 window.increments.slide(&self.ring, leaving, entering);
             }
             let (min, max) = window_extremes(window, &self.order, &self.ring);

@@ -91,9 +91,11 @@ impl State {
             let steps = spec.window_steps[k];
             row[at.change(k)] = now - ring[position(self.head, ring.len(), steps)];
             let order = &window.increments;
+            let lag = order.key().lag;
             let increments = Increments::of_sorted(
                 order.len(),
-                Increments::least(steps),
+                Increments::least(steps, lag),
+                lag,
                 |i| order.value(ring, i),
                 order.median(),
                 order.mad(),

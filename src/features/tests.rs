@@ -460,3 +460,25 @@ fn memory_is_allocated_once_and_bounded() {
         "{fresh}"
     );
 }
+
+/// A disk filling 0.1 a second, scraped every minute at a 15 s step: each sample holds for
+/// four steps. Its drift is still 0.1 a second and its volatility 0, as when every step
+/// has a sample; step-to-step increments (three zeros, then 6) would read a fraction of
+/// the rate and a spread that is not there.
+#[test]
+fn a_fill_scraped_every_minute_drifts_at_its_rate() {
+    let spec = FeatureSpec::new(FeatureParams::default()).unwrap();
+    let sampled = |every: usize| -> Vec<Option<f64>> {
+        (0..240)
+            .map(|i| Some(0.1 * 15.0 * (i - i % every) as f64))
+            .collect()
+    };
+    for every in [1, 2, 4] {
+        let got = run(&spec, &sampled(every));
+        for window in ["5m", "15m", "1h"] {
+            let drift = got[&format!("drift_{window}")];
+            assert!((drift - 0.1).abs() < 1e-9, "every {every}, {window}: {drift}");
+            assert_eq!(got[&format!("volatility_{window}")], 0.0, "every {every}, {window}");
+        }
+    }
+}

@@ -1,11 +1,11 @@
 //! A signal's sampling interval, in steps. Prometheus scrapes every 5 s to 1 min, and the
 //! pipeline steps every 15 s: with a 1-minute scrape a signal's value changes at most at
 //! every fourth step and repeats in between. Its step-to-step increments are then three
-//! zeros and one four steps' worth: their trimmed mean reads a fraction of the drift, and
-//! their spread a noise that is not there (on lab-dev scraped every minute, a filling
-//! disk's `drift_5m` read a third of its rate, and tickets came after the crossing). So
-//! the windows take their increments over the sampling interval instead (`Increment`'s
-//! lag), and scale them back to one step.
+//! zeros and one four steps' worth: their trimmed mean reads a fraction of the drift,
+//! and their spread a noise that is not there (on lab-dev scraped every minute, a
+//! filling disk's `drift_5m` read a fifth to a half of its rate, and tickets came after
+//! the crossing). So the windows take their increments over the sampling interval
+//! instead (`Increment`'s lag), and scale them back to one step.
 //!
 //! In: each finite value, with its step. Out: the lag, the shortest of the latest
 //! [`INTERVALS`] intervals between two changes of value (a sample that repeats the one

@@ -477,8 +477,15 @@ fn a_fill_scraped_every_minute_drifts_at_its_rate() {
         let got = run(&spec, &sampled(every));
         for window in ["5m", "15m", "1h"] {
             let drift = got[&format!("drift_{window}")];
-            assert!((drift - 0.1).abs() < 1e-9, "every {every}, {window}: {drift}");
-            assert_eq!(got[&format!("volatility_{window}")], 0.0, "every {every}, {window}");
+            assert!(
+                (drift - 0.1).abs() < 1e-9,
+                "every {every}, {window}: {drift}"
+            );
+            assert_eq!(
+                got[&format!("volatility_{window}")],
+                0.0,
+                "every {every}, {window}"
+            );
         }
     }
 }

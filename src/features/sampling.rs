@@ -29,6 +29,8 @@ pub struct Sampling {
     since: i64,
     /// The latest intervals between changes, in steps (at most 255), 0 where unknown.
     intervals: [u8; INTERVALS],
+    /// The shortest of `intervals` once two are known, at most [`MAX_LAG`]; else 1.
+    lag: u8,
 }
 
 impl Default for Sampling {
@@ -37,19 +39,14 @@ impl Default for Sampling {
             last: f64::NAN,
             since: NO_CHANGE,
             intervals: [0; INTERVALS],
+            lag: 1,
         }
     }
 }
 
 impl Sampling {
     pub fn lag(&self) -> usize {
-        let mut known = self.intervals.iter().filter(|&&i| i > 0);
-        match (known.next(), known.next()) {
-            (Some(&a), Some(&b)) => {
-                usize::from(known.fold(a.min(b), |m, &i| m.min(i))).min(MAX_LAG)
-            }
-            _ => 1,
-        }
+        usize::from(self.lag)
     }
 
     /// Notes the finite value of `step` (steps increase); true when the lag changed.
@@ -57,18 +54,25 @@ impl Sampling {
         if v == self.last {
             return false;
         }
-        let lag = self.lag();
-        if self.since != NO_CHANGE {
-            let interval = (step - self.since).clamp(1, i64::from(u8::MAX)) as u8;
-            self.intervals.rotate_right(1);
-            self.intervals[0] = interval;
-        }
-        // The first value starts a run; only a change ends one.
-        if !self.last.is_nan() {
-            self.since = step;
-        }
+        let first = self.last.is_nan();
         self.last = v;
-        self.lag() != lag
+        if self.since == NO_CHANGE {
+            // The first value starts a run; only a change ends one.
+            if !first {
+                self.since = step;
+            }
+            return false;
+        }
+        let interval = (step - self.since).clamp(1, i64::from(u8::MAX)) as u8;
+        self.since = step;
+        self.intervals.rotate_right(1);
+        self.intervals[0] = interval;
+        let mut known = self.intervals.iter().copied().filter(|&i| i > 0);
+        let lag = match (known.next(), known.next()) {
+            (Some(a), Some(b)) => known.fold(a.min(b), u8::min).min(MAX_LAG as u8),
+            _ => 1,
+        };
+        std::mem::replace(&mut self.lag, lag) != lag
     }
 }
 

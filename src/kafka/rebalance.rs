@@ -234,7 +234,6 @@ impl Rebalancer {
     /// Commits what was processed of the revoked partitions once the actions it decided
     /// are stored, and parks their state until the next assignment.
     fn give_up(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
-        let stored = self.ledger.wait_stored(REVOKE_WAIT);
         let mut processed = self.processed.lock();
         let mut parked = self.parked.lock();
         let mut complete_at = self.complete_at.lock();
@@ -256,7 +255,7 @@ impl Rebalancer {
             info!(partition, "Kafka partition revoked");
             changes.push(Change::Revoked { partition });
         }
-        if commit.count() > 0 && !stored {
+        if commit.count() > 0 && !self.ledger.wait_stored(REVOKE_WAIT) {
             parked.clear();
             warn!(
                 "ticket actions are not stored yet; the revoked partitions' offsets are not committed, and their new owner decides those actions again"

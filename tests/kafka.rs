@@ -459,16 +459,12 @@ async fn a_worker_stopped_before_storing_an_action_leaves_its_record_to_the_next
     let dir = tempfile::tempdir().unwrap();
     let http = http();
     let deadline = Instant::now() + Duration::from_secs(180);
-    let [
-        broker_port,
-        receiver_port,
-        first_port,
-        next_port,
-        hanging_port,
-    ] = free_ports();
+    let [broker_port, receiver_port, first_port, next_port] = free_ports();
     // An Alertmanager that accepts connections and never answers: recording an `open`
-    // first asks it for silences, so the first decided open waits there, unstored.
-    let hanging = std::net::TcpListener::bind(("127.0.0.1", hanging_port)).unwrap();
+    // first asks it for silences, so the first decided open waits there, unstored. Its
+    // port is its own choice: one from `free_ports` can be taken before it binds it.
+    let hanging = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let hanging_port = hanging.local_addr().unwrap().port();
     let (asked_tx, asked) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let mut held = Vec::new();

@@ -38,7 +38,7 @@ impl Key for Level {
 
 /// The increment ending at a ring position: its value less the value `lag` steps before
 /// (both must be finite for the position to be in an order).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Increment {
     pub lag: usize,
 }

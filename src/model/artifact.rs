@@ -23,7 +23,8 @@ use crate::pipeline::Pipeline;
 use crate::rules::{Comparison, Target};
 
 pub const FORMAT: &str = "harbinger-model";
-pub const VERSION: u32 = 4;
+/// 5: the classifier's inputs end with the signal's `anomaly_score`.
+pub const VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

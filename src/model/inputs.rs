@@ -19,7 +19,9 @@
 //! and over the longest window, `closest_<w>`: the margin at the window's extreme on the
 //! threshold's side over the margin now, 1 when the signal is as close as it has been,
 //! near 0 when it has come much closer before and fallen back (a rotating log, a busy
-//! scratch disk).
+//! scratch disk); last, the signal's `anomaly_score` (scale-free already: 1 is a 0.3 %
+//! tail on every series), high when the value leaves what its history forecast, as when
+//! a flat disk starts to fill.
 //!
 //! An input is NaN when its window lacks history (the features are NaN then): a
 //! classifier is not asked about a row with a NaN input, the scorer falls back on the
@@ -54,6 +56,7 @@ pub struct Inputs {
     /// The extreme on the threshold's side over the longest window (min for `<`, max
     /// for `>`).
     closest: usize,
+    anomaly: usize,
     names: Vec<String>,
     /// +1 when the alert side is below the threshold, −1 when above.
     side: f64,
@@ -94,10 +97,12 @@ impl Inputs {
             names.extend(windows.iter().map(|w| format!("{family}_{}", w.name)));
         }
         names.push(format!("closest_{longest}"));
+        names.push("anomaly_score".to_owned());
         Inputs {
             level: column("level".to_owned()),
             windows,
             closest,
+            anomaly: column("anomaly_score".to_owned()),
             names,
             side,
             threshold: target.threshold,
@@ -121,7 +126,9 @@ impl Inputs {
     pub fn columns(&self) -> Vec<usize> {
         let windows = self.windows.iter();
         let per_window = windows.flat_map(|w| [w.drift, w.drift_stderr, w.volatility]);
-        per_window.chain([self.level, self.closest]).collect()
+        per_window
+            .chain([self.level, self.closest, self.anomaly])
+            .collect()
     }
 
     /// The windows' names, shortest first.
@@ -232,6 +239,7 @@ impl Inputs {
                 .map(|w| ratio(row[w.volatility] * self.horizon_s.sqrt())),
         );
         out.push(self.closest_to(row, threshold));
+        out.push(row[self.anomaly]);
     }
 
     /// The margin at the longest window's extreme on the threshold's side over the
@@ -261,13 +269,14 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
-    const FEATURES: [&str; 6] = [
+    const FEATURES: [&str; 7] = [
         "level",
         "min_5m",
         "max_5m",
         "drift_5m",
         "drift_stderr_5m",
         "volatility_5m",
+        "anomaly_score",
     ];
 
     #[test]
@@ -276,11 +285,17 @@ mod tests {
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         assert_eq!(
             inputs.names(),
-            names(&["passage_5m", "approach_5m", "noise_5m", "closest_5m"])
+            names(&[
+                "passage_5m",
+                "approach_5m",
+                "noise_5m",
+                "closest_5m",
+                "anomaly_score"
+            ])
         );
         // 30 % free, 20 points above; falling 1 point a minute, wandering 0.1 per √s;
-        // down to 25 within the window.
-        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1];
+        // down to 25 within the window; unusual (a 0.1 % tail).
+        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1, 1.2];
         let mut out = Vec::new();
         inputs.encode(&row, &mut out);
         let expected = [
@@ -288,12 +303,13 @@ mod tests {
             0.5,
             0.1 * 600f64.sqrt() / 20.0,
             15.0 / 20.0,
+            1.2,
         ];
         for (got, want) in out.iter().zip(expected) {
             assert!((got - want).abs() < 1e-9, "{out:?}");
         }
         // Two standard errors off a drift estimated at 1.2 per minute ± 0.1: 1 per minute.
-        let row = [30.0, 25.0, 31.0, -1.2 / 60.0, 0.1 / 60.0, 0.1];
+        let row = [30.0, 25.0, 31.0, -1.2 / 60.0, 0.1 / 60.0, 0.1, 1.2];
         let lowered = inputs.passage(&row, 0, 2.0);
         assert!((lowered - expected[0]).abs() < 1e-12, "{lowered}");
     }
@@ -304,13 +320,13 @@ mod tests {
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         let nearer = split_rule("disk_free_percent < 20").unwrap();
         let at_20 = Inputs::new(&names(&FEATURES), &names(&["5m"]), &nearer, 600.0);
-        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1];
+        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1, 0.0];
         let (mut toward, mut real) = (Vec::new(), Vec::new());
         inputs.encode_to(&row, 20.0, &mut toward);
         at_20.encode(&row, &mut real);
         assert_eq!(toward, real);
         // Half the distance: the drift covers it twice over, the low came halfway there.
-        assert_eq!(&toward[1..], &[1.0, 0.1 * 600f64.sqrt() / 10.0, 0.5]);
+        assert_eq!(&toward[1..], &[1.0, 0.1 * 600f64.sqrt() / 10.0, 0.5, 0.0]);
     }
 
     #[test]
@@ -318,7 +334,7 @@ mod tests {
         let target = split_rule("disk_free_percent < 10").unwrap();
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         // 20 points above the threshold, falling 2.5 points a minute, hardly any noise.
-        let row = [30.0, 25.0, 31.0, -2.5 / 60.0, 0.0, 0.01];
+        let row = [30.0, 25.0, 31.0, -2.5 / 60.0, 0.0, 0.01, 0.0];
         let [drift, volatility, distance] = inputs.passage_evidence(&row, 0, 0.0, |p| p);
         assert_eq!(drift.input, "drift_5m");
         assert!((drift.value - 2.5 / 60.0).abs() < 1e-12);
@@ -340,10 +356,13 @@ mod tests {
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         let mut out = Vec::new();
         // 60 %, rising 2 points a minute, 75 at most recently.
-        inputs.encode(&[60.0, 50.0, 75.0, 2.0 / 60.0, 0.0, 0.0], &mut out);
-        assert_eq!(out, vec![1.0, 1.0, 0.0, 0.25]);
+        inputs.encode(&[60.0, 50.0, 75.0, 2.0 / 60.0, 0.0, 0.0, 0.4], &mut out);
+        assert_eq!(out, vec![1.0, 1.0, 0.0, 0.25, 0.4]);
         out.clear();
-        inputs.encode(&[60.0, 50.0, 75.0, f64::NAN, f64::NAN, f64::NAN], &mut out);
+        // A gap: no drift, and no anomaly score, to judge.
+        let gap = [60.0, 50.0, 75.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN];
+        inputs.encode(&gap, &mut out);
         assert!(out[..3].iter().all(|x| x.is_nan()), "{out:?}");
+        assert!(out[4].is_nan(), "{out:?}");
     }
 }

@@ -12,9 +12,9 @@ use command::{ROOT, harbinger, text};
 
 const NAB_DEV: &str = "../shared/data/nab-dev";
 
-/// Floors under today's figures (57.0 standard, 41.1 reward-low-FP): a change that
+/// Floors under today's figures (63.8 standard, 52.0 reward-low-FP): a change that
 /// loses a few windows' worth fails here. Issue 12's goals are 66.6 and 57.
-const FLOORS: [(&str, f64); 2] = [("standard", 54.0), ("reward_low_FP_rate", 38.0)];
+const FLOORS: [(&str, f64); 2] = [("standard", 61.0), ("reward_low_FP_rate", 49.0)];
 
 #[test]
 fn the_anomaly_score_on_nab_dev_stays_above_its_floors_and_readme_shows_it() {

@@ -18,29 +18,40 @@
 //!    spread is floored at the value's quantum (the smallest change seen between two
 //!    values) and at 1/1000 of the range seen, so that a flat or integer series does not
 //!    divide by zero or by a rounding error.
-//! 3. **Tail probability** of that ratio against its own history, as HTM's anomaly
-//!    likelihood turns raw scores into "how unusual is this against their long history"
-//!    (Ahmad et al. 2017), but without assuming them normal: decayed counts in
-//!    log-spaced bins (`Tail`), each value's weight halving over the anomaly memory.
-//!    A residual larger than any seen in that memory has p ≈ [`PRIOR`] / values seen, so
-//!    a new series cannot reach a high score before it has a history to be unusual
-//!    against (its warm-up needs no special case).
-//! 4. **Score**: `−log10(p) / 2.5`, so 1 is a tail probability of about 0.3 %.
-//! 5. **A surprise that keeps a rhythm is expected**: a score of 1 or more that comes
-//!    the same interval after the latest surprise as the three before it were apart (see
-//!    `rhythm`), as a nightly job's spike does, is multiplied by [`RHYTHM_DAMPING`].
-//! 6. **One event, one detection**: after a score of 1 or more, the next
+//! 3. **A shift of the recent mean**: the value less its season's offset, against a
+//!    baseline that follows it, averaged over about the latest 20 values and measured in
+//!    their mean deviation (see `shift`). A level that moved and stays moved scores here
+//!    for a while, where each value alone is a small residual.
+//! 4. **Tail probability** of the ratio and of the shift, each against its own history,
+//!    as HTM's anomaly likelihood turns raw scores into "how unusual is this against
+//!    their long history" (Ahmad et al. 2017), but without assuming them normal:
+//!    decayed counts in log-spaced bins (see `tail`), each value's weight halving over the
+//!    anomaly memory. Either can detect: the smaller probability, doubled. A value larger
+//!    than any seen in that memory has p ≈ [`PRIOR`] / values seen, so a new series
+//!    cannot reach a high score before it has a history to be unusual against (its
+//!    warm-up needs no special case).
+//! 5. **Score**: `−log10(p) / 2.5`, so 1 is a tail probability of about 0.3 %.
+//! 6. **A surprise that keeps a rhythm is expected**: a score of 1 or more that keeps
+//!    the interval of the three surprises before it, or comes at the time of day (of
+//!    week) of one of the latest four a few days (weeks) before, as a nightly job's spike
+//!    does (see `rhythm`), is multiplied by [`RHYTHM_DAMPING`].
+//! 7. **One event, one detection**: after a score of 1 or more, the next
 //!    [`QUIET_VALUES`] values read 0.
 //!
-//! Cost: O(1) per value plus a sum over at most [`BINS`] counts; memory: 288 two-byte
-//! season buckets for steps of 5 minutes or less (`Offsets`), [`BINS`] `f32` counts
-//! and a few words.
+//! Cost: O(1) per value plus sums over at most 64 counts; memory: 288 two-byte season
+//! buckets for steps of 5 minutes or less (`Offsets`), 64 `f32` counts and a few words,
+//! under 1 KiB in all (`cargo bench --bench anomaly` prints it).
 
 mod rhythm;
+mod shift;
+mod tail;
 #[cfg(test)]
 mod tests;
 
 use rhythm::Rhythm;
+use shift::Shift;
+pub use tail::PRIOR;
+use tail::Tails;
 
 /// Weight of a new value in the level.
 pub const LEVEL_RATE: f64 = 0.2;
@@ -57,13 +68,6 @@ const DECADES_PER_UNIT: f64 = 2.5;
 pub const RHYTHM_DAMPING: f64 = 0.5;
 /// Values that read 0 after a detection.
 pub const QUIET_VALUES: u16 = 100;
-/// Pseudo-count of values beyond anything seen.
-pub const PRIOR: f64 = 0.1;
-
-/// Log-spaced bins of the normalised residual: 8 per decade from 0.1 to 10⁵.
-pub const BINS: usize = 48;
-const LOG_LOW: f64 = -1.0;
-const BINS_PER_DECADE: f64 = 8.0;
 /// A day, the season's period.
 const DAY_MS: i64 = 86_400_000;
 /// The width of a season bucket for steps of 5 minutes or less.
@@ -119,7 +123,8 @@ pub struct Detector {
     quantum: f64,
     low: f64,
     high: f64,
-    tail: Tail,
+    shift: Shift,
+    tails: Tails,
     rhythm: Rhythm,
     /// Values left to read 0 after a detection.
     quiet: u16,
@@ -138,7 +143,8 @@ impl Detector {
             quantum: f64::INFINITY,
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
-            tail: Tail::new(memory_values),
+            shift: Shift::default(),
+            tails: Tails::new(memory_values),
             rhythm: Rhythm::default(),
             quiet: 0,
         }
@@ -190,8 +196,15 @@ impl Detector {
             self.spread = residual.max(floor);
         }
         let ratio = residual / self.spread.max(floor);
+        let deseasonalised = if offset.is_nan() { v } else { v - offset };
+        let shift = self.shift.observe(deseasonalised, floor);
+        // Either view can detect: the smaller tail probability, doubled (Bonferroni).
+        let p = self
+            .tails
+            .ratio_probability(ratio)
+            .min(self.tails.shift_probability(shift));
         // + 0.0: a probability of 1 scores 0, not −0.
-        let mut score = (-self.tail.probability(ratio).log10() + 0.0) / DECADES_PER_UNIT;
+        let mut score = (-(2.0 * p).min(1.0).log10() + 0.0) / DECADES_PER_UNIT;
         if score >= 1.0 && self.rhythm.keeps(t_ms) {
             score *= RHYTHM_DAMPING;
         }
@@ -202,7 +215,7 @@ impl Detector {
             self.quiet = QUIET_VALUES;
         }
 
-        self.tail.add(ratio);
+        self.tails.add(ratio, shift);
         self.error_level += SPREAD_RATE * (level_residual.abs() - self.error_level);
         self.error_seasonal += SPREAD_RATE * (seasonal_residual.abs() - self.error_seasonal);
         self.spread += SPREAD_RATE * (residual.max(floor) - self.spread);
@@ -288,71 +301,5 @@ impl Offsets {
             units = (offset / self.unit).round();
         }
         self.slots[bucket] = units as i16;
-    }
-}
-
-/// Decayed counts of a positive quantity in log-spaced bins: the share of its history
-/// at or above a value. Decay without touching every bin: each new value is added with
-/// a weight that grows by `1/(1 − rate)`, which is the same as shrinking all earlier
-/// counts; the counts are rescaled before the weight gets large.
-#[derive(Debug, Clone)]
-struct Tail {
-    counts: [f32; BINS],
-    /// The weight of every value, counted or not (a ratio of 0 has no bin), in `f64`:
-    /// it is compared with small shares of itself.
-    total: f64,
-    /// The weight of the next value.
-    weight: f64,
-    growth: f64,
-}
-
-/// Past this weight the counts are rescaled to weight 1 (well within `f32`).
-const RESCALE_AT: f64 = 1e20;
-
-impl Tail {
-    fn new(memory_values: f64) -> Tail {
-        Tail {
-            counts: [0.0; BINS],
-            total: 0.0,
-            weight: 1.0,
-            growth: 1.0 / (1.0 - 1.0 / memory_values.max(1.0)).max(f64::MIN_POSITIVE),
-        }
-    }
-
-    /// Position of `x` in bins, continuous; None for 0 (no deviation at all).
-    fn position(x: f64) -> Option<f64> {
-        if x.is_nan() || x <= 0.0 {
-            return None;
-        }
-        let at = (x.log10() - LOG_LOW) * BINS_PER_DECADE;
-        Some(at.clamp(0.0, BINS as f64 - 1e-9))
-    }
-
-    /// The share of the history at or above `x` (within its bin, linearly), with
-    /// [`PRIOR`] values beyond everything.
-    fn probability(&self, x: f64) -> f64 {
-        let Some(at) = Tail::position(x) else {
-            return 1.0;
-        };
-        let bin = at as usize;
-        let within = f64::from(self.counts[bin]) * (1.0 - at.fract());
-        let above: f64 = self.counts[bin + 1..].iter().map(|&c| f64::from(c)).sum();
-        let prior = PRIOR * self.weight;
-        ((above + within + prior) / (self.total + prior)).min(1.0)
-    }
-
-    fn add(&mut self, x: f64) {
-        self.weight *= self.growth;
-        if let Some(at) = Tail::position(x) {
-            self.counts[at as usize] += self.weight as f32;
-        }
-        self.total += self.weight;
-        if self.weight > RESCALE_AT {
-            for count in &mut self.counts {
-                *count = (f64::from(*count) / self.weight) as f32;
-            }
-            self.total /= self.weight;
-            self.weight = 1.0;
-        }
     }
 }

@@ -47,9 +47,10 @@
 //!   scale that means the same for every series: 1 is a tail probability of about 0.3 %
 //!   (above 1: anomalous, as vmanomaly's `anomaly_score`). A streaming detector (see
 //!   [`anomaly`]): the residual of a level or seasonal forecast over its running size,
-//!   ranked against a week (`anomaly_memory`) of such residuals; a surprise that keeps
-//!   the rhythm of the three before it (a nightly job's spike) reads half; after a score
-//!   of 1 the next 100 values read 0. 0 for a constant series and for the first values (nothing
+//!   and the shift of the recent mean, each ranked against a week (`anomaly_memory`) of
+//!   its own history; a surprise that keeps a rhythm (the interval of the three before
+//!   it, or the time of day or week of a recent one: a nightly job's spike) reads half;
+//!   after a score of 1 the next 100 values read 0. 0 for a constant series and for the first values (nothing
 //!   to be unusual against yet); NaN when the current step is a gap.
 //! - for each threshold, named after its target:
 //!   - `eta_seconds:<target>`: time until the signal's trend crosses the threshold. 0 when
@@ -104,8 +105,8 @@
 //! from monotonic deques, medians and MADs from the orders. The state is allocated once
 //! in [`SignalFeatures::new`] (neither `update` nor `write` allocates): a ring of `f64`
 //! one step longer than the longest window, two-byte ring positions for the orders and
-//! the deques, a few words per window, and the anomaly detector's 912 bytes (288
-//! two-byte season offsets and 48 tail counts). For the default set (5m, 15m, 1h at
+//! the deques, a few words per window, and the anomaly detector's 1,008 bytes (288
+//! two-byte season offsets and 64 tail counts). For the default set (5m, 15m, 1h at
 //! 15 s) that is about 5 KiB per signal, of which the ring is 1.9 KiB: exact windowed
 //! features need every value of the longest window.
 

@@ -33,10 +33,15 @@ impl Default for Shift {
 
 impl Shift {
     /// The shift after `value` (deseasonalised), its deviation floored at `floor` (> 0).
+    /// A state that overflowed (values near ±`f64::MAX`) starts again from this value.
     pub fn observe(&mut self, value: f64, floor: f64) -> f64 {
-        if self.baseline.is_nan() {
-            self.baseline = value;
-            self.deviation = floor;
+        let overflowed = !(self.deviation.is_finite() && self.mean.is_finite());
+        if !self.baseline.is_finite() || overflowed {
+            *self = Shift {
+                baseline: value,
+                deviation: floor,
+                mean: 0.0,
+            };
         }
         let from_baseline = value - self.baseline;
         self.deviation += SHIFT_RATE * (from_baseline.abs().max(floor) - self.deviation);
@@ -68,6 +73,21 @@ mod tests {
         let peak = after.iter().cloned().fold(0.0, f64::max);
         assert!(peak > 1.0, "{peak}");
         assert!(after[399] < 0.1, "{}", after[399]);
+    }
+
+    /// Values that overflow the sums leave a state that starts again, not one stuck at
+    /// NaN or infinity.
+    #[test]
+    fn overflow_starts_again() {
+        let mut shift = Shift::default();
+        for v in [f64::MAX, -f64::MAX, f64::MAX, -f64::MAX] {
+            shift.observe(v, 1e-9);
+        }
+        let tame: Vec<f64> = (0..100)
+            .map(|i| shift.observe(f64::from(i % 2), 1e-3))
+            .collect();
+        assert!(tame.iter().all(|s| s.is_finite()), "{tame:?}");
+        assert!(tame[99] < 0.2, "{}", tame[99]);
     }
 
     /// A constant series divides by the floor, not by zero.

@@ -24,13 +24,13 @@ const RATIO: Scale = Scale {
     low_decade: -1.0,
     per_decade: 8.0,
 };
-pub const RATIO_BINS: usize = 40;
+const RATIO_BINS: usize = 40;
 /// The shift of the recent mean, in mean deviations: 6 bins per decade from 0.01 to 100.
 const SHIFT: Scale = Scale {
     low_decade: -2.0,
     per_decade: 6.0,
 };
-pub const SHIFT_BINS: usize = 24;
+const SHIFT_BINS: usize = 24;
 
 /// Past this weight the counts are rescaled to weight 1 (well within `f32`).
 const RESCALE_AT: f64 = 1e20;

@@ -2,7 +2,8 @@
 //! all 26 nab-dev series with `pipelines/nab.yml`, and `harbinger nab` scores it against
 //! NAB's windows with one threshold swept over every file. The normalised scores stay
 //! above floors, the file whose source folded a daylight-saving hour is read (its
-//! duplicates counted in a warning), and the NAB table of docs/nab.md is the one printed.
+//! duplicates counted in a warning), the NAB table of docs/nab.md is the one printed, and
+//! `--report` draws every file.
 
 mod command;
 
@@ -47,6 +48,8 @@ fn the_anomaly_score_on_nab_dev_stays_above_its_floors_and_readme_shows_it() {
         &format!("{NAB_DEV}/windows.json"),
         "--data-dir",
         NAB_DEV,
+        "--report",
+        dir.path().to_str().unwrap(),
     ]);
     let report = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -73,5 +76,27 @@ fn the_anomaly_score_on_nab_dev_stays_above_its_floors_and_readme_shows_it() {
         page.contains(&table.join("\n")),
         "docs/nab.md's NAB table differs from the command's:\n{}",
         table.join("\n")
+    );
+
+    // The page draws every file, with the figures the table printed.
+    let html = std::fs::read_to_string(dir.path().join("nab.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 26);
+    for file in &files {
+        let name = file
+            .trim_start_matches(&format!("{NAB_DEV}/"))
+            .trim_end_matches(".csv.gz");
+        assert!(
+            html.contains(&format!("<h3>{name}</h3>")),
+            "{name} is not drawn"
+        );
+    }
+    let standard = table
+        .iter()
+        .find(|l| l.starts_with("| standard |"))
+        .unwrap();
+    let normalised = standard.split('|').nth(2).unwrap().trim();
+    assert!(
+        html.contains(&format!("standard: normalised {normalised} at threshold")),
+        "the page's figures are the table's"
     );
 }

@@ -12,7 +12,9 @@
 //! the table's own, and every window limit must be one of their timestamps.
 //!
 //! Out: per profile the threshold swept over the corpus and the normalised score, then
-//! per file the windows detected, false-positive rows and raw score.
+//! per file the windows detected, false-positive rows and raw score. With `--report DIR`
+//! (and `--data-dir`), also `DIR/nab.html`: each file's values and scores with the
+//! windows and the standard profile's detections (`harbinger::report::write_nab`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -21,7 +23,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use harbinger::dataset::parse_series;
-use harbinger::evaluation::nab::{Corpus, FileInput, PROFILES, ProfileScore};
+use harbinger::evaluation::nab::{
+    Corpus, FileInput, PROBATION_PERCENT, PROFILES, ProfileScore, probation_rows,
+};
+use harbinger::report::{NabPage, NabSeries, write_nab};
 
 /// Published standard-profile scores on NAB's whole corpus (58 series), from NAB's
 /// scoreboard.
@@ -33,7 +38,8 @@ const SCOREBOARD: &str = "ARTime 74.9, Numenta HTM ~70, CAD OSE 69.9, \
     harbinger features --pipeline pipelines/nab.yml \\\n    \
     --data ../shared/data/nab-dev/*.csv.gz --out nab-scores.csv.gz\n  \
     harbinger nab --scores nab-scores.csv.gz \\\n    \
-    --windows ../shared/data/nab-dev/windows.json --data-dir ../shared/data/nab-dev\n\n\
+    --windows ../shared/data/nab-dev/windows.json --data-dir ../shared/data/nab-dev \\\n    \
+    --report nab-report\n\n\
     Any detector's scores can be checked: a CSV with `timestamp` (unix seconds),\n\
     `instance` (or harbinger's `entity`) and `anomaly_score`. One threshold is swept\n\
     over every file, as NAB's optimiser does; the report gives the normalised score per\n\
@@ -48,6 +54,10 @@ pub struct NabArgs {
     /// Directory of the NAB files (`<instance>.csv.gz`) whose rows are scored.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Also write DIR/nab.html: each file's values and scores, its windows, and where
+    /// the standard profile's threshold detects (needs --data-dir for the values).
+    #[arg(long, value_name = "DIR", requires = "data_dir")]
+    report: Option<PathBuf>,
 }
 
 /// One instance of `windows.json`.
@@ -68,6 +78,7 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
     let mut scores = read_scores(&args.scores)?;
 
     let mut files = Vec::new();
+    let mut drawn = Vec::new();
     let mut absent = Vec::new();
     for (instance, labels) in &labelled {
         let Some(scores) = scores.remove(instance) else {
@@ -77,7 +88,7 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
         let windows = labels.windows.iter().map(|w| w.map(ms)).collect();
         let (timestamps, scores) = match &args.data_dir {
             Some(dir) => {
-                let rows = read_rows(dir, instance)?;
+                let (rows, values) = read_rows(dir, instance)?;
                 if rows.len() != labels.rows {
                     bail!(
                         "{instance}: {} rows in {}, {} in windows.json",
@@ -87,6 +98,17 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
                     );
                 }
                 let on_rows = scores_on_rows(&rows, &scores);
+                if args.report.is_some() {
+                    drawn.push(NabSeries {
+                        name: instance.clone(),
+                        times_ms: rows.clone(),
+                        values,
+                        scores: on_rows.clone(),
+                        windows: labels.windows.iter().map(|w| w.map(ms)).collect(),
+                        probation_rows: probation_rows(rows.len(), PROBATION_PERCENT),
+                        summary: String::new(),
+                    });
+                }
                 (rows, on_rows)
             }
             None => scores.into_iter().unzip(),
@@ -112,6 +134,58 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
     let results: Vec<ProfileScore> = PROFILES.iter().map(|p| corpus.score(p)).collect();
 
     print_report(&args, labelled.len(), &absent, &unlabelled, &rows, &results);
+    if let Some(dir) = &args.report {
+        write_page(&args, drawn, &results, dir)?;
+    }
+    Ok(())
+}
+
+/// `DIR/nab.html`: every file drawn with the standard profile's detections.
+fn write_page(
+    args: &NabArgs,
+    mut series: Vec<NabSeries>,
+    results: &[ProfileScore],
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let standard = &results[0];
+    for (drawn, file) in series.iter_mut().zip(&standard.files) {
+        let scored = file.counts.windows_detected + file.counts.windows_missed;
+        drawn.summary = format!(
+            "{}/{scored} windows detected, {} false positive rows, raw score {:.3} \
+             (standard profile).",
+            file.counts.windows_detected, file.counts.fp_rows, file.raw
+        );
+    }
+    let mut notes: Vec<String> = results
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: normalised {:.1} at threshold {} ({} windows detected, {} missed, {} \
+                 false positive rows).",
+                r.profile.name,
+                r.normalized,
+                threshold(r),
+                r.counts.windows_detected,
+                r.counts.windows_missed,
+                r.counts.fp_rows
+            )
+        })
+        .collect();
+    notes.push(
+        "Each plot: the value (left axis) and the anomaly score (right axis) over the \
+         file's days; NAB's windows shaded, the probation grey, the standard profile's \
+         threshold dashed; a green dot at each window's first detection, a red one at \
+         each false positive (later detections inside a window count for nothing)."
+            .to_owned(),
+    );
+    let page = NabPage {
+        title: format!("NAB check: {}", args.scores.display()),
+        notes,
+        threshold: standard.threshold,
+        series,
+    };
+    write_nab(&page, dir)?;
+    tracing::info!(page = %dir.join("nab.html").display(), "NAB page written");
     Ok(())
 }
 
@@ -188,19 +262,26 @@ fn read_scores(path: &Path) -> anyhow::Result<BTreeMap<String, Scores>> {
     Ok(scores)
 }
 
-/// The timestamps (unix ms) of an instance's NAB rows, in file order.
-fn read_rows(dir: &Path, instance: &str) -> anyhow::Result<Vec<i64>> {
+/// The timestamps (unix ms) and values of an instance's NAB rows, in file order.
+fn read_rows(dir: &Path, instance: &str) -> anyhow::Result<(Vec<i64>, Vec<f64>)> {
     let path = dir.join(format!("{instance}.csv.gz"));
     let mut reader = csv::Reader::from_reader(open(&path)?);
-    let t_at = column(reader.headers()?, &path, &["timestamp"])?;
-    reader
-        .records()
-        .map(|record| {
-            let record = record.with_context(|| format!("{}", path.display()))?;
-            seconds_to_ms(&record[t_at])
-                .with_context(|| format!("{}: timestamp {:?}", path.display(), &record[t_at]))
-        })
-        .collect()
+    let headers = reader.headers()?.clone();
+    let t_at = column(&headers, &path, &["timestamp"])?;
+    let value_at = column(&headers, &path, &["value"])?;
+    let mut rows = (Vec::new(), Vec::new());
+    for (line, record) in reader.records().enumerate() {
+        let record = record.with_context(|| format!("{}", path.display()))?;
+        let at = || format!("{}: line {}", path.display(), line + 2);
+        let t = seconds_to_ms(&record[t_at])
+            .with_context(|| format!("{}: timestamp {:?}", at(), &record[t_at]))?;
+        let value: f64 = record[value_at]
+            .parse()
+            .with_context(|| format!("{}: value {:?}", at(), &record[value_at]))?;
+        rows.0.push(t);
+        rows.1.push(value);
+    }
+    Ok(rows)
 }
 
 /// Each row's score: the first at or after its time and before the next row's (the last

@@ -10,7 +10,7 @@ use super::format::escape;
 use super::methods::{COLUMNS, calibration, judging, methods, verdict};
 use super::{Report, TargetReport, plots, timeline};
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 body { margin: 0; background: #ffffff; color: #222222;
   font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px 32px 48px; }

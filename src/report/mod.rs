@@ -11,11 +11,14 @@
 //!   one small SVG plotter in `svg`.
 //!
 //! A real page to look at: `models/report/report.html`, the default model's evaluation.
+//!
+//! `nab` writes the NAB check's page (`harbinger nab --report`), with the same plotter.
 
 pub(crate) mod format;
 mod html;
 mod markdown;
 mod methods;
+mod nab;
 mod plots;
 mod svg;
 mod timeline;
@@ -27,6 +30,8 @@ use std::io;
 use std::path::Path;
 
 use serde::Serialize;
+
+pub use nab::{NabPage, NabSeries, write_nab};
 
 use crate::evaluation::reliability::Reliability;
 use crate::evaluation::{Figures, Gains};

@@ -85,7 +85,7 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
             absent.push(instance.as_str());
             continue;
         };
-        let windows = labels.windows.iter().map(|w| w.map(ms)).collect();
+        let windows: Vec<[i64; 2]> = labels.windows.iter().map(|w| w.map(ms)).collect();
         let (timestamps, scores) = match &args.data_dir {
             Some(dir) => {
                 let (rows, values) = read_rows(dir, instance)?;
@@ -104,7 +104,7 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
                         times_ms: rows.clone(),
                         values,
                         scores: on_rows.clone(),
-                        windows: labels.windows.iter().map(|w| w.map(ms)).collect(),
+                        windows: windows.clone(),
                         probation_rows: probation_rows(rows.len(), PROBATION_PERCENT),
                         summary: String::new(),
                     });

@@ -106,6 +106,7 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
                         scores: on_rows.clone(),
                         windows: windows.clone(),
                         probation_rows: probation_rows(rows.len(), PROBATION_PERCENT),
+                        detections: Vec::new(),
                         summary: String::new(),
                     });
                 }
@@ -135,7 +136,7 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
 
     print_report(&args, labelled.len(), &absent, &unlabelled, &rows, &results);
     if let Some(dir) = &args.report {
-        write_page(&args, drawn, &results, dir)?;
+        write_page(&args, drawn, &corpus, &results, dir)?;
     }
     Ok(())
 }
@@ -144,11 +145,14 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
 fn write_page(
     args: &NabArgs,
     mut series: Vec<NabSeries>,
+    corpus: &Corpus,
     results: &[ProfileScore],
     dir: &Path,
 ) -> anyhow::Result<()> {
     let standard = &results[0];
-    for (drawn, file) in series.iter_mut().zip(&standard.files) {
+    let detections = standard.threshold.map(|t| corpus.detections(t));
+    for (k, (drawn, file)) in series.iter_mut().zip(&standard.files).enumerate() {
+        drawn.detections = detections.as_ref().map_or_else(Vec::new, |d| d[k].clone());
         let scored = file.counts.windows_detected + file.counts.windows_missed;
         drawn.summary = format!(
             "{}/{scored} windows detected, {} false positive rows, raw score {:.3} \

@@ -220,6 +220,8 @@ struct File {
     name: String,
     /// The scored rows (after probation), in file order.
     rows: Vec<Row>,
+    /// The file's index of `rows[0]`: the probation's length.
+    first_scored: usize,
     /// Labelled windows, including those wholly in probation.
     windows: usize,
     /// Windows with at least one scored row; `Place::Window` indexes these.
@@ -300,6 +302,35 @@ impl Corpus {
             counts,
             files,
         }
+    }
+
+    /// Per file, the detections at scores ≥ `threshold` that NAB counts, as (row index
+    /// in the file, true positive): each scored window's first detection (true) and
+    /// every one outside the windows (false), in file order. Later detections inside a
+    /// window count for nothing and are left out.
+    pub fn detections(&self, threshold: f64) -> Vec<Vec<(usize, bool)>> {
+        self.files
+            .iter()
+            .map(|file| {
+                let mut seen = vec![false; file.scored_windows];
+                let detected = file
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.score >= threshold);
+                detected
+                    .filter_map(|(k, row)| {
+                        let at = file.first_scored + k;
+                        match row.place {
+                            Place::Window { index, .. } => {
+                                (!std::mem::replace(&mut seen[index], true)).then_some((at, true))
+                            }
+                            Place::Outside { .. } => Some((at, false)),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// NAB's sweep (`calcScoreByThreshold` over every file's rows, then the best total).
@@ -409,6 +440,7 @@ impl File {
         Ok(File {
             name,
             rows,
+            first_scored: probation,
             windows: spans.len(),
             scored_windows: spans.len() - unscored,
         })

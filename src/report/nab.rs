@@ -1,12 +1,13 @@
 //! The NAB check's page: each series with its anomaly score, NAB's windows and where
 //! the swept threshold detects, so that a miss or a false positive can be looked at.
 //!
-//! In: a [`NabPage`]: per file its rows (time, value, score), windows, probation and a
-//! line of figures, and the standard profile's threshold. Out: `DIR/nab.html`, one
-//! self-contained page (inline CSS and SVG), one plot per file: the value (left axis)
-//! and the score (right axis) over days, NAB's windows and the probation shaded, the
-//! threshold dashed, and a dot on the value at each detection that counts: green for a
-//! window's first, red for a false positive.
+//! In: a [`NabPage`]: per file its rows (time, value, score), windows, probation, the
+//! detections the scorer counted (`Corpus::detections`) and a line of figures, and the
+//! standard profile's threshold. Out: `DIR/nab.html`, one self-contained page (inline
+//! CSS and SVG), one plot per file: the value (left axis) and the score (right axis)
+//! over days, NAB's windows and the probation shaded, the threshold dashed, and a dot on
+//! the value at each detection that counts: green for a window's first, red for a
+//! false positive.
 
 use std::fmt::Write;
 use std::io;
@@ -27,6 +28,8 @@ pub struct NabSeries {
     pub windows: Vec<[i64; 2]>,
     /// Rows at the start that NAB does not score.
     pub probation_rows: usize,
+    /// The detections NAB counts at the threshold: (row, a window's first).
+    pub detections: Vec<(usize, bool)>,
     /// A line of figures shown above the plot.
     pub summary: String,
 }
@@ -112,10 +115,10 @@ fn plot(series: &NabSeries, threshold: Option<f64>) -> String {
             Side::Right,
             THRESHOLD,
         );
-        for (row, counts) in detections(series, threshold) {
-            let fill = if counts { DETECTED } else { FALSE_POSITIVE };
-            plot.dot((days(series.times_ms[row]), series.values[row]), 3.5, fill);
-        }
+    }
+    for &(row, in_window) in &series.detections {
+        let fill = if in_window { DETECTED } else { FALSE_POSITIVE };
+        plot.dot((days(series.times_ms[row]), series.values[row]), 3.5, fill);
     }
     plot.legend("value", Swatch::Line(VALUE));
     plot.legend("anomaly score", Swatch::Line(SCORE));
@@ -136,32 +139,6 @@ fn range(values: &[f64]) -> (f64, f64) {
             (lo.min(v), hi.max(v))
         });
     if low <= high { (low, high) } else { (0.0, 1.0) }
-}
-
-/// The scored rows at or above `threshold` that NAB counts, in order: each window's
-/// first (true) and every one outside the windows (false). Later detections inside a
-/// window count for nothing and are not returned.
-fn detections(series: &NabSeries, threshold: f64) -> Vec<(usize, bool)> {
-    let mut seen = vec![false; series.windows.len()];
-    let mut out = Vec::new();
-    for (row, (&t, &score)) in series.times_ms.iter().zip(&series.scores).enumerate() {
-        if row < series.probation_rows || score.is_nan() || score < threshold {
-            continue;
-        }
-        match series
-            .windows
-            .iter()
-            .position(|&[from, to]| (from..=to).contains(&t))
-        {
-            Some(w) if !seen[w] => {
-                seen[w] = true;
-                out.push((row, true));
-            }
-            Some(_) => {}
-            None => out.push((row, false)),
-        }
-    }
-    out
 }
 
 /// At most `most` points (about) of the line through `(times[i], values[i])`: for each
@@ -204,17 +181,9 @@ mod tests {
             scores: scores.to_vec(),
             windows,
             probation_rows,
+            detections: vec![(1, true)],
             summary: String::new(),
         }
-    }
-
-    /// The first detection of a window counts; later ones in it do not; outside the
-    /// windows each is a false positive; probation and NaN rows never detect.
-    #[test]
-    fn detections_are_counted_as_nab_counts_them() {
-        let scores = [2.0, 0.0, 1.0, 1.5, 0.2, f64::NAN, 1.0, 0.0];
-        let found = detections(&series(&scores, vec![[2, 4]], 1), 1.0);
-        assert_eq!(found, [(2, true), (6, false)]);
     }
 
     #[test]

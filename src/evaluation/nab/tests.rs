@@ -475,3 +475,15 @@ fn the_profiles_are_nabs() {
         ]
     );
 }
+
+/// The detections a page draws are the ones the score counts: a window's first, and
+/// every one outside the windows after probation (row 0 here); NaN never detects.
+#[test]
+fn detections_are_the_ones_nab_counts() {
+    let mut input = file("f", 10, &[[3, 5]], &[0, 3, 4, 7]);
+    input.scores[8] = f64::NAN;
+    let corpus = Corpus::with_probation(vec![input], 0.15).unwrap();
+    assert_eq!(corpus.detections(0.5), [vec![(3, true), (7, false)]]);
+    let counts = corpus.score_at(&UNIT, Some(0.5)).counts;
+    assert_eq!((counts.windows_detected, counts.fp_rows), (1, 1));
+}

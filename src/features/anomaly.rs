@@ -30,7 +30,10 @@
 //!    than any seen in that memory has p ≈ [`PRIOR`] / values seen, so a new series
 //!    cannot reach a high score before it has a history to be unusual against (its
 //!    warm-up needs no special case).
-//! 5. **Score**: `−log10(p) / 2.5`, so 1 is a tail probability of about 0.3 %.
+//! 5. **Score**: `−log10(p) / 2.1`, so 1 is a (doubled) tail probability of 0.8 %. The
+//!    same level 1 starts the quiet period (step 7), so the score is read at the level
+//!    the detector acts on: swept over the NAB files, the best single threshold lands at
+//!    1.0 (see docs/nab.md).
 //! 6. **A surprise that keeps a rhythm is expected**: a score of 1 or more that keeps
 //!    the interval of the three surprises before it, or comes at the time of day (of
 //!    week) of one of the latest four a few days (weeks) before, as a nightly job's spike
@@ -62,9 +65,9 @@ pub const SPREAD_RATE: f64 = 0.01;
 /// The spread is at least this share of the range of values seen.
 const RANGE_FLOOR: f64 = 1e-3;
 /// Decades of tail probability per unit of score.
-const DECADES_PER_UNIT: f64 = 2.5;
+const DECADES_PER_UNIT: f64 = 2.1;
 /// What the score of a surprise that keeps the rhythm of the ones before is multiplied
-/// by. With those in its memory, the tail gives it at most about 1.6, so it reads below 1.
+/// by. With those in its memory, the tail gives it at most about 1.9, so it reads below 1.
 pub const RHYTHM_DAMPING: f64 = 0.5;
 /// Values that read 0 after a detection.
 pub const QUIET_VALUES: u16 = 100;

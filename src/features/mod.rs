@@ -44,7 +44,7 @@
 //!   unknown, not flat. A one-off step does not move the drift; see `increments` for
 //!   why, and `model::passage` for what they feed.
 //! - `anomaly_score`: how unusual the value is against the signal's own history, on a
-//!   scale that means the same for every series: 1 is a tail probability of about 0.3 %
+//!   scale that means the same for every series: 1 is a tail probability of about 0.8 %
 //!   (above 1: anomalous, as vmanomaly's `anomaly_score`). A streaming detector (see
 //!   [`anomaly`]): the residual of a level or seasonal forecast over its running size,
 //!   and the shift of the recent mean, each ranked against a week (`anomaly_memory`) of

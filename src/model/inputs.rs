@@ -19,7 +19,7 @@
 //! and over the longest window, `closest_<w>`: the margin at the window's extreme on the
 //! threshold's side over the margin now, 1 when the signal is as close as it has been,
 //! near 0 when it has come much closer before and fallen back (a rotating log, a busy
-//! scratch disk); last, the signal's `anomaly_score` (scale-free already: 1 is a 0.3 %
+//! scratch disk); last, the signal's `anomaly_score` (scale-free already: 1 is a 0.8 %
 //! tail on every series), high when the value leaves what its history forecast, as when
 //! a flat disk starts to fill.
 //!

@@ -349,7 +349,7 @@ impl Metrics {
         );
         r.register(
             "anomaly_score",
-            "How unusual the target signal's value is against its own history: 1 is a 0.3 % tail, above 1 anomalous",
+            "How unusual the target signal's value is against its own history: 1 is a 0.8 % tail, above 1 anomalous",
             metrics.anomaly_score.family.clone(),
         );
         r.register(

@@ -32,7 +32,7 @@ fn detection_rate(scores: &[f64], from: usize) -> f64 {
 }
 
 /// Noise of very different shapes and sizes, after a week's warm-up: detections stay
-/// near the tail probability that a score of 1 stands for (10^−2.5 ≈ 0.3 %, fewer with
+/// near the tail probability that a score of 1 stands for (10^−2.1 ≈ 0.8 %, fewer with
 /// the quiet period after each), where a z-score would flag heavy tails far more often.
 #[test]
 fn a_score_means_the_same_on_every_series() {
@@ -68,27 +68,36 @@ fn scaling_a_series_leaves_its_scores() {
 }
 
 /// A spike in noise after warm-up is detected at once, and the values after it read 0
-/// for the quiet period: one event, one detection.
+/// for the quiet period: one event, one detection. The noise has surprises of its own
+/// (about one in 500 values), so the spike goes where the noise alone left the detector
+/// out of its quiet period: the detector is causal, so the scores before it are the same.
 #[test]
 fn a_spike_is_one_detection() {
     let mut rng = StdRng::seed_from_u64(11);
     let mut values: Vec<f64> = (0..4_000).map(|_| 10.0 + normal(&mut rng)).collect();
-    values[3_000] = 40.0;
-    values[3_001] = 38.0;
+    let quiet = usize::from(QUIET_VALUES);
+    let noise_alone = scores(values.iter().copied());
+    let spike = (3_000..3_800)
+        .find(|&i| noise_alone[i - quiet..i].iter().all(|&s| s < 1.0))
+        .expect("a stretch of noise without detections");
+    values[spike] = 40.0;
+    values[spike + 1] = 38.0;
     let scores = scores(values);
-    assert!(scores[3_000] >= 1.0, "{}", scores[3_000]);
-    let quiet = &scores[3_001..=3_000 + usize::from(QUIET_VALUES)];
-    assert!(quiet.iter().all(|&s| s == 0.0));
+    assert!(scores[spike] >= 1.0, "{}", scores[spike]);
+    assert!(scores[spike + 1..=spike + quiet].iter().all(|&s| s == 0.0));
 }
 
 /// A spike at the same time every night, as a backup's: the first night detects; from
 /// the second on it keeps the calendar and reads below 1. A larger spike at another hour
-/// still detects.
+/// still detects. The background repeats every 7 values, so that after its first cycles
+/// nothing in it is a surprise: random noise has surprises of its own (about one in 500
+/// values), which may fall near the spike's time by chance or start a quiet period
+/// over it.
 #[test]
 fn a_nightly_spike_is_expected_once_it_keeps_a_rhythm() {
-    let mut rng = StdRng::seed_from_u64(13);
     let day = 288;
-    let mut values: Vec<f64> = (0..12 * day).map(|_| 10.0 + normal(&mut rng)).collect();
+    let background = [0.0, 0.8, -0.5, 1.1, -0.9, 0.3, -0.7];
+    let mut values: Vec<f64> = (0..12 * day).map(|i| 10.0 + background[i % 7]).collect();
     let nightly = |d: usize| d * day + 30;
     for d in 2..12 {
         values[nightly(d)] = 40.0;
@@ -137,8 +146,13 @@ fn a_daily_cycle_is_learned_and_a_missing_rise_is_anomalous() {
         })
         .collect();
     let scores = scores(values);
-    let days = |from: usize, to: usize| &scores[from * day..to * day];
-    assert!(days(5, skipped).iter().all(|&s| s < 1.0));
+    // From day 5 to the skipped day: no detection at the edges, and no more elsewhere
+    // than the noise's own surprises (see `a_score_means_the_same_on_every_series`).
+    let learned = 5 * day..skipped * day;
+    let near_edge = |i: usize| [96, 192].iter().any(|&edge| (i % day).abs_diff(edge) <= 3);
+    let detections: Vec<usize> = learned.filter(|&i| scores[i] >= 1.0).collect();
+    assert!(!detections.iter().any(|&i| near_edge(i)), "{detections:?}");
+    assert!(detections.len() <= 5, "{detections:?}");
     let missing_rise = &scores[skipped * day + 96..skipped * day + 120];
     assert!(missing_rise.iter().any(|&s| s >= 1.0));
 }

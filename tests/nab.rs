@@ -2,8 +2,8 @@
 //! all 26 nab-dev series with `pipelines/nab.yml`, and `harbinger nab` scores it against
 //! NAB's windows with one threshold swept over every file. The normalised scores stay
 //! above floors, the file whose source folded a daylight-saving hour is read (its
-//! duplicates counted in a warning), the NAB table of docs/nab.md is the one printed, and
-//! `--report` draws every file.
+//! duplicates counted in a warning), the NAB table of docs/nab.md and README's figures
+//! are the ones printed, and `--report` draws every file.
 
 mod command;
 
@@ -54,17 +54,26 @@ fn the_anomaly_score_on_nab_dev_stays_above_its_floors_and_readme_shows_it() {
     let report = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(report.contains("26 of the 26 series"), "{report}");
+    let mut printed = Vec::new();
     for (profile, floor) in FLOORS {
         let row = report
             .lines()
             .find(|l| l.starts_with(&format!("| {profile} |")))
             .unwrap_or_else(|| panic!("no {profile} row:\n{report}"));
-        let normalised: f64 = row.split('|').nth(2).unwrap().trim().parse().unwrap();
-        assert!(
-            normalised >= floor,
-            "{profile}: {normalised} < {floor}\n{report}"
-        );
+        let normalised = row.split('|').nth(2).unwrap().trim();
+        let value: f64 = normalised.parse().unwrap();
+        assert!(value >= floor, "{profile}: {value} < {floor}\n{report}");
+        printed.push(normalised.to_string());
     }
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let summary = format!(
+        "**{}** standard, **{}** reward-low-FP",
+        printed[0], printed[1]
+    );
+    assert!(
+        readme.replace('\n', " ").contains(&summary),
+        "README.md's NAB figures are not the command's: {summary}"
+    );
 
     let table: Vec<&str> = report
         .lines()

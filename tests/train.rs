@@ -214,6 +214,47 @@ fn scenarios() -> Vec<(String, (String, String))> {
     hosts
 }
 
+/// A false-ticket budget picks a quieter policy of the model's front: at 0 false tickets
+/// per entity-day the disk target opens no ticket on lab-dev, where its trained policy
+/// opens some, and the log says which policy and what it did on held-out hosts. A
+/// budget for a target the pipeline lacks is refused, named.
+#[test]
+fn a_false_ticket_budget_trades_disk_tickets_for_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let predictions = dir.path().join("predictions.csv");
+    let backtest = |extra: &[&str]| {
+        let args = ["backtest", "--model", "models/default.json", "--data", LAB];
+        let out = ["--out", predictions.to_str().unwrap()];
+        harbinger(&[&args[..], extra, &out].concat())
+    };
+    let disk_tickets = |extra: &[&str]| {
+        let out = backtest(extra);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut reader = csv::Reader::from_path(&predictions).unwrap();
+        let opened = reader
+            .records()
+            .map(Result::unwrap)
+            .filter(|r| &r[2] == "HostOutOfDiskSpace" && &r[9] == "1")
+            .count();
+        (opened, text(&out.stderr))
+    };
+    let (trained, _) = disk_tickets(&[]);
+    assert!(trained > 0);
+    let (quiet, log) = disk_tickets(&["--false-ticket-budget", "HostOutOfDiskSpace=0"]);
+    assert_eq!(quiet, 0);
+    assert!(
+        log.contains("false-ticket budget: HostOutOfDiskSpace: a budget of 0 false tickets per entity-day, within it"),
+        "{log}"
+    );
+    let out = backtest(&["--false-ticket-budget", "HostOutOfDiskSpce=1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("--false-ticket-budget HostOutOfDiskSpce: the pipeline has no such target"),
+        "{error}"
+    );
+}
+
 #[test]
 fn backtest_writes_a_row_per_step_target_and_entity_and_opens_disk_tickets() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use harbinger::config::duration;
 use harbinger::dataset;
-use harbinger::model::{Model, Policy, TargetModel, TargetScorer};
+use harbinger::model::{BudgetChoice, Budgets, Model, Policy, TargetModel, TargetScorer, front};
 use harbinger::pipeline::{Pipeline, Signal};
 use harbinger::promql::format_value;
 use harbinger::report::Report;
@@ -26,6 +26,8 @@ use super::summary::print_figures;
 #[command(after_help = "Examples:\n  \
     harbinger backtest --model models/default.json \\\n    \
     --data ../shared/data/lab-dev/metrics.csv.gz --out predictions.csv --report report/\n  \
+    harbinger backtest --model models/default.json --false-ticket-budget 2 \\\n    \
+    --false-ticket-budget HostHighCpuLoad=0.5 --data export.csv.gz --out predictions.csv\n  \
     harbinger backtest --pipeline pipelines/nab.yml --data nab.csv.gz --out scores.csv\n  \
     harbinger backtest --model models/default.json --features features.parquet \\\n    \
     --data export.csv.gz --out predictions.csv\n\n\
@@ -58,13 +60,39 @@ pub struct BacktestArgs {
     /// predict_linear windows the report's baseline may use; its best is reported.
     #[arg(long, value_delimiter = ',', default_value = "5m,10m,15m,20m,30m", value_parser = duration::parse)]
     baseline_windows: Vec<Duration>,
+    /// At most N false tickets per entity-day, as `serve`'s `false_ticket_budget`: N for
+    /// every target, ALERT=N for one (repeat the option for more). Each target then opens
+    /// tickets by the policy of the model's front that catches most, earliest, within
+    /// it [default: each target's trained policy].
+    #[arg(long, value_name = "[ALERT=]N", requires = "model", value_parser = budget)]
+    false_ticket_budget: Vec<(String, f64)>,
+}
+
+/// `N` (every target) or `ALERT=N`.
+fn budget(text: &str) -> Result<(String, f64), String> {
+    let (name, number) = text
+        .split_once('=')
+        .unwrap_or((harbinger::model::front::DEFAULT_BUDGET, text));
+    let budget: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{number:?} is not a number of false tickets per entity-day"))?;
+    Ok((name.trim().to_owned(), budget))
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let pipeline = args.input.pipeline()?;
-    let model = args.model.as_deref().map(Model::load).transpose()?;
-    if let Some(model) = &model {
+    let mut model = args.model.as_deref().map(Model::load).transpose()?;
+    if let Some(model) = &mut model {
         model.check(&pipeline)?;
+        let budgets: Budgets = args.false_ticket_budget.iter().cloned().collect();
+        let targets: Vec<&str> = pipeline.targets.iter().map(|t| t.alert.as_str()).collect();
+        let problems: Vec<String> = front::problems(&budgets, &targets)
+            .iter()
+            .map(|p| format!("--false-ticket-budget {p}"))
+            .collect();
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
+        model.spend(&budgets).iter().for_each(BudgetChoice::log);
     }
     anyhow::ensure!(
         args.horizon.is_none_or(|h| !h.is_zero()),
@@ -160,8 +188,13 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
             }
         }
         if args.report.is_some() {
-            let (_, target_report) =
-                assess(&data, &probabilities, &tickets, &args.baseline_windows);
+            let (_, target_report) = assess(
+                &data,
+                &probabilities,
+                &tickets,
+                &args.baseline_windows,
+                &target_model.policy,
+            );
             report.targets.push(target_report);
         }
     }

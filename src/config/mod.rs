@@ -23,7 +23,7 @@ pub use secret::Secret;
 pub use tls::{ClientAuthType, TlsServerConfig};
 
 use crate::ingest::{DecodeLimits, LabelLimits};
-use crate::model::Model;
+use crate::model::{BudgetChoice, Budgets, Model};
 use crate::outbox::{TicketsConfig, ValidTickets};
 use crate::pipeline::Pipeline;
 
@@ -60,6 +60,11 @@ pub struct Config {
     /// with another pipeline, no model, and tickets open on the first-passage probability
     /// alone ([`crate::model::Policy::untrained`]).
     pub model: Option<PathBuf>,
+    /// At most this many false tickets per entity and day, per target (alert name) or
+    /// `default` for the others: each target then opens tickets by the policy of its
+    /// model's front that catches most, earliest, within it (held-out figures, see
+    /// `model::front`). Empty: each target's trained policy.
+    pub false_ticket_budget: Budgets,
     /// The Prometheus whose graph page tickets link to (e.g. `http://prometheus:9090/`);
     /// no link when absent.
     pub prometheus_url: Option<String>,
@@ -143,6 +148,7 @@ impl Default for Config {
             write_auth: None,
             pipeline: None,
             model: None,
+            false_ticket_budget: Budgets::new(),
             prometheus_url: None,
             tickets: TicketsConfig::default(),
             kafka: None,
@@ -224,6 +230,8 @@ pub struct ValidConfig {
     pub kafka: Option<ValidKafka>,
     /// The listener's TLS, from `tls_server_config`.
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The policy `false_ticket_budget` picked for each target it applies to.
+    pub budget_choices: Vec<BudgetChoice>,
 }
 
 impl ValidConfig {
@@ -341,6 +349,8 @@ impl Config {
         {
             problems.push(format!("model: {e}"));
         }
+        let mut model = model;
+        let budget_choices = self.spend_budgets(pipeline.as_ref(), model.as_mut(), &mut problems);
         let tickets = self.tickets.validate(&mut problems);
         let prometheus_url = self.prometheus_url.as_ref().and_then(|url| {
             let with_slash = if url.ends_with('/') {
@@ -359,6 +369,7 @@ impl Config {
                 write_auth,
                 pipeline,
                 model,
+                budget_choices,
                 tickets,
                 prometheus_url,
                 kafka,
@@ -369,6 +380,39 @@ impl Config {
                 path: origin.to_owned(),
                 problems,
             })
+        }
+    }
+}
+
+impl Config {
+    /// Checks `false_ticket_budget` against the pipeline and applies it to the model
+    /// (see [`Model::spend`]).
+    fn spend_budgets(
+        &self,
+        pipeline: Option<&Pipeline>,
+        model: Option<&mut Model>,
+        problems: &mut Vec<String>,
+    ) -> Vec<BudgetChoice> {
+        let budgets = &self.false_ticket_budget;
+        if budgets.is_empty() {
+            return Vec::new();
+        }
+        let targets: Vec<&str> = pipeline
+            .into_iter()
+            .flat_map(|p| p.targets.iter().map(|t| t.alert.as_str()))
+            .collect();
+        if pipeline.is_some() {
+            let found = crate::model::front::problems(budgets, &targets);
+            problems.extend(found.iter().map(|p| format!("false_ticket_budget.{p}")));
+        }
+        match model {
+            None => {
+                problems.push(
+                    "false_ticket_budget: there is no model to pick policies from (a `pipeline` without a `model` opens tickets on the first-passage probability alone); set `model`".to_owned(),
+                );
+                Vec::new()
+            }
+            Some(model) => model.spend(budgets),
         }
     }
 }

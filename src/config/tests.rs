@@ -2,6 +2,15 @@ use std::path::Path;
 
 use super::*;
 
+/// The error of validating `yaml` as the file `h.yml`.
+fn problems_of(yaml: &str) -> String {
+    Config::from_yaml(yaml)
+        .unwrap()
+        .validate(Path::new("h.yml"))
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn empty_file_means_defaults() {
     assert_eq!(Config::from_yaml(""), Ok(Config::default()));
@@ -145,11 +154,7 @@ fn tls_problems_name_the_field_and_the_file() {
          client_auth_type: RequireAndVerifyClientCert\nread_timeout: 0s\n",
         empty.display()
     );
-    let error = Config::from_yaml(&yaml)
-        .unwrap()
-        .validate(Path::new("h.yml"))
-        .unwrap_err()
-        .to_string();
+    let error = problems_of(&yaml);
     for expected in [
         "h.yml: 4 problem(s)",
         "read_timeout: must be greater than 0",
@@ -169,5 +174,75 @@ fn tls_problems_name_the_field_and_the_file() {
     assert!(
         refused.contains("unknown variant `RequireAnyClientCert`"),
         "{refused}"
+    );
+}
+
+#[test]
+fn false_ticket_budgets_name_targets_and_pick_from_the_front() {
+    let wrong =
+        "false_ticket_budget:\n  default: 1\n  HostOutOfDiskSpce: 1\n  HostHighCpuLoad: -1\n";
+    let error = problems_of(wrong);
+    for expected in [
+        "h.yml: 2 problem(s)",
+        "false_ticket_budget.HostOutOfDiskSpce: the pipeline has no such target (its targets: HostOutOfDiskSpace,",
+        "false_ticket_budget.HostHighCpuLoad: -1 is not a number of false tickets per entity-day",
+    ] {
+        assert!(
+            error.contains(expected),
+            "missing {expected:?} in:\n{error}"
+        );
+    }
+
+    // The built-in model: the disk target's front has a policy without false tickets on
+    // held-out hosts; a target that never fired there keeps its trained policy.
+    let valid = Config::from_yaml("false_ticket_budget:\n  default: 0\n")
+        .unwrap()
+        .validate(Path::new("h.yml"))
+        .unwrap();
+    let choice = |alert: &str| {
+        valid
+            .budget_choices
+            .iter()
+            .find(|c| c.alert == alert)
+            .unwrap()
+    };
+    let model = valid.model.as_ref().unwrap();
+    let disk = choice("HostOutOfDiskSpace");
+    let picked = disk.picked.as_ref().expect("the disk target has a front");
+    assert!(picked.within);
+    assert_eq!(picked.figures.false_tickets_per_entity_day, 0.0);
+    assert_eq!(
+        model.target("HostOutOfDiskSpace").unwrap().policy,
+        disk.policy
+    );
+    let trained = Model::embedded_default();
+    let memory = choice("HostOutOfMemory");
+    assert!(memory.picked.is_none());
+    assert_eq!(
+        memory.policy,
+        trained.target("HostOutOfMemory").unwrap().policy
+    );
+    assert_ne!(
+        disk.policy,
+        trained.target("HostOutOfDiskSpace").unwrap().policy
+    );
+
+    // A pipeline without a model has no front to pick from.
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.yml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/rules/host.rules.yml");
+    let definition = format!(
+        "step: 15s\nentity_labels: [instance]\nrule_files: [{}]\n",
+        rules.display()
+    );
+    std::fs::write(&pipeline, definition).unwrap();
+    let yaml = format!(
+        "pipeline: {}\nfalse_ticket_budget:\n  default: 1\n",
+        pipeline.display()
+    );
+    let error = problems_of(&yaml);
+    assert!(
+        error.contains("there is no model to pick policies from"),
+        "{error}"
     );
 }

@@ -209,6 +209,20 @@ struct Counts {
 }
 
 impl Figures {
+    /// The objective policies are chosen by, in episodes: each episode caught counts 1,
+    /// plus its lead before the crossing as a share of the horizon (so a ticket a whole
+    /// horizon ahead counts 2, one opened while the rule was pending 1), and each false
+    /// ticket −1.
+    pub fn objective(&self, horizon_s: f64) -> f64 {
+        let false_tickets = (self.tickets - self.true_tickets) as f64;
+        let lead: f64 = self
+            .leads_seconds
+            .iter()
+            .map(|l| (l / horizon_s).clamp(0.0, 1.0))
+            .sum();
+        self.caught as f64 + lead - false_tickets
+    }
+
     /// The figures of the entities `parts` were scored on, together: counts and days
     /// add up, leads pool.
     pub fn combine<'a>(parts: impl IntoIterator<Item = &'a Figures>) -> Figures {

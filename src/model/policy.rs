@@ -89,6 +89,26 @@ pub struct PolicyState {
     cooldown_left: u32,
 }
 
+/// How the policy opens, in words: `p ≥ 0.3 or ETA + 1σ within the horizon, for 8 steps`.
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let probability = self.open_probability.map(|level| format!("p ≥ {level}"));
+        let eta = self.eta_z.map(|z| format!("ETA + {z}σ within the horizon"));
+        let rules: Vec<String> = probability.into_iter().chain(eta).collect();
+        let rules = if rules.is_empty() {
+            "never".to_owned()
+        } else {
+            rules.join(" or ")
+        };
+        let steps = self.open_steps;
+        write!(
+            f,
+            "{rules}, for {steps} step{}",
+            if steps == 1 { "" } else { "s" }
+        )
+    }
+}
+
 impl Policy {
     /// The close and cooldown steps every policy of a pipeline with this step uses
     /// ([`CALM`]), opening on nothing.

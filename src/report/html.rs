@@ -1,13 +1,16 @@
 //! The HTML page: a [`Report`] in, the text of `report.html` out.
 //!
 //! One self-contained file (inline CSS and SVG, no scripts, nothing fetched): the same
-//! tables and verdicts as the Markdown summary, then per target the lead-time and
-//! precision–recall plots and one timeline per episode or false ticket.
+//! tables and verdicts as the Markdown summary (the policy front's too), then per target
+//! the lead-time and precision–recall plots and one timeline per episode or false
+//! ticket.
 
 use std::fmt::Write;
 
 use super::format::escape;
-use super::methods::{COLUMNS, calibration, judging, methods, verdict};
+use super::methods::{
+    COLUMNS, FRONT_CAPTION, Method, calibration, front, judging, methods, verdict,
+};
 use super::{Report, TargetReport, plots, timeline};
 
 pub(super) const STYLE: &str = "
@@ -60,25 +63,18 @@ fn render_target(html: &mut String, target: &TargetReport) {
         target.entities,
         target.entity_days
     );
-    html.push_str("<table>\n<thead><tr>");
-    for column in COLUMNS {
-        let _ = write!(html, "<th>{}</th>", escape(column));
-    }
-    html.push_str("</tr></thead>\n<tbody>\n");
-    for method in methods(target) {
-        html.push_str("<tr>");
-        for cell in method.cells() {
-            let _ = write!(html, "<td>{}</td>", escape(&cell));
-        }
-        html.push_str("</tr>\n");
-    }
-    html.push_str("</tbody>\n</table>\n");
+    table(html, "method", &methods(target));
     let _ = writeln!(
         html,
         "<p class=\"verdict\">{}</p>",
         escape(&verdict(target))
     );
     let _ = writeln!(html, "<p>{}</p>", escape(&calibration(target)));
+    let points = front(target);
+    if !points.is_empty() {
+        let _ = writeln!(html, "<p>{}</p>", escape(FRONT_CAPTION));
+        table(html, "policy", &points);
+    }
     let _ = writeln!(
         html,
         "<div class=\"plots\">\n{}\n{}\n{}\n</div>",
@@ -94,4 +90,21 @@ fn render_target(html: &mut String, target: &TargetReport) {
         html.push_str("</div>\n");
     }
     html.push_str("</section>\n");
+}
+
+/// The figures table: a header (its first column named `first`), a row per method.
+fn table(html: &mut String, first: &str, rows: &[Method]) {
+    html.push_str("<table>\n<thead><tr>");
+    for column in std::iter::once(first).chain(COLUMNS[1..].iter().copied()) {
+        let _ = write!(html, "<th>{}</th>", escape(column));
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for method in rows {
+        html.push_str("<tr>");
+        for cell in method.cells() {
+            let _ = write!(html, "<td>{}</td>", escape(&cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody>\n</table>\n");
 }

@@ -1,12 +1,14 @@
 //! The Markdown summary: a [`Report`] in, the text of `report.md` out.
 //!
-//! Per target: the rule, a table with one row per method, the verdict line and the
-//! calibration line.
+//! Per target: the rule, a table with one row per method, the verdict line, the
+//! calibration line and the policy front's table.
 
 use std::fmt::Write;
 
 use super::format::duration;
-use super::methods::{COLUMNS, calibration, judging, methods, verdict};
+use super::methods::{
+    COLUMNS, FRONT_CAPTION, Method, calibration, front, judging, methods, verdict,
+};
 use super::{Report, TargetReport};
 
 pub(super) fn render(report: &Report) -> String {
@@ -34,13 +36,24 @@ fn render_target(md: &mut String, target: &TargetReport) {
         target.entities,
         target.entity_days
     );
-    let _ = writeln!(md, "| {} |", COLUMNS.join(" | "));
-    let _ = writeln!(md, "|---{}|", "|--:".repeat(COLUMNS.len() - 1));
-    for method in methods(target) {
-        let _ = writeln!(md, "| {} |", method.cells().join(" | "));
-    }
+    table(md, "method", &methods(target));
     let _ = writeln!(md, "\n{}\n", verdict(target));
     let _ = writeln!(md, "{}\n", calibration(target));
+    let points = front(target);
+    if !points.is_empty() {
+        let _ = writeln!(md, "{FRONT_CAPTION}\n");
+        table(md, "policy", &points);
+        md.push('\n');
+    }
+}
+
+/// The figures table: a header (its first column named `first`), a row per method.
+fn table(md: &mut String, first: &str, rows: &[Method]) {
+    let _ = writeln!(md, "| {first} | {} |", COLUMNS[1..].join(" | "));
+    let _ = writeln!(md, "|---{}|", "|--:".repeat(COLUMNS.len() - 1));
+    for method in rows {
+        let _ = writeln!(md, "| {} |", method.cells().join(" | "));
+    }
 }
 
 /// `text` as an inline code span, fenced with more backticks than it contains in a row.

@@ -1,8 +1,9 @@
 //! The three methods every target is measured by, in the order the report shows them.
 //!
 //! In: a [`TargetReport`]. Out: each method's label, figures and plot colour, its row of
-//! the figures table as text (the same cells in Markdown and HTML), and the one-line
-//! verdict comparing harbinger with `predict_linear`.
+//! the figures table as text (the same cells in Markdown and HTML), the rows of the
+//! policy front's table, and the one-line verdict comparing harbinger with
+//! `predict_linear`.
 
 use super::TargetReport;
 use super::format::{MISSING, duration, fraction, optional, rate, signed, times, with_interval};
@@ -50,6 +51,34 @@ pub(super) fn methods(target: &TargetReport) -> [Method<'_>; 3] {
         },
     ]
 }
+
+/// The policy front, quietest first: one row per policy, the model's own marked.
+pub(super) fn front(target: &TargetReport) -> Vec<Method<'_>> {
+    target
+        .front
+        .iter()
+        .map(|point| {
+            let mark = if point.policy == target.policy {
+                " (the model's)"
+            } else {
+                ""
+            };
+            Method {
+                short: "harbinger",
+                label: format!("{}{mark}", point.policy),
+                figures: &point.figures,
+                color: HARBINGER_COLOR,
+            }
+        })
+        .collect()
+}
+
+/// What the front's table shows, as the sentence before it says it.
+pub(super) const FRONT_CAPTION: &str = "The policy front: every candidate ticket policy \
+     replayed on these entities' probabilities, each entity under the same policy, and \
+     those no other beat (as many episodes caught, as early, with no more false \
+     tickets). A false-ticket budget (`false_ticket_budget`, `backtest \
+     --false-ticket-budget`) picks the one that catches most, earliest, within it.";
 
 /// How tickets are judged, as the report's opening sentence says it.
 pub(super) fn judging() -> &'static str {

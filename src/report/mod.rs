@@ -2,8 +2,8 @@
 //! HTML page with SVG plots, written into a directory.
 //!
 //! In: a [`Report`] (per target: the figures of harbinger and of both baselines on the
-//! same held-out data, the precision–recall curve, and one timeline per episode and per
-//! false ticket). Out: `DIR/report.md` and `DIR/report.html`.
+//! same held-out data, the policy front, the precision–recall curve, and one timeline
+//! per episode and per false ticket). Out: `DIR/report.md` and `DIR/report.html`.
 //!
 //! - `markdown` and `html` render the two files; both take the table rows and the
 //!   verdict from `methods` and their numbers' text from `format`;
@@ -35,6 +35,7 @@ pub use nab::{NabPage, NabSeries, write_nab};
 
 use crate::evaluation::reliability::Reliability;
 use crate::evaluation::{Figures, Gains};
+use crate::model::{FrontPoint, Policy};
 
 /// Creates `dir` (and its parents) and writes `report.md` and `report.html` into it.
 pub fn write(report: &Report, dir: &Path) -> io::Result<()> {
@@ -83,6 +84,10 @@ pub struct TargetReport {
     pub predict_linear_hold_seconds: f64,
     /// harbinger over `predict_linear`, with entities resampled in pairs.
     pub gains: Gains,
+    /// The policy the model opens tickets by, marked in the front.
+    pub policy: Policy,
+    /// Every candidate policy no other beat on these entities (see `model::front`).
+    pub front: Vec<FrontPoint>,
     /// Precision and recall of single steps when the probability is thresholded, at
     /// each level: (level, precision, recall).
     pub pr_curve: Vec<(f64, f64, f64)>,

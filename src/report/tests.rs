@@ -10,6 +10,7 @@ use super::{Report, TargetReport, Timeline, write};
 use crate::evaluation::episodes::quantile;
 use crate::evaluation::reliability::reliability;
 use crate::evaluation::{Figures, Gains, Interval, Intervals};
+use crate::model::{FrontPoint, Policy};
 
 const START: f64 = 1_795_571_575.0;
 const HOST8: &str = r#"{instance="host8",mountpoint="/srv/data"}"#;
@@ -143,10 +144,32 @@ fn target() -> TargetReport {
                 high: 3.5,
             }),
         },
+        policy: disk_policy(0.1),
+        front: vec![
+            FrontPoint {
+                policy: disk_policy(0.5),
+                figures: figures(5, &[120.0, 300.0], 2, 2),
+            },
+            FrontPoint {
+                policy: disk_policy(0.1),
+                figures: figures(5, &[312.0, 545.0, 610.0, 745.0, 880.0], 6, 5),
+            },
+        ],
         pr_curve,
         reliability: reliability((0..200).map(|i| (f64::from(i % 10) / 10.0, i % 7 == 0))),
         predict_linear_reliability: reliability((0..200).map(|i| (f64::from(i % 2), i % 7 == 0))),
         timelines: vec![episode, false_ticket],
+    }
+}
+
+/// Opens at `open` for 16 steps.
+fn disk_policy(open: f64) -> Policy {
+    Policy {
+        open_probability: Some(open),
+        eta_z: None,
+        open_steps: 16,
+        close_steps: 20,
+        cooldown_steps: 20,
     }
 }
 
@@ -178,7 +201,14 @@ fn markdown_has_a_row_per_method_with_formatted_figures() {
             "| harbinger | 5 | 5 (1.00 [0.80–1.00]) | 6 | 0 | 0.83 [0.60–1.00] | 10m10s [9m05s–12m25s] | 6m45s | 4.00 |",
             "| predict_linear (W = 10m, for 1m) | 5 | 3 (0.60) | 5 | 0 | 0.60 | 4m10s | 2m06s | 8.00 |",
             "| rule itself (ticket when it fires) | 5 | 5 (1.00) | 5 | 0 | 1.00 | 0s | 0s | 0 |",
+            "| policy | onsets | caught (recall) | tickets | on quiet entities | precision | median lead | p10 lead | false tickets / entity-day |",
+            "| p ≥ 0.5, for 16 steps | 5 | 2 (0.40) | 2 | 0 | 1.00 | 3m30s | 2m18s | 0 |",
+            "| p ≥ 0.1, for 16 steps (the model's) | 5 | 5 (1.00) | 6 | 0 | 0.83 | 10m10s | 6m45s | 4.00 |",
         ]
+    );
+    assert!(
+        md.contains("The policy front: every candidate ticket policy"),
+        "{md}"
     );
     assert!(
         md.contains(

@@ -173,6 +173,7 @@ impl App {
                     pipeline: valid.pipeline.clone(),
                     model: valid.model.clone(),
                     model_path: config.model.clone(),
+                    budgets: config.false_ticket_budget.clone(),
                     prometheus_url: valid.prometheus_url.clone(),
                     outbox,
                     dispatchers,
@@ -325,6 +326,12 @@ impl App {
             model = %state.model_source,
             "harbinger listening"
         );
+        if role != Role::Receiver {
+            valid
+                .budget_choices
+                .iter()
+                .for_each(crate::model::BudgetChoice::log);
+        }
         let scoring = match (parts, source) {
             (Some(parts), Some(source)) => Some(Scoring::start(source, parts)?),
             _ => None,

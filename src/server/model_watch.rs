@@ -1,10 +1,10 @@
-//! Model reloads: on SIGHUP, or when the model file changes, the model is loaded and
-//! checked against the pipeline before it reaches the pipeline task; a file that does
-//! not load or does not match is refused with an error, and the model in use keeps
-//! scoring.
+//! Model reloads: on SIGHUP, or when the model file changes, the model is loaded,
+//! checked against the pipeline and given the policies the false-ticket budgets pick
+//! before it reaches the pipeline task; a file that does not load or does not match is
+//! refused with an error, and the model in use keeps scoring.
 //!
-//! In: the model's path, the pipeline, SIGHUP. Out: checked models on a channel to the
-//! pipeline task; `harbinger_model_reloads_total{result}`.
+//! In: the model's path, the pipeline, the budgets, SIGHUP. Out: checked models on a
+//! channel to the pipeline task; `harbinger_model_reloads_total{result}`.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -13,7 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{error, info};
 
-use crate::model::Model;
+use crate::model::{BudgetChoice, Budgets, Model};
 use crate::pipeline::Pipeline;
 use crate::telemetry::{Metrics, ReloadLabels};
 
@@ -28,6 +28,7 @@ fn modified(path: &PathBuf) -> Option<SystemTime> {
 pub async fn watch(
     path: PathBuf,
     pipeline: Pipeline,
+    budgets: Budgets,
     models: mpsc::UnboundedSender<Model>,
     metrics: Metrics,
 ) {
@@ -48,10 +49,15 @@ pub async fn watch(
                 "file change"
             }
         };
-        let loaded = Model::load(&path).and_then(|model| model.check(&pipeline).map(|()| model));
+        let loaded = Model::load(&path).and_then(|mut model| {
+            model.check(&pipeline)?;
+            let choices = model.spend(&budgets);
+            Ok((model, choices))
+        });
         let result = match loaded {
-            Ok(model) => {
+            Ok((model, choices)) => {
                 info!(model = %path.display(), cause, "model reloaded");
+                choices.iter().for_each(BudgetChoice::log);
                 if models.send(model).is_err() {
                     return;
                 }

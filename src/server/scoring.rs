@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info};
 
 use super::model_watch;
-use crate::model::Model;
+use crate::model::{Budgets, Model};
 use crate::outbox::{Dispatchers, OutboxHandle};
 use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::predictions::LivePredictions;
@@ -53,6 +53,8 @@ pub struct Parts {
     pub model: Option<Model>,
     /// The model's file, watched for reloads; None for the built-in model.
     pub model_path: Option<PathBuf>,
+    /// Applied to every model reloaded.
+    pub budgets: Budgets,
     pub prometheus_url: Option<reqwest::Url>,
     pub outbox: OutboxHandle,
     pub dispatchers: Dispatchers,
@@ -90,6 +92,7 @@ impl Scoring {
             pipeline,
             model,
             model_path,
+            budgets,
             prometheus_url,
             outbox,
             dispatchers,
@@ -105,7 +108,8 @@ impl Scoring {
         let (tickets, ticket_actions) = mpsc::unbounded_channel();
         let (reloaded, models) = mpsc::unbounded_channel();
         let watcher = model_path.map(|path| {
-            let watch = model_watch::watch(path, pipeline.clone(), reloaded, metrics.clone());
+            let watch =
+                model_watch::watch(path, pipeline.clone(), budgets, reloaded, metrics.clone());
             tokio::spawn(watch)
         });
         // `--role all` shows the actions it records on its board (the status page).

@@ -8,11 +8,12 @@
 //! (windows × [`BASELINE_HOLDS`], by F1 over episodes caught and ticket precision, on
 //! the same entities), so the comparison is with the baseline at its best, chosen with
 //! hindsight. The measures that choose between models and policies in fitting are
-//! here too: [`objective`] and [`average_precision`].
+//! here too: [`Figures::objective`] and [`average_precision`].
 
 use std::time::Duration;
 
 use super::data::{TargetData, TrajectoryTicket};
+use super::front::held_out_front;
 use crate::evaluation::baselines::{predict_linear_crosses, predict_linear_tickets, rule_tickets};
 use crate::evaluation::reliability::reliability;
 use crate::evaluation::{Figures, Judge, Ticket, gains, onsets, score, score_each, with_intervals};
@@ -37,25 +38,12 @@ pub fn f1(figures: &Figures) -> f64 {
     }
 }
 
-/// The objective policies are chosen by, in episodes: each episode caught counts 1,
-/// plus its lead before the crossing as a share of the horizon (so a ticket a whole
-/// horizon ahead counts 2, one opened while the rule was pending 1), and each false
-/// ticket −1.
-pub fn objective(figures: &Figures, horizon_s: f64) -> f64 {
-    let false_tickets = (figures.tickets - figures.true_tickets) as f64;
-    let lead: f64 = figures
-        .leads_seconds
-        .iter()
-        .map(|l| (l / horizon_s).clamp(0.0, 1.0))
-        .sum();
-    figures.caught as f64 + lead - false_tickets
-}
-
 pub fn assess(
     data: &TargetData,
     probabilities: &[Vec<f64>],
     tickets: &[TrajectoryTicket],
     windows: &[Duration],
+    policy: &Policy,
 ) -> (HeldOut, TargetReport) {
     let target = &data.scorer.target;
     let trajectories = data.trajectories;
@@ -128,6 +116,7 @@ pub fn assess(
         predict_linear_hold_seconds: hold.as_secs_f64(),
         rule: rule.clone(),
         gains: Some(gains.clone()),
+        front: held_out_front(data, probabilities),
     };
     let report = TargetReport {
         alert: target.alert.clone(),
@@ -143,6 +132,8 @@ pub fn assess(
         predict_linear_window_seconds: window.as_secs_f64(),
         predict_linear_hold_seconds: hold.as_secs_f64(),
         gains,
+        policy: *policy,
+        front: held_out.front.clone(),
         pr_curve: pr_curve(data, probabilities),
         reliability: reliability(data.forecasts(probabilities)),
         predict_linear_reliability: reliability(

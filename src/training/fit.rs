@@ -29,7 +29,7 @@
 //! With no onset among the training entities there is nothing to choose by: the target
 //! keeps the defaults ([`Passage::default_for`], [`Policy::untrained`]).
 
-use super::assess::{average_precision, objective};
+use super::assess::average_precision;
 use super::choice::Choice;
 use super::data::{TargetData, TrajectoryTicket};
 use super::folds;
@@ -237,7 +237,7 @@ fn calibrate(
 
 /// The candidate policies: each open level (or none) with each ETA confidence (or
 /// none), each number of steps.
-fn candidates(lifecycle: &Policy) -> Vec<Policy> {
+pub(super) fn candidates(lifecycle: &Policy) -> Vec<Policy> {
     let levels = [
         None,
         Some(0.1),
@@ -271,8 +271,8 @@ fn candidates(lifecycle: &Policy) -> Vec<Policy> {
 }
 
 /// How a policy did on the training entities the chosen ones stand for: within the
-/// false-ticket budget, then its [`objective`] (outside the budget: fewer false tickets
-/// per entity-day), then fewer tickets.
+/// false-ticket budget, then its [objective](crate::evaluation::Figures::objective)
+/// (outside the budget: fewer false tickets per entity-day), then fewer tickets.
 type Key = (bool, f64, f64);
 
 /// The best candidate policy for these probabilities (of the chosen entities), and how
@@ -313,7 +313,7 @@ fn choose_policy(data: &TargetData, choice: &Choice, probabilities: &[Vec<f64>])
             .false_ticket_budget
             .is_none_or(|budget| false_per_day <= budget);
         let rank = if within {
-            objective(&figures, data.horizon_s()) - stood_for
+            figures.objective(data.horizon_s()) - stood_for
         } else {
             -false_per_day
         };

@@ -7,8 +7,9 @@
 //! its model chosen on a weighted, stratified sample of the training entities ([`choice`]). Evaluation is by
 //! entity: the entities are split into folds, and each fold is scored by a model fitted
 //! (with its own inner validation) on the other folds only, so every figure is on
-//! entities the model never saw; the two baselines run over the same entities. The
-//! folds' fits and the final one run in parallel.
+//! entities the model never saw; the two baselines run over the same entities, and every
+//! candidate ticket policy too, whose front the model keeps for false-ticket budgets
+//! ([`front`]). The folds' fits and the final one run in parallel.
 
 pub mod alerts;
 pub mod assess;
@@ -17,6 +18,7 @@ pub mod choice;
 pub mod data;
 pub mod fit;
 pub mod folds;
+pub mod front;
 pub mod parallel;
 pub mod reach;
 pub mod rows;

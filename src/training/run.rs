@@ -127,8 +127,13 @@ pub fn train(
                 }),
         );
         if k >= 2 {
-            let (held_out, report) =
-                assess(&data, &probabilities, &tickets, &options.baseline_windows);
+            let (held_out, report) = assess(
+                &data,
+                &probabilities,
+                &tickets,
+                &options.baseline_windows,
+                &model.policy,
+            );
             model.evaluation = Some(held_out);
             reports.push(report);
         }

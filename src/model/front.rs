@@ -1,0 +1,226 @@
+//! The policy front: the ticket policies that no other candidate beats on held-out
+//! entities, each with its held-out figures, and the false-ticket budget that picks one
+//! of them. An operator trades episodes and lead for fewer false tickets in the
+//! configuration, without retraining.
+//!
+//! In: candidate policies with their held-out [`Figures`] (from `train`), then a budget
+//! in false tickets per entity-day. Out: the front ([`front`]), kept in the model; the
+//! point a budget picks ([`within`]).
+//!
+//! A point is on the front when no other catches as many episodes, as early (its leads
+//! as shares of the horizon, summed), with no more false tickets, and is better on one
+//! of the three. A budget picks, among the points within it, the best by the policy
+//! objective ([`Figures::objective`]: caught, plus lead, less false tickets), the one
+//! with fewer tickets on a tie; with none within, the one with the fewest false tickets.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::Policy;
+use crate::evaluation::Figures;
+
+/// A candidate policy and what it did on held-out entities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FrontPoint {
+    pub policy: Policy,
+    pub figures: Figures,
+}
+
+/// False-ticket budgets in false tickets per entity-day, by target (alert name), with
+/// `default` for every target not named.
+pub type Budgets = BTreeMap<String, f64>;
+
+/// The key `Budgets` gives every target not named.
+pub const DEFAULT_BUDGET: &str = "default";
+
+/// The budget of `alert` among `budgets`: its own (true), else the default (false),
+/// else none.
+pub fn budget_of(budgets: &Budgets, alert: &str) -> Option<(f64, bool)> {
+    match budgets.get(alert) {
+        Some(&own) => Some((own, true)),
+        None => budgets.get(DEFAULT_BUDGET).map(|&default| (default, false)),
+    }
+}
+
+/// What is wrong with `budgets` for a pipeline with these `targets`, one line each,
+/// starting with the name: a budget that is not a number of false tickets, 0 or more,
+/// or a name that is neither a target nor `default`.
+pub fn problems(budgets: &Budgets, targets: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, &budget) in budgets {
+        if !(budget.is_finite() && budget >= 0.0) {
+            found.push(format!(
+                "{name}: {budget} is not a number of false tickets per entity-day, 0 or more"
+            ));
+        }
+        if name != DEFAULT_BUDGET && !targets.contains(&name.as_str()) {
+            found.push(format!(
+                "{name}: the pipeline has no such target (its targets: {}; `{DEFAULT_BUDGET}` sets the others)",
+                targets.join(", ")
+            ));
+        }
+    }
+    found
+}
+
+/// What the front ranks by: episodes caught, their leads as shares of the horizon, and
+/// false tickets (fewer is better).
+fn merits(figures: &Figures, horizon_s: f64) -> (f64, f64, f64) {
+    let lead = figures
+        .leads_seconds
+        .iter()
+        .map(|l| (l / horizon_s).clamp(0.0, 1.0))
+        .sum();
+    let false_tickets = (figures.tickets - figures.true_tickets) as f64;
+    (figures.caught as f64, lead, -false_tickets)
+}
+
+/// The points of `candidates` that no other one beats, by false tickets per entity-day
+/// ascending. Of candidates with the same figures, the first stays.
+pub fn front(candidates: Vec<FrontPoint>, horizon_s: f64) -> Vec<FrontPoint> {
+    let merit: Vec<(f64, f64, f64)> = candidates
+        .iter()
+        .map(|c| merits(&c.figures, horizon_s))
+        .collect();
+    let beats =
+        |a: (f64, f64, f64), b: (f64, f64, f64)| a.0 >= b.0 && a.1 >= b.1 && a.2 >= b.2 && a != b;
+    let mut kept: Vec<FrontPoint> = candidates
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            let same_before = merit[..i].contains(&merit[i]);
+            !same_before && !merit.iter().any(|&other| beats(other, merit[i]))
+        })
+        .map(|(_, point)| point)
+        .collect();
+    kept.sort_by(|a, b| {
+        let per_day = |p: &FrontPoint| p.figures.false_tickets_per_entity_day;
+        per_day(a).total_cmp(&per_day(b))
+    });
+    kept
+}
+
+/// The point of `front` a budget of `budget` false tickets per entity-day picks (see
+/// the module's documentation), and whether it is within the budget; None for an empty
+/// front.
+pub fn within(front: &[FrontPoint], budget: f64, horizon_s: f64) -> Option<(&FrontPoint, bool)> {
+    let fits = |p: &FrontPoint| p.figures.false_tickets_per_entity_day <= budget;
+    let best_within = front.iter().filter(|p| fits(p)).max_by(|a, b| {
+        let key = |p: &FrontPoint| (p.figures.objective(horizon_s), -(p.figures.tickets as f64));
+        key(a)
+            .partial_cmp(&key(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    match best_within {
+        Some(point) => Some((point, true)),
+        None => front
+            .iter()
+            .min_by(|a, b| {
+                let per_day = |p: &FrontPoint| p.figures.false_tickets_per_entity_day;
+                per_day(a).total_cmp(&per_day(b))
+            })
+            .map(|point| (point, false)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HORIZON_S: f64 = 600.0;
+
+    /// A point opening at `open`, with `caught` episodes caught each `lead_s` ahead and
+    /// `false_tickets` false ones over 10 entity-days.
+    fn point(open: f64, caught: usize, lead_s: f64, false_tickets: usize) -> FrontPoint {
+        FrontPoint {
+            policy: Policy {
+                open_probability: Some(open),
+                eta_z: None,
+                open_steps: 1,
+                close_steps: 20,
+                cooldown_steps: 20,
+            },
+            figures: Figures {
+                onsets: 10,
+                caught,
+                tickets: caught + false_tickets,
+                true_tickets: caught,
+                false_tickets_per_entity_day: false_tickets as f64 / 10.0,
+                leads_seconds: vec![lead_s; caught],
+                ..Figures::default()
+            },
+        }
+    }
+
+    fn opens(points: &[FrontPoint]) -> Vec<f64> {
+        points
+            .iter()
+            .map(|p| p.policy.open_probability.unwrap())
+            .collect()
+    }
+
+    /// A candidate that catches fewer, later, with more false tickets than another is
+    /// off the front; trade-offs stay, quietest first; a twin of a kept point goes.
+    #[test]
+    fn the_front_keeps_the_trade_offs_and_drops_what_another_beats() {
+        let candidates = vec![
+            point(0.1, 9, 400.0, 4),
+            point(0.2, 8, 300.0, 2),
+            point(0.3, 8, 200.0, 3), // beaten by 0.2: as many, later, noisier
+            point(0.5, 5, 300.0, 1),
+            point(0.6, 5, 300.0, 1), // the same figures as 0.5
+            point(0.9, 2, 100.0, 0),
+        ];
+        assert_eq!(opens(&front(candidates, HORIZON_S)), [0.9, 0.5, 0.2, 0.1]);
+    }
+
+    /// A budget picks the best point within it by the objective (0.1: 9 + 6 − 4 = 11,
+    /// 0.2: 8 + 4 − 2 = 10, 0.5: 5 + 2.5 − 1 = 6.5); with none within, the quietest.
+    #[test]
+    fn a_budget_picks_the_best_point_within_it() {
+        let front = front(
+            vec![
+                point(0.1, 9, 400.0, 4),
+                point(0.2, 8, 300.0, 2),
+                point(0.5, 5, 300.0, 1),
+            ],
+            HORIZON_S,
+        );
+        let pick = |budget: f64| {
+            let (point, fits) = within(&front, budget, HORIZON_S).unwrap();
+            (point.policy.open_probability.unwrap(), fits)
+        };
+        assert_eq!(pick(10.0), (0.1, true));
+        assert_eq!(pick(0.4), (0.1, true));
+        assert_eq!(pick(0.3), (0.2, true));
+        assert_eq!(pick(0.1), (0.5, true));
+        assert_eq!(pick(0.05), (0.5, false));
+        assert!(within(&[], 1.0, HORIZON_S).is_none());
+    }
+
+    #[test]
+    fn budgets_name_targets_and_count_false_tickets() {
+        let budgets = Budgets::from([
+            ("default".to_owned(), 2.0),
+            ("Disk".to_owned(), -1.0),
+            ("Dsik".to_owned(), 1.0),
+        ]);
+        let found = problems(&budgets, &["Disk", "Cpu"]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("Disk: -1 is not a number"));
+        assert!(
+            found[1].starts_with("Dsik: the pipeline has no such target (its targets: Disk, Cpu")
+        );
+        assert!(problems(&Budgets::from([("Cpu".to_owned(), 0.0)]), &["Cpu"]).is_empty());
+    }
+
+    #[test]
+    fn a_target_without_a_budget_of_its_own_has_the_default() {
+        let budgets = Budgets::from([("default".to_owned(), 2.0), ("Cpu".to_owned(), 0.5)]);
+        assert_eq!(budget_of(&budgets, "Cpu"), Some((0.5, true)));
+        assert_eq!(budget_of(&budgets, "Disk"), Some((2.0, false)));
+        assert_eq!(budget_of(&Budgets::new(), "Disk"), None);
+    }
+}

@@ -91,6 +91,10 @@ pub struct TargetModel {
     pub training: TrainingSummary,
     /// Held-out figures, next to the baselines; None when there was nothing to hold out.
     pub evaluation: Option<HeldOut>,
+    /// When `policy` is a false-ticket budget's pick ([`Model::spend`]): the budget, and
+    /// the picked point's held-out figures. Not part of the file.
+    #[serde(skip)]
+    pub budget: Option<(f64, Figures)>,
 }
 
 /// Which first-passage probability a target uses (see `model::passage`).
@@ -314,6 +318,7 @@ impl TargetModel {
             policy,
             training: TrainingSummary::default(),
             evaluation: None,
+            budget: None,
         }
     }
 }
@@ -406,6 +411,7 @@ impl Model {
             let picked =
                 front::within(points, budget, target.horizon_seconds).map(|(point, within)| {
                     target.policy = point.policy;
+                    target.budget = Some((budget, point.figures.clone()));
                     Picked {
                         within,
                         figures: point.figures.clone(),

@@ -3,11 +3,12 @@
 //! In: the pipeline's targets and the model (trained, or none) as live scoring holds
 //! them. Out: a [`RuleCard`] per target (its condition, `for`, horizon and the window a
 //! sparkline covers) and a [`ModelCard`] (who wrote the model, on what data, and per
-//! target how it scores and its held-out figures). Small clones, nothing of the
-//! classifiers themselves.
+//! target how it scores, how it opens tickets and its held-out figures). Small clones,
+//! nothing of the classifiers themselves.
 
 use std::time::Duration;
 
+use crate::evaluation::Figures;
 use crate::model::artifact::{DataSummary, TrainingSummary};
 use crate::model::{HeldOut, Model, TargetModel};
 use crate::rules::Target;
@@ -58,6 +59,11 @@ pub struct TargetCard {
     pub horizon: Duration,
     pub training: TrainingSummary,
     pub evaluation: Option<HeldOut>,
+    /// How it opens tickets, in words.
+    pub policy: String,
+    /// When a false-ticket budget picked the policy: the budget and the policy's
+    /// held-out figures.
+    pub budget: Option<(f64, Figures)>,
 }
 
 impl ModelCard {
@@ -80,6 +86,8 @@ impl ModelCard {
                 horizon: Duration::from_secs_f64(target.horizon_seconds),
                 training: target.training.clone(),
                 evaluation: target.evaluation.clone(),
+                policy: target.policy.to_string(),
+                budget: target.budget.clone(),
             })
             .collect();
         ModelCard {

@@ -281,8 +281,12 @@ pub fn model(html: &mut String, card: Option<&ModelCard>, source: &str) {
         } else {
             "not trained: default policy".to_owned()
         };
+        let mut scored_by = format!("{}; opens at {}", target.method, target.policy);
+        if let Some((budget, _)) = &target.budget {
+            let _ = write!(scored_by, " (a false-ticket budget of {budget} picked it)");
+        }
         let held_out: Vec<String> = match &target.evaluation {
-            Some(e) => figures(&e.harbinger)
+            Some(e) => figures(target.budget.as_ref().map_or(&e.harbinger, |(_, f)| f))
                 .into_iter()
                 .zip(figures(&e.predict_linear))
                 .map(|(h, p)| format!("<td class=\"num\">{h} | {p}</td>"))
@@ -295,7 +299,7 @@ pub fn model(html: &mut String, card: Option<&ModelCard>, source: &str) {
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{trained_on}</td>{}</tr>",
             escape(&target.alert),
-            escape(&target.method),
+            escape(&scored_by),
             duration(target.horizon.as_secs_f64()),
             held_out.concat()
         );
@@ -306,6 +310,42 @@ pub fn model(html: &mut String, card: Option<&ModelCard>, source: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a false-ticket budget, the card says how the target opens tickets, that the
+    /// budget picked it, and shows the picked policy's held-out figures, not the trained
+    /// policy's.
+    #[test]
+    fn the_model_card_shows_the_policy_a_budget_picked() {
+        let mut default = crate::model::Model::embedded_default();
+        let trained = ModelCard::of(Some(&default), &default.targets);
+        let budgets = crate::model::Budgets::from([("HostOutOfDiskSpace".to_owned(), 5.0)]);
+        default.spend(&budgets);
+        let picked = ModelCard::of(Some(&default), &default.targets);
+        let disk = |card: &ModelCard| {
+            let mut html = String::new();
+            model(&mut html, Some(card), "the built-in default model");
+            let row = html
+                .lines()
+                .find(|l| l.contains("<td>HostOutOfDiskSpace</td>"));
+            row.unwrap().to_owned()
+        };
+        let (before, after) = (disk(&trained), disk(&picked));
+        assert!(
+            before.contains("first-passage probability; opens at p ≥ 0.1, for 16 steps</td>"),
+            "{before}"
+        );
+        assert!(!before.contains("budget"), "{before}");
+        let disk_model = default.target("HostOutOfDiskSpace").unwrap();
+        let (_, figures) = disk_model.budget.clone().unwrap();
+        assert!(figures.false_tickets_per_entity_day <= 5.0);
+        assert!(
+            after.contains("(a false-ticket budget of 5 picked it)"),
+            "{after}"
+        );
+        let caught = format!("{}/{} |", figures.caught, figures.onsets);
+        assert!(after.contains(&caught), "{after}");
+        assert_ne!(before, after);
+    }
 
     #[test]
     fn numbers_keep_three_significant_digits() {

@@ -6,7 +6,8 @@
 //!
 //! The model was trained on lab-dev, so this checks the live path, not the model's
 //! quality (the held-out evaluation is in models/report/). A second test reloads the
-//! model on SIGHUP and on file change, refusing a bad one.
+//! model on SIGHUP and on file change, refusing a bad one, and applies the configured
+//! false-ticket budget to each model it loads.
 
 mod command;
 mod support;
@@ -209,7 +210,8 @@ async fn a_new_model_is_loaded_on_sighup_or_file_change_and_a_bad_one_refused() 
     let default_model = Path::new(ROOT).join("models/default.json");
     std::fs::copy(&default_model, &model).unwrap();
     let config = dir.path().join("harbinger.yml");
-    std::fs::write(&config, format!("model: {}\n", model.display())).unwrap();
+    let budget = "false_ticket_budget:\n  HostOutOfDiskSpace: 5\n";
+    std::fs::write(&config, format!("model: {}\n{budget}", model.display())).unwrap();
     let data_dir = dir.path().join("data");
     let serve = serve(
         dir.path(),
@@ -256,6 +258,17 @@ async fn a_new_model_is_loaded_on_sighup_or_file_change_and_a_bad_one_refused() 
         async || match reloads("success").await {
             n if n >= 1.0 => Ok(()),
             n => Err(format!("{n} successes")),
+        },
+    )
+    .await;
+    // The budget picked the disk target's policy at the start and again at the reload.
+    let picked = "false-ticket budget: HostOutOfDiskSpace: a budget of 5 false tickets";
+    eventually(
+        "the budget applied to the reloaded model",
+        deadline,
+        async || match serve.log_tail(200).matches(picked).count() {
+            2.. => Ok(()),
+            n => Err(format!("{n} budget lines:\n{}", serve.log_tail(200))),
         },
     )
     .await;

@@ -5,7 +5,8 @@
 //!
 //! In: candidate policies with their held-out [`Figures`] (from `train`), then a budget
 //! in false tickets per entity-day. Out: the front ([`front`]), kept in the model; the
-//! point a budget picks ([`within`]).
+//! point a budget picks ([`within`]), and a model whose targets take it
+//! ([`Model::spend`], with a [`BudgetChoice`] each to log).
 //!
 //! A point is on the front when no other catches as many episodes, as early (its leads
 //! as shares of the horizon, summed), with no more false tickets, and is better on one
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::artifact::Model;
 use super::policy::Policy;
 use crate::evaluation::Figures;
 
@@ -122,6 +124,108 @@ pub fn within(front: &[FrontPoint], budget: f64, horizon_s: f64) -> Option<(&Fro
                 per_day(a).total_cmp(&per_day(b))
             })
             .map(|point| (point, false)),
+    }
+}
+
+impl Model {
+    /// Each target with a budget among `budgets` takes the policy of its front that the
+    /// budget picks ([`within`]), and says what it took. A target without a front (no
+    /// episode on held-out entities to rank policies by, or a model trained without
+    /// folds) keeps its trained policy.
+    pub fn spend(&mut self, budgets: &Budgets) -> Vec<BudgetChoice> {
+        let mut choices = Vec::new();
+        for target in &mut self.targets {
+            let Some((budget, named)) = budget_of(budgets, &target.alert) else {
+                continue;
+            };
+            let points = target.evaluation.as_ref().map_or(&[][..], |e| &e.front[..]);
+            let picked = within(points, budget, target.horizon_seconds).map(|(point, within)| {
+                target.policy = point.policy;
+                target.budget = Some((budget, point.figures.clone()));
+                Picked {
+                    within,
+                    figures: point.figures.clone(),
+                }
+            });
+            choices.push(BudgetChoice {
+                alert: target.alert.clone(),
+                budget,
+                named,
+                policy: target.policy,
+                picked,
+            });
+        }
+        choices
+    }
+}
+
+/// What a false-ticket budget did to a target's policy ([`Model::spend`]).
+#[derive(Debug, Clone)]
+pub struct BudgetChoice {
+    pub alert: String,
+    pub budget: f64,
+    /// The budget names the target (false: it is the `default`).
+    pub named: bool,
+    /// The policy the target opens tickets by now.
+    pub policy: Policy,
+    /// None: the target has no front, and keeps its trained policy.
+    pub picked: Option<Picked>,
+}
+
+/// The point of a front a budget picked.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    /// False: no point of the front stayed within the budget; this is the quietest.
+    pub within: bool,
+    /// Its held-out figures.
+    pub figures: Figures,
+}
+
+impl BudgetChoice {
+    /// Says which policy the budget picked, with its held-out figures; a warning when no
+    /// policy of the front stays within the budget, or a budget that names the target
+    /// finds no front.
+    pub fn log(&self) {
+        let as_asked = match &self.picked {
+            Some(picked) => picked.within,
+            None => !self.named,
+        };
+        if as_asked {
+            tracing::info!("false-ticket budget: {self}");
+        } else {
+            tracing::warn!("false-ticket budget: {self}");
+        }
+    }
+}
+
+impl std::fmt::Display for BudgetChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (alert, budget, policy) = (&self.alert, self.budget, &self.policy);
+        write!(
+            f,
+            "{alert}: a budget of {budget} false tickets per entity-day, "
+        )?;
+        let Some(picked) = &self.picked else {
+            return write!(
+                f,
+                "but the model has no policy front for it (no episode on held-out entities, or trained without folds or before fronts): its trained policy stays ({policy})"
+            );
+        };
+        let figures = &picked.figures;
+        let fits = if picked.within {
+            "within it"
+        } else {
+            "no policy stays within it; the quietest"
+        };
+        write!(
+            f,
+            "{fits}: {policy}; held out, {} of {} episodes caught, {:.2} false tickets per entity-day",
+            figures.caught, figures.onsets, figures.false_tickets_per_entity_day,
+        )?;
+        if let Some(lead) = figures.lead_median_seconds {
+            write!(f, ", median lead {}", crate::report::format::duration(lead))?;
+        }
+        Ok(())
     }
 }
 

@@ -20,10 +20,10 @@ pub mod passage;
 pub mod policy;
 pub mod scorer;
 
-pub use artifact::{BudgetChoice, HeldOut, Model, ModelError, Passage, PipelineSpec, TargetModel};
+pub use artifact::{HeldOut, Model, ModelError, Passage, PipelineSpec, TargetModel};
 pub use calibration::Calibration;
 pub use classifier::{Classifier, Kind};
-pub use front::{Budgets, FrontPoint};
+pub use front::{BudgetChoice, Budgets, FrontPoint};
 pub use inputs::Inputs;
 pub use policy::{
     AlertState, Decision, Observation, Outcome, Policy, PolicyState, TicketSpan, steps_that_matter,

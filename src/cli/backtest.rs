@@ -62,8 +62,9 @@ pub struct BacktestArgs {
     baseline_windows: Vec<Duration>,
     /// At most N false tickets per entity-day, as `serve`'s `false_ticket_budget`: N for
     /// every target, ALERT=N for one (repeat the option for more). Each target then opens
-    /// tickets by the policy of the model's front that catches most, earliest, within
-    /// it [default: each target's trained policy].
+    /// tickets by the policy of the model's front that is the best within it by the
+    /// policy objective (episodes caught and their lead, less false tickets) [default:
+    /// each target's trained policy].
     #[arg(long, value_name = "[ALERT=]N", requires = "model", value_parser = budget)]
     false_ticket_budget: Vec<(String, f64)>,
 }

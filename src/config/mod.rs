@@ -62,8 +62,9 @@ pub struct Config {
     pub model: Option<PathBuf>,
     /// At most this many false tickets per entity and day, per target (alert name) or
     /// `default` for the others: each target then opens tickets by the policy of its
-    /// model's front that catches most, earliest, within it (held-out figures, see
-    /// `model::front`). Empty: each target's trained policy.
+    /// model's front that is the best by the policy objective (episodes caught and their
+    /// lead, less false tickets) within it, on held-out figures (see `model::front`).
+    /// Empty: each target's trained policy.
     pub false_ticket_budget: Budgets,
     /// The Prometheus whose graph page tickets link to (e.g. `http://prometheus:9090/`);
     /// no link when absent.
@@ -406,6 +407,8 @@ impl Config {
             problems.extend(found.iter().map(|p| format!("false_ticket_budget.{p}")));
         }
         match model {
+            // A model that did not load has said so already.
+            None if self.model.is_some() => Vec::new(),
             None => {
                 problems.push(
                     "false_ticket_budget: there is no model to pick policies from (a `pipeline` without a `model` opens tickets on the first-passage probability alone); set `model`".to_owned(),

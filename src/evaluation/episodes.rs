@@ -214,13 +214,20 @@ impl Figures {
     /// horizon ahead counts 2, one opened while the rule was pending 1), and each false
     /// ticket −1.
     pub fn objective(&self, horizon_s: f64) -> f64 {
-        let false_tickets = (self.tickets - self.true_tickets) as f64;
-        let lead: f64 = self
-            .leads_seconds
+        self.caught as f64 + self.lead_shares(horizon_s) - self.false_tickets() as f64
+    }
+
+    pub fn false_tickets(&self) -> usize {
+        self.tickets - self.true_tickets
+    }
+
+    /// The leads of the caught episodes as shares of the horizon (each at most 1),
+    /// summed.
+    pub fn lead_shares(&self, horizon_s: f64) -> f64 {
+        self.leads_seconds
             .iter()
             .map(|l| (l / horizon_s).clamp(0.0, 1.0))
-            .sum();
-        self.caught as f64 + lead - false_tickets
+            .sum()
     }
 
     /// The figures of the entities `parts` were scored on, together: counts and days

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibration::Calibration;
 use super::classifier::{Classifier, Kind};
-use super::front::FrontPoint;
+use super::front::{FrontPoint, Picked};
 use super::policy::Policy;
 use super::scorer::TargetScorer;
 use crate::dataset::Dataset;
@@ -91,10 +91,10 @@ pub struct TargetModel {
     pub training: TrainingSummary,
     /// Held-out figures, next to the baselines; None when there was nothing to hold out.
     pub evaluation: Option<HeldOut>,
-    /// When `policy` is a false-ticket budget's pick ([`Model::spend`]): the budget, and
-    /// the picked point's held-out figures. Not part of the file.
+    /// When a false-ticket budget replaced the trained policy ([`Model::spend`]): the
+    /// budget and the picked policy's held-out figures. Not part of the file.
     #[serde(skip)]
-    pub budget: Option<(f64, Figures)>,
+    pub budget: Option<Picked>,
 }
 
 /// Which first-passage probability a target uses (see `model::passage`).

@@ -70,17 +70,17 @@ pub fn problems(budgets: &Budgets, targets: &[&str]) -> Vec<String> {
 /// What the front ranks by: episodes caught, their leads as shares of the horizon, and
 /// false tickets (fewer is better).
 fn merits(figures: &Figures, horizon_s: f64) -> (f64, f64, f64) {
-    let lead = figures
-        .leads_seconds
-        .iter()
-        .map(|l| (l / horizon_s).clamp(0.0, 1.0))
-        .sum();
-    let false_tickets = (figures.tickets - figures.true_tickets) as f64;
-    (figures.caught as f64, lead, -false_tickets)
+    let false_tickets = figures.false_tickets() as f64;
+    (
+        figures.caught as f64,
+        figures.lead_shares(horizon_s),
+        -false_tickets,
+    )
 }
 
 /// The points of `candidates` that no other one beats, by false tickets per entity-day
-/// ascending. Of candidates with the same figures, the first stays.
+/// ascending. Of candidates with the same merits (episodes caught, lead, false tickets),
+/// the first stays.
 pub fn front(candidates: Vec<FrontPoint>, horizon_s: f64) -> Vec<FrontPoint> {
     let merit: Vec<(f64, f64, f64)> = candidates
         .iter()
@@ -108,21 +108,23 @@ pub fn front(candidates: Vec<FrontPoint>, horizon_s: f64) -> Vec<FrontPoint> {
 /// the module's documentation), and whether it is within the budget; None for an empty
 /// front.
 pub fn within(front: &[FrontPoint], budget: f64, horizon_s: f64) -> Option<(&FrontPoint, bool)> {
-    let fits = |p: &FrontPoint| p.figures.false_tickets_per_entity_day <= budget;
-    let best_within = front.iter().filter(|p| fits(p)).max_by(|a, b| {
-        let key = |p: &FrontPoint| (p.figures.objective(horizon_s), -(p.figures.tickets as f64));
-        key(a)
-            .partial_cmp(&key(b))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    let per_day = |p: &FrontPoint| p.figures.false_tickets_per_entity_day;
+    let quieter = |a: &FrontPoint, b: &FrontPoint| per_day(b).total_cmp(&per_day(a));
+    let best_within = front
+        .iter()
+        .filter(|p| per_day(p) <= budget)
+        .max_by(|a, b| {
+            let objective = |p: &FrontPoint| p.figures.objective(horizon_s);
+            objective(a)
+                .total_cmp(&objective(b))
+                .then(b.figures.tickets.cmp(&a.figures.tickets))
+                .then(quieter(a, b))
+        });
     match best_within {
         Some(point) => Some((point, true)),
         None => front
             .iter()
-            .min_by(|a, b| {
-                let per_day = |p: &FrontPoint| p.figures.false_tickets_per_entity_day;
-                per_day(a).total_cmp(&per_day(b))
-            })
+            .max_by(|a, b| quieter(a, b))
             .map(|point| (point, false)),
     }
 }
@@ -140,12 +142,17 @@ impl Model {
             };
             let points = target.evaluation.as_ref().map_or(&[][..], |e| &e.front[..]);
             let picked = within(points, budget, target.horizon_seconds).map(|(point, within)| {
-                target.policy = point.policy;
-                target.budget = Some((budget, point.figures.clone()));
-                Picked {
+                let picked = Picked {
+                    budget,
                     within,
                     figures: point.figures.clone(),
+                };
+                // The trained policy, picked again, keeps its own held-out figures.
+                if point.policy != target.policy {
+                    target.policy = point.policy;
+                    target.budget = Some(picked.clone());
                 }
+                picked
             });
             choices.push(BudgetChoice {
                 alert: target.alert.clone(),
@@ -173,21 +180,29 @@ pub struct BudgetChoice {
 }
 
 /// The point of a front a budget picked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Picked {
+    pub budget: f64,
     /// False: no point of the front stayed within the budget; this is the quietest.
     pub within: bool,
-    /// Its held-out figures.
+    /// Its held-out figures (every entity under this one policy).
     pub figures: Figures,
+}
+
+impl Picked {
+    /// It catches no episode where some were caught before: the target is silent.
+    pub fn silences(&self) -> bool {
+        self.figures.caught == 0 && self.figures.onsets > 0
+    }
 }
 
 impl BudgetChoice {
     /// Says which policy the budget picked, with its held-out figures; a warning when no
-    /// policy of the front stays within the budget, or a budget that names the target
-    /// finds no front.
+    /// policy of the front stays within the budget, when the one within it catches no
+    /// episode, or when a budget that names the target finds no front.
     pub fn log(&self) {
         let as_asked = match &self.picked {
-            Some(picked) => picked.within,
+            Some(picked) => picked.within && !picked.silences(),
             None => !self.named,
         };
         if as_asked {
@@ -224,6 +239,9 @@ impl std::fmt::Display for BudgetChoice {
         )?;
         if let Some(lead) = figures.lead_median_seconds {
             write!(f, ", median lead {}", crate::report::format::duration(lead))?;
+        }
+        if picked.silences() {
+            write!(f, "; it catches no episode: the target opens no ticket")?;
         }
         Ok(())
     }

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use crate::evaluation::Figures;
 use crate::model::artifact::{DataSummary, TrainingSummary};
+use crate::model::front::Picked;
 use crate::model::{HeldOut, Model, TargetModel};
 use crate::rules::Target;
 
@@ -61,9 +61,9 @@ pub struct TargetCard {
     pub evaluation: Option<HeldOut>,
     /// How it opens tickets, in words.
     pub policy: String,
-    /// When a false-ticket budget picked the policy: the budget and the policy's
-    /// held-out figures.
-    pub budget: Option<(f64, Figures)>,
+    /// When a false-ticket budget replaced the trained policy: the budget and the
+    /// picked policy's held-out figures.
+    pub budget: Option<Picked>,
 }
 
 impl ModelCard {

@@ -78,7 +78,10 @@ pub(super) const FRONT_CAPTION: &str = "The policy front: every candidate ticket
      replayed on these entities' probabilities, each entity under the same policy, and \
      those no other beat (as many episodes caught, as early, with no more false \
      tickets). A false-ticket budget (`false_ticket_budget`, `backtest \
-     --false-ticket-budget`) picks the one that catches most, earliest, within it.";
+     --false-ticket-budget`) picks the best within it by the policy objective (episodes \
+     caught and their lead, less false tickets). The model's own row differs from \
+     harbinger's above, where each fold's model opened tickets by the policy chosen on \
+     its own training entities.";
 
 /// How tickets are judged, as the report's opening sentence says it.
 pub(super) fn judging() -> &'static str {

@@ -237,7 +237,7 @@ fn calibrate(
 
 /// The candidate policies: each open level (or none) with each ETA confidence (or
 /// none), each number of steps.
-pub(super) fn candidates(lifecycle: &Policy) -> Vec<Policy> {
+fn candidates(lifecycle: &Policy) -> Vec<Policy> {
     let levels = [
         None,
         Some(0.1),
@@ -289,21 +289,14 @@ fn choose_policy(data: &TargetData, choice: &Choice, probabilities: &[Vec<f64>])
         .iter()
         .map(|&i| choice.weight(i) * data.trajectories[i].days())
         .sum();
-    let usual = usual_probability(choice, probabilities);
-    // An open level the usual step already reaches opens on no evidence: every entity
-    // would hold a ticket whatever its signal does (a calibration flat across all
-    // scores is the extreme case).
-    let candidates: Vec<Policy> = candidates(&data.lifecycle)
-        .into_iter()
-        .filter(|p| p.open_probability.is_none_or(|open| open > usual))
-        .collect();
+    let candidates = on_evidence(data, choice, probabilities);
     let observed = data.observed(&candidates, chosen, probabilities);
     let mut best: Option<(Policy, Key)> = None;
     for policy in candidates {
         let tickets = data.replay(&policy, &observed);
         let figures = score(&data.entity_tickets(&tickets), &onsets, data.judge(), days);
         let stood_for = stood_for(choice, &tickets);
-        let false_tickets = (figures.tickets - figures.true_tickets) as f64 + stood_for;
+        let false_tickets = figures.false_tickets() as f64 + stood_for;
         let false_per_day = if days > 0.0 {
             false_tickets / days
         } else {
@@ -329,6 +322,21 @@ fn choose_policy(data: &TargetData, choice: &Choice, probabilities: &[Vec<f64>])
         Policy::untrained(&data.lifecycle),
         (false, f64::NEG_INFINITY, 0.0),
     ))
+}
+
+/// The candidate policies that open on evidence: an open level the usual step of the
+/// chosen entities already reaches opens on none, as every entity would hold a ticket
+/// whatever its signal does (a calibration flat across all scores is the extreme case).
+pub(super) fn on_evidence(
+    data: &TargetData,
+    choice: &Choice,
+    probabilities: &[Vec<f64>],
+) -> Vec<Policy> {
+    let usual = usual_probability(choice, probabilities);
+    candidates(&data.lifecycle)
+        .into_iter()
+        .filter(|p| p.open_probability.is_none_or(|open| open > usual))
+        .collect()
 }
 
 /// Bins of the probabilities' histogram in [`usual_probability`].

@@ -1,5 +1,5 @@
 //! The policy front on held-out entities: every candidate policy of the grid that
-//! fitting chooses from (`fit::candidates`), replayed on the probabilities of the entities
+//! fitting chooses from (`fit::on_evidence`), replayed on the probabilities of the entities
 //! each fold's model never saw, scored as outside judges score tickets; the ones no
 //! other beats are kept, with intervals over entities resampled.
 //!
@@ -9,12 +9,16 @@
 //! picking the best of them for a budget is a choice made on those same entities, so a
 //! picked point's figures flatter it a little; the trained policy's were not chosen so.
 
+use super::choice::Choice;
 use super::data::TargetData;
-use super::fit::candidates;
+use super::fit::on_evidence;
 use crate::evaluation::{Figures, onsets, score_each, with_intervals};
 use crate::model::FrontPoint;
 use crate::model::front::front;
 use crate::promql::Labels;
+
+/// Draws the quiet entities the usual probability is read from, on an estate.
+const CHOICE_SEED: u64 = 0;
 
 pub fn held_out_front(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<FrontPoint> {
     let trajectories = data.trajectories;
@@ -30,7 +34,10 @@ pub fn held_out_front(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<Fron
         // Every policy catches nothing: there is nothing to rank them by.
         return Vec::new();
     }
-    let policies = candidates(&data.lifecycle);
+    // The candidates fitting chooses from, on the held-out entities (all of them at
+    // weight 1 up to `QUIET_WHOLE` quiet ones).
+    let choice = Choice::of(data, &which, CHOICE_SEED);
+    let policies = on_evidence(data, &choice, probabilities);
     let observed = data.observed(&policies, &which, probabilities);
     let scored: Vec<(FrontPoint, Vec<Figures>)> = policies
         .into_iter()

@@ -282,11 +282,22 @@ pub fn model(html: &mut String, card: Option<&ModelCard>, source: &str) {
             "not trained: default policy".to_owned()
         };
         let mut scored_by = format!("{}; opens at {}", target.method, target.policy);
-        if let Some((budget, _)) = &target.budget {
-            let _ = write!(scored_by, " (a false-ticket budget of {budget} picked it)");
+        if let Some(picked) = &target.budget {
+            let (budget, per_day) = (picked.budget, picked.figures.false_tickets_per_entity_day);
+            let _ = if picked.within {
+                write!(
+                    scored_by,
+                    " (a false-ticket budget of {budget} picked it: {per_day:.2} false tickets per entity-day held out)"
+                )
+            } else {
+                write!(
+                    scored_by,
+                    " (none stays within a false-ticket budget of {budget}; the quietest: {per_day:.2} false tickets per entity-day held out)"
+                )
+            };
         }
         let held_out: Vec<String> = match &target.evaluation {
-            Some(e) => figures(target.budget.as_ref().map_or(&e.harbinger, |(_, f)| f))
+            Some(e) => figures(target.budget.as_ref().map_or(&e.harbinger, |p| &p.figures))
                 .into_iter()
                 .zip(figures(&e.predict_linear))
                 .map(|(h, p)| format!("<td class=\"num\">{h} | {p}</td>"))
@@ -336,12 +347,13 @@ mod tests {
         );
         assert!(!before.contains("budget"), "{before}");
         let disk_model = default.target("HostOutOfDiskSpace").unwrap();
-        let (_, figures) = disk_model.budget.clone().unwrap();
+        let figures = disk_model.budget.clone().unwrap().figures;
         assert!(figures.false_tickets_per_entity_day <= 5.0);
-        assert!(
-            after.contains("(a false-ticket budget of 5 picked it)"),
-            "{after}"
+        let per_day = figures.false_tickets_per_entity_day;
+        let said = format!(
+            "(a false-ticket budget of 5 picked it: {per_day:.2} false tickets per entity-day held out)"
         );
+        assert!(after.contains(&said), "{after}");
         let caught = format!("{}/{} |", figures.caught, figures.onsets);
         assert!(after.contains(&caught), "{after}");
         assert_ne!(before, after);

@@ -338,6 +338,30 @@ mod tests {
         assert!(problems(&Budgets::from([("Cpu".to_owned(), 0.0)]), &["Cpu"]).is_empty());
     }
 
+    /// On the built-in model: a budget the trained policy fits in picks it again and
+    /// leaves it as trained; a budget of 0 silences the disk target, and says so.
+    #[test]
+    fn a_budget_replaces_the_trained_policy_only_with_another() {
+        let trained = Model::embedded_default();
+        let disk = |model: &Model| model.target("HostOutOfDiskSpace").unwrap().clone();
+        let mut generous = trained.clone();
+        let budgets = Budgets::from([("HostOutOfDiskSpace".to_owned(), 100.0)]);
+        let choices = generous.spend(&budgets);
+        assert_eq!(disk(&generous).policy, disk(&trained).policy);
+        assert!(disk(&generous).budget.is_none());
+        assert!(choices[0].picked.as_ref().is_some_and(|p| p.within));
+
+        let mut silent = trained.clone();
+        let choices = silent.spend(&Budgets::from([(DEFAULT_BUDGET.to_owned(), 0.0)]));
+        let picked = disk(&silent)
+            .budget
+            .expect("another policy than the trained one");
+        assert!(picked.within && picked.silences());
+        let said = choices[0].to_string();
+        assert!(said.contains("it catches no episode"), "{said}");
+        assert_eq!(choices.len(), 4, "every target has the default budget");
+    }
+
     #[test]
     fn a_target_without_a_budget_of_its_own_has_the_default() {
         let budgets = Budgets::from([("default".to_owned(), 2.0), ("Cpu".to_owned(), 0.5)]);

@@ -210,6 +210,23 @@ fn check_reports_a_broken_pipeline() {
     assert!(text(&out.stdout).contains("4 targets: HostOutOfDiskSpace"));
 }
 
+/// `check --config` says what each false-ticket budget will pick, as `serve` will.
+#[test]
+fn check_says_what_a_false_ticket_budget_picks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("h.yml");
+    std::fs::write(&config, "false_ticket_budget:\n  HostOutOfDiskSpace: 5\n").unwrap();
+    let out = harbinger(&["check", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains(
+            "HostOutOfDiskSpace: a budget of 5 false tickets per entity-day, within it: p ≥"
+        ),
+        "{said}"
+    );
+}
+
 #[test]
 fn log_lines_to_a_file_carry_no_colour_codes() {
     // A warning (a repeated timestamp), with stderr a pipe and NO_COLOR unset, as under

@@ -41,6 +41,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
                 "off"
             }
         );
+        // What the false-ticket budgets will do, as `serve` will say it at start.
+        for choice in &valid.budget_choices {
+            println!("  {choice}");
+        }
         if args.kafka {
             check_kafka(&valid)?;
         }

@@ -4,9 +4,10 @@
 //! generated in memory by `support/estate.rs`, through the default pipeline.
 //!
 //! Run: `cargo bench --bench train`. Settings: `TRAIN_ENTITIES` (1000), `TRAIN_DAYS` (7),
-//! `TRAIN_SEED`. Prints the time of each phase, the whole, and the peak resident memory
-//! of the process (`VmHWM`), and fails when the model was not fitted on the episodes or
-//! the held-out evaluation is missing.
+//! `TRAIN_SEED`. Prints the time of each phase, the whole, the peak resident memory of
+//! the process (`VmHWM`), the held-out figures and the disk target's policy front, and
+//! fails when the model was not fitted on the episodes or the held-out evaluation is
+//! missing.
 
 #[path = "support/estate.rs"]
 mod estate;
@@ -89,6 +90,10 @@ fn main() {
         ("predict_linear", &report.predict_linear),
     ] {
         println!("held out, {name}: {}", describe(figures));
+    }
+    // What a false-ticket budget could pick instead of the trained policy.
+    for point in &report.front {
+        println!("policy front, {}: {}", point.policy, describe(&point.figures));
     }
     println!(
         "train: {:.1} s in all ({}), peak RSS {}",

@@ -93,7 +93,11 @@ fn main() {
     }
     // What a false-ticket budget could pick instead of the trained policy.
     for point in &report.front {
-        println!("policy front, {}: {}", point.policy, describe(&point.figures));
+        println!(
+            "policy front, {}: {}",
+            point.policy,
+            describe(&point.figures)
+        );
     }
     println!(
         "train: {:.1} s in all ({}), peak RSS {}",

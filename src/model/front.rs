@@ -4,7 +4,7 @@
 //! configuration, without retraining.
 //!
 //! In: candidate policies with their held-out [`Figures`] (from `train`), then a budget
-//! in false tickets per entity-day. Out: the front ([`front`]), kept in the model; the
+//! in false tickets per entity-day. Out: the front ([`undominated`]), kept in the model; the
 //! point a budget picks ([`within`]), and a model whose targets take it
 //! ([`Model::spend`], with a [`BudgetChoice`] each to log).
 //!
@@ -78,29 +78,21 @@ fn merits(figures: &Figures, horizon_s: f64) -> (f64, f64, f64) {
     )
 }
 
-/// The points of `candidates` that no other one beats, by false tickets per entity-day
-/// ascending. Of candidates with the same merits (episodes caught, lead, false tickets),
-/// the first stays.
-pub fn front(candidates: Vec<FrontPoint>, horizon_s: f64) -> Vec<FrontPoint> {
-    let merit: Vec<(f64, f64, f64)> = candidates
-        .iter()
-        .map(|c| merits(&c.figures, horizon_s))
-        .collect();
+/// The indices of the `candidates` that no other one beats, by false tickets per
+/// entity-day ascending. Of candidates with the same merits (episodes caught, lead,
+/// false tickets), the first stays.
+pub fn undominated(candidates: &[&Figures], horizon_s: f64) -> Vec<usize> {
+    let merit: Vec<(f64, f64, f64)> = candidates.iter().map(|f| merits(f, horizon_s)).collect();
     let beats =
         |a: (f64, f64, f64), b: (f64, f64, f64)| a.0 >= b.0 && a.1 >= b.1 && a.2 >= b.2 && a != b;
-    let mut kept: Vec<FrontPoint> = candidates
-        .into_iter()
-        .enumerate()
-        .filter(|&(i, _)| {
+    let mut kept: Vec<usize> = (0..candidates.len())
+        .filter(|&i| {
             let same_before = merit[..i].contains(&merit[i]);
             !same_before && !merit.iter().any(|&other| beats(other, merit[i]))
         })
-        .map(|(_, point)| point)
         .collect();
-    kept.sort_by(|a, b| {
-        let per_day = |p: &FrontPoint| p.figures.false_tickets_per_entity_day;
-        per_day(a).total_cmp(&per_day(b))
-    });
+    let per_day = |i: usize| candidates[i].false_tickets_per_entity_day;
+    kept.sort_by(|&a, &b| per_day(a).total_cmp(&per_day(b)));
     kept
 }
 
@@ -274,6 +266,13 @@ mod tests {
                 ..Figures::default()
             },
         }
+    }
+
+    /// The front of `candidates`, quietest first.
+    fn front(candidates: Vec<FrontPoint>, horizon_s: f64) -> Vec<FrontPoint> {
+        let figures: Vec<&Figures> = candidates.iter().map(|c| &c.figures).collect();
+        let kept = undominated(&figures, horizon_s);
+        kept.into_iter().map(|i| candidates[i].clone()).collect()
     }
 
     fn opens(points: &[FrontPoint]) -> Vec<f64> {

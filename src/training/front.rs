@@ -14,7 +14,7 @@ use super::data::TargetData;
 use super::fit::on_evidence;
 use crate::evaluation::{Figures, onsets, score_each, with_intervals};
 use crate::model::FrontPoint;
-use crate::model::front::front;
+use crate::model::front::undominated;
 use crate::promql::Labels;
 
 /// Draws the quiet entities the usual probability is read from, on an estate.
@@ -48,22 +48,16 @@ pub fn held_out_front(data: &TargetData, probabilities: &[Vec<f64>]) -> Vec<Fron
             (FrontPoint { policy, figures }, parts)
         })
         .collect();
-    let kept = front(
-        scored.iter().map(|(point, _)| point.clone()).collect(),
-        data.horizon_s(),
-    );
+    let figures: Vec<&Figures> = scored.iter().map(|(point, _)| &point.figures).collect();
     // Intervals for the points kept only: resampling every candidate would cost
     // hundreds of bootstraps.
-    kept.into_iter()
-        .map(|point| {
-            let parts = &scored
-                .iter()
-                .find(|(candidate, _)| candidate.policy == point.policy)
-                .expect("a kept point is a candidate")
-                .1;
+    undominated(&figures, data.horizon_s())
+        .into_iter()
+        .map(|i| {
+            let (point, parts) = &scored[i];
             FrontPoint {
+                policy: point.policy,
                 figures: with_intervals(parts),
-                ..point
             }
         })
         .collect()

@@ -27,7 +27,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use harbinger::ingest::{DecodeLimits, Decoder, Protocol, WriteBatch, proto};
 use harbinger::registry::Registry;
 use prost::Message;
-use synthetic::{Fleet, SAMPLES_PER_REQUEST, Template};
+use synthetic::{BASE_MS, Fleet, SAMPLES_PER_REQUEST, Template};
 
 /// A registry holding every series of a fleet, and the requests of the rounds after.
 struct SteadyState {
@@ -72,7 +72,7 @@ impl SteadyState {
                 .decoder
                 .decode(protocol, &state.body, &mut state.batch)
                 .expect("synthetic request decodes");
-            state.registry.apply(&state.batch, 0, &mut accepted);
+            state.registry.apply(&state.batch, BASE_MS, &mut accepted);
         }
         assert_eq!(state.registry.active_series(), state.fleet.len());
         state
@@ -97,7 +97,8 @@ impl SteadyState {
             let round = 1 + self.sent / count;
             self.sent += 1;
             template.render(&self.fleet, round, &mut self.body);
-            let now_ms = round as i64 * 15_000;
+            // The server's clock on the synthetic timeline: samples are never too far ahead.
+            let now_ms = BASE_MS + round as i64 * 15_000;
 
             let started = Instant::now();
             self.decoder

@@ -134,6 +134,7 @@ pub fn hash_labels<'l>(labels: impl IntoIterator<Item = (&'l [u8], &'l [u8])>) -
     hasher.finish()
 }
 
+#[inline]
 fn is_utf8(bytes: &[u8]) -> bool {
     // Label text is nearly always ASCII, which is checked a word at a time.
     bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()

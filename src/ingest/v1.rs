@@ -171,8 +171,9 @@ fn read_label(message: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
                 let (start, bytes) = reader.len_delimited()?;
                 let replaced = std::mem::replace(&mut fields[field as usize - 1], bytes);
                 // prost checks every occurrence of a repeated string field; the last one
-                // is checked with its label set, so that the error can name it.
-                if std::str::from_utf8(replaced).is_err() {
+                // is checked with its label set, so that the error can name it. (The
+                // first occurrence replaces an empty slice, which is valid.)
+                if !replaced.is_empty() && std::str::from_utf8(replaced).is_err() {
                     return Err(WireError {
                         offset: start,
                         reason: "string is not valid UTF-8",

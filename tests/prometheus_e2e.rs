@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use stack::{start_node_exporter, start_prometheus, wait_ok};
+use stack::{start_node_exporter, start_prometheus, start_prometheus_writing, wait_ok};
 use support::{Process, eventually, free_ports, samples};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -107,6 +107,87 @@ async fn prometheus_remote_writes_scraped_series_and_alerts_to_harbinger() {
         rejected.iter().all(|(_, value)| *value == 0.0),
         "harbinger refused requests: {rejected:?}"
     );
+}
+
+/// `harbinger remote-write-config` gives a section that real Prometheus loads, and with it
+/// harbinger receives the series its pipeline reads and `ALERTS`, and nothing else of
+/// what node_exporter exposes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generated_remote_write_section_sends_only_what_the_pipeline_reads() {
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("building the HTTP client");
+    let deadline = Instant::now() + DEADLINE;
+
+    let [harbinger_port, node_port, prometheus_port] = free_ports();
+    let harbinger = start_harbinger(dir.path(), harbinger_port);
+    let node = start_node_exporter(dir.path(), node_port);
+    let url = format!("{}/api/v1/write", harbinger.url);
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_harbinger"))
+        .args(["remote-write-config", "--url", &url])
+        .output()
+        .expect("running harbinger remote-write-config");
+    assert!(generated.status.success(), "{generated:?}");
+    let section = String::from_utf8(generated.stdout).expect("UTF-8 YAML");
+    let prometheus = start_prometheus_writing(dir.path(), prometheus_port, &node, &section, RULES);
+    wait_ok(&http, &format!("{}/-/ready", harbinger.url), deadline).await;
+    wait_ok(&http, &format!("{}/-/ready", prometheus.url), deadline).await;
+
+    // What the pipeline reads arrives, and so do the alerts.
+    let harbinger_url = harbinger.url.as_str();
+    for (metric, labels) in [
+        (
+            "node_filesystem_avail_bytes",
+            [("job", "node"), ("instance", ANY)],
+        ),
+        (
+            "ALERTS",
+            [("alertname", "AlwaysFiring"), ("alertstate", "firing")],
+        ),
+    ] {
+        eventually(metric, deadline, async || {
+            series_with(&http, harbinger_url, metric, &labels).await
+        })
+        .await;
+    }
+    // Prometheus dropped the rest before sending: far fewer series than it scrapes.
+    let (scraped, active) = eventually("a scrape and a write counted", deadline, async || {
+        let scraped = sum(
+            &metrics(&http, &prometheus.url).await?,
+            "prometheus_tsdb_head_series",
+        );
+        let active = sum(
+            &metrics(&http, harbinger_url).await?,
+            "harbinger_active_series",
+        );
+        match scraped > 0.0 && active > 0.0 {
+            true => Ok((scraped, active)),
+            false => Err(format!(
+                "{scraped} series in Prometheus, {active} in harbinger"
+            )),
+        }
+    })
+    .await;
+    assert!(
+        active * 5.0 < scraped,
+        "harbinger holds {active} series of the {scraped} Prometheus has"
+    );
+    for unread in [
+        "node_network_receive_bytes_total",
+        "node_boot_time_seconds",
+        "up",
+    ] {
+        let url = format!("{harbinger_url}/api/v1/series?metric={unread}");
+        let body: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(
+            body["data"],
+            serde_json::json!([]),
+            "{unread} was sent: {body}"
+        );
+    }
 }
 
 fn start_harbinger(dir: &Path, port: u16) -> Process {

@@ -11,6 +11,7 @@ mod features;
 mod nab;
 mod output;
 mod query;
+mod remote_write;
 mod replay;
 mod replayed;
 mod serve;
@@ -63,6 +64,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Score anomaly scores against the Numenta Anomaly Benchmark's labelled windows.
     Nab(nab::NabArgs),
+    /// Print the prometheus.yml remote_write entry that sends only what the pipeline reads.
+    RemoteWriteConfig(remote_write::RemoteWriteConfigArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -78,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Nab(args) => nab::run(args),
+        Command::RemoteWriteConfig(args) => remote_write::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,11 +9,13 @@
 //! - `spec`: pipeline definitions (signals, targets from rule files, entity labels);
 //! - `engine`: one step: evaluate every signal, update each entity's features;
 //! - `live`: the step clock over live samples;
-//! - `parts`: an export's series split into parts that replay apart, one per core.
+//! - `parts`: an export's series split into parts that replay apart, one per core;
+//! - `remote_write`: the Prometheus `remote_write` entry that sends only what it reads.
 
 mod engine;
 mod live;
 mod parts;
+mod remote_write;
 mod selected;
 mod spec;
 
@@ -22,7 +24,8 @@ use std::time::Instant;
 
 pub use engine::SignalEngine;
 pub use live::LiveSignals;
-pub use spec::{Pipeline, PipelineError, Signal};
+pub use remote_write::remote_write_fragment;
+pub use spec::{Pipeline, PipelineError, Signal, UnnamedSelector};
 
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};

@@ -95,6 +95,16 @@ pub struct Pipeline {
     pub targets: Vec<Target>,
 }
 
+/// A signal that may read any metric: one of its selectors does not name it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "signal {signal}: a selector names no metric (`__name__` by `=` or `=~`), so it may \
+     read any series and Prometheus would have to send them all"
+)]
+pub struct UnnamedSelector {
+    pub signal: String,
+}
+
 /// Why a pipeline cannot be loaded: every problem, each on its own line.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {}", problem_list(problems))]
@@ -125,18 +135,31 @@ impl Pipeline {
         longest.max().unwrap_or_default() + self.step
     }
 
-    /// The metric names its signals' selectors ask for by equality (`name{…}` or
-    /// `{__name__="name"}`), sorted and each once. A selector that matches the name by
-    /// regex, or not at all, adds nothing: with such a selector, a signal also reads
-    /// metrics this does not list.
-    pub fn metric_names(&self) -> BTreeSet<&str> {
-        self.signals
-            .iter()
-            .flat_map(|signal| signal.plan.selectors())
-            .flatten()
-            .filter(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal))
-            .map(|m| m.value.as_str())
-            .collect()
+    /// The metric names its signals read, as regular expressions (RE2, as Prometheus and
+    /// PromQL take them): each selector's `__name__` by equality, escaped, or its
+    /// `=~` pattern in a group; sorted and each once. Err: the first signal with a
+    /// selector that does not name its metric so (`{job="x"}`, `{__name__!="x"}`),
+    /// which may read any metric.
+    pub fn metric_names(&self) -> Result<BTreeSet<String>, UnnamedSelector> {
+        let mut names = BTreeSet::new();
+        for signal in &self.signals {
+            for selector in signal.plan.selectors() {
+                let name = selector.iter().find_map(|m| match &m.op {
+                    MatchOp::Equal if m.name == METRIC_NAME => Some(regex::escape(&m.value)),
+                    MatchOp::Re(_) if m.name == METRIC_NAME => Some(format!("(?:{})", m.value)),
+                    _ => None,
+                });
+                match name {
+                    Some(name) => names.insert(name),
+                    None => {
+                        return Err(UnnamedSelector {
+                            signal: signal.name.clone(),
+                        });
+                    }
+                };
+            }
+        }
+        Ok(names)
     }
 
     /// The default pipeline (`pipelines/node-exporter.yml` and its rules), built into the
@@ -341,20 +364,36 @@ mod tests {
     }
 
     #[test]
-    fn the_metric_names_are_those_selected_by_equality() {
-        let text = r#"step: 15s
-entity_labels: [instance]
-signals:
-  - {name: a, expr: 'rate(b_total[1m]) / on (instance) c'}
-  - {name: d, expr: '{__name__="d", job="x"} + on (instance) c'}
-  - {name: e, expr: 'sum by (instance) ({__name__=~"e.*"}) + count by (instance) ({job="x"})'}
-"#;
+    fn the_metric_names_are_each_selectors_name_or_pattern() {
         let no_rules = |_: &Path| unreachable!("the pipeline names no rule file");
-        let pipeline = Pipeline::from_yaml(text, Path::new("p.yml"), no_rules).unwrap();
-        assert_eq!(
-            pipeline.metric_names().into_iter().collect::<Vec<_>>(),
-            ["b_total", "c", "d"]
+        let pipeline = |signals: &str| {
+            let text = format!("step: 15s\nentity_labels: [instance]\nsignals:\n{signals}");
+            Pipeline::from_yaml(&text, Path::new("p.yml"), no_rules).unwrap()
+        };
+        let named = pipeline(
+            r#"
+  - {name: a, expr: 'rate(b_total[1m]) / on (instance) c'}
+  - {name: d, expr: '{__name__="d:x.y", job="x"} + on (instance) c'}
+  - {name: e, expr: 'sum by (instance) ({__name__=~"e.*|f"})'}
+"#,
         );
+        assert_eq!(
+            named
+                .metric_names()
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["(?:e.*|f)", "b_total", "c", r"d:x\.y"]
+        );
+        for unnamed in [
+            r#"{job="x"}"#,
+            r#"{__name__!="x", job="y"}"#,
+            r#"{__name__!~"x.*", job="y"}"#,
+        ] {
+            let signals = format!("  - {{name: g, expr: 'up + on (instance) {unnamed}'}}\n");
+            let error = pipeline(&signals).metric_names().unwrap_err();
+            assert_eq!(error.signal, "g", "{unnamed}");
+        }
     }
 
     #[test]

@@ -32,12 +32,34 @@ pub fn start_node_exporter(dir: &Path, port: u16) -> Process {
     )
 }
 
-/// Prometheus with `rules` (a rule file's text), scraping `node` as job `node`.
+/// Prometheus with `rules` (a rule file's text), scraping `node` as job `node` and
+/// remote-writing everything to harbinger, promptly.
 pub fn start_prometheus(
     dir: &Path,
     port: u16,
     node: &Process,
     harbinger_url: &str,
+    rules: &str,
+) -> Process {
+    let remote_write = format!(
+        r#"
+remote_write:
+  - url: {harbinger_url}/api/v1/write
+    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}}
+    metadata_config: {{send_interval: 1s}}
+"#
+    );
+    start_prometheus_writing(dir, port, node, &remote_write, rules)
+}
+
+/// Prometheus as `start_prometheus` starts it, with `remote_write` (a `remote_write:`
+/// section of prometheus.yml) instead.
+#[allow(dead_code)] // Not every end-to-end test writes a section of its own.
+pub fn start_prometheus_writing(
+    dir: &Path,
+    port: u16,
+    node: &Process,
+    remote_write: &str,
     rules: &str,
 ) -> Process {
     let node_target = node.url.trim_start_matches("http://");
@@ -53,13 +75,8 @@ rule_files: ["{rules}"]
 scrape_configs:
   - job_name: node
     static_configs: [{{targets: ["{node_target}"]}}]
-remote_write:
-  - url: {harbinger}/api/v1/write
-    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}}
-    metadata_config: {{send_interval: 1s}}
-"#,
+{remote_write}"#,
         rules = rule_path.display(),
-        harbinger = harbinger_url,
     );
     std::fs::write(&config, prometheus_yml).expect("writing prometheus.yml");
     let args = [

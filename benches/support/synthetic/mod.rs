@@ -114,7 +114,7 @@ impl std::str::FromStr for Shape {
 impl Shape {
     /// Whether a host of this shape exposes the catalogue's series; `read` holds the
     /// metric names the default pipeline reads (`Pipeline::metric_names`).
-    fn keeps(self, entry: &catalogue::Entry, read: &BTreeSet<&str>) -> bool {
+    fn keeps(self, entry: &catalogue::Entry, read: &BTreeSet<String>) -> bool {
         let label = |name: &str| {
             entry
                 .labels
@@ -167,7 +167,9 @@ impl Fleet {
     pub fn new(shape: Shape, hosts: usize) -> Fleet {
         let catalogue = Catalogue::node_exporter();
         let pipeline = Pipeline::embedded_default();
-        let read = pipeline.metric_names();
+        let read = pipeline
+            .metric_names()
+            .expect("the default pipeline's selectors name their metrics");
         let kept: Vec<(usize, &catalogue::Entry)> = catalogue
             .entries
             .iter()

@@ -29,14 +29,7 @@ groups:
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_remote_writes_scraped_series_and_alerts_to_harbinger() {
     // Declared first, dropped last: the log files outlive the processes.
-    let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("building the HTTP client");
-    let deadline = Instant::now() + DEADLINE;
-
+    let (dir, http, deadline) = setup();
     let [harbinger_port, node_port, prometheus_port] = free_ports();
     let harbinger = start_harbinger(dir.path(), harbinger_port);
     let node = start_node_exporter(dir.path(), node_port);
@@ -114,14 +107,7 @@ async fn prometheus_remote_writes_scraped_series_and_alerts_to_harbinger() {
 /// what node_exporter exposes.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_generated_remote_write_section_sends_only_what_the_pipeline_reads() {
-    let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("building the HTTP client");
-    let deadline = Instant::now() + DEADLINE;
-
+    let (dir, http, deadline) = setup();
     let [harbinger_port, node_port, prometheus_port] = free_ports();
     let harbinger = start_harbinger(dir.path(), harbinger_port);
     let node = start_node_exporter(dir.path(), node_port);
@@ -188,6 +174,17 @@ async fn the_generated_remote_write_section_sends_only_what_the_pipeline_reads()
             "{unread} was sent: {body}"
         );
     }
+}
+
+/// A directory for the processes' files and logs, an HTTP client, and the deadline.
+fn setup() -> (tempfile::TempDir, reqwest::Client, Instant) {
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("building the HTTP client");
+    (dir, http, Instant::now() + DEADLINE)
 }
 
 fn start_harbinger(dir: &Path, port: u16) -> Process {

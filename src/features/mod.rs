@@ -24,6 +24,9 @@
 //! - `change_<w>`: level − the value one window earlier; NaN if either is a gap.
 //! - `slope_<w>`: least-squares slope per second over the window's finite values (time at
 //!   the steps); NaN with fewer than 2 values, exactly 0 for a constant window.
+//! - `line_<w>`: that least-squares line's value at the latest step, as PromQL's
+//!   `predict_linear(signal[<w>], 0)`; with the slope, `predict_linear` over any horizon.
+//!   NaN with fewer than 2 values, the value itself for a constant window.
 //! - `ewma_<h>`: exponentially weighted mean of the finite values, each value's weight
 //!   halving every `h`: `m ← m + (1 − 2^(−Δ/h)) (v − m)`, `Δ` the time since the previous
 //!   finite value (a gap adds nothing, and its time counts in the next value's weight);

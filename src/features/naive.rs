@@ -52,7 +52,7 @@ fn steps(params: &FeatureParams, d: std::time::Duration) -> usize {
 /// The features at the latest step, in the order of `FeatureSpec::names`.
 pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     let width = 1
-        + 5 * params.windows.len()
+        + 6 * params.windows.len()
         + params.half_lives.len()
         + 2
         + 3 * params.windows.len()
@@ -76,6 +76,10 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     }
     for window in &windows {
         out.push(fit(window).map_or(f64::NAN, |fit| fit.slope / step_s));
+    }
+    for window in &windows {
+        let line = |fit: Fit| fit.first + fit.mean_u + fit.slope * (now as f64 - fit.mean_x);
+        out.push(fit(window).map_or(f64::NAN, line));
     }
     for half_life in &params.half_lives {
         out.push(ewma(values, half_life.as_secs_f64() / step_s));

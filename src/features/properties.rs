@@ -240,6 +240,10 @@ fn compare(
             let k = window_of(name).unwrap();
             let (steps, points) = &windows[k];
             1e-9 * (w.abs() + range(points) / (*steps as f64 * step_s))
+        } else if name.starts_with("line_") {
+            // The fit's level at its centre, carried to the latest step.
+            let k = window_of(name).unwrap();
+            1e-9 * (w.abs() + magnitude + range(&windows[k].1))
         } else if name.starts_with("ewma_") {
             1e-9 * (w.abs() + magnitude)
         } else if name.starts_with("drift") || name.starts_with("volatility_") {

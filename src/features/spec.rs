@@ -374,6 +374,7 @@ fn names(params: &FeatureParams) -> Vec<String> {
     let mut names = vec!["level".to_owned()];
     names.extend(per_window("change"));
     names.extend(per_window("slope"));
+    names.extend(per_window("line"));
     names.extend(params.half_lives.iter().map(|h| format!("ewma_{}", d(h))));
     names.extend(per_window("stddev"));
     names.push(format!("mad_{anomaly}"));

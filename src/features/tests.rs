@@ -80,14 +80,14 @@ fn names_of_the_default_spec() {
         ..FeatureParams::default()
     };
     let spec = FeatureSpec::new(params).unwrap();
-    let expected = "level change_5m change_15m change_1h slope_5m slope_15m slope_1h ewma_1m \
-        ewma_10m stddev_5m stddev_15m stddev_1h mad_1h min_5m min_15m min_1h max_5m max_15m \
+    let expected = "level change_5m change_15m change_1h slope_5m slope_15m slope_1h line_5m \
+        line_15m line_1h ewma_1m ewma_10m stddev_5m stddev_15m stddev_1h mad_1h min_5m min_15m min_1h max_5m max_15m \
         max_1h drift_5m drift_15m drift_1h drift_stderr_5m drift_stderr_15m drift_stderr_1h \
         volatility_5m volatility_15m volatility_1h anomaly_score eta_seconds:HostOutOfDiskSpace \
         eta_stderr_seconds:HostOutOfDiskSpace \
         beyond_warning_fraction_1h:HostOutOfDiskSpace since_gap_seconds since_reset_seconds";
     assert_eq!(spec.names().join(" "), expected);
-    assert_eq!(spec.width(), 34);
+    assert_eq!(spec.width(), 37);
 }
 
 #[test]
@@ -194,6 +194,7 @@ fn numeric_edge_cases() {
                 ("level", Exactly(5.0)),
                 ("change_1m", Nan),
                 ("slope_1m", Nan),
+                ("line_1m", Nan),
                 ("ewma_30s", Exactly(5.0)),
                 ("stddev_1m", Exactly(0.0)),
                 ("mad_2m", Exactly(0.0)),
@@ -214,6 +215,7 @@ fn numeric_edge_cases() {
                 ("change_1m", Exactly(0.0)),
                 ("slope_1m", Exactly(0.0)),
                 ("slope_2m", Exactly(0.0)),
+                ("line_2m", Exactly(0.1)),
                 ("ewma_30s", Exactly(0.1)),
                 ("stddev_2m", Exactly(0.0)),
                 ("mad_2m", Exactly(0.0)),
@@ -230,6 +232,8 @@ fn numeric_edge_cases() {
                 ("level", Nan),
                 ("change_1m", Nan),
                 ("slope_1m", About(1.0 / 15.0)),
+                // The ramp's line, carried on to the step that had no value.
+                ("line_1m", About(4.0)),
                 ("min_1m", Exactly(1.0)),
                 ("max_1m", Exactly(3.0)),
                 ("ewma_30s", About(ewma_of_ramp)),

@@ -21,31 +21,34 @@ impl Columns {
     fn slope(&self, k: usize) -> usize {
         1 + self.windows + k
     }
+    fn line(&self, k: usize) -> usize {
+        1 + 2 * self.windows + k
+    }
     fn ewma(&self, h: usize) -> usize {
-        1 + 2 * self.windows + h
+        1 + 3 * self.windows + h
     }
     fn stddev(&self, k: usize) -> usize {
-        1 + 2 * self.windows + self.half_lives + k
+        1 + 3 * self.windows + self.half_lives + k
     }
     fn mad(&self) -> usize {
-        1 + 3 * self.windows + self.half_lives
+        1 + 4 * self.windows + self.half_lives
     }
     fn min(&self, k: usize) -> usize {
-        2 + 3 * self.windows + self.half_lives + k
+        2 + 4 * self.windows + self.half_lives + k
     }
     fn max(&self, k: usize) -> usize {
-        2 + 4 * self.windows + self.half_lives + k
+        2 + 5 * self.windows + self.half_lives + k
     }
     /// Drift, its standard error and volatility are three families from here.
     fn drift(&self, k: usize) -> usize {
-        2 + 5 * self.windows + self.half_lives + k
+        2 + 6 * self.windows + self.half_lives + k
     }
     fn anomaly(&self) -> usize {
-        2 + 8 * self.windows + self.half_lives
+        2 + 9 * self.windows + self.half_lives
     }
     /// ETA, its standard error, and the fraction beyond warning.
     fn threshold(&self, i: usize) -> usize {
-        3 + 8 * self.windows + self.half_lives + 3 * i
+        3 + 9 * self.windows + self.half_lives + 3 * i
     }
 }
 
@@ -116,13 +119,23 @@ impl State {
                 row[at.stddev(k)] = 0.0;
                 if count > 1 {
                     row[at.slope(k)] = 0.0;
+                    row[at.line(k)] = min;
                 }
                 continue;
             }
             let fit = window.sums.centred();
             let slope = fit.slope();
+            let since_centre = x_now - fit.mean_x;
             row[at.stddev(k)] = fit.stddev();
             row[at.slope(k)] = slope * fit.scale / step_seconds;
+            // Relative to the latest value when there is one: the mean itself is not
+            // formed (see `Centred::above_mean`).
+            let below_now = slope * since_centre - fit.above_mean(now);
+            row[at.line(k)] = if now.is_nan() {
+                (fit.mean_u + fit.shift + slope * since_centre) * fit.scale
+            } else {
+                now + below_now * fit.scale
+            };
             if count < steps.div_ceil(2).max(3) {
                 continue;
             }
@@ -134,7 +147,6 @@ impl State {
             // root is taken once a window is chosen.
             let per_slope = fit.sxx / fit.sxu;
             let residual_part = fit.residual(slope) / ((fit.n - 2.0) * fit.sxx);
-            let since_centre = x_now - fit.mean_x;
             for (i, threshold) in thresholds.iter().enumerate() {
                 let toward = slope * threshold.direction();
                 if threshold.is_beyond(self.level) || toward.is_nan() || toward <= 0.0 {

@@ -510,6 +510,15 @@ async fn a_worker_stopped_before_storing_an_action_leaves_its_record_to_the_next
     )
     .await;
     let [before, _] = split_lab_dev(dir.path(), 1_795_571_575 + 1450);
+    // Without the CPU: every lab host shares one machine's CPU, whose tickets open in the
+    // first minute and are over by the cut, so none would be decided again at its end.
+    // The first open is then a filling disk's, still at risk when the next worker starts.
+    let text = std::fs::read_to_string(&before).unwrap();
+    let without_cpu: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("node_cpu_seconds_total,"))
+        .collect();
+    std::fs::write(&before, without_cpu.join("\n") + "\n").unwrap();
     replay(&before, &format!("{}/api/v1/write", receiver.url));
     asked
         .recv_timeout(Duration::from_secs(60))

@@ -109,6 +109,25 @@ fn train_reproduces_the_committed_default_model() {
         );
     }
 
+    // Every target with onsets catches as many as that rule, and is wrong no more often:
+    // `predict_linear` over each window is one of the candidates training chooses from
+    // (for the lab's shared CPU, the one chosen).
+    for target in model["targets"].as_array().unwrap() {
+        let figures = &target["evaluation"];
+        if figures["harbinger"]["onsets"].as_f64() == Some(0.0) {
+            continue;
+        }
+        let figure = |method: &str, name: &str| figures[method][name].as_f64().unwrap();
+        for name in ["caught", "precision"] {
+            let (harbinger, baseline) = (figure("harbinger", name), figure("predict_linear", name));
+            assert!(
+                harbinger >= baseline,
+                "{}: {name}: harbinger {harbinger}, predict_linear {baseline}",
+                target["alert"]
+            );
+        }
+    }
+
     // No ticket on a host that only idles, swings on a busy scratch disk or stepped up
     // once (the lab's ground truth names each host's scenario), and README counts the
     // tickets on the other trap hosts by scenario.
@@ -466,12 +485,15 @@ fn a_false_ticket_budget_trades_episodes_for_fewer_false_tickets() {
 }
 
 /// lab-dev's hosts share one machine's CPU: the CPU target's first-passage probability
-/// calibrates to one flat value, whatever the signal does. An open level at or below it
-/// would keep a ticket open on every host (it opened 32 false tickets on lab-dev2).
+/// calibrates to one flat value there, whatever the signal does. An open level at or
+/// below the lowest calibrated probability would keep a ticket open on every host (it
+/// opened 32 false tickets on lab-dev2). Since `predict_linear` became a candidate, the
+/// CPU target trained on lab-dev takes it, whose calibration has two levels; the flat
+/// case itself is `fit`'s unit test of the usual probability.
 #[test]
 fn no_policy_opens_at_a_level_the_calibration_gives_every_step() {
     let model = model_trained_on_lab(&[]);
-    let mut flat = 0;
+    let mut calibrated = 0;
     for target in model["targets"].as_array().unwrap() {
         let calibration = if target["classifier"].is_null() {
             &target["passage"]["calibration"]
@@ -481,13 +503,14 @@ fn no_policy_opens_at_a_level_the_calibration_gives_every_step() {
         let Some(probabilities) = calibration["probabilities"].as_array() else {
             continue;
         };
+        calibrated += 1;
         let lowest = probabilities[0].as_f64().unwrap();
-        if probabilities.iter().all(|p| p.as_f64() == Some(lowest)) {
-            flat += 1;
-        }
         if let Some(open) = target["policy"]["open_probability"].as_f64() {
             assert!(open > lowest, "{}: opens at {open}", target["alert"]);
         }
     }
-    assert!(flat > 0, "the CPU target calibrates flat on lab-dev");
+    assert!(
+        calibrated >= 2,
+        "the disk and CPU targets are calibrated on lab-dev"
+    );
 }

@@ -194,7 +194,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
                 &probabilities,
                 &tickets,
                 &args.baseline_windows,
-                &target_model.policy,
+                target_model,
             );
             report.targets.push(target_report);
         }

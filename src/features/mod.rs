@@ -26,7 +26,9 @@
 //!   the steps); NaN with fewer than 2 values, exactly 0 for a constant window.
 //! - `line_<w>`: that least-squares line's value at the latest step, as PromQL's
 //!   `predict_linear(signal[<w>], 0)`; with the slope, `predict_linear` over any horizon.
-//!   NaN with fewer than 2 values, the value itself for a constant window.
+//!   NaN until the window holds half its steps (and 3 values), as the ETA's lines: a
+//!   line through the first few values of a warm-up is no trend. The value itself for a
+//!   constant window.
 //! - `ewma_<h>`: exponentially weighted mean of the finite values, each value's weight
 //!   halving every `h`: `m ← m + (1 − 2^(−Δ/h)) (v − m)`, `Δ` the time since the previous
 //!   finite value (a gap adds nothing, and its time counts in the next value's weight);

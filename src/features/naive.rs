@@ -77,9 +77,10 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     for window in &windows {
         out.push(fit(window).map_or(f64::NAN, |fit| fit.slope / step_s));
     }
-    for window in &windows {
+    for (window, &n) in windows.iter().zip(&window_steps) {
         let line = |fit: Fit| fit.first + fit.mean_u + fit.slope * (now as f64 - fit.mean_x);
-        out.push(fit(window).map_or(f64::NAN, line));
+        let enough = window.len() >= n.div_ceil(2).max(3);
+        out.push(fit(window).filter(|_| enough).map_or(f64::NAN, line));
     }
     for half_life in &params.half_lives {
         out.push(ewma(values, half_life.as_secs_f64() / step_s));

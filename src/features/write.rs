@@ -114,11 +114,15 @@ impl State {
             if count == 0 {
                 continue;
             }
+            // Too little history to extend a trend from (as for the ETA below).
+            let enough = count >= steps.div_ceil(2).max(3);
             if min == max {
                 // Constant: exact zeros, and no trend to extend.
                 row[at.stddev(k)] = 0.0;
                 if count > 1 {
                     row[at.slope(k)] = 0.0;
+                }
+                if enough {
                     row[at.line(k)] = min;
                 }
                 continue;
@@ -128,6 +132,9 @@ impl State {
             let since_centre = x_now - fit.mean_x;
             row[at.stddev(k)] = fit.stddev();
             row[at.slope(k)] = slope * fit.scale / step_seconds;
+            if !enough {
+                continue;
+            }
             // Relative to the latest value when there is one: the mean itself is not
             // formed (see `Centred::above_mean`).
             let below_now = slope * since_centre - fit.above_mean(now);
@@ -136,9 +143,6 @@ impl State {
             } else {
                 now + below_now * fit.scale
             };
-            if count < steps.div_ceil(2).max(3) {
-                continue;
-            }
             // The ETA's arithmetic is arranged so that few divisions wait on each other:
             // with q = 1/b = Sxx/Sxy, the line meets level L at x̄ + (L − ū)·q, and the
             // inverse-prediction variance σ²/b² × (1/n + (x_cross − x̄)²/Sxx), from the

@@ -25,7 +25,8 @@ use crate::rules::{Comparison, Target};
 
 pub const FORMAT: &str = "harbinger-model";
 /// 5: the classifier's inputs end with the signal's `anomaly_score`.
-pub const VERSION: u32 = 5;
+/// 6: features gain `line_<w>`; a target's passage names its method.
+pub const VERSION: u32 = 6;
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -97,13 +98,17 @@ pub struct TargetModel {
     pub budget: Option<Picked>,
 }
 
-/// Which first-passage probability a target uses (see `model::passage`).
+/// What a target's probability is when no classifier scores it: the first-passage
+/// probability of a window (see `model::passage`), or the canonical `predict_linear`
+/// rule over it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Passage {
-    /// The window whose drift and volatility it is computed from (`5m`).
+    pub method: PassageMethod,
+    /// The window whose drift and volatility it is computed from (`5m`), or whose
+    /// least-squares line `predict_linear` extends.
     pub window: String,
-    /// The drift is lowered by this many of its standard errors.
+    /// The drift is lowered by this many of its standard errors (first passage only).
     pub z: f64,
     /// Reads 0 while the margin at the closest level of the longest window, over the
     /// margin now, is below this (the signal came closer and fell back); 0 never.
@@ -114,6 +119,31 @@ pub struct Passage {
     pub calibration: Option<Calibration>,
 }
 
+/// How [`Passage`] reads a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PassageMethod {
+    /// P(the threshold is reached within the horizon) for the window's drift and
+    /// volatility.
+    FirstPassage,
+    /// 1 when `predict_linear(signal[window], horizon)` is beyond the threshold, else 0:
+    /// the one-line rule every Prometheus user can write, so that on its own data a
+    /// trained model never does worse than it.
+    PredictLinear,
+}
+
+/// What scores the target, in words: `first-passage probability over 5m`,
+/// `predict_linear over 15m`.
+impl std::fmt::Display for Passage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method = match self.method {
+            PassageMethod::FirstPassage => "first-passage probability",
+            PassageMethod::PredictLinear => "predict_linear",
+        };
+        write!(f, "{method} over {}", self.window)
+    }
+}
+
 impl Passage {
     /// Without training: the shortest window, the drift lowered by two standard errors,
     /// and no ticket while the signal is back more than a tenth of its distance from
@@ -121,8 +151,20 @@ impl Passage {
     pub const DEFAULT_Z: f64 = 2.0;
     pub const DEFAULT_MEMORY: f64 = 0.9;
 
+    /// `predict_linear` over `window`, as written: no lowering, no memory.
+    pub fn predict_linear(window: &str) -> Passage {
+        Passage {
+            method: PassageMethod::PredictLinear,
+            window: window.to_owned(),
+            z: 0.0,
+            memory: 0.0,
+            calibration: None,
+        }
+    }
+
     pub fn default_for(scorer: &TargetScorer) -> Passage {
         Passage {
+            method: PassageMethod::FirstPassage,
             window: scorer
                 .inputs
                 .windows()
@@ -304,6 +346,18 @@ impl PipelineSpec {
 }
 
 impl TargetModel {
+    /// What its probability comes from, in words: `forest classifier`, `logistic
+    /// classifier`, or the [`Passage`] (`first-passage probability over 5m`,
+    /// `predict_linear over 15m`).
+    pub fn scored_by(&self) -> String {
+        match self.kind {
+            Some(kind) if self.classifier.is_some() => {
+                format!("{kind:?} classifier").to_lowercase()
+            }
+            _ => self.passage.to_string(),
+        }
+    }
+
     /// The model of a target without a classifier: `policy` decides on the default
     /// first-passage probability (and the ETA, if it says so).
     pub fn untrained(scorer: &TargetScorer, policy: Policy) -> TargetModel {

@@ -32,6 +32,7 @@
 //! [`passage::probability`]: super::passage::probability
 
 use super::passage;
+use crate::features::Threshold;
 use crate::rules::{Comparison, Target};
 use crate::tickets::Evidence;
 
@@ -45,6 +46,8 @@ struct WindowColumns {
     drift: usize,
     drift_stderr: usize,
     volatility: usize,
+    slope: usize,
+    line: usize,
 }
 
 /// How a target's feature row becomes the first-passage probability and model inputs.
@@ -58,6 +61,8 @@ pub struct Inputs {
     closest: usize,
     anomaly: usize,
     names: Vec<String>,
+    /// The target's comparison and threshold.
+    rule: Threshold,
     /// +1 when the alert side is below the threshold, −1 when above.
     side: f64,
     threshold: f64,
@@ -81,6 +86,8 @@ impl Inputs {
                 drift: column(format!("drift_{w}")),
                 drift_stderr: column(format!("drift_stderr_{w}")),
                 volatility: column(format!("volatility_{w}")),
+                slope: column(format!("slope_{w}")),
+                line: column(format!("line_{w}")),
             })
             .collect();
         let longest = windows.last().map_or("", |w| w.name.as_str()).to_owned();
@@ -104,6 +111,7 @@ impl Inputs {
             closest,
             anomaly: column("anomaly_score".to_owned()),
             names,
+            rule: Threshold::from_target(target),
             side,
             threshold: target.threshold,
             horizon_s,
@@ -125,7 +133,8 @@ impl Inputs {
     /// The columns of a feature row the inputs read.
     pub fn columns(&self) -> Vec<usize> {
         let windows = self.windows.iter();
-        let per_window = windows.flat_map(|w| [w.drift, w.drift_stderr, w.volatility]);
+        let per_window =
+            windows.flat_map(|w| [w.drift, w.drift_stderr, w.volatility, w.slope, w.line]);
         per_window
             .chain([self.level, self.closest, self.anomaly])
             .collect()
@@ -167,6 +176,24 @@ impl Inputs {
             row[w.volatility],
             self.horizon_s,
         )
+    }
+
+    /// `predict_linear(signal[w], horizon)` for window `k`: its least-squares line
+    /// carried to the horizon. NaN when the window lacks history.
+    pub fn predicted(&self, row: &[f64], k: usize) -> f64 {
+        let w = &self.windows[k];
+        row[w.line] + row[w.slope] * self.horizon_s
+    }
+
+    /// 1 when window `k`'s `predict_linear` is beyond the threshold, 0 when not, NaN
+    /// when the window lacks history: the canonical rule.
+    pub fn predict_linear(&self, row: &[f64], k: usize) -> f64 {
+        let predicted = self.predicted(row, k);
+        if predicted.is_nan() {
+            f64::NAN
+        } else {
+            f64::from(u8::from(self.rule.is_beyond(predicted)))
+        }
     }
 
     /// What the first-passage probability of window `k` rests on, each with its value and
@@ -269,7 +296,7 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
-    const FEATURES: [&str; 7] = [
+    const FEATURES: [&str; 9] = [
         "level",
         "min_5m",
         "max_5m",
@@ -277,6 +304,8 @@ mod tests {
         "drift_stderr_5m",
         "volatility_5m",
         "anomaly_score",
+        "slope_5m",
+        "line_5m",
     ];
 
     #[test]
@@ -295,7 +324,17 @@ mod tests {
         );
         // 30 % free, 20 points above; falling 1 point a minute, wandering 0.1 per √s;
         // down to 25 within the window; unusual (a 0.1 % tail).
-        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1, 1.2];
+        let row = [
+            30.0,
+            25.0,
+            31.0,
+            -1.0 / 60.0,
+            0.001,
+            0.1,
+            1.2,
+            f64::NAN,
+            f64::NAN,
+        ];
         let mut out = Vec::new();
         inputs.encode(&row, &mut out);
         let expected = [
@@ -309,7 +348,17 @@ mod tests {
             assert!((got - want).abs() < 1e-9, "{out:?}");
         }
         // Two standard errors off a drift estimated at 1.2 per minute ± 0.1: 1 per minute.
-        let row = [30.0, 25.0, 31.0, -1.2 / 60.0, 0.1 / 60.0, 0.1, 1.2];
+        let row = [
+            30.0,
+            25.0,
+            31.0,
+            -1.2 / 60.0,
+            0.1 / 60.0,
+            0.1,
+            1.2,
+            f64::NAN,
+            f64::NAN,
+        ];
         let lowered = inputs.passage(&row, 0, 2.0);
         assert!((lowered - expected[0]).abs() < 1e-12, "{lowered}");
     }
@@ -320,7 +369,17 @@ mod tests {
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         let nearer = split_rule("disk_free_percent < 20").unwrap();
         let at_20 = Inputs::new(&names(&FEATURES), &names(&["5m"]), &nearer, 600.0);
-        let row = [30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1, 0.0];
+        let row = [
+            30.0,
+            25.0,
+            31.0,
+            -1.0 / 60.0,
+            0.001,
+            0.1,
+            0.0,
+            f64::NAN,
+            f64::NAN,
+        ];
         let (mut toward, mut real) = (Vec::new(), Vec::new());
         inputs.encode_to(&row, 20.0, &mut toward);
         at_20.encode(&row, &mut real);
@@ -334,7 +393,17 @@ mod tests {
         let target = split_rule("disk_free_percent < 10").unwrap();
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         // 20 points above the threshold, falling 2.5 points a minute, hardly any noise.
-        let row = [30.0, 25.0, 31.0, -2.5 / 60.0, 0.0, 0.01, 0.0];
+        let row = [
+            30.0,
+            25.0,
+            31.0,
+            -2.5 / 60.0,
+            0.0,
+            0.01,
+            0.0,
+            f64::NAN,
+            f64::NAN,
+        ];
         let [drift, volatility, distance] = inputs.passage_evidence(&row, 0, 0.0, |p| p);
         assert_eq!(drift.input, "drift_5m");
         assert!((drift.value - 2.5 / 60.0).abs() < 1e-12);
@@ -356,13 +425,72 @@ mod tests {
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         let mut out = Vec::new();
         // 60 %, rising 2 points a minute, 75 at most recently.
-        inputs.encode(&[60.0, 50.0, 75.0, 2.0 / 60.0, 0.0, 0.0, 0.4], &mut out);
+        inputs.encode(
+            &[
+                60.0,
+                50.0,
+                75.0,
+                2.0 / 60.0,
+                0.0,
+                0.0,
+                0.4,
+                f64::NAN,
+                f64::NAN,
+            ],
+            &mut out,
+        );
         assert_eq!(out, vec![1.0, 1.0, 0.0, 0.25, 0.4]);
         out.clear();
         // A gap: no drift, and no anomaly score, to judge.
-        let gap = [60.0, 50.0, 75.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN];
+        let gap = [
+            60.0,
+            50.0,
+            75.0,
+            f64::NAN,
+            f64::NAN,
+            f64::NAN,
+            f64::NAN,
+            f64::NAN,
+            f64::NAN,
+        ];
         inputs.encode(&gap, &mut out);
         assert!(out[..3].iter().all(|x| x.is_nan()), "{out:?}");
         assert!(out[4].is_nan(), "{out:?}");
+    }
+
+    #[test]
+    fn predict_linear_is_the_canonical_rule_over_a_window() {
+        let below = split_rule("disk_free_percent < 10").unwrap();
+        let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &below, 600.0);
+        // The line is at 20 now and falls a point a minute: 10 in ten minutes, which is
+        // not below 10; a little faster, it is.
+        let at = |slope_per_minute: f64, line: f64| {
+            let row = [
+                25.0,
+                20.0,
+                26.0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                slope_per_minute / 60.0,
+                line,
+            ];
+            (inputs.predicted(&row, 0), inputs.predict_linear(&row, 0))
+        };
+        let (predicted, p) = at(-1.0, 20.0);
+        assert!(
+            (predicted - 10.0).abs() < 1e-12 && p == 0.0,
+            "{predicted} {p}"
+        );
+        assert_eq!(at(-1.01, 20.0).1, 1.0);
+        // Already below, by the line: beyond.
+        assert_eq!(at(0.0, 9.0).1, 1.0);
+        assert!(at(f64::NAN, f64::NAN).1.is_nan());
+        // `>=` counts the threshold itself.
+        let inclusive = split_rule("cpu_percent >= 80").unwrap();
+        let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &inclusive, 600.0);
+        let row = [70.0, 60.0, 70.0, 0.0, 0.0, 0.0, 0.0, 1.0 / 60.0, 70.0];
+        assert_eq!(inputs.predict_linear(&row, 0), 1.0);
     }
 }

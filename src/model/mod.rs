@@ -20,7 +20,7 @@ pub mod passage;
 pub mod policy;
 pub mod scorer;
 
-pub use artifact::{HeldOut, Model, ModelError, Passage, PipelineSpec, TargetModel};
+pub use artifact::{HeldOut, Model, ModelError, Passage, PassageMethod, PipelineSpec, TargetModel};
 pub use calibration::Calibration;
 pub use classifier::{Classifier, Kind};
 pub use front::{BudgetChoice, Budgets, FrontPoint};

@@ -13,7 +13,7 @@
 //! shorter window that has it. With no window known it is NaN: nothing is claimed, and
 //! no ticket opens, on absent data.
 
-use super::artifact::{Passage, TargetModel};
+use super::artifact::{Passage, PassageMethod, TargetModel};
 use super::inputs::Inputs;
 use super::policy::{AlertState, Observation};
 use crate::config::duration;
@@ -151,9 +151,13 @@ impl TargetScorer {
             .windows()
             .position(|w| w == passage.window)
             .unwrap_or(0);
+        let probability = |k: usize| match passage.method {
+            PassageMethod::FirstPassage => self.inputs.passage(row, k, passage.z),
+            PassageMethod::PredictLinear => self.inputs.predict_linear(row, k),
+        };
         (0..=chosen)
             .rev()
-            .map(|k| (k, self.inputs.passage(row, k, passage.z)))
+            .map(|k| (k, probability(k)))
             .find(|(_, p)| !p.is_nan())
     }
 
@@ -176,10 +180,23 @@ impl TargetScorer {
                 })
                 .collect(),
             _ => match self.uncalibrated_passage(&model.passage, row) {
-                Some((k, _)) => self
-                    .inputs
-                    .passage_evidence(row, k, model.passage.z, |p| calibrated(&model.passage, p))
-                    .into(),
+                Some((k, raw)) => match model.passage.method {
+                    PassageMethod::FirstPassage => self
+                        .inputs
+                        .passage_evidence(row, k, model.passage.z, |p| {
+                            calibrated(&model.passage, p)
+                        })
+                        .into(),
+                    PassageMethod::PredictLinear => {
+                        let window = self.inputs.windows().nth(k).unwrap_or_default();
+                        vec![Evidence {
+                            input: format!("predict_linear_{window}"),
+                            value: self.inputs.predicted(row, k),
+                            effect: calibrated(&model.passage, raw)
+                                - calibrated(&model.passage, 0.0),
+                        }]
+                    }
+                },
                 None => Vec::new(),
             },
         };

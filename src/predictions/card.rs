@@ -52,7 +52,8 @@ pub struct ModelCard {
 #[derive(Debug, Clone)]
 pub struct TargetCard {
     pub alert: String,
-    /// `logistic classifier`, `forest classifier`, or `first-passage probability`.
+    /// `logistic classifier`, `forest classifier`, or what scores without one
+    /// (`first-passage probability over 5m`, `predict_linear over 15m`).
     pub method: String,
     /// Whether the model was trained for this target (otherwise it scores untrained).
     pub trained: bool,
@@ -76,12 +77,7 @@ impl ModelCard {
             .into_iter()
             .map(|target| TargetCard {
                 alert: target.alert.clone(),
-                method: match target.kind {
-                    Some(kind) if target.classifier.is_some() => {
-                        format!("{kind:?} classifier").to_lowercase()
-                    }
-                    _ => "first-passage probability".to_owned(),
-                },
+                method: target.scored_by(),
                 trained: model.is_some_and(|m| m.target(&target.alert).is_some()),
                 horizon: Duration::from_secs_f64(target.horizon_seconds),
                 training: target.training.clone(),

@@ -57,9 +57,10 @@ pub(super) fn render(report: &Report) -> String {
 fn render_target(html: &mut String, target: &TargetReport) {
     let _ = writeln!(
         html,
-        "<section>\n<h2>{}</h2>\n<p>Rule <code>{}</code>; {} entities, {:.2} entity-days.</p>",
+        "<section>\n<h2>{}</h2>\n<p>Rule <code>{}</code>; scored by {}; {} entities, {:.2} entity-days.</p>",
         escape(&target.alert),
         escape(&target.rule),
+        escape(&target.scored_by),
         target.entities,
         target.entity_days
     );

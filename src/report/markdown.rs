@@ -30,9 +30,10 @@ fn render_target(md: &mut String, target: &TargetReport) {
     let _ = writeln!(md, "## {}\n", target.alert);
     let _ = writeln!(
         md,
-        "Rule {}; horizon {}; {} entities, {:.2} entity-days.\n",
+        "Rule {}; horizon {}; scored by {}; {} entities, {:.2} entity-days.\n",
         code(&target.rule),
         duration(target.horizon_seconds),
+        target.scored_by,
         target.entities,
         target.entity_days
     );

@@ -84,6 +84,8 @@ pub struct TargetReport {
     pub predict_linear_hold_seconds: f64,
     /// harbinger over `predict_linear`, with entities resampled in pairs.
     pub gains: Gains,
+    /// What the model's probability comes from (`TargetModel::scored_by`).
+    pub scored_by: String,
     /// The policy the model opens tickets by, marked in the front.
     pub policy: Policy,
     /// Every candidate policy no other beat on these entities (see `model::front`).

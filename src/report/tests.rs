@@ -144,6 +144,7 @@ fn target() -> TargetReport {
                 high: 3.5,
             }),
         },
+        scored_by: "first-passage probability over 5m".to_owned(),
         policy: disk_policy(0.1),
         front: vec![
             FrontPoint {

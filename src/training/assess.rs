@@ -17,7 +17,7 @@ use super::front::held_out_front;
 use crate::evaluation::baselines::{predict_linear_crosses, predict_linear_tickets, rule_tickets};
 use crate::evaluation::reliability::reliability;
 use crate::evaluation::{Figures, Judge, Ticket, gains, onsets, score, score_each, with_intervals};
-use crate::model::{HeldOut, Policy};
+use crate::model::{HeldOut, Policy, TargetModel};
 use crate::promql::Labels;
 use crate::report::{TargetReport, Timeline};
 
@@ -43,7 +43,7 @@ pub fn assess(
     probabilities: &[Vec<f64>],
     tickets: &[TrajectoryTicket],
     windows: &[Duration],
-    policy: &Policy,
+    model: &TargetModel,
 ) -> (HeldOut, TargetReport) {
     let target = &data.scorer.target;
     let trajectories = data.trajectories;
@@ -132,7 +132,8 @@ pub fn assess(
         predict_linear_window_seconds: window.as_secs_f64(),
         predict_linear_hold_seconds: hold.as_secs_f64(),
         gains,
-        policy: *policy,
+        scored_by: model.scored_by(),
+        policy: model.policy,
         front: held_out.front.clone(),
         pr_curve: pr_curve(data, probabilities),
         reliability: reliability(data.forecasts(probabilities)),

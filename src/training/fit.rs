@@ -24,8 +24,11 @@
 //! 5. The winner refitted on the reach examples of every training trajectory.
 //!
 //! Before any classifier, the first-passage probability of each window, with the drift
-//! lowered by each of `PASSAGE_Z` (0, 1, 2) standard errors, gets its own best policy (step 4);
-//! the best of them is the model unless the classifier beats it on the same objective.
+//! lowered by each of `PASSAGE_Z` (0, 1, 2) standard errors, and the canonical
+//! `predict_linear` rule over each window, each get their own best policy (step 4); the
+//! best of them is the model unless the classifier beats it on the same objective. So
+//! on the data it is chosen on, a model never does worse than `predict_linear` over one
+//! of its windows.
 //! With no onset among the training entities there is nothing to choose by: the target
 //! keeps the defaults ([`Passage::default_for`], [`Policy::untrained`]).
 
@@ -35,7 +38,7 @@ use super::data::{TargetData, TrajectoryTicket};
 use super::folds;
 use crate::evaluation::{onsets, score};
 use crate::model::artifact::TrainingSummary;
-use crate::model::{Calibration, Classifier, Kind, Passage, Policy, TargetModel};
+use crate::model::{Calibration, Classifier, Kind, Passage, PassageMethod, Policy, TargetModel};
 
 /// How many folds the inner validation uses, at most.
 const INNER_FOLDS: usize = 4;
@@ -165,37 +168,41 @@ pub fn fit_target(data: &TargetData, train: &[usize], seed: u64) -> TargetModel 
 /// entities.
 fn choose_passage(data: &TargetData, choice: &Choice, model: &mut TargetModel) -> Option<Key> {
     let mut best: Option<(Passage, Policy, Key)> = None;
-    for window in data.scorer.inputs.windows() {
-        for z in PASSAGE_Z {
-            let mut passage = Passage {
-                window: window.to_owned(),
-                z,
-                memory: Passage::DEFAULT_MEMORY,
-                calibration: None,
-            };
-            let uncalibrated = at_each_step(data, &choice.entities, |_, _, row| {
-                data.scorer.passage(&passage, row)
-            });
-            passage.calibration = calibrate(data, choice, &uncalibrated);
-            // Calibrated from the same probabilities, not computed again.
-            let probabilities = at_each_step(data, &choice.entities, |i, step, row| {
-                data.scorer
-                    .calibrate_passage(&passage, uncalibrated[i][step], row)
-            });
-            let (policy, key) = choose_policy(data, choice, &probabilities);
-            if best.as_ref().is_none_or(|b| key > b.2) {
-                best = Some((passage, policy, key));
-            }
+    let windows = data.scorer.inputs.windows();
+    let candidates = windows.flat_map(|window| {
+        let first_passage = PASSAGE_Z.into_iter().map(move |z| Passage {
+            method: PassageMethod::FirstPassage,
+            window: window.to_owned(),
+            z,
+            memory: Passage::DEFAULT_MEMORY,
+            calibration: None,
+        });
+        first_passage.chain([Passage::predict_linear(window)])
+    });
+    for mut passage in candidates {
+        let uncalibrated = at_each_step(data, &choice.entities, |_, _, row| {
+            data.scorer.passage(&passage, row)
+        });
+        passage.calibration = calibrate(data, choice, &uncalibrated);
+        // Calibrated from the same probabilities, not computed again.
+        let probabilities = at_each_step(data, &choice.entities, |i, step, row| {
+            data.scorer
+                .calibrate_passage(&passage, uncalibrated[i][step], row)
+        });
+        let (policy, key) = choose_policy(data, choice, &probabilities);
+        if best.as_ref().is_none_or(|b| key > b.2) {
+            best = Some((passage, policy, key));
         }
     }
     let (passage, policy, key) = best?;
-    model.training.validation.push((
-        format!(
-            "passage {} z={} policy objective",
-            passage.window, passage.z
-        ),
-        key.1,
-    ));
+    let name = match passage.method {
+        PassageMethod::FirstPassage => format!("passage {} z={}", passage.window, passage.z),
+        PassageMethod::PredictLinear => format!("predict_linear {}", passage.window),
+    };
+    model
+        .training
+        .validation
+        .push((format!("{name} policy objective"), key.1));
     model.passage = passage;
     model.policy = policy;
     Some(key)

@@ -132,7 +132,7 @@ pub fn train(
                 &probabilities,
                 &tickets,
                 &options.baseline_windows,
-                &model.policy,
+                &model,
             );
             model.evaluation = Some(held_out);
             reports.push(report);

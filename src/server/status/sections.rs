@@ -342,7 +342,8 @@ mod tests {
         };
         let (before, after) = (disk(&trained), disk(&picked));
         assert!(
-            before.contains("first-passage probability; opens at p ≥ 0.1, for 16 steps</td>"),
+            before
+                .contains("first-passage probability over 5m; opens at p ≥ 0.1, for 16 steps</td>"),
             "{before}"
         );
         assert!(!before.contains("budget"), "{before}");

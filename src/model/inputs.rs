@@ -292,6 +292,13 @@ mod tests {
     use super::*;
     use crate::rules::split_rule;
 
+    /// A row of `FEATURES` whose window has no line yet (these tests do not read it).
+    fn without_line(values: [f64; 7]) -> [f64; 9] {
+        let mut row = [f64::NAN; 9];
+        row[..7].copy_from_slice(&values);
+        row
+    }
+
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
@@ -324,17 +331,7 @@ mod tests {
         );
         // 30 % free, 20 points above; falling 1 point a minute, wandering 0.1 per √s;
         // down to 25 within the window; unusual (a 0.1 % tail).
-        let row = [
-            30.0,
-            25.0,
-            31.0,
-            -1.0 / 60.0,
-            0.001,
-            0.1,
-            1.2,
-            f64::NAN,
-            f64::NAN,
-        ];
+        let row = without_line([30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1, 1.2]);
         let mut out = Vec::new();
         inputs.encode(&row, &mut out);
         let expected = [
@@ -348,17 +345,7 @@ mod tests {
             assert!((got - want).abs() < 1e-9, "{out:?}");
         }
         // Two standard errors off a drift estimated at 1.2 per minute ± 0.1: 1 per minute.
-        let row = [
-            30.0,
-            25.0,
-            31.0,
-            -1.2 / 60.0,
-            0.1 / 60.0,
-            0.1,
-            1.2,
-            f64::NAN,
-            f64::NAN,
-        ];
+        let row = without_line([30.0, 25.0, 31.0, -1.2 / 60.0, 0.1 / 60.0, 0.1, 1.2]);
         let lowered = inputs.passage(&row, 0, 2.0);
         assert!((lowered - expected[0]).abs() < 1e-12, "{lowered}");
     }
@@ -369,17 +356,7 @@ mod tests {
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         let nearer = split_rule("disk_free_percent < 20").unwrap();
         let at_20 = Inputs::new(&names(&FEATURES), &names(&["5m"]), &nearer, 600.0);
-        let row = [
-            30.0,
-            25.0,
-            31.0,
-            -1.0 / 60.0,
-            0.001,
-            0.1,
-            0.0,
-            f64::NAN,
-            f64::NAN,
-        ];
+        let row = without_line([30.0, 25.0, 31.0, -1.0 / 60.0, 0.001, 0.1, 0.0]);
         let (mut toward, mut real) = (Vec::new(), Vec::new());
         inputs.encode_to(&row, 20.0, &mut toward);
         at_20.encode(&row, &mut real);
@@ -393,17 +370,7 @@ mod tests {
         let target = split_rule("disk_free_percent < 10").unwrap();
         let inputs = Inputs::new(&names(&FEATURES), &names(&["5m"]), &target, 600.0);
         // 20 points above the threshold, falling 2.5 points a minute, hardly any noise.
-        let row = [
-            30.0,
-            25.0,
-            31.0,
-            -2.5 / 60.0,
-            0.0,
-            0.01,
-            0.0,
-            f64::NAN,
-            f64::NAN,
-        ];
+        let row = without_line([30.0, 25.0, 31.0, -2.5 / 60.0, 0.0, 0.01, 0.0]);
         let [drift, volatility, distance] = inputs.passage_evidence(&row, 0, 0.0, |p| p);
         assert_eq!(drift.input, "drift_5m");
         assert!((drift.value - 2.5 / 60.0).abs() < 1e-12);
@@ -426,33 +393,13 @@ mod tests {
         let mut out = Vec::new();
         // 60 %, rising 2 points a minute, 75 at most recently.
         inputs.encode(
-            &[
-                60.0,
-                50.0,
-                75.0,
-                2.0 / 60.0,
-                0.0,
-                0.0,
-                0.4,
-                f64::NAN,
-                f64::NAN,
-            ],
+            &without_line([60.0, 50.0, 75.0, 2.0 / 60.0, 0.0, 0.0, 0.4]),
             &mut out,
         );
         assert_eq!(out, vec![1.0, 1.0, 0.0, 0.25, 0.4]);
         out.clear();
         // A gap: no drift, and no anomaly score, to judge.
-        let gap = [
-            60.0,
-            50.0,
-            75.0,
-            f64::NAN,
-            f64::NAN,
-            f64::NAN,
-            f64::NAN,
-            f64::NAN,
-            f64::NAN,
-        ];
+        let gap = without_line([60.0, 50.0, 75.0, f64::NAN, f64::NAN, f64::NAN, f64::NAN]);
         inputs.encode(&gap, &mut out);
         assert!(out[..3].iter().all(|x| x.is_nan()), "{out:?}");
         assert!(out[4].is_nan(), "{out:?}");

@@ -8,9 +8,10 @@
 //! output table.
 //!
 //! The probability is the calibrated classifier's when the model has one and every
-//! input is known; otherwise the first-passage probability of the model's window
-//! ([`Inputs::passage`]), or, while that window still lacks history, of the longest
-//! shorter window that has it. With no window known it is NaN: nothing is claimed, and
+//! input is known; otherwise the model's [`Passage`] over its window: the first-passage
+//! probability ([`Inputs::passage`]) or the `predict_linear` rule
+//! ([`Inputs::predict_linear`]), calibrated, or, while that window still lacks history,
+//! over the longest shorter window that has it. With no window known it is NaN: nothing is claimed, and
 //! no ticket opens, on absent data.
 
 use super::artifact::{Passage, PassageMethod, TargetModel};

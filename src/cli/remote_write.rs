@@ -12,8 +12,8 @@ use harbinger::pipeline::{Pipeline, remote_write_fragment};
     harbinger remote-write-config --pipeline pipelines/node-exporter.yml >> remote-write.yml\n\n\
     Output: YAML to merge into prometheus.yml: one remote_write endpoint whose\n\
     write_relabel_configs keep, by __name__, the metrics the pipeline's signals select,\n\
-    and ALERTS when it has targets. Everything else stays in Prometheus: node_exporter\n\
-    exposes about 500 series per host, the default pipeline reads about 20.")]
+    and ALERTS when it has targets. Everything else stays in Prometheus: of the 500 or\n\
+    so series node_exporter exposes per host, the default pipeline's metrics are about 30.")]
 pub struct RemoteWriteConfigArgs {
     /// harbinger's write endpoint, as Prometheus reaches it.
     #[arg(long, default_value = "http://localhost:9799/api/v1/write")]

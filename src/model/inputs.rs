@@ -65,7 +65,6 @@ pub struct Inputs {
     rule: Threshold,
     /// +1 when the alert side is below the threshold, −1 when above.
     side: f64,
-    threshold: f64,
     horizon_s: f64,
 }
 
@@ -113,7 +112,6 @@ impl Inputs {
             names,
             rule: Threshold::from_target(target),
             side,
-            threshold: target.threshold,
             horizon_s,
         }
     }
@@ -152,7 +150,7 @@ impl Inputs {
 
     /// The distance to the threshold on the safe side (negative: beyond).
     fn margin(&self, v: f64) -> f64 {
-        self.margin_to(v, self.threshold)
+        self.margin_to(v, self.rule.value)
     }
 
     /// The distance from `v` to `threshold` on the safe side.
@@ -164,7 +162,7 @@ impl Inputs {
     /// by `z` of its standard errors (a drift read from a few noisy steps is not taken at
     /// its word). NaN when the window lacks history.
     pub fn passage(&self, row: &[f64], k: usize, z: f64) -> f64 {
-        self.passage_to(row, k, z, self.threshold)
+        self.passage_to(row, k, z, self.rule.value)
     }
 
     fn passage_to(&self, row: &[f64], k: usize, z: f64, threshold: f64) -> f64 {
@@ -238,7 +236,7 @@ impl Inputs {
 
     /// Appends the inputs for one feature row to `out`.
     pub fn encode(&self, row: &[f64], out: &mut Vec<f64>) {
-        self.encode_to(row, self.threshold, out)
+        self.encode_to(row, self.rule.value, out)
     }
 
     /// Appends the inputs for one feature row to `out` as if the rule's threshold were
@@ -274,7 +272,7 @@ impl Inputs {
     /// before and fell back, negative when it was beyond the threshold then; 1 when
     /// already beyond now. NaN while the window is empty.
     pub fn closest(&self, row: &[f64]) -> f64 {
-        self.closest_to(row, self.threshold)
+        self.closest_to(row, self.rule.value)
     }
 
     fn closest_to(&self, row: &[f64], threshold: f64) -> f64 {

@@ -58,21 +58,27 @@
 //!   after a score of 1 the next 100 values read 0. 0 for a constant series and for the first values (nothing
 //!   to be unusual against yet); NaN when the current step is a gap.
 //! - for each threshold, named after its target:
-//!   - `eta_seconds:<target>`: time until the signal's trend crosses the threshold. 0 when
-//!     the level is already beyond it. Otherwise each window holding at least half its
-//!     steps (and 3 values) whose least-squares line moves toward the threshold gives a
-//!     crossing: where its line, extended from now, meets the threshold (0 if the line is
-//!     already past it). The ETA is the crossing with the smallest standard error (the
+//!   - `eta_seconds:<target>`: time until the signal's trend crosses the threshold. 0
+//!     when the level is already beyond it. Otherwise each window holding at least half
+//!     its steps (and 3 values) whose least-squares line and robust drift (`drift_<w>`)
+//!     both move toward the threshold gives a crossing: where its line, extended from
+//!     now, meets the threshold; or, when the line is already past the threshold and
+//!     the latest value is not, where the value, carried at the drift, meets it. A line
+//!     fitted across a one-off step overshoots: for half an hour after a copy filled a
+//!     disk at once and it went flat at 16 % free, the 1h window's line stood past the
+//!     threshold and read "crossing now"; the drift, which a step does not move, says
+//!     hours, or away. The ETA is the crossing with the smallest standard error (the
 //!     longer window on a tie); NaN when there is none (too few values, flat or moving
 //!     away). Not simply the longest window: after a cleanup, the 1h window still holds
 //!     the previous fill and its drop, so its line rises while the disk fills again (in
-//!     lab-dev, host8's second fill had no ETA until 30 s before the crossing), and early
-//!     in a fill a window that holds the flat stretch before it halves the slope. A
-//!     window whose line fits badly has a large residual spread, so a large error.
+//!     lab-dev, host8's second fill had no ETA until 30 s before the crossing), and
+//!     early in a fill a window that holds the flat stretch before it halves the slope.
+//!     A window whose line fits badly has a large residual spread, so a large error.
 //!   - `eta_stderr_seconds:<target>`: the standard error of that crossing time, from the
 //!     residual spread of the fit: `σ/|b| × √(1/n + (x_cross − x̄)²/Sxx)` (the inverse-
 //!     prediction error, which carries the slope's and the level's standard errors and
-//!     their covariance), `σ² = SSR/(n − 2)`. 0 when already beyond, NaN with the ETA.
+//!     their covariance), `σ² = SSR/(n − 2)`; for a value carried at the drift, the ETA
+//!     × the drift's relative standard error. 0 when already beyond, NaN with the ETA.
 //!   - `beyond_warning_fraction_<a>:<target>`: the fraction of the anomaly window's
 //!     finite values beyond the warning level (see [`Threshold::warning_fraction`]);
 //!     NaN when the window holds no value.

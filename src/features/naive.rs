@@ -109,8 +109,9 @@ pub fn features(params: &FeatureParams, history: &History) -> Vec<f64> {
     // The anomaly score is a streaming detector's (`anomaly`, tested there): here only
     // whether the step has one.
     out.push(if values[now].is_nan() { f64::NAN } else { 0.0 });
+    let drifts: Vec<(f64, f64)> = increments.iter().map(|i| (i.0, i.1)).collect();
     for threshold in &params.thresholds {
-        let (eta, stderr) = eta(history, &windows, &window_steps, threshold);
+        let (eta, stderr) = eta(history, &windows, &window_steps, &drifts, threshold);
         out.push(eta * step_s);
         out.push(stderr * step_s);
         let level = threshold.warning_level();
@@ -291,29 +292,39 @@ fn mad(sorted: &[f64], median_value: f64) -> f64 {
     median(&deviations)
 }
 
-/// Per window: None without enough points, a flat window or a line moving away;
-/// otherwise (steps to the crossing, unclamped, and its standard error).
+/// Per window: None without enough points, a flat window, a line moving away or a
+/// robust drift (`drifts`: per window, the drift per step and its standard error) that
+/// is not toward the threshold; otherwise (steps to the crossing of the line, or, when
+/// the line is already past the threshold, of the latest value at the drift; and its
+/// standard error).
 pub fn crossings(
     history: &History,
     windows: &[Vec<(f64, f64)>],
     window_steps: &[usize],
+    drifts: &[(f64, f64)],
     threshold: &Threshold,
 ) -> Vec<Option<(f64, f64)>> {
     let now = (history.values.len() - 1) as f64;
+    let direction = threshold.direction();
     windows
         .iter()
         .zip(window_steps)
-        .map(|(points, &steps)| {
+        .zip(drifts)
+        .map(|((points, &steps), &(drift, drift_stderr))| {
             if points.len() < steps.div_ceil(2).max(3) {
                 return None;
             }
             let fit = fit(points)?;
-            if fit.slope * threshold.direction() <= 0.0 {
+            if fit.slope * direction <= 0.0 || drift * direction <= 0.0 {
                 return None;
             }
             let distance =
                 (threshold.value - fit.first) - (fit.mean_u + fit.slope * (now - fit.mean_x));
             let eta = distance / fit.slope;
+            if eta < 0.0 {
+                let eta = (threshold.value - history.values[now as usize]) / drift;
+                return (!eta.is_nan()).then_some((eta, eta * drift_stderr / drift.abs()));
+            }
             let sigma = (fit.ssr / (fit.n - 2.0)).sqrt();
             let from_centre = now + eta - fit.mean_x;
             let stderr =
@@ -339,17 +350,15 @@ fn eta(
     history: &History,
     windows: &[Vec<(f64, f64)>],
     window_steps: &[usize],
+    drifts: &[(f64, f64)],
     threshold: &Threshold,
 ) -> (f64, f64) {
     if threshold.is_beyond(history.level) {
         return (0.0, 0.0);
     }
-    let crossings = crossings(history, windows, window_steps, threshold);
+    let crossings = crossings(history, windows, window_steps, drifts, threshold);
     match best_crossing(&crossings, window_steps) {
-        Some(k) => {
-            let (eta, stderr) = crossings[k].unwrap();
-            (eta.max(0.0), stderr)
-        }
+        Some(k) => crossings[k].unwrap(),
         None => (f64::NAN, f64::NAN),
     }
 }

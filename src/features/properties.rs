@@ -196,6 +196,21 @@ fn compare(
     // to tell apart.
     let points: Vec<Vec<(f64, f64)>> = windows.iter().map(|w| w.1.clone()).collect();
     let steps: Vec<usize> = windows.iter().map(|w| w.0).collect();
+    // The naive robust drift of each window and its standard error, per step, as the
+    // ETA reads them.
+    let drifts: Vec<(f64, f64)> = params
+        .windows
+        .iter()
+        .map(|w| {
+            let w = crate::config::duration::format(*w);
+            let column = |name: String| names.iter().position(|n| *n == name).unwrap();
+            let per_step = |name: String| want[column(name)] * step_s;
+            (
+                per_step(format!("drift_{w}")),
+                per_step(format!("drift_stderr_{w}")),
+            )
+        })
+        .collect();
     let eta_scale = |threshold_name: &str| -> Option<f64> {
         let threshold = params
             .thresholds
@@ -208,8 +223,13 @@ fn compare(
             if fit.slope != 0.0 && fit.slope.abs() * steps[k] as f64 <= 1e-4 * range(&points[k]) {
                 return None;
             }
+            // The drift's sign decides too: not where it is lost in rounding.
+            let drift = drifts[k].0;
+            if drift != 0.0 && drift.abs() <= 1e-9 * magnitude * (1.0 + step_s) {
+                return None;
+            }
         }
-        let crossings = naive::crossings(history, &points, &steps, threshold);
+        let crossings = naive::crossings(history, &points, &steps, &drifts, threshold);
         let mut errors: Vec<f64> = crossings.iter().flatten().map(|c| c.1).collect();
         errors.sort_by(f64::total_cmp);
         if errors.len() > 1 && errors[1] - errors[0] <= 1e-6 * errors[1] {

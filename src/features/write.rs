@@ -152,19 +152,29 @@ impl State {
             let per_slope = fit.sxx / fit.sxu;
             let residual_part = fit.residual(slope) / ((fit.n - 2.0) * fit.sxx);
             for (i, threshold) in thresholds.iter().enumerate() {
-                let toward = slope * threshold.direction();
-                if threshold.is_beyond(self.level) || toward.is_nan() || toward <= 0.0 {
+                let direction = threshold.direction();
+                // A line carried toward the threshold by a step, not by a trend: the
+                // robust drift, which a one-off step does not move, is not toward it.
+                let drift = increments.drift * direction;
+                if threshold.is_beyond(self.level) || !(slope * direction > 0.0) || drift <= 0.0 {
                     continue;
                 }
                 let reach = fit.above_mean(threshold.value) * per_slope;
                 // Where the fitted line meets the threshold, in steps from now.
-                let eta = reach - since_centre;
-                let variance =
+                let mut eta = reach - since_centre;
+                let mut variance =
                     residual_part * per_slope * per_slope * (fit.sxx * fit.inv_n + reach * reach);
+                if eta < 0.0 {
+                    // The line is past the threshold and the latest value is not: the line
+                    // has overshot it (a step it was fitted across, noise at the end), so
+                    // the value itself is carried at the window's robust drift.
+                    eta = (threshold.value - now) * direction / drift;
+                    variance = (eta * increments.drift_stderr / drift).powi(2);
+                }
                 let column = at.threshold(i);
                 let best = row[column + 1];
                 if !eta.is_nan() && !variance.is_nan() && (best.is_nan() || variance < best) {
-                    row[column] = eta.max(0.0) * step_seconds;
+                    row[column] = eta * step_seconds;
                     row[column + 1] = variance;
                 }
             }

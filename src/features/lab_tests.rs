@@ -133,8 +133,14 @@ fn a_one_off_copy_gives_no_eta_once_the_disk_is_flat_again() {
         .iter()
         .filter(|r| r.0 > COPY.1 + 600 && r.1.is_finite())
         .collect();
-    assert!(flat.len() > 90, "host3 has values for 25 minutes after its copy");
-    assert!(flat.iter().all(|r| r.1 > 10.0), "above the threshold all along");
+    assert!(
+        flat.len() > 90,
+        "host3 has values for 25 minutes after its copy"
+    );
+    assert!(
+        flat.iter().all(|r| r.1 > 10.0),
+        "above the threshold all along"
+    );
     // The 1h window holds the copy: its least-squares line is steep toward the threshold
     // and past it at the latest step, though the value is not. It gives no crossing
     // within the horizon (10 minutes) at any step: the value is carried at the robust
@@ -142,5 +148,8 @@ fn a_one_off_copy_gives_no_eta_once_the_disk_is_flat_again() {
     // of these steps.)
     let soon: Vec<_> = flat.iter().filter(|r| r.2 < 600.0).collect();
     assert!(soon.is_empty(), "{soon:?}");
-    assert!(flat.iter().any(|r| r.2.is_nan()), "flat stretches have no ETA at all");
+    assert!(
+        flat.iter().any(|r| r.2.is_nan()),
+        "flat stretches have no ETA at all"
+    );
 }

@@ -155,8 +155,12 @@ impl State {
                 let direction = threshold.direction();
                 // A line carried toward the threshold by a step, not by a trend: the
                 // robust drift, which a one-off step does not move, is not toward it.
-                let drift = increments.drift * direction;
-                if threshold.is_beyond(self.level) || !(slope * direction > 0.0) || drift <= 0.0 {
+                let (toward, drift) = (slope * direction, increments.drift * direction);
+                if threshold.is_beyond(self.level)
+                    || toward.is_nan()
+                    || toward <= 0.0
+                    || drift <= 0.0
+                {
                     continue;
                 }
                 let reach = fit.above_mean(threshold.value) * per_slope;

@@ -10,11 +10,14 @@
 //! Alertmanager while the ticket is open, and ends when it resolves.
 //!
 //! harbinger runs a pipeline of its own at a 1 s step, without a model, so tickets open
-//! on the trend's ETA. The scenario runs twice: with one `serve` process, and scaled out
-//! over a real Kafka-protocol broker (tansu): Prometheus writes to a receiver, two
-//! workers share the topic's two partitions, and the worker that owns the filling
-//! mount's partition is stopped (SIGTERM) before the fill, so that the other must take
-//! its partition over and rebuild its state. (SIGTERM, not SIGKILL: tansu 0.6 notices a
+//! on the trend's ETA. The scenario runs three times: with one `serve` process, and twice
+//! scaled out over a real Kafka-protocol broker (tansu): Prometheus writes to a receiver,
+//! two workers share the topic's two partitions, and the worker that owns the filling
+//! mount's partition is stopped (SIGTERM), so that the other must take its partition
+//! over and rebuild its state. Stopped before the fill, the other worker opens the
+//! ticket; stopped once the ticket is open, the other confirms and resolves the ticket
+//! the first created at the desk, which it finds by sending the open again under its
+//! Idempotency-Key (the desk honours keys). (SIGTERM, not SIGKILL: tansu 0.6 notices a
 //! SIGKILLed member's missed heartbeats and rebalances, but keeps assigning it its
 //! partition, which then stays unread.) Needs root (to mount tmpfs), Debian's
 //! `prometheus` and `prometheus-node-exporter`, and tansu; fails, never skips, without
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 
 use serde_json::Value;
 use stack::broker::{create_topic, kafka_section, owned_partitions, partition_of, start_broker};
@@ -92,24 +95,34 @@ fn actions(journals: &[PathBuf], mountpoint: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What the desk received: (method, path, body).
-type Received = Arc<Mutex<Vec<(String, String, Value)>>>;
+/// What the desk received: (method, path, body, Idempotency-Key).
+type Received = Arc<Mutex<Vec<(String, String, Value, Option<Vec<u8>>)>>>;
 
-/// A ticket desk: POST creates ticket N and answers `{"id": N}`; PATCH answers 200.
+/// A ticket desk: POST creates ticket N and answers `{"id": N}`, or, with an
+/// Idempotency-Key it has seen, answers with the ticket that key created; PATCH answers
+/// 200.
 async fn start_desk() -> (String, Received) {
     let received: Received = Arc::default();
     let record = async |State(received): State<Received>,
                         method: Method,
                         uri: Uri,
+                        headers: HeaderMap,
                         Json(body): Json<Value>| {
         let mut received = received.lock().unwrap();
-        received.push((method.to_string(), uri.path().to_owned(), body));
-        let created = received.iter().filter(|r| r.0 == "POST").count();
+        let key = headers
+            .get("idempotency-key")
+            .map(|k| k.as_bytes().to_vec());
+        received.push((method.to_string(), uri.path().to_owned(), body, key.clone()));
+        // Tickets are numbered from 1 by the first POST of each key.
+        let mut created: Vec<&Option<Vec<u8>>> = Vec::new();
+        for (_, _, _, posted) in received.iter().filter(|r| r.0 == "POST") {
+            if !created.contains(&posted) {
+                created.push(posted);
+            }
+        }
+        let id = created.iter().position(|k| **k == key).map_or(0, |i| i + 1);
         match method {
-            Method::POST => (
-                StatusCode::CREATED,
-                Json(serde_json::json!({"id": created})),
-            ),
+            Method::POST => (StatusCode::CREATED, Json(serde_json::json!({"id": id}))),
             _ => (StatusCode::OK, Json(serde_json::json!({}))),
         }
     };
@@ -122,17 +135,18 @@ async fn start_desk() -> (String, Received) {
     (url, received)
 }
 
-/// The desk's requests about `mountpoint`: (method, path, action).
-fn desk(received: &Received, mountpoint: &Path) -> Vec<(String, String, String)> {
+/// The desk's requests about `mountpoint`: (method, path, action, Idempotency-Key).
+fn desk(received: &Received, mountpoint: &Path) -> Vec<(String, String, String, String)> {
     let mountpoint = mountpoint.to_str().unwrap();
     received
         .lock()
         .unwrap()
         .iter()
-        .filter(|(_, _, body)| body["ticket"]["entity"]["mountpoint"] == mountpoint)
-        .map(|(method, path, body)| {
+        .filter(|(_, _, body, _)| body["ticket"]["entity"]["mountpoint"] == mountpoint)
+        .map(|(method, path, body, key)| {
             let action = body["action"].as_str().unwrap_or("").to_owned();
-            (method.clone(), path.clone(), action)
+            let key = String::from_utf8_lossy(key.as_deref().unwrap_or_default()).into_owned();
+            (method.clone(), path.clone(), action, key)
         })
         .collect()
 }
@@ -176,8 +190,11 @@ async fn firing(http: &reqwest::Client, prometheus: &Process, mountpoint: &Path)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Topology {
     OneProcess,
-    /// A receiver, a broker, and two workers, one of which is killed before the fill.
-    Kafka,
+    /// A receiver, a broker, and two workers; the one that owns the filling mount's
+    /// partition is stopped before the fill.
+    KafkaOwnerStoppedBeforeFill,
+    /// The same, the owner stopped once it has opened the ticket.
+    KafkaOwnerStoppedWithTicketOpen,
 }
 
 /// The harbinger processes of a scenario: the one Prometheus writes to, and those that
@@ -215,7 +232,7 @@ async fn deploy(
                 _others: Vec::new(),
             }
         }
-        Topology::Kafka => {
+        Topology::KafkaOwnerStoppedBeforeFill | Topology::KafkaOwnerStoppedWithTicketOpen => {
             let [broker_port, receiver_port, a_port, b_port] = free_ports();
             let broker = start_broker(dir, broker_port);
             create_topic(broker_port, 2, deadline).await;
@@ -249,7 +266,14 @@ async fn a_filling_disk_gets_one_ticket_before_the_rule_fires_and_the_steady_one
 async fn scaled_out_over_kafka_a_stopped_workers_partition_moves_and_still_one_ticket_before_the_rule()
  {
     let _turn = ONE_AT_A_TIME.lock().await;
-    scenario(Topology::Kafka).await;
+    scenario(Topology::KafkaOwnerStoppedBeforeFill).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scaled_out_over_kafka_a_partition_that_moves_with_its_ticket_open_goes_on_with_the_same_desk_ticket()
+ {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    scenario(Topology::KafkaOwnerStoppedWithTicketOpen).await;
 }
 
 async fn scenario(topology: Topology) {
@@ -318,8 +342,8 @@ groups:
         journals,
         ..
     } = deployment;
-    if topology == Topology::Kafka {
-        let instance = node.url.trim_start_matches("http://");
+    let instance = node.url.trim_start_matches("http://");
+    if topology == Topology::KafkaOwnerStoppedBeforeFill {
         kill_the_owner(&http, &mut scorers, instance, &filling.0, deadline).await;
     }
     let journal = journals.as_slice();
@@ -342,9 +366,13 @@ groups:
             .any(|(a, _)| a == "open");
         let posted = desk(&received, &filling.0)
             .iter()
-            .any(|(m, _, _)| m == "POST");
+            .any(|(m, _, _, _)| m == "POST");
         let alerted = predicted(&http, &alertmanager, &filling.0).await;
-        opened_before_firing = Some(filed && posted && alerted);
+        let opened = opened_before_firing == Some(true) || (filed && posted && alerted);
+        opened_before_firing = Some(opened);
+        if opened && topology == Topology::KafkaOwnerStoppedWithTicketOpen && scorers.len() == 2 {
+            kill_the_owner(&http, &mut scorers, instance, &filling.0, deadline).await;
+        }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     assert_eq!(
@@ -394,21 +422,35 @@ groups:
     let at_desk = eventually("the desk to see the resolve", deadline, async || {
         let at_desk = desk(&received, &filling.0);
         match at_desk.last() {
-            Some((_, _, action)) if action == "resolve" => Ok(at_desk),
+            Some((_, _, action, _)) if action == "resolve" => Ok(at_desk),
             _ => Err(format!("{at_desk:?}")),
         }
     })
     .await;
-    let posts = at_desk.iter().filter(|(m, _, _)| m == "POST").count();
-    assert_eq!(posts, 1, "one ticket created at the desk: {at_desk:?}");
+    let posts: Vec<&str> = at_desk
+        .iter()
+        .filter(|(m, _, _, _)| m == "POST")
+        .map(|(_, _, _, key)| key.as_str())
+        .collect();
+    // The next owner of a moved partition sends the open again, under its key.
+    let sent = match topology {
+        Topology::KafkaOwnerStoppedWithTicketOpen => 2,
+        _ => 1,
+    };
+    assert_eq!(posts.len(), sent, "{at_desk:?}");
     assert!(
-        at_desk[1..]
+        posts.iter().all(|key| *key == posts[0]),
+        "one ticket created at the desk: {at_desk:?}"
+    );
+    assert!(
+        at_desk
             .iter()
-            .all(|(m, path, _)| m == "PATCH" && path == "/api/tickets/1/"),
+            .filter(|(m, _, _, _)| m != "POST")
+            .all(|(m, path, _, _)| m == "PATCH" && path == "/api/tickets/1/"),
         "later actions patch the created ticket: {at_desk:?}"
     );
     assert!(
-        at_desk.iter().any(|(_, _, a)| a == "confirm"),
+        at_desk.iter().any(|(_, _, a, _)| a == "confirm"),
         "{at_desk:?}"
     );
     assert!(
@@ -440,7 +482,12 @@ groups:
             .map(|(_, v)| v)
             .sum::<f64>();
     }
-    assert_eq!(opened, 1.0, "one open among the running scorers");
+    // A worker stopped with the ticket open took its open with it.
+    let decided = match topology {
+        Topology::KafkaOwnerStoppedWithTicketOpen => 0.0,
+        _ => 1.0,
+    };
+    assert_eq!(opened, decided, "opens among the running scorers");
 }
 
 /// Stops (SIGTERM) the worker that owns the filling mount's partition, once each of the

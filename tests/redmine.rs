@@ -224,7 +224,7 @@ async fn a_repeated_delivery_creates_no_second_issue_and_no_second_note() {
     }
     // A sink that lost the created issue's id (a crash before it was kept) finds the
     // issue instead of creating another; it can note and resolve it.
-    let forgetful = RedmineSink::new(spec, store("lost")).unwrap();
+    let forgetful = RedmineSink::new(spec.clone(), store("lost")).unwrap();
     let averted = with(
         ActionKind::Resolve {
             outcome: Outcome::Averted,
@@ -234,6 +234,10 @@ async fn a_repeated_delivery_creates_no_second_issue_and_no_second_note() {
     for action in [&open, &update, &averted, &averted] {
         assert_eq!(forgetful.deliver(action).await, Attempt::Delivered);
     }
+    // The next owner of a moved Kafka partition takes a ticket's later actions without
+    // its open: it finds the issue by its marker too.
+    let next_owner = RedmineSink::new(spec.clone(), store("moved")).unwrap();
+    assert_eq!(next_owner.deliver(&update).await, Attempt::Delivered);
 
     let issues = redmine.issues().await;
     assert_eq!(issues.len(), 1, "{issues:?}");

@@ -6,7 +6,8 @@
 //! a note. Names of the project, tracker, priority and statuses are looked up once.
 //!
 //! Idempotent across retries and restarts: the created issue's id is kept in the outbox
-//! store; an open with no id kept (a crash between the create and keeping it) first
+//! store; an action with no id kept (a crash between the create and keeping it, or a
+//! ticket opened by another worker before its entity's Kafka partition moved) first
 //! looks for an issue whose description carries the ticket's marker, and a note is not
 //! added again when the issue's journal already carries the action's marker.
 
@@ -235,11 +236,22 @@ impl RedmineSink {
     }
 
     async fn note(&self, action: &TicketAction) -> Result<Attempt, Attempt> {
-        let Some(id) = self.recall(action).await? else {
-            return Err(Attempt::Reject(format!(
-                "no issue was created for {}: its open was refused",
-                Self::ticket_key(action)
-            )));
+        let id = match self.recall(action).await? {
+            Some(id) => id,
+            // Created elsewhere (another worker owned the entity's partition, or the
+            // data dir was lost): the issue carries the ticket's marker.
+            None => match self.find(action, self.ids().await?.project).await? {
+                Some(id) => match self.remember(action, id).await {
+                    Attempt::Delivered => id,
+                    failed => return Err(failed),
+                },
+                None => {
+                    return Err(Attempt::Reject(format!(
+                        "no issue carries ticket {}: its open was refused",
+                        Self::ticket_key(action)
+                    )));
+                }
+            },
         };
         let path = format!("issues/{id}.json");
         let marker = text::action_marker(action);

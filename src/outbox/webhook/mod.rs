@@ -10,7 +10,9 @@
 //! transition endpoints, for example. An open whose ticket URL is already known (a repeat after a crash
 //! that followed the create) is not POSTed again, so no ticket is created twice; a
 //! crash between the create and keeping its URL repeats the POST with the same key,
-//! for the receiver to answer with the ticket it created.
+//! for the receiver to answer with the ticket it created. A later action for a ticket
+//! whose URL this store never kept (its entity's Kafka partition moved from another
+//! worker, or the data dir was lost) sends the open again the same way first.
 
 use std::sync::Arc;
 
@@ -114,11 +116,10 @@ impl WebhookSink {
         let key = Self::ticket_key(action);
         let ticket_url = match self.recall(key.clone()).await {
             Ok(Some(url)) => url,
-            Ok(None) => {
-                return Attempt::Reject(format!(
-                    "no ticket was created for {key}: its open was refused"
-                ));
-            }
+            Ok(None) => match self.recover(action, &key).await {
+                Ok(url) => url,
+                Err(attempt) => return attempt,
+            },
             Err(attempt) => return attempt,
         };
         let request = self.spec.requests.of(&action.kind);
@@ -139,6 +140,31 @@ impl WebhookSink {
         match self.send(request, &url, action).await {
             Ok(_) => Attempt::Delivered,
             Err(attempt) => attempt,
+        }
+    }
+
+    /// The URL of a ticket this store has not kept (`key` is its store key): its open
+    /// was refused here, or made elsewhere (another worker owned the entity's partition,
+    /// or the data dir was lost). The open is POSTed again under its own
+    /// Idempotency-Key, which a desk that honours keys answers with the ticket it
+    /// created.
+    async fn recover(&self, action: &TicketAction, key: &str) -> Result<String, Attempt> {
+        let ticket = action.ticket.clone();
+        let open = TicketAction::new(ActionKind::Open, ticket.opened_at_ms, ticket, 1);
+        match self.create(&open).await {
+            Attempt::Delivered => {}
+            Attempt::Reject(reason) => {
+                return Err(Attempt::Reject(format!(
+                    "no ticket was created for {key}: its open, sent again, was refused: {reason}"
+                )));
+            }
+            retry => return Err(retry),
+        }
+        match self.recall(key.to_owned()).await? {
+            Some(url) => Ok(url),
+            None => Err(Attempt::Retry(format!(
+                "the URL of ticket {key} was not kept"
+            ))),
         }
     }
 

@@ -81,13 +81,19 @@ fn journal_lines(journals: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// harbinger's actions for the mount at `mountpoint`, as (action, outcome) pairs.
+/// harbinger's actions for the mount at `mountpoint`, as (action, outcome) pairs, in
+/// the order they were decided (the journals of two workers, when a partition moved,
+/// each hold a part).
 fn actions(journals: &[PathBuf], mountpoint: &Path) -> Vec<(String, String)> {
     let mountpoint = mountpoint.to_str().unwrap();
-    journal_lines(journals)
+    let mut actions: Vec<Value> = journal_lines(journals)
         .iter()
         .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
         .filter(|a| a["ticket"]["entity"]["mountpoint"] == mountpoint)
+        .collect();
+    actions.sort_by_key(|a| a["at_ms"].as_i64().unwrap());
+    actions
+        .iter()
         .map(|a| {
             let outcome = a["outcome"].as_str().unwrap_or("").to_owned();
             (a["action"].as_str().unwrap().to_owned(), outcome)
@@ -368,9 +374,10 @@ groups:
             .iter()
             .any(|(m, _, _, _)| m == "POST");
         let alerted = predicted(&http, &alertmanager, &filling.0).await;
-        let opened = opened_before_firing == Some(true) || (filed && posted && alerted);
-        opened_before_firing = Some(opened);
-        if opened && topology == Topology::KafkaOwnerStoppedWithTicketOpen && scorers.len() == 2 {
+        opened_before_firing = Some(filed && posted && alerted);
+        let open = opened_before_firing == Some(true);
+        if open && topology == Topology::KafkaOwnerStoppedWithTicketOpen && scorers.len() == 2 {
+            // The next owner adopts the ticket: its predicted alert stays active.
             kill_the_owner(&http, &mut scorers, instance, &filling.0, deadline).await;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

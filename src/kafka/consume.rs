@@ -11,7 +11,9 @@
 //! `warm_up` before now (a timestamp lookup; a broker may answer with an earlier offset,
 //! and records older than the window are skipped), and records before the group's
 //! committed offset only rebuild state: their ticket actions were the previous owner's
-//! to take. What a crash makes two owners decide twice carries the same idempotency key
+//! to take, and are adopted (the sinks that keep open tickets alive carry them on; see
+//! `OutboxHandle::adopt`). A partition given up while the worker runs on has its open
+//! tickets disowned. What a crash makes two owners decide twice carries the same idempotency key
 //! (a ticket is numbered by its opening step), which sinks deduplicate. A revoked
 //! partition's offsets are committed and its state kept until the next assignment: if
 //! the partition comes back where it left (the group uses the eager protocol, so every
@@ -48,7 +50,7 @@ use crate::registry::Registry;
 use crate::server::now_ms;
 use crate::telemetry::throttle::{LOGS, Say};
 use crate::telemetry::{DropReason, Metrics};
-use crate::tickets::TicketAction;
+use crate::tickets::TicketMessage;
 
 /// How often offsets are committed, idle series evicted and gauges refreshed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
@@ -67,7 +69,7 @@ pub struct Scoring {
     pub max_active_series: usize,
     pub series_idle_timeout: Duration,
     pub metrics: Metrics,
-    pub tickets: mpsc::UnboundedSender<(TicketAction, Instant)>,
+    pub tickets: mpsc::UnboundedSender<TicketMessage>,
     /// How many of the actions sent on `tickets` the recorder has stored.
     pub stored_actions: Arc<AtomicU64>,
     pub models: mpsc::UnboundedReceiver<Model>,
@@ -193,6 +195,8 @@ impl Worker {
         }
         self.housekeeping(consumer, CommitMode::Sync);
         consumer.unsubscribe();
+        // Not handed over: restarted, this worker may get its partitions back, and its
+        // sinks carry its open tickets on meanwhile.
         for (_, partition) in self.partitions.drain().chain(self.parked.drain()) {
             partition.live.release();
         }
@@ -217,7 +221,7 @@ impl Worker {
                     let kept = match (self.parked.remove(&partition), resume) {
                         (Some(state), true) => Some(state),
                         (Some(state), false) => {
-                            state.live.release();
+                            self.hand_over(state);
                             None
                         }
                         (None, _) => None,
@@ -226,7 +230,7 @@ impl Worker {
                         self.new_partition(live_from, since_ms, start >= live_from)
                     });
                     if let Some(old) = self.partitions.insert(partition, state) {
-                        old.live.release();
+                        self.hand_over(old);
                     }
                     self.committed.remove(&partition);
                     self.gate.forget(partition);
@@ -240,8 +244,8 @@ impl Worker {
                 }
                 Change::Settled => {
                     // Whatever did not come back belongs to another worker now.
-                    for (_, state) in self.parked.drain() {
-                        state.live.release();
+                    for (_, state) in std::mem::take(&mut self.parked) {
+                        self.hand_over(state);
                     }
                 }
             }
@@ -251,6 +255,15 @@ impl Worker {
     }
 
     /// A partition's fresh state; `warm` when there is nothing to re-read.
+    /// Gives up a partition another worker scores from now on: its open tickets are
+    /// the new owner's to carry on, not this worker's sinks' to keep alive.
+    fn hand_over(&self, state: Partition) {
+        let open = state.live.release();
+        if !open.is_empty() {
+            let _ = self.scoring.tickets.send(TicketMessage::Disowned(open));
+        }
+    }
+
     fn new_partition(&self, live_from: i64, since_ms: i64, warm: bool) -> Partition {
         let scoring = &self.scoring;
         let pipeline = &scoring.pipeline;
@@ -342,12 +355,21 @@ impl Worker {
             });
             let actions = live.take_actions();
             if warming {
+                // The previous owner's to take: carried on, not taken again.
                 kafka.warm_up_actions_skipped.inc_by(actions.len() as u64);
+                for action in actions {
+                    let _ = self.scoring.tickets.send(TicketMessage::Adopted(action));
+                }
             } else {
                 for action in actions {
                     // Counted even when lost: its record must not be committed.
                     context.ledger.sent_one();
-                    if self.scoring.tickets.send((action, started)).is_err() {
+                    if self
+                        .scoring
+                        .tickets
+                        .send(TicketMessage::Decided(action, started))
+                        .is_err()
+                    {
                         warn!("the ticket recorder has stopped; a ticket action is lost");
                     }
                 }

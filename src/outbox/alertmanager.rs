@@ -149,6 +149,19 @@ impl AlertmanagerSink {
     }
 }
 
+/// What the sink keeps of a ticket after `action`, by fingerprint: the action, whose
+/// alert it re-sends (an open, update or confirm), or nothing (a resolve).
+pub fn kept(action: &TicketAction) -> (String, Option<String>) {
+    let fingerprint = action.ticket.fingerprint.clone();
+    match action.kind {
+        ActionKind::Resolve { .. } => (fingerprint, None),
+        _ => {
+            let text = serde_json::to_string(action).expect("an action is JSON");
+            (fingerprint, Some(text))
+        }
+    }
+}
+
 impl Sink for AlertmanagerSink {
     fn name(&self) -> &str {
         &self.spec.name
@@ -169,13 +182,8 @@ impl Sink for AlertmanagerSink {
         };
         let attempt = self.post(&[Self::alert(action, ends_at)]).await;
         if attempt == Attempt::Delivered {
-            let (sink, key) = (self.spec.name.clone(), action.ticket.fingerprint.clone());
-            let text = serde_json::to_string(action).expect("an action is JSON");
-            let kept = on_blocking(&self.store, move |store| match resolved {
-                true => store.forget(&sink, &key),
-                false => store.remember(&sink, &key, &text),
-            })
-            .await;
+            let (sink, entry) = (self.spec.name.clone(), kept(action));
+            let kept = on_blocking(&self.store, move |store| store.keep(&sink, &[entry])).await;
             if let Err(error) = kept {
                 return Attempt::Retry(format!("keeping the open alert: {error}"));
             }

@@ -64,6 +64,9 @@ pub enum OutboxError {
 pub struct OutboxHandle {
     store: Arc<Store>,
     sinks: Arc<[String]>,
+    /// The sinks that keep open tickets alive on their own (Alertmanager's, which
+    /// re-sends their alerts).
+    refreshing: Arc<[String]>,
     /// One per dispatcher.
     wakes: Arc<[Arc<Notify>]>,
     /// With an Alertmanager sink: the silences honoured before a ticket opens.
@@ -137,6 +140,10 @@ pub fn open(
         }
     }
     let sinks = tickets.sinks.iter().map(|s| s.name().to_owned()).collect();
+    let refreshing = tickets.sinks.iter().filter_map(|spec| match spec {
+        SinkSpec::Alertmanager(am) => Some(am.name.clone()),
+        _ => None,
+    });
     let silences = tickets.sinks.iter().find_map(|spec| match spec {
         SinkSpec::Alertmanager(am) => Some(SilenceFilter::new(&am.url, am.timeout)),
         _ => None,
@@ -144,6 +151,7 @@ pub fn open(
     let handle = OutboxHandle {
         store,
         sinks,
+        refreshing: refreshing.collect(),
         wakes: wakes.into(),
         silences: silences.transpose().map_err(|message| OutboxError::Sink {
             sink: "alertmanager".to_owned(),
@@ -205,6 +213,37 @@ impl OutboxHandle {
                 .collect()
         });
         (kept, seqs)
+    }
+
+    /// Carries on actions another process took on its tickets (the previous owner of a
+    /// Kafka partition, replayed while it warms up): nothing is delivered again, but
+    /// the sinks that keep open tickets alive on their own take them on (an open
+    /// ticket's predicted alert is re-sent; a resolved one's is not).
+    pub async fn adopt(&self, actions: &[TicketAction]) -> Result<(), StoreError> {
+        self.keep(actions.iter().map(alertmanager::kept).collect())
+            .await
+    }
+
+    /// Lets go of the tickets of `fingerprints`, whose entities another process scores
+    /// from now on (a Kafka partition that moved): the sinks stop keeping them alive,
+    /// and their new owner carries them on.
+    pub async fn disown(&self, fingerprints: Vec<String>) -> Result<(), StoreError> {
+        self.keep(fingerprints.into_iter().map(|f| (f, None)).collect())
+            .await
+    }
+
+    /// Sets what the sinks that keep open tickets alive keep, by fingerprint.
+    async fn keep(&self, entries: Vec<(String, Option<String>)>) -> Result<(), StoreError> {
+        if entries.is_empty() || self.refreshing.is_empty() {
+            return Ok(());
+        }
+        let refreshing = Arc::clone(&self.refreshing);
+        on_blocking(&self.store, move |store| {
+            refreshing
+                .iter()
+                .try_for_each(|sink| store.keep(sink, &entries))
+        })
+        .await
     }
 
     /// The tickets open after the last action recorded (see [`Store::open_tickets`]).

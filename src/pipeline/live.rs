@@ -101,11 +101,12 @@ impl LiveSignals {
         }
     }
 
-    /// Gives the entities up (see `LivePredictions::release`).
-    pub fn release(self) {
-        if let Some(predictions) = self.predictions {
-            predictions.release();
-        }
+    /// Gives the entities up (see `LivePredictions::release`); returns the fingerprints
+    /// of their open tickets.
+    pub fn release(self) -> Vec<String> {
+        self.predictions
+            .map(LivePredictions::release)
+            .unwrap_or_default()
     }
 
     /// Carries on the tickets open before a restart (see `LivePredictions::resume`): an

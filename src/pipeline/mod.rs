@@ -35,7 +35,7 @@ use crate::model::Model;
 use crate::promql::Labels;
 use crate::registry::{AcceptedSample, Registry, SeriesId};
 use crate::telemetry::Metrics;
-use crate::tickets::TicketAction;
+use crate::tickets::TicketMessage;
 
 /// What the receiver hands to the pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,7 @@ pub struct Worker {
     pub metrics: Metrics,
     /// Where the ticket actions the live predictions decide go, each with the time the
     /// batch that completed its step began to be processed.
-    pub tickets: mpsc::UnboundedSender<(TicketAction, Instant)>,
+    pub tickets: mpsc::UnboundedSender<TicketMessage>,
     /// New models to score with, already checked against the pipeline.
     pub models: mpsc::UnboundedReceiver<Model>,
     pub footprint: Footprint,
@@ -134,7 +134,11 @@ impl Worker {
             self.metrics.pipeline_feature_bytes.set(bytes as i64);
         }
         for action in self.live.take_actions() {
-            if self.tickets.send((action, started)).is_err() {
+            if self
+                .tickets
+                .send(TicketMessage::Decided(action, started))
+                .is_err()
+            {
                 warn!("the ticket recorder has stopped; a ticket action is lost");
             }
         }

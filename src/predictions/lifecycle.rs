@@ -52,6 +52,13 @@ impl Lifecycle {
         self.open.is_some()
     }
 
+    /// The fingerprint of the open ticket, if one is.
+    pub fn open_fingerprint(&self) -> Option<&str> {
+        self.open
+            .as_ref()
+            .map(|open| open.ticket.fingerprint.as_str())
+    }
+
     /// Whether the entity, which the step at `t_ms` did not see, is gone: at once when
     /// the engine knew it (the engine forgets an entity only after its longest window
     /// without a value); when resumed from before a restart and not seen since, once

@@ -203,14 +203,18 @@ impl LivePredictions {
     }
 
     /// Removes every entity's gauges: another process scores them from now on (a Kafka
-    /// worker whose partition moved). Open tickets stay open, for the new owner.
-    pub fn release(self) {
+    /// worker whose partition moved). Open tickets stay open, for the new owner: their
+    /// fingerprints are returned.
+    pub fn release(self) -> Vec<String> {
+        let mut open = Vec::new();
         for mut target in self.targets {
             for (entity, tracked) in &mut target.entities {
                 let alert = &target.scorer.target.alert;
                 tracked.gauges.remove(&self.metrics, alert, entity);
+                open.extend(tracked.lifecycle.open_fingerprint().map(str::to_owned));
             }
         }
+        open
     }
 
     /// Scores and decides every entity at `t_ms`; appends the ticket actions.

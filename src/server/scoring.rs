@@ -19,13 +19,13 @@ use tracing::{error, info};
 
 use super::model_watch;
 use crate::model::{Budgets, Model};
-use crate::outbox::{Dispatchers, OutboxHandle};
+use crate::outbox::{Dispatchers, OutboxHandle, StoreError};
 use crate::pipeline::{self, Pipeline, PipelineEvent};
 use crate::predictions::LivePredictions;
 use crate::predictions::board::Board;
 use crate::registry::Registry;
 use crate::telemetry::{ActionLabels, Metrics};
-use crate::tickets::TicketAction;
+use crate::tickets::{TicketAction, TicketMessage};
 
 /// Where the samples to score come from.
 pub enum Source {
@@ -240,47 +240,97 @@ const RECORD_AT_ONCE: usize = 256;
 /// error until the database is opened again, and going on would only lose, one batch
 /// after another, actions the lifecycle has moved past (an open lost orphans its
 /// updates and resolve at the sinks). The app stops instead, with an error; restarted, it
-/// opens the store again and decides again what it had not stored.
+/// opens the store again and decides again what it had not stored. A Kafka worker also
+/// hands over tickets: those its warm-up replays (adopted) and those of partitions that
+/// moved away (disowned), for the sinks that keep open tickets alive (see
+/// [`OutboxHandle::adopt`]).
 async fn record_tickets(
-    mut outbox: OutboxHandle,
-    mut actions: mpsc::UnboundedReceiver<(TicketAction, Instant)>,
+    outbox: OutboxHandle,
+    mut messages: mpsc::UnboundedReceiver<TicketMessage>,
     metrics: Metrics,
     board: Option<Board>,
     stored: Arc<AtomicU64>,
     store_failed: Arc<Notify>,
 ) {
+    let mut recorder = Recorder {
+        outbox,
+        metrics,
+        board,
+        stored,
+    };
     let mut batch = Vec::new();
-    // What has queued up is recorded together: one transaction, one fsync.
-    while actions.recv_many(&mut batch, RECORD_AT_ONCE).await > 0 {
-        let (decided, taken): (Vec<Instant>, Vec<TicketAction>) = batch
-            .drain(..)
-            .map(|(action, decided)| (decided, action))
-            .unzip();
-        let (taken, seqs) = match outbox.record_all(taken).await {
-            (taken, Ok(seqs)) => (taken, seqs),
-            (taken, Err(error)) => {
-                error!(%error, lost = taken.len(), "the ticket store cannot record actions; stopping (a restart opens it again)");
-                store_failed.notify_one();
-                return;
+    while messages.recv_many(&mut batch, RECORD_AT_ONCE).await > 0 {
+        if let Err(error) = recorder.take(&mut batch).await {
+            error!(%error, "the ticket store cannot record actions; stopping (a restart opens it again)");
+            store_failed.notify_one();
+            return;
+        }
+    }
+}
+
+/// Where the ticket messages go, and what counts and shows those recorded.
+struct Recorder {
+    outbox: OutboxHandle,
+    metrics: Metrics,
+    board: Option<Board>,
+    stored: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    /// Takes a batch of messages in the order they came: consecutive decided actions are
+    /// recorded together (one transaction, one fsync), and so are consecutive adopted
+    /// ones, each run before what follows it.
+    async fn take(&mut self, batch: &mut Vec<TicketMessage>) -> Result<(), StoreError> {
+        // At most one of the two runs holds anything at a time.
+        let (mut decided, mut adopted) = (Vec::new(), Vec::new());
+        for message in batch.drain(..) {
+            match message {
+                TicketMessage::Decided(action, started) => {
+                    self.outbox.adopt(&std::mem::take(&mut adopted)).await?;
+                    decided.push((action, started));
+                }
+                TicketMessage::Adopted(action) => {
+                    self.record(std::mem::take(&mut decided)).await?;
+                    adopted.push(action);
+                }
+                TicketMessage::Disowned(fingerprints) => {
+                    self.record(std::mem::take(&mut decided)).await?;
+                    self.outbox.adopt(&std::mem::take(&mut adopted)).await?;
+                    self.outbox.disown(fingerprints).await?;
+                }
             }
-        };
-        stored.fetch_add(taken.len() as u64, Ordering::Release);
+        }
+        self.record(decided).await?;
+        self.outbox.adopt(&adopted).await
+    }
+
+    /// Records actions decided here, each with the time its step's processing began,
+    /// and counts and shows those recorded.
+    async fn record(&mut self, decided: Vec<(TicketAction, Instant)>) -> Result<(), StoreError> {
+        if decided.is_empty() {
+            return Ok(());
+        }
+        let (taken, started): (Vec<TicketAction>, Vec<Instant>) = decided.into_iter().unzip();
+        let (taken, seqs) = self.outbox.record_all(taken).await;
+        let seqs = seqs?;
+        self.stored.fetch_add(taken.len() as u64, Ordering::Release);
         // An action without a sequence was silenced; the filter has said so.
-        let recorded = taken.into_iter().zip(decided).zip(seqs);
-        for ((action, decided), _) in recorded.filter(|(_, seq)| seq.is_some()) {
+        let recorded = taken.into_iter().zip(started).zip(seqs);
+        for ((action, started), _) in recorded.filter(|(_, seq)| seq.is_some()) {
             let key = &action.idempotency_key;
             let labels = ActionLabels {
                 target: action.ticket.target.clone(),
                 action: action.kind.name(),
             };
-            metrics
+            self.metrics
                 .ticket_action_delay_seconds
-                .observe(decided.elapsed().as_secs_f64());
-            metrics.ticket_actions.get_or_create(&labels).inc();
+                .observe(started.elapsed().as_secs_f64());
+            self.metrics.ticket_actions.get_or_create(&labels).inc();
             info!(title = %action.ticket.title, key, action = labels.action, "ticket action recorded");
-            if let Some(board) = &board {
+            if let Some(board) = &self.board {
                 board.remember(action);
             }
         }
+        Ok(())
     }
 }

@@ -130,7 +130,7 @@ impl KafkaMetrics {
         );
         r.register(
             "warm_up_actions_skipped",
-            "Worker: ticket actions decided while re-reading records the previous owner had processed",
+            "Worker: ticket actions decided while re-reading records the previous owner had processed (adopted, not taken again)",
             metrics.warm_up_actions_skipped.clone(),
         );
         r.register(

@@ -253,6 +253,25 @@ impl Store {
         })
     }
 
+    /// Remembers (`Some`) or forgets (`None`) each key's value for `sink`, in one
+    /// transaction.
+    pub fn keep(
+        &self,
+        sink: &str,
+        entries: &[(String, Option<String>)],
+    ) -> std::result::Result<(), StoreError> {
+        self.write(|tx| {
+            let mut remote = tx.open_table(REMOTE)?;
+            for (key, value) in entries {
+                match value {
+                    Some(value) => remote.insert((sink, key.as_str()), value.as_str())?,
+                    None => remote.remove((sink, key.as_str()))?,
+                };
+            }
+            Ok(())
+        })
+    }
+
     pub fn forget(&self, sink: &str, key: &str) -> std::result::Result<(), StoreError> {
         self.write(|tx| {
             tx.open_table(REMOTE)?.remove((sink, key))?;

@@ -11,15 +11,14 @@ mod stack;
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harbinger::model::Outcome;
 use harbinger::outbox::{self, OutboxHandle, TicketsConfig, example_action};
 use harbinger::telemetry::Metrics;
 use harbinger::tickets::{ActionKind, TicketAction};
 use serde_json::Value;
-use stack::{start_alertmanager, wait_ok};
-use support::free_ports;
+use stack::ready_alertmanager;
 
 /// Re-sent this often, each alert ending four of these ahead.
 const RESEND: Duration = Duration::from_secs(1);
@@ -66,11 +65,8 @@ async fn drained(handle: &OutboxHandle) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adopted_ticket_keeps_its_alert_and_a_disowned_one_is_not_brought_back() {
     let dir = tempfile::tempdir().unwrap();
-    let [port] = free_ports();
-    let alertmanager = start_alertmanager(dir.path(), port);
+    let alertmanager = ready_alertmanager(dir.path()).await;
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    wait_ok(&http, &format!("{}/-/ready", alertmanager.url), deadline).await;
     let (first_dir, next_dir) = (dir.path().join("first"), dir.path().join("next"));
     let (mut first, first_dispatchers) = outbox_to(&first_dir, &alertmanager.url);
     let (mut next, next_dispatchers) = outbox_to(&next_dir, &alertmanager.url);

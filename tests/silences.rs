@@ -14,8 +14,8 @@ use harbinger::outbox::{self, TicketsConfig, example_action};
 use harbinger::telemetry::Metrics;
 use harbinger::tickets::{ActionKind, TicketAction};
 use serde_json::{Value, json};
-use stack::{start_alertmanager, wait_ok};
-use support::{eventually, free_ports};
+use stack::ready_alertmanager;
+use support::eventually;
 
 fn action(kind: ActionKind, instance: &str, fingerprint: &str, sequence: u64) -> TicketAction {
     let mut ticket = example_action().ticket;
@@ -29,11 +29,9 @@ fn action(kind: ActionKind, instance: &str, fingerprint: &str, sequence: u64) ->
 #[tokio::test]
 async fn a_silenced_host_gets_no_ticket_and_the_other_does() {
     let dir = tempfile::tempdir().unwrap();
-    let [port] = free_ports();
-    let alertmanager = start_alertmanager(dir.path(), port);
+    let alertmanager = ready_alertmanager(dir.path()).await;
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    wait_ok(&http, &format!("{}/-/ready", alertmanager.url), deadline).await;
 
     let now = chrono::Utc::now();
     let silence = json!({

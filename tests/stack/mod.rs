@@ -113,6 +113,17 @@ pub fn start_alertmanager(dir: &Path, port: u16) -> Process {
     )
 }
 
+/// [`start_alertmanager`] on a free port, once it answers.
+#[allow(dead_code)]
+pub async fn ready_alertmanager(dir: &Path) -> Process {
+    let [port] = crate::support::free_ports();
+    let alertmanager = start_alertmanager(dir, port);
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    let ready = format!("{}/-/ready", alertmanager.url);
+    wait_ok(&reqwest::Client::new(), &ready, deadline).await;
+    alertmanager
+}
+
 /// `harbinger serve --role ROLE` with the configuration at `config`, its data in
 /// `dir/NAME` and its log in `dir/NAME.log`.
 #[allow(dead_code)] // Not every end-to-end test starts harbinger this way.

@@ -254,7 +254,6 @@ impl Worker {
         kafka.assigned_partitions.set(self.partitions.len() as i64);
     }
 
-    /// A partition's fresh state; `warm` when there is nothing to re-read.
     /// Gives up a partition another worker scores from now on: its open tickets are
     /// the new owner's to carry on, not this worker's sinks' to keep alive.
     fn hand_over(&self, state: Partition) {
@@ -264,6 +263,7 @@ impl Worker {
         }
     }
 
+    /// A partition's fresh state; `warm` when there is nothing to re-read.
     fn new_partition(&self, live_from: i64, since_ms: i64, warm: bool) -> Partition {
         let scoring = &self.scoring;
         let pipeline = &scoring.pipeline;

@@ -179,10 +179,7 @@ impl OutboxHandle {
         let mut admitted = Vec::with_capacity(actions.len());
         let (mut kept, mut silenced) = (Vec::with_capacity(actions.len()), Vec::new());
         for (at, action) in actions.into_iter().enumerate() {
-            let admits = match &mut self.silences {
-                Some(silences) => silences.admits(&action).await,
-                None => true,
-            };
+            let admits = self.admits(&action).await;
             admitted.push(admits);
             match admits {
                 true => kept.push(action),
@@ -215,13 +212,27 @@ impl OutboxHandle {
         (kept, seqs)
     }
 
+    /// Whether the silences (if any) let `action`'s ticket through.
+    async fn admits(&mut self, action: &TicketAction) -> bool {
+        match &mut self.silences {
+            Some(silences) => silences.admits(action).await,
+            None => true,
+        }
+    }
+
     /// Carries on actions another process took on its tickets (the previous owner of a
     /// Kafka partition, replayed while it warms up): nothing is delivered again, but
     /// the sinks that keep open tickets alive on their own take them on (an open
-    /// ticket's predicted alert is re-sent; a resolved one's is not).
-    pub async fn adopt(&self, actions: &[TicketAction]) -> Result<(), StoreError> {
-        self.keep(actions.iter().map(alertmanager::kept).collect())
-            .await
+    /// ticket's predicted alert is re-sent; a resolved one's is not), unless silenced,
+    /// as [`OutboxHandle::record`] would.
+    pub async fn adopt(&mut self, actions: &[TicketAction]) -> Result<(), StoreError> {
+        let mut kept = Vec::with_capacity(actions.len());
+        for action in actions {
+            if self.admits(action).await {
+                kept.push(alertmanager::kept(action));
+            }
+        }
+        self.keep(kept).await
     }
 
     /// Lets go of the tickets of `fingerprints`, whose entities another process scores

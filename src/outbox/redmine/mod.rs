@@ -198,14 +198,27 @@ impl RedmineSink {
             .and_then(|issue| issue["id"].as_u64()))
     }
 
+    /// The id of the issue of the action's ticket: kept in the store, or else found by
+    /// its marker (created before its id was kept, or by another worker before the
+    /// entity's Kafka partition moved) and kept from now on; None when there is none.
+    async fn issue_of(&self, action: &TicketAction) -> Result<Option<u64>, Attempt> {
+        if let Some(id) = self.recall(action).await? {
+            return Ok(Some(id));
+        }
+        let Some(id) = self.find(action, self.ids().await?.project).await? else {
+            return Ok(None);
+        };
+        match self.remember(action, id).await {
+            Attempt::Delivered => Ok(Some(id)),
+            failed => Err(failed),
+        }
+    }
+
     async fn create(&self, action: &TicketAction) -> Result<Attempt, Attempt> {
-        if self.recall(action).await?.is_some() {
+        if self.issue_of(action).await?.is_some() {
             return Ok(Attempt::Delivered);
         }
         let ids = self.ids().await?;
-        if let Some(id) = self.find(action, ids.project).await? {
-            return Ok(self.remember(action, id).await);
-        }
         let mut issue = json!({
             "project_id": ids.project,
             "subject": text::subject(&action.ticket),
@@ -236,22 +249,11 @@ impl RedmineSink {
     }
 
     async fn note(&self, action: &TicketAction) -> Result<Attempt, Attempt> {
-        let id = match self.recall(action).await? {
-            Some(id) => id,
-            // Created elsewhere (another worker owned the entity's partition, or the
-            // data dir was lost): the issue carries the ticket's marker.
-            None => match self.find(action, self.ids().await?.project).await? {
-                Some(id) => match self.remember(action, id).await {
-                    Attempt::Delivered => id,
-                    failed => return Err(failed),
-                },
-                None => {
-                    return Err(Attempt::Reject(format!(
-                        "no issue carries ticket {}: its open was refused",
-                        Self::ticket_key(action)
-                    )));
-                }
-            },
+        let Some(id) = self.issue_of(action).await? else {
+            return Err(Attempt::Reject(format!(
+                "no issue carries ticket {}: its open was refused",
+                Self::ticket_key(action)
+            )));
         };
         let path = format!("issues/{id}.json");
         let marker = text::action_marker(action);
